@@ -1,0 +1,56 @@
+"""Gymnasium environments of cosmos-sim and their registration.
+
+Ground truth (GT) scenes:
+    cosmos_sim/Manipulation-GT-v0            MuJoCo arm pushing coloured blocks to a goal
+    cosmos_sim/Manipulation-Bullet-GT-v0     the same task on PyBullet's Kuka arm
+    cosmos_sim/Physics-<Scenario>-GT-v0      MuJoCo rigid-body physics videos (no action)
+    cosmos_sim/Driving-GT-v0                 PyBullet ego car with six cameras
+
+Entry points are strings, so nothing heavy is imported until an env is made.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+#: Physics scenario id suffix -> scenario key understood by ``PhysicsGTEnv``.
+PHYSICS_SCENARIOS: dict[str, str] = {
+    "FreeFall": "free_fall",
+    "InclinedPlane": "inclined_plane",
+    "Bounce": "bounce",
+    "Collision": "collision",
+    "StackTopple": "stack_topple",
+    "Dominoes": "dominoes",
+    "Pendulum": "pendulum",
+    "Projectile": "projectile",
+}
+
+#: Length of every physics video, in env steps (frames after the first).
+PHYSICS_EPISODE_STEPS = 48
+
+
+def _specs() -> list[dict]:
+    specs = [
+        dict(id="cosmos_sim/Manipulation-GT-v0", entry_point="cosmos_sim.envs.manipulation:ManipulationGTEnv",
+             max_episode_steps=100),
+        dict(id="cosmos_sim/Manipulation-Bullet-GT-v0",
+             entry_point="cosmos_sim.envs.bullet_manipulation:BulletManipulationGTEnv", max_episode_steps=100),
+        dict(id="cosmos_sim/Driving-GT-v0", entry_point="cosmos_sim.envs.driving:DrivingGTEnv",
+             max_episode_steps=200),
+    ]
+    for suffix, key in PHYSICS_SCENARIOS.items():
+        specs.append(dict(id=f"cosmos_sim/Physics-{suffix}-GT-v0", entry_point="cosmos_sim.envs.physics:PhysicsGTEnv",
+                          kwargs={"scenario": key}, max_episode_steps=PHYSICS_EPISODE_STEPS))
+    return specs
+
+
+def register_envs() -> None:
+    """Register every cosmos_sim id with Gymnasium (idempotent)."""
+    for spec in _specs():
+        if spec["id"] not in gym.registry:
+            gym.register(**spec)
+
+
+def registered_ids() -> list[str]:
+    """All cosmos_sim ids, in registration order."""
+    return [s["id"] for s in _specs()]

@@ -1,0 +1,1 @@
+"""The networks: tokenizers, diffusion and autoregressive world models, heads, checkpoints."""
