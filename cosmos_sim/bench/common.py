@@ -1,0 +1,90 @@
+"""Result format shared by every benchmark: JSON for machines, a markdown table for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class BenchResult:
+    """One benchmark run."""
+
+    name: str
+    """Benchmark name, also the output file stem."""
+    figures: dict[str, float] = field(default_factory=dict)
+    """Flat headline metrics, e.g. ``{"manipulation_steps_per_s_64_rgb": 812.0}``."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """One dict per measured case; the markdown table is made from these."""
+    notes: str = ""
+    """Free text shown under the table (method, caveats)."""
+    command: str = ""
+    """The command that produced it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "figures": self.figures, "rows": self.rows, "notes": self.notes,
+                "machine": machine_info(), "command": self.command}
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # torch is a dependency, but the env benchmark does not need it
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+        if model:
+            info["cpu_model"] = model
+    except OSError:
+        pass
+    return info
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as a GitHub markdown table (columns in first-seen order)."""
+    if not rows:
+        return "(no rows)\n"
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.3g}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_result(result: BenchResult, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = result.to_json()
+    jpath, mpath = out / f"{result.name}.json", out / f"{result.name}.md"
+    jpath.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    m = data["machine"]
+    md = [f"# Benchmark: {result.name}", "", markdown_table(result.rows)]
+    if result.notes:
+        md += [result.notes, ""]
+    md += [f"Machine: {m.get('cpu_model', m['processor'])}, {m['cpu_count']} cores, Python {m['python']}, "
+           f"{m['date_utc']}.", "", f"Command: `{result.command}`", ""]
+    mpath.write_text("\n".join(md))
+    return jpath, mpath

@@ -1,0 +1,100 @@
+"""GT env speed and dataset generation throughput.
+
+Env cases run on ONE core (the process is pinned with ``sched_setaffinity`` where the OS allows
+it, so llvmpipe's render threads share that core too): steps/s with random actions at 64x64 and
+128x128, RGB alone and RGB+depth+seg (``maps="depth,seg"``; edges/blur are cheap OpenCV passes on
+the RGB). Generation runs ``cosmos_sim.generate`` with 1 and 2 worker processes on all cores and
+reports frames/s and bytes per frame on disk (zarr, compressed).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+
+import gymnasium as gym
+import numpy as np
+
+import cosmos_sim  # noqa: F401  (registers the ids)
+from cosmos_sim.bench.common import BenchResult
+
+ENV_CASES: dict[str, str] = {
+    "manipulation": "cosmos_sim/Manipulation-GT-v0",
+    "manipulation_bullet": "cosmos_sim/Manipulation-Bullet-GT-v0",
+    "driving": "cosmos_sim/Driving-GT-v0",
+    "physics_collision": "cosmos_sim/Physics-Collision-GT-v0",
+    "physics_dominoes": "cosmos_sim/Physics-Dominoes-GT-v0",
+}
+
+
+@contextmanager
+def one_core():
+    """Pin this process to a single core for the duration (no-op where unsupported)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def env_steps_per_s(env_id: str, size: int, maps: str | None, steps: int, seed: int = 0) -> float:
+    """Random-action steps per second (resets included, env construction excluded)."""
+    env = gym.make(env_id, width=size, height=size, maps=maps)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    for _ in range(5):  # warm-up: renderer contexts, caches
+        env.step(env.action_space.sample())
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
+    dt = time.perf_counter() - t0
+    env.close()
+    return steps / dt
+
+
+def generation_throughput(env_id: str, episodes: int, workers: int, size: int, maps: tuple[str, ...]) -> dict:
+    from cosmos_sim.generate import GenerateConfig, generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = GenerateConfig(env_id=env_id, episodes=episodes, out=os.path.join(tmp, "gen.zarr"), policy="expert",
+                             workers=workers, resolution=(size, size), maps=maps, progress=False)
+        summary = generate(cfg)
+    return summary
+
+
+def run(quick: bool = False) -> BenchResult:
+    steps = 100 if quick else 400
+    rows: list[dict] = []
+    figures: dict[str, float] = {}
+    with one_core() as core:
+        for name, env_id in ENV_CASES.items():
+            for size in (64, 128):
+                for maps, label in ((None, "rgb"), ("depth,seg", "rgb_depth_seg")):
+                    sps = env_steps_per_s(env_id, size, maps, steps)
+                    rows.append({"case": "env_step", "env": env_id, "resolution": f"{size}x{size}", "outputs": label,
+                                 "steps_per_s_1core": round(sps, 1)})
+                    figures[f"{name}_steps_per_s_{size}_{label}"] = round(sps, 1)
+    episodes = 4 if quick else 16
+    for workers in (1, 2):
+        s = generation_throughput("cosmos_sim/Manipulation-GT-v0", episodes, workers, 64, ("depth", "seg"))
+        rows.append({"case": "generate", "env": "cosmos_sim/Manipulation-GT-v0", "resolution": "64x64",
+                     "outputs": "rgb_depth_seg", "workers": workers, "episodes": s["episodes"],
+                     "frames_per_s": round(s["frames_per_s"], 1), "bytes_per_frame": round(s["bytes_per_frame"], 1)})
+        figures[f"generate_frames_per_s_workers{workers}"] = round(s["frames_per_s"], 1)
+        figures[f"generate_bytes_per_frame_workers{workers}"] = round(s["bytes_per_frame"], 1)
+    figures["generate_speedup_2_workers"] = round(
+        figures["generate_frames_per_s_workers2"] / figures["generate_frames_per_s_workers1"], 2)
+    notes = (f"Env steps: random actions, {steps} timed steps after 5 warm-up steps, one process pinned to "
+             f"{'core ' + str(core) if core is not None else 'no particular core'}. Generation: scripted expert, "
+             f"{episodes} episodes, RGB+depth+seg written to a zarr store, all cores. Ratios within one run "
+             "compare; absolute times on a shared CPU are noisy.")
+    return BenchResult(name="envs", figures=figures, rows=rows, notes=notes)

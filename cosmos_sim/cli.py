@@ -1,0 +1,143 @@
+"""The ``cosmos-sim`` command line. Every subcommand is a thin layer over a Python function.
+
+    cosmos-sim list-envs                     registered Gymnasium ids
+    cosmos-sim generate --env ID ...         record episodes into a zarr trajectory store
+    cosmos-sim export STORE --episode I ...  an episode as MP4/GIF
+    cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
+    cosmos-sim demo                          the README's demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user chose otherwise
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        w, _, h = text.lower().partition("x")
+        size = (int(w), int(h or w))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolution {text!r} is not WxH (e.g. 64x64) or a single size") from None
+    if min(size) < 8:
+        raise argparse.ArgumentTypeError(f"resolution {text!r} too small; use at least 8x8")
+    return size
+
+
+def _cmd_list_envs(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from cosmos_sim.envs import registered_ids
+
+    for env_id in registered_ids():
+        spec = gym.spec(env_id)
+        print(f"{env_id:45s} max_episode_steps={spec.max_episode_steps}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from cosmos_sim.control_maps import parse_maps
+    from cosmos_sim.generate import GenerateConfig, generate
+
+    cfg = GenerateConfig(env_id=args.env, episodes=args.episodes, out=args.out, policy=args.policy,
+                         workers=args.workers, seed=args.seed, resolution=args.resolution,
+                         maps=parse_maps(args.maps), max_steps=args.max_steps)
+    generate(cfg)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from cosmos_sim.export import export_episode
+
+    path = export_episode(args.store, args.episode, args.out, key=args.key, fps=args.fps)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from cosmos_sim.bench import run_benchmark
+
+    command = "cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)
+    result = run_benchmark(args.name, args.out, quick=args.quick, command=command)
+    width = max(len(k) for k in result.figures) if result.figures else 0
+    for k, v in result.figures.items():
+        print(f"{k:{width}s}  {v}")
+    print(f"wrote {os.path.join(args.out, result.name)}.json and .md")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from cosmos_sim.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out=args.out, episodes=args.episodes, workers=args.workers))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cosmos_sim.bench import BENCHMARKS
+
+    p = argparse.ArgumentParser(
+        prog="cosmos-sim",
+        description="World foundation models as Gymnasium environments, beside MuJoCo/PyBullet ground truth. "
+        "Run `cosmos-sim <command> --help` for a command's options.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    s = sub.add_parser("list-envs", help="list the registered cosmos_sim Gymnasium ids")
+    s.set_defaults(func=_cmd_list_envs)
+
+    s = sub.add_parser("generate", help="record episodes of any rgb_array Gymnasium env into a zarr store",
+                       description="Roll out a policy in a Gymnasium env (ours or any registered one that renders "
+                       "rgb_array) and append whole episodes to a zarr v3 trajectory store.")
+    s.add_argument("--env", required=True, help="Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0 or Hopper-v5")
+    s.add_argument("--episodes", type=int, default=10, help="number of episodes to record (default 10)")
+    s.add_argument("--out", required=True, help="store path, e.g. data/manip.zarr (appended to if it exists)")
+    s.add_argument("--policy", default="random", choices=["random", "expert"], help="who acts (default random)")
+    s.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
+    s.add_argument("--resolution", type=_resolution, default=None, help="image size WxH, e.g. 64x64")
+    s.add_argument("--maps", default="", help="control maps to record, e.g. depth,seg,edges,blur (cosmos_sim envs)")
+    s.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode")
+    s.set_defaults(func=_cmd_generate)
+
+    s = sub.add_parser("export", help="write one stored episode as MP4 or GIF")
+    s.add_argument("store", help="trajectory store path")
+    s.add_argument("--episode", type=int, default=0, help="episode index (default 0)")
+    s.add_argument("--out", required=True, help="output file; .mp4 or .gif")
+    s.add_argument("--key", default=None, help="data key to show (default rgb, or all cameras as a grid)")
+    s.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's)")
+    s.set_defaults(func=_cmd_export)
+
+    s = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md",
+                       description=f"Benchmarks: {', '.join(sorted(BENCHMARKS))}.")
+    s.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark name")
+    s.add_argument("--out", default="benchmarks", help="output directory (default benchmarks/)")
+    s.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
+    s.set_defaults(func=_cmd_bench)
+
+    s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video")
+    s.add_argument("--out", default="out/demo", help="output directory (default out/demo)")
+    s.add_argument("--episodes", type=int, default=4, help="manipulation episodes to record (default 4)")
+    s.add_argument("--workers", type=int, default=2, help="worker processes for recording (default 2)")
+    s.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:  # bad input: a clear message, no traceback
+        print(f"cosmos-sim {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
