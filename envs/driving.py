@@ -1,0 +1,372 @@
+"""Multi-view driving ground truth: an ego car with six cameras on a straight multi-lane road.
+
+The scene (PyBullet, rendered with TinyRenderer): a straight one-way road along +x with
+``num_lanes`` lanes (white edge lines, dashed lane dividers), grass, roadside buildings and
+trees, an ego car (white) and ``num_vehicles`` other cars in saturated colours that drive along
+their lanes at seeded speeds with an IDM car-following model (they brake for the car ahead,
+the ego car included, and never change lanes).
+
+Motion is **kinematic**, not rigid-body dynamics: the ego car follows a kinematic bicycle model
+(front-wheel steering, the body centre as reference point)
+and every car is placed with ``resetBasePositionAndOrientation``. This is exact, stable at
+10 Hz and deterministic; PyBullet is used for the scene, collision queries
+(``getClosestPoints`` between the ego car and every other car) and rendering.
+
+Cameras (rigidly attached to the ego car, 1.7 m above the road on the car's outline where each
+camera's heading leaves it, so the car's own body stays out of view; pitched 6 deg down; fovy
+75 deg on square pixels, so each neighbouring pair overlaps by ~15 deg): ``front`` (yaw 0),
+``front_left`` (+60), ``front_right`` (-60), ``rear`` (180), ``rear_left`` (+120),
+``rear_right`` (-120); yaw is relative to the car's heading, positive to the left.
+
+Observation: Dict of the six views (HxWx3 uint8) and ``ego`` (float32):
+    [x (m), y (m, 0 = road centre, + left), yaw (rad), speed (m/s),
+     lane_offset (m, signed distance from the nearest lane centre, + left), lane_index (0 = rightmost)]
+Action: Box [-1, 1]^2 = (steering, acceleration); steering +1 is ``max_steer`` to the left,
+acceleration +-1 is +-``max_accel`` (speed is clipped to [0, ``max_speed``]).
+Reward: progress along the road (dx / (max_speed * dt), in [0, 1] a step) minus
+``lane_penalty * (lane_offset / half lane width)^2``, minus ``crash_penalty`` when the episode
+ends on a collision or leaving the road (``info["collision"]``, ``info["off_road"]``; the car
+is off the road when its centre crosses a road edge).
+
+Segmentation: each car is its own instance (``ego``, ``vehicle_0``, ...); static scenery shares
+one id per kind (``road``, ``lane_markings``, ``grass``, ``buildings``, ``trees``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pybullet
+from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rotation
+from gymnasium import spaces
+
+#: Camera name -> yaw relative to the car heading (deg, + left).
+CAMERA_YAWS_DEG: dict[str, float] = {
+    "front": 0.0, "front_left": 60.0, "front_right": -60.0,
+    "rear": 180.0, "rear_left": 120.0, "rear_right": -120.0,
+}
+#: 2x3 layout of ``render()``: front row, back row.
+GRID: tuple[tuple[str, ...], ...] = (("front_left", "front", "front_right"), ("rear_left", "rear", "rear_right"))
+
+VEHICLE_COLOURS: tuple[tuple[float, float, float], ...] = (
+    (0.85, 0.1, 0.1), (0.1, 0.3, 0.95), (0.95, 0.8, 0.05), (0.95, 0.45, 0.0),
+    (0.6, 0.1, 0.8), (0.0, 0.8, 0.85), (0.9, 0.2, 0.6), (0.2, 0.2, 0.2),
+)
+
+
+@dataclass(frozen=True)
+class DrivingConfig:
+    """Road, car, camera and reward parameters of the driving scene."""
+
+    num_lanes: int = 3
+    """Number of lanes (all driving towards +x)."""
+    lane_width: float = 3.5
+    """Lane width in metres."""
+    road_start: float = -100.0
+    """x where the road begins (m)."""
+    road_end: float = 600.0
+    """x where the road ends (m); driving past it counts as off-road."""
+    dt: float = 0.1
+    """Seconds per env step."""
+    wheelbase: float = 2.7
+    """Bicycle-model wheelbase (m)."""
+    max_steer: float = 0.35
+    """Front-wheel angle at steering = 1 (rad)."""
+    max_accel: float = 5.0
+    """Acceleration at acceleration = 1 (m/s^2); -1 brakes as hard."""
+    max_speed: float = 20.0
+    """Ego speed limit (m/s)."""
+    car_size: tuple[float, float, float] = (4.4, 1.9, 1.5)
+    """Car length, width, height (m)."""
+    camera_height: float = 1.7
+    """Camera height above the road (m)."""
+    camera_mount_margin: float = 0.05
+    """Cameras sit this far outside the car's outline, where their heading leaves it (m)."""
+    camera_pitch_deg: float = 6.0
+    """Downward tilt of every camera (deg)."""
+    camera_fovy_deg: float = 75.0
+    """Field of view of every camera (deg); > 60 so neighbouring views overlap."""
+    camera_far: float = 150.0
+    """Far clipping plane (m)."""
+    vehicle_speed_range: tuple[float, float] = (9.0, 14.0)
+    """Desired speeds of the other cars (m/s), uniform."""
+    ego_speed_range: tuple[float, float] = (6.0, 10.0)
+    """Initial ego speed (m/s), uniform."""
+    spawn_range: tuple[float, float] = (-25.0, 45.0)
+    """x range of the other cars at reset, relative to the ego car (m)."""
+    min_spawn_gap: float = 12.0
+    """Minimum centre distance between two cars in one lane at reset (m)."""
+    lane_penalty: float = 0.1
+    """Weight of the squared normalised lane offset in the reward."""
+    crash_penalty: float = 10.0
+    """Reward subtracted on collision or leaving the road."""
+    expert_cruise_speed: float = 12.0
+    """Speed the scripted expert drives at on a free lane (m/s)."""
+
+
+def _idm_accel(v: float, v0: float, gap: float, dv: float, a_max: float = 2.0, b: float = 3.0,
+               s0: float = 2.5, headway: float = 1.2) -> float:
+    """Intelligent Driver Model acceleration; ``gap`` is bumper to bumper, ``dv`` = v - v_leader."""
+    s_star = s0 + max(0.0, v * headway + v * dv / (2 * np.sqrt(a_max * b)))
+    return a_max * (1 - (v / max(v0, 1e-3)) ** 4 - (s_star / max(gap, 0.1)) ** 2)
+
+
+class DrivingGTEnv(BulletGTEnv):
+    """Ego car with six cameras in seeded multi-lane traffic (see the module docstring)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    action_layout = ("steering", "acceleration")
+
+    def __init__(
+        self,
+        width: int = 64,
+        height: int = 64,
+        num_vehicles: int = 5,
+        maps: str | tuple[str, ...] | None = None,
+        render_mode: str | None = "rgb_array",
+        config: DrivingConfig = DrivingConfig(),
+    ):
+        """
+        Args:
+            width, height: size of each camera view in pixels.
+            num_vehicles: other cars on the road (0-8).
+            maps: control maps per camera in ``info`` (subset of depth, seg, edges, blur).
+            render_mode: "rgb_array" (2x3 grid of the views) or None.
+            config: road, car, camera and reward parameters.
+        """
+        if not 0 <= num_vehicles <= len(VEHICLE_COLOURS):
+            raise ValueError(f"num_vehicles={num_vehicles} out of range; use 0..{len(VEHICLE_COLOURS)}")
+        if config.num_lanes < 1:
+            raise ValueError(f"num_lanes={config.num_lanes}; use at least 1")
+        cams = tuple(BulletCamera(n, config.camera_fovy_deg, 0.1, config.camera_far) for n in CAMERA_YAWS_DEG)
+        super().__init__(cams, width, height, maps, render_mode)
+        self.cfg = config
+        self.num_vehicles = int(num_vehicles)
+        views = {c: spaces.Box(0, 255, (self.height, self.width, 3), np.uint8) for c in self.cameras}
+        views["ego"] = spaces.Box(-np.inf, np.inf, (6,), np.float32)
+        self.observation_space = spaces.Dict(views)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.lane_centres = (np.arange(config.num_lanes) - (config.num_lanes - 1) / 2) * config.lane_width
+        self.road_half_width = config.num_lanes * config.lane_width / 2
+        # kinematic state: ego [x, y, yaw, speed]; other cars per row [x, lane, speed, desired speed]
+        self._ego = np.zeros(4)
+        self._cars = np.zeros((self.num_vehicles, 4))
+        self._ego_uid = -1
+        self._car_uids: list[int] = []
+        self._collision = False
+
+    # ---- scene -------------------------------------------------------------------------------
+    def _build_scene(self, rng: np.random.Generator, options: dict | None) -> None:
+        self._build_static(rng)
+        cfg = self.cfg
+        lane = int(rng.integers(cfg.num_lanes))
+        self._ego[:] = (0.0, self.lane_centres[lane], 0.0, rng.uniform(*cfg.ego_speed_range))
+        self._ego_uid = self._car_body((0.95, 0.95, 0.95))
+        self._add_instance("ego", self._ego_uid, track=True)
+        placed = [(0.0, lane)]
+        self._car_uids = []
+        for i in range(self.num_vehicles):
+            for _ in range(1000):
+                x, ln = rng.uniform(*cfg.spawn_range), int(rng.integers(cfg.num_lanes))
+                # a car ahead of the ego in its lane also needs braking room
+                gap = cfg.min_spawn_gap + (8.0 if ln == lane and x > 0 else 0.0)
+                if all(ln != l2 or abs(x - x2) >= gap for x2, l2 in placed):
+                    break
+            else:
+                raise RuntimeError("could not place the cars; lower num_vehicles or widen spawn_range")
+            placed.append((x, ln))
+            v0 = rng.uniform(*cfg.vehicle_speed_range)
+            self._cars[i] = (x, ln, v0, v0)
+            uid = self._car_body(VEHICLE_COLOURS[i])
+            self._add_instance(f"vehicle_{i}", uid, track=True)
+            self._car_uids.append(uid)
+        self._collision = False
+        self._place_cars()
+
+    def _build_static(self, rng: np.random.Generator) -> None:
+        """Grass, road tiles, lane markings and roadside buildings/trees (positions seeded)."""
+        cfg, c = self.cfg, self.client
+        length, mid = cfg.road_end - cfg.road_start, (cfg.road_end + cfg.road_start) / 2
+        self._add_instance("grass", self._box([length / 2 + 50, 60, 0.05], [mid, 0, -0.05], (0.35, 0.6, 0.25, 1),
+                                              collide=False))
+        tile = 50.0  # tiled so no triangle is huge (TinyRenderer clips whole triangles)
+        dash, period = 3.0, 10.0
+        w = self.road_half_width
+        for x0 in np.arange(cfg.road_start, cfg.road_end, tile):
+            road = self._box([tile / 2, w, 0.01], [x0 + tile / 2, 0, 0.01], (0.32, 0.32, 0.34, 1), collide=False)
+            self._add_instance("road", road)
+            # edge lines (solid) and lane dividers (dashed), 15 cm wide, one body per tile
+            boxes = [([tile / 2, 0.075, 0.005], [tile / 2, s * (w - 0.25), 0.0]) for s in (-1, 1)]
+            for y in self.lane_centres[:-1] + cfg.lane_width / 2:
+                boxes += [([dash / 2, 0.075, 0.005], [xd + dash / 2, y, 0.0]) for xd in np.arange(0, tile, period)]
+            vis = c.createVisualShapeArray(
+                shapeTypes=[pybullet.GEOM_BOX] * len(boxes), halfExtents=[b[0] for b in boxes],
+                visualFramePositions=[b[1] for b in boxes], rgbaColors=[[0.97, 0.97, 0.97, 1]] * len(boxes))
+            self._add_instance("lane_markings", c.createMultiBody(0, -1, vis, basePosition=[x0, 0, 0.025]))
+        # roadside: alternate buildings and trees on both sides at seeded distances
+        for side in (-1, 1):
+            x = cfg.road_start + rng.uniform(0, 10)
+            while x < cfg.road_end:
+                y = side * (w + rng.uniform(4.0, 9.0))
+                if rng.random() < 0.5:
+                    hx, hy, hz = rng.uniform(3, 6), rng.uniform(2.5, 4), rng.uniform(3, 9)
+                    col = (*rng.uniform(0.45, 0.9, 3) * np.array([1.0, 0.85, 0.7]), 1.0)
+                    uid = self._box([hx, hy, hz], [x, y + side * hy, hz], col)
+                    self._add_instance("buildings", uid)
+                else:
+                    self._add_instance("trees", self._tree([x, y, 0.0], rng.uniform(3.5, 6.0)))
+                x += rng.uniform(12, 24)
+
+    def _tree(self, pos, height: float) -> int:
+        """A stylised tree: trunk and two stacked canopy boxes (boxes: spheres cost TinyRenderer ~30 %)."""
+        w = height * 0.22
+        boxes = [([0.15, 0.15, height * 0.2], [0, 0, height * 0.2], [0.45, 0.3, 0.15, 1]),
+                 ([w, w, height * 0.2], [0, 0, height * 0.55], [0.1, 0.45, 0.12, 1]),
+                 ([w * 0.6, w * 0.6, height * 0.12], [0, 0, height * 0.85], [0.15, 0.55, 0.15, 1])]
+        vis = self.client.createVisualShapeArray(
+            shapeTypes=[pybullet.GEOM_BOX] * 3, halfExtents=[b[0] for b in boxes],
+            visualFramePositions=[b[1] for b in boxes], rgbaColors=[b[2] for b in boxes])
+        col = self.client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[w, w, height / 2],
+                                               collisionFramePosition=[0, 0, height / 2])
+        return self.client.createMultiBody(0, col, vis, basePosition=list(pos))
+
+    def _car_body(self, rgb) -> int:
+        """A box car (body, darker cabin, four wheels) with its frame on the ground at its centre."""
+        ln, wd, ht = self.cfg.car_size
+        r = 0.35
+        wheel_q = self.client.getQuaternionFromEuler([np.pi / 2, 0, 0])
+        glass = [0.35 * rgb[0] + 0.1, 0.35 * rgb[1] + 0.1, 0.35 * rgb[2] + 0.15, 1]
+        shapes = [pybullet.GEOM_BOX, pybullet.GEOM_BOX] + [pybullet.GEOM_CYLINDER] * 4
+        wheels = [[sx * ln * 0.3, sy * (wd / 2 - 0.1), r] for sx in (-1, 1) for sy in (-1, 1)]
+        vis = self.client.createVisualShapeArray(
+            shapeTypes=shapes,
+            halfExtents=[[ln / 2, wd / 2, (ht * 0.55 - 0.25) / 2], [ln * 0.27, wd / 2 - 0.08, ht * 0.2]] + [[0, 0, 0]] * 4,
+            radii=[0, 0] + [r] * 4, lengths=[0, 0] + [0.25] * 4,
+            visualFramePositions=[[0, 0, 0.25 + (ht * 0.55 - 0.25) / 2], [-ln * 0.05, 0, ht * 0.55 + ht * 0.2]] + wheels,
+            visualFrameOrientations=[[0, 0, 0, 1]] * 2 + [wheel_q] * 4,
+            rgbaColors=[[*rgb, 1], glass] + [[0.08, 0.08, 0.08, 1]] * 4)
+        col = self.client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[ln / 2, wd / 2, ht / 2],
+                                               collisionFramePosition=[0, 0, ht / 2])
+        return self.client.createMultiBody(0, col, vis, basePosition=[0, 0, 0])
+
+    def _place_cars(self) -> None:
+        c = self.client
+        x, y, yaw, _ = self._ego
+        c.resetBasePositionAndOrientation(self._ego_uid, [x, y, 0], c.getQuaternionFromEuler([0, 0, yaw]))
+        for uid, (cx, ln, _, _) in zip(self._car_uids, self._cars, strict=True):
+            c.resetBasePositionAndOrientation(uid, [cx, self.lane_centres[int(ln)], 0], [0, 0, 0, 1])
+
+    # ---- dynamics ----------------------------------------------------------------------------
+    def _apply_action(self, action: np.ndarray) -> None:
+        cfg = self.cfg
+        x, y, yaw, v = self._ego
+        self._prev_x = x
+        steer = float(action[0]) * cfg.max_steer
+        x += v * np.cos(yaw) * cfg.dt
+        y += v * np.sin(yaw) * cfg.dt
+        yaw = (yaw + v / cfg.wheelbase * np.tan(steer) * cfg.dt + np.pi) % (2 * np.pi) - np.pi
+        v = float(np.clip(v + float(action[1]) * cfg.max_accel * cfg.dt, 0.0, cfg.max_speed))
+        self._step_traffic()
+        self._ego[:] = (x, y, yaw, v)
+        self._place_cars()
+        self._collision = any(self.client.getClosestPoints(self._ego_uid, uid, 0.0) for uid in self._car_uids)
+
+    def _step_traffic(self) -> None:
+        """IDM car following for the other cars, leaders from the state before this step."""
+        cfg = self.cfg
+        ln_len = cfg.car_size[0]
+        new = self._cars.copy()
+        for i, (x, ln, v, v0) in enumerate(self._cars):
+            gap, dv = self._leader(x, self.lane_centres[int(ln)], v, exclude=i)
+            a = float(np.clip(_idm_accel(v, v0, gap - ln_len, dv), -8.0, 2.0))
+            v_new = max(0.0, v + a * cfg.dt)
+            new[i, 0] = x + 0.5 * (v + v_new) * cfg.dt
+            new[i, 2] = v_new
+        self._cars = new
+
+    def _leader(self, x: float, lane_y: float, v: float, exclude: int = -1) -> tuple[float, float]:
+        """(centre distance, v - v_leader) to the nearest car ahead that overlaps the lane at
+        ``lane_y`` (the ego car included); (1e3, 0) on a free lane."""
+        cfg = self.cfg
+        reach = (cfg.lane_width + cfg.car_size[1]) / 2
+        best, dv = 1e3, 0.0
+        ex, ey, eyaw, ev = self._ego
+        if exclude >= 0 and abs(ey - lane_y) < reach and 0 < ex - x < best:
+            best, dv = ex - x, v - ev * np.cos(eyaw)
+        for j, (cx, cln, cv, _) in enumerate(self._cars):
+            if j != exclude and abs(self.lane_centres[int(cln)] - lane_y) < reach and 0 < cx - x < best:
+                best, dv = cx - x, v - cv
+        return best, dv
+
+    # ---- reward, observation -----------------------------------------------------------------
+    def _lane(self) -> tuple[int, float]:
+        """(nearest lane index, signed offset from its centre) of the ego car."""
+        y = self._ego[1]
+        lane = int(np.argmin(np.abs(self.lane_centres - y)))
+        return lane, float(y - self.lane_centres[lane])
+
+    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
+        cfg = self.cfg
+        x, y = self._ego[0], self._ego[1]
+        lane, offset = self._lane()
+        off_road = bool(abs(y) > self.road_half_width or x > cfg.road_end)
+        progress = (x - self._prev_x) / (cfg.max_speed * cfg.dt)
+        reward = progress - cfg.lane_penalty * (offset / (cfg.lane_width / 2)) ** 2
+        crashed = self._collision or off_road
+        if crashed:
+            reward -= cfg.crash_penalty
+        return reward, crashed, {"collision": self._collision, "off_road": off_road, "progress": progress}
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        obs = {c: self.rgb(c) for c in self.cameras}
+        obs["ego"] = self.ego_state()
+        return obs
+
+    def ego_state(self) -> np.ndarray:
+        """[x, y, yaw, speed, lane_offset, lane_index] (float32) of the ego car."""
+        lane, offset = self._lane()
+        return np.array([*self._ego, offset, lane], dtype=np.float32)
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        extra = {"collision": False, "off_road": False, **extra}
+        return super()._info(extra)
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        return np.concatenate([np.concatenate([self.rgb(c) for c in row], axis=1) for row in GRID], axis=0)
+
+    # ---- cameras -----------------------------------------------------------------------------
+    def _camera_pose(self, camera: str) -> tuple[np.ndarray, np.ndarray]:
+        x, y, yaw, _ = self._ego
+        rel = np.deg2rad(CAMERA_YAWS_DEG[camera])
+        # mount on the car's outline (plus a margin) where the camera's heading leaves it, so no
+        # view is blocked by the ego car's own body
+        half = np.array(self.cfg.car_size[:2]) / 2 + self.cfg.camera_mount_margin
+        d = np.array([np.cos(rel), np.sin(rel)])
+        local = d * np.min(half / np.maximum(np.abs(d), 1e-9))
+        c, s = np.cos(yaw), np.sin(yaw)
+        pos = np.array([x + c * local[0] - s * local[1], y + s * local[0] + c * local[1], self.cfg.camera_height])
+        return pos, yaw_pitch_rotation(yaw + rel, np.deg2rad(self.cfg.camera_pitch_deg))
+
+    def _linvel(self, name: str, uid: int) -> np.ndarray:
+        if name == "ego":
+            _, _, yaw, v = self._ego
+            return np.array([v * np.cos(yaw), v * np.sin(yaw), 0.0])
+        return np.array([self._cars[int(name.split("_")[1]), 2], 0.0, 0.0])
+
+    # ---- expert ------------------------------------------------------------------------------
+    def expert_action(self) -> np.ndarray:
+        """Lane keeping (pure pursuit on the nearest lane centre) and IDM car following."""
+        cfg = self.cfg
+        x, y, yaw, v = self._ego
+        lane, _ = self._lane()
+        lookahead = max(6.0, 0.8 * v)
+        alpha = np.arctan2(self.lane_centres[lane] - y, lookahead) - yaw
+        steer = np.arctan(2 * cfg.wheelbase * np.sin(alpha) / lookahead)
+        gap, dv = self._leader(x, self.lane_centres[lane], v)
+        # bumper-to-bumper gap; a car alongside (centre behind ours) is not a leader
+        a = _idm_accel(v, cfg.expert_cruise_speed, gap - cfg.car_size[0], dv, a_max=2.5, b=3.0)
+        return np.clip([steer / cfg.max_steer, a / cfg.max_accel], -1.0, 1.0).astype(np.float32)
