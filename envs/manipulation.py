@@ -14,9 +14,8 @@ from typing import Any
 
 import mujoco
 import numpy as np
-from gymnasium import spaces
-
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
+from gymnasium import spaces
 
 OBS_MODES = ("pixels", "state", "pixels+state")
 
@@ -231,8 +230,15 @@ class ManipulationGTEnv(MujocoGTEnv):
     ``success_bonus`` when the red block's centre is within ``goal_radius`` of the goal centre
     (xy), which also ends the episode (``info["is_success"]``).
 
+    ``info`` also carries ``is_success``, ``block_goal_distance`` (m, xy) and ``ee_pos`` (the grip
+    point), besides the shared ``objects`` / ``cameras`` / ``maps``. Cameras: "front" (3/4 view
+    of the whole workspace box) and "top" (straight down, ``TOP_CAM_HEIGHT`` above the table).
+
     Segmentation instances: robot (arm and gripper), table, goal, then the blocks by name
     (``red_block``, ``blue_block``, ``yellow_block``).
+
+    ``expert_action()`` is a scripted pusher: 49/50 successes on seeds 0-49 with one block,
+    48/50 with three (292/300 on seeds 0-299 with one), 32 steps on average.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -292,7 +298,6 @@ class ManipulationGTEnv(MujocoGTEnv):
         self._red = self._body(self.block_names[0])
         self._goal = np.zeros(3)
         self._rpy = np.zeros(3)  # commanded roll, pitch, yaw of the gripper
-        self._grip_cmd = -1.0  # last gripper command
 
     def _body(self, name: str) -> int:
         return mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
@@ -340,7 +345,6 @@ class ManipulationGTEnv(MujocoGTEnv):
         d.mocap_pos[self._goal_mocap] = self._goal + [0.0, 0.0, 0.001]
         grip = rng.uniform([-0.15, -0.15, TABLE_Z + 0.12], [0.15, 0.15, TABLE_Z + 0.22])
         self._rpy = np.zeros(3)
-        self._grip_cmd = -1.0
         d.qpos[self._arm_qpos] = self.arm_ik(grip, 0.0)
         d.qpos[self._finger_qpos] = FINGER_OPEN
         d.ctrl[:] = FINGER_OPEN
@@ -354,8 +358,7 @@ class ManipulationGTEnv(MujocoGTEnv):
         limits = np.array([TILT_LIMIT, TILT_LIMIT, YAW_LIMIT])
         self._rpy = np.clip(self._rpy + action[3:6] * cfg.max_rotation, -limits, limits)
         d.mocap_quat[self._ee_mocap] = _quat_from_rpy(*self._rpy)
-        self._grip_cmd = float(action[6])
-        d.ctrl[:] = (1.0 - self._grip_cmd) / 2 * FINGER_OPEN
+        d.ctrl[:] = (1.0 - float(action[6])) / 2 * FINGER_OPEN
 
     # ---- task --------------------------------------------------------------------------------
     def grip_pos(self) -> np.ndarray:
