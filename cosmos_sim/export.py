@@ -4,7 +4,9 @@ Any image-like key can be shown: RGB/RGBA/grey uint8 frames as they are, depth (
 colourised with matplotlib's turbo map (near = warm, scaled per episode), segmentation ids
 (integer HxW) with a fixed palette (0 = black), other 2-D maps (edges) as grey. Without a key a
 store shows ``rgb`` or, for multi-camera stores, every camera side by side in a grid (six cameras:
-2x3). Small frames are upscaled (nearest neighbour) so videos are watchable.
+2x3). Small frames are upscaled (nearest neighbour) so videos are watchable. GIF writers (Pillow)
+merge identical consecutive frames into one longer frame: playback time is right, but a GIF of a
+scene at rest has fewer frames than rows; MP4 keeps one frame per row.
 """
 
 from __future__ import annotations

@@ -339,6 +339,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
         if cfg.max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
             raise ValueError(f"env {cfg.env_id!r} has no time limit; set max_steps so episodes end")
         make_policy(cfg.policy, env, cfg.seed)  # fail fast, e.g. "expert" for an env without one
+        env.reset(seed=cfg.seed)  # some envs know their cameras only after a reset
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
         attrs = {**_env_attrs(env, cfg, kwargs), "command": command, "config": asdict(cfg)}
         spec = env.spec
