@@ -14,8 +14,9 @@ from typing import Any
 
 import mujoco
 import numpy as np
-from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 from gymnasium import spaces
+
+from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 
 OBS_MODES = ("pixels", "state", "pixels+state")
 

@@ -146,7 +146,8 @@ class MujocoGTEnv(gym.Env):
                 raw = r.render()
                 r.disable_segmentation_rendering()
                 out["seg"] = self._instances_from_raw(raw)
-        out.update(derived_maps(self.rgb(camera), maps))
+        if "edges" in maps or "blur" in maps:  # RGB-derived; skip the colour pass otherwise
+            out.update(derived_maps(self.rgb(camera), maps))
         return out
 
     def camera_params(self, camera: str | None = None) -> CameraParams:

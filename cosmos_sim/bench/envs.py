@@ -15,7 +15,6 @@ import time
 from contextlib import contextmanager
 
 import gymnasium as gym
-import numpy as np
 
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.bench.common import BenchResult

@@ -63,7 +63,7 @@ def test_bad_actions_raise_value_error(env_id):
         "NaN": np.full(shape, np.nan, dtype=np.float32),
         "outside": np.full(shape, 5.0, dtype=np.float32),
     }
-    for word, action in bad.items():
+    for action in bad.values():
         with pytest.raises(ValueError, match="shape|NaN|outside"):
             env.step(action)
     env.close()

@@ -1,0 +1,37 @@
+import pytest
+
+from cosmos_sim.cli import build_parser, main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("list-envs", "generate", "export", "bench", "demo"):
+        assert cmd in out
+
+
+def test_list_envs(capsys):
+    assert main(["list-envs"]) == 0
+    out = capsys.readouterr().out
+    assert "cosmos_sim/Manipulation-GT-v0" in out and "cosmos_sim/Physics-Dominoes-GT-v0" in out
+
+
+def test_resolution_parsing():
+    args = build_parser().parse_args(["generate", "--env", "X", "--out", "o.zarr", "--resolution", "96x64"])
+    assert args.resolution == (96, 64)
+    assert build_parser().parse_args(["generate", "--env", "X", "--out", "o", "--resolution", "32"]).resolution == (32, 32)
+
+
+def test_bad_resolution_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--env", "X", "--out", "o.zarr", "--resolution", "big"])
+    assert "not WxH" in capsys.readouterr().err
+
+
+def test_bad_maps_is_a_clear_error_without_traceback(capsys, tmp_path):
+    code = main(["generate", "--env", "cosmos_sim/Physics-FreeFall-GT-v0", "--out", str(tmp_path / "s.zarr"),
+                 "--maps", "depth,normals"])
+    assert code == 2
+    assert "unknown control map" in capsys.readouterr().err
