@@ -31,10 +31,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pybullet
-from cosmos_sim.envs.base import CameraParams, check_action, intrinsics_from_fovy
 from pybullet_utils.bullet_client import BulletClient
 
 from cosmos_sim.control_maps import derived_maps, parse_maps
+from cosmos_sim.envs.base import CameraParams, check_action, intrinsics_from_fovy
 
 
 @dataclass(frozen=True)
@@ -250,6 +250,17 @@ class BulletGTEnv(gym.Env):
         col = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=list(half_extents)) if collide else -1
         return c.createMultiBody(mass, col, vis, basePosition=list(pos),
                                  baseOrientation=c.getQuaternionFromEuler([0.0, 0.0, yaw]))
+
+    def _flat_rects(self, rects, rgba) -> int:
+        """Visual shape of axis-aligned rectangles ``(x0, y0, x1, y1)`` in the z = 0 plane, facing
+        up: two triangles each, where a thin box costs TinyRenderer twelve (lane markings)."""
+        verts, idx = [], []
+        for x0, y0, x1, y1 in rects:
+            n = len(verts)
+            verts += [[x0, y0, 0.0], [x1, y0, 0.0], [x1, y1, 0.0], [x0, y1, 0.0]]
+            idx += [n, n + 1, n + 2, n, n + 2, n + 3]
+        return self.client.createVisualShape(pybullet.GEOM_MESH, vertices=verts, indices=idx,
+                                             normals=[[0.0, 0.0, 1.0]] * len(verts), rgbaColor=list(rgba))
 
     # ---- rendering, cameras, objects ---------------------------------------------------------
     def rgb(self, camera: str | None = None) -> np.ndarray:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pybullet
 import pybullet_data
-from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, BulletLight, look_at_rotation
 from gymnasium import spaces
+
+from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, BulletLight, look_at_rotation
 
 OBS_MODES = ("pixels", "state", "pixels+state")
 

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 import pybullet
-from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rotation
 from gymnasium import spaces
+
+from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rotation
 
 #: Camera name -> yaw relative to the car heading (deg, + left).
 CAMERA_YAWS_DEG: dict[str, float] = {
@@ -114,7 +115,12 @@ def _idm_accel(v: float, v0: float, gap: float, dv: float, a_max: float = 2.0, b
 
 
 class DrivingGTEnv(BulletGTEnv):
-    """Ego car with six cameras in seeded multi-lane traffic (see the module docstring)."""
+    """Ego car with six cameras in seeded multi-lane traffic (see the module docstring).
+
+    ``reset(options=...)`` can fix the scenario instead of sampling it: ``ego_lane`` (int),
+    ``ego_speed`` (m/s), ``vehicles``: one ``(x, lane, speed)`` per other car (x in metres from
+    the ego car, which starts at x = 0; speed 0 gives a parked car, a static obstacle).
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     action_layout = ("steering", "acceleration")
@@ -156,34 +162,58 @@ class DrivingGTEnv(BulletGTEnv):
         self._ego_uid = -1
         self._car_uids: list[int] = []
         self._collision = False
+        self._prev_x = 0.0  # ego x before the last step, for the progress reward
 
     # ---- scene -------------------------------------------------------------------------------
     def _build_scene(self, rng: np.random.Generator, options: dict | None) -> None:
+        """Scenery and cars; ``options`` may fix the scenario (see ``reset``'s docs in the class)."""
+        options = options or {}
+        unknown = set(options) - {"ego_lane", "ego_speed", "vehicles"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; use ego_lane, ego_speed, vehicles")
         self._build_static(rng)
         cfg = self.cfg
-        lane = int(rng.integers(cfg.num_lanes))
-        self._ego[:] = (0.0, self.lane_centres[lane], 0.0, rng.uniform(*cfg.ego_speed_range))
+        lane = int(options.get("ego_lane", rng.integers(cfg.num_lanes)))
+        if not 0 <= lane < cfg.num_lanes:
+            raise ValueError(f"ego_lane={lane} out of range; use 0..{cfg.num_lanes - 1}")
+        speed = float(options.get("ego_speed", rng.uniform(*cfg.ego_speed_range)))
+        if not 0 <= speed <= cfg.max_speed:
+            raise ValueError(f"ego_speed={speed} out of range; use 0..{cfg.max_speed} m/s")
+        self._ego[:] = (0.0, self.lane_centres[lane], 0.0, speed)
         self._ego_uid = self._car_body((0.95, 0.95, 0.95))
         self._add_instance("ego", self._ego_uid, track=True)
-        placed = [(0.0, lane)]
+        cars = options.get("vehicles")
+        if cars is None:
+            cars = self._sample_traffic(rng, lane)
+        elif len(cars) != self.num_vehicles or any(not 0 <= int(c[1]) < cfg.num_lanes for c in cars):
+            raise ValueError(f"options['vehicles'] must list {self.num_vehicles} (x, lane, speed) tuples with "
+                             f"lanes in 0..{cfg.num_lanes - 1}, got {cars}")
         self._car_uids = []
-        for i in range(self.num_vehicles):
-            for _ in range(1000):
-                x, ln = rng.uniform(*cfg.spawn_range), int(rng.integers(cfg.num_lanes))
-                # a car ahead of the ego in its lane also needs braking room
-                gap = cfg.min_spawn_gap + (8.0 if ln == lane and x > 0 else 0.0)
-                if all(ln != l2 or abs(x - x2) >= gap for x2, l2 in placed):
-                    break
-            else:
-                raise RuntimeError("could not place the cars; lower num_vehicles or widen spawn_range")
-            placed.append((x, ln))
-            v0 = rng.uniform(*cfg.vehicle_speed_range)
+        for i, (x, ln, v0) in enumerate(cars):
             self._cars[i] = (x, ln, v0, v0)
             uid = self._car_body(VEHICLE_COLOURS[i])
             self._add_instance(f"vehicle_{i}", uid, track=True)
             self._car_uids.append(uid)
         self._collision = False
+        self._prev_x = 0.0
         self._place_cars()
+
+    def _sample_traffic(self, rng: np.random.Generator, ego_lane: int) -> list[tuple[float, int, float]]:
+        """(x, lane, speed) of each other car: seeded, apart from each other and from the ego car."""
+        cfg = self.cfg
+        placed, cars = [(0.0, ego_lane)], []
+        for _ in range(self.num_vehicles):
+            for _ in range(1000):
+                x, ln = rng.uniform(*cfg.spawn_range), int(rng.integers(cfg.num_lanes))
+                # a car ahead of the ego in its lane also needs braking room
+                gap = cfg.min_spawn_gap + (8.0 if ln == ego_lane and x > 0 else 0.0)
+                if all(ln != l2 or abs(x - x2) >= gap for x2, l2 in placed):
+                    break
+            else:
+                raise RuntimeError("could not place the cars; lower num_vehicles or widen spawn_range")
+            placed.append((x, ln))
+            cars.append((x, ln, rng.uniform(*cfg.vehicle_speed_range)))
+        return cars
 
     def _build_static(self, rng: np.random.Generator) -> None:
         """Grass, road tiles, lane markings and roadside buildings/trees (positions seeded)."""
@@ -195,16 +225,14 @@ class DrivingGTEnv(BulletGTEnv):
         dash, period = 3.0, 10.0
         w = self.road_half_width
         for x0 in np.arange(cfg.road_start, cfg.road_end, tile):
-            road = self._box([tile / 2, w, 0.01], [x0 + tile / 2, 0, 0.01], (0.32, 0.32, 0.34, 1), collide=False)
-            self._add_instance("road", road)
+            road = self._flat_rects([(0.0, -w, tile, w)], (0.32, 0.32, 0.34, 1))
+            self._add_instance("road", c.createMultiBody(0, -1, road, basePosition=[x0, 0, 0.02]))
             # edge lines (solid) and lane dividers (dashed), 15 cm wide, one body per tile
-            boxes = [([tile / 2, 0.075, 0.005], [tile / 2, s * (w - 0.25), 0.0]) for s in (-1, 1)]
+            rects = [(0.0, s * (w - 0.25) - 0.075, tile, s * (w - 0.25) + 0.075) for s in (-1, 1)]
             for y in self.lane_centres[:-1] + cfg.lane_width / 2:
-                boxes += [([dash / 2, 0.075, 0.005], [xd + dash / 2, y, 0.0]) for xd in np.arange(0, tile, period)]
-            vis = c.createVisualShapeArray(
-                shapeTypes=[pybullet.GEOM_BOX] * len(boxes), halfExtents=[b[0] for b in boxes],
-                visualFramePositions=[b[1] for b in boxes], rgbaColors=[[0.97, 0.97, 0.97, 1]] * len(boxes))
-            self._add_instance("lane_markings", c.createMultiBody(0, -1, vis, basePosition=[x0, 0, 0.025]))
+                rects += [(xd, y - 0.075, xd + dash, y + 0.075) for xd in np.arange(0, tile, period)]
+            marks = self._flat_rects(rects, (0.97, 0.97, 0.97, 1))
+            self._add_instance("lane_markings", c.createMultiBody(0, -1, marks, basePosition=[x0, 0, 0.03]))
         # roadside: alternate buildings and trees on both sides at seeded distances
         for side in (-1, 1):
             x = cfg.road_start + rng.uniform(0, 10)
