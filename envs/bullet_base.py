@@ -25,6 +25,9 @@ this class does the rest the same way for every PyBullet scene:
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +115,25 @@ def depth_from_buffer(buf: np.ndarray, near: float, far: float) -> np.ndarray:
     return (far * near / (far - (far - near) * buf)).astype(np.float32)
 
 
+@contextmanager
+def _quiet_stdout():
+    """Silence C-level writes to stdout (file descriptor 1) for the duration."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (e.g. captured by a notebook)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def quat_xyzw_to_wxyz(q) -> np.ndarray:
     """PyBullet's (x, y, z, w) quaternion as (w, x, y, z)."""
     return np.array([q[3], q[0], q[1], q[2]], dtype=np.float64)
@@ -165,7 +187,8 @@ class BulletGTEnv(gym.Env):
         self._projection = {
             c.name: projection_matrix_gl(render_k[c.name], self.width, self.height, c.near, c.far) for c in cameras
         }
-        self.client: BulletClient | None = BulletClient(connection_mode=pybullet.DIRECT)
+        with _quiet_stdout():  # PyBullet's C code prints "argv[0]=" on every connect
+            self.client: BulletClient | None = BulletClient(connection_mode=pybullet.DIRECT)
         self.segmentation_labels: dict[int, str] = {0: "background"}
         self._uid_instance = np.zeros(1, dtype=np.int32)  # body uid -> instance id
         self._tracked: dict[str, int] = {}  # name -> body uid, reported in info["objects"]
