@@ -218,11 +218,10 @@ class DrivingGTEnv(BulletGTEnv):
     def _build_static(self, rng: np.random.Generator) -> None:
         """Grass, road tiles, lane markings and roadside buildings/trees (positions seeded)."""
         cfg, c = self.cfg, self.client
-        # grass beside the road only: drawing it under the road too would double TinyRenderer's
-        # per-pixel work there
-        x0, x1, w, far = cfg.road_start, cfg.road_end, self.road_half_width, 60.0
-        grass = self._flat_rects([(x0, w, x1, far), (x0, -far, x1, -w), (x0 - 50, -far, x0, far),
-                                  (x1, -far, x1 + 50, far)], (0.35, 0.6, 0.25, 1))
+        # grass beside the road only (no overdraw under the road)
+        start, end, w, far = cfg.road_start, cfg.road_end, self.road_half_width, 60.0
+        grass = self._flat_rects([(start, w, end, far), (start, -far, end, -w), (start - 50, -far, start, far),
+                                  (end, -far, end + 50, far)], (0.35, 0.6, 0.25, 1))
         self._add_instance("grass", c.createMultiBody(0, -1, grass, basePosition=[0, 0, 0]))
         tile = 50.0  # road and markings in 50 m pieces, so each mesh stays small
         dash, period = 3.0, 10.0
