@@ -14,14 +14,15 @@ Images are chunked along time (up to 64 full frames per chunk, fewer for big fra
 array is compressed with Blosc/zstd.
 
 Atomicity (an episode is visible only once it is fully written):
-    1. The episode's rows are written *beyond* the committed end: each ``data/<key>`` is resized to
-       ``n_steps + T`` and rows ``[n_steps, n_steps + T)`` are written; ``episode_ends`` and
-       ``episode_seeds`` get their new entry the same way.
+    1. The episode's rows are written *beyond* the committed end: rows ``[n_steps, n_steps + T)``
+       of each ``data/<key>`` (arrays grow geometrically, so their shape may exceed ``n_steps``
+       until ``close()`` trims them); ``episode_ends``/``episode_seeds`` get their new entry the
+       same way.
     2. The commit is one small chunk write: the commit slot that does not hold the newest
        generation gets ``[generation + 1, n_episodes + 1, n_steps + T, crc]``.
     Readers trust only the newest commit slot whose checksum is valid, and read rows below its
     ``n_steps`` and episodes below its ``n_episodes``; anything past that is an uncommitted tail
-    that the next ``add_episode`` resizes away and overwrites.
+    (or spare capacity) that the next ``add_episode`` overwrites.
 
     zarr 3's ``LocalStore`` writes every file (chunk or ``zarr.json``) to a temporary
     ``*.partial`` file and renames it into place (zarr >= 3.1.3; older 3.x wrote in place). With
@@ -44,6 +45,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,7 @@ class TrajectoryStore:
         self._root = group
         self._lock_fd = lock_fd
         self._arrays: dict[str, zarr.Array] = {}
+        self._pool: ThreadPoolExecutor | None = None  # writes the keys of an episode in parallel
         self.refresh()
 
     # ---- construction ------------------------------------------------------------------------
@@ -214,8 +217,12 @@ class TrajectoryStore:
         return cls(p, root, mode, lock_fd)
 
     def close(self) -> None:
-        """Release the writer lock (if any). The store object must not be used afterwards."""
+        """Trim spare capacity, release the writer lock (if any). Do not use the store afterwards."""
         if self._lock_fd is not None:
+            self._trim()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None
         self._arrays.clear()
@@ -237,10 +244,10 @@ class TrajectoryStore:
     def refresh(self) -> None:
         """Re-read the commit record and array handles (to see episodes another process committed)."""
         self._arrays.clear()
+        self._meta = {name: self._root["meta"][name] for name in ("episode_ends", "episode_seeds", "commit")}
         self._generation, self._n_episodes, self._n_steps, self._slot = self._read_commit()
-        meta = self._root["meta"]
-        ends = np.asarray(meta["episode_ends"][: self._n_episodes], dtype=np.int64)
-        seeds = np.asarray(meta["episode_seeds"][: self._n_episodes], dtype=np.int64)
+        ends = np.asarray(self._meta["episode_ends"][: self._n_episodes], dtype=np.int64)
+        seeds = np.asarray(self._meta["episode_seeds"][: self._n_episodes], dtype=np.int64)
         if len(ends) != self._n_episodes or (self._n_episodes and ends[-1] != self._n_steps):
             raise ValueError(
                 f"trajectory store {self.path} is corrupt: the commit record says {self._n_episodes} "
@@ -336,22 +343,22 @@ class TrajectoryStore:
         n0, e0 = self._n_steps, self._n_episodes
         if e0 == 0:
             self._reset_data_group()  # a killed first episode may have left other keys behind
-        data = self._root["data"]
-        for key, value in arrays.items():
-            if e0 == 0:
-                arr = data.create_array(
+            data = self._root["data"]
+            for key, value in arrays.items():
+                self._arrays[key] = data.create_array(
                     key, shape=(0, *value.shape[1:]), chunks=_chunks_for(value.shape[1:], value.dtype),
                     dtype=value.dtype, fill_value=0, compressors=[_compressor(value.dtype)],
                 )
-                self._arrays[key] = arr
-            arr = self._array(key)
-            arr.resize((n0 + length, *value.shape[1:]))
-            arr[n0 : n0 + length] = value
-        meta = self._root["meta"]
-        for name, value in (("episode_ends", n0 + length), ("episode_seeds", int(seed))):
-            m = meta[name]
-            m.resize((e0 + 1,))
-            m[e0] = value
+
+        # Everything goes past the committed end; the keys are written in parallel (zarr's calls
+        # mostly wait on compression and file I/O).
+        jobs = [(self._array(k), v, n0) for k, v in arrays.items()]
+        jobs += [(self._meta["episode_ends"], np.array([n0 + length]), e0),
+                 (self._meta["episode_seeds"], np.array([seed]), e0)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=8)
+        for f in [self._pool.submit(_write_rows, *job) for job in jobs]:
+            f.result()  # re-raises a failed write; nothing is committed then
         self._commit(e0 + 1, n0 + length)
         self._ends = np.append(self._ends, n0 + length).astype(np.int64)
         self._seeds = np.append(self._seeds, int(seed)).astype(np.int64)
@@ -362,7 +369,7 @@ class TrajectoryStore:
     # ---- internals ---------------------------------------------------------------------------
     def _read_commit(self) -> tuple[int, int, int, int]:
         """(generation, n_episodes, n_steps, slot) of the newest valid commit slot."""
-        commit = self._root["meta"]["commit"]
+        commit = self._meta["commit"]
         best = None
         for slot in (0, 1):
             try:
@@ -378,7 +385,7 @@ class TrajectoryStore:
     def _commit(self, n_episodes: int, n_steps: int) -> None:
         gen = self._generation + 1
         slot = 1 - self._slot  # never overwrite the slot that holds the current commit
-        self._root["meta"]["commit"][slot] = [gen, n_episodes, n_steps, _crc(gen, n_episodes, n_steps)]
+        self._meta["commit"][slot] = [gen, n_episodes, n_steps, _crc(gen, n_episodes, n_steps)]
         self._generation, self._n_episodes, self._n_steps, self._slot = gen, n_episodes, n_steps, slot
 
     def _discover_keys(self) -> list[str]:
@@ -392,6 +399,15 @@ class TrajectoryStore:
         if arr is None:
             arr = self._arrays[key] = self._root["data"][key]
         return arr
+
+    def _trim(self) -> None:
+        """Cut the spare rows that ``_ensure_rows`` allocated, so array shapes equal the committed sizes."""
+        sizes = {k: self._n_steps for k in self._keys}
+        sizes |= {"episode_ends": self._n_episodes, "episode_seeds": self._n_episodes}
+        for key, n in sizes.items():
+            arr = self._meta[key] if key in self._meta else self._array(key)
+            if arr.shape[0] != n:
+                arr.resize((n, *arr.shape[1:]))
 
     def _reset_data_group(self) -> None:
         self._arrays.clear()
@@ -447,6 +463,14 @@ class TrajectoryStore:
             if v.dtype != dtype:
                 raise ValueError(f"episode key {key!r} has dtype {v.dtype}, the store has {dtype}")
         return length
+
+
+def _write_rows(arr: zarr.Array, value: np.ndarray, start: int) -> None:
+    """Write rows ``[start, start + len(value))``, growing the time axis geometrically (rare resizes)."""
+    stop = start + len(value)
+    if arr.shape[0] < stop:
+        arr.resize((max(stop, 2 * arr.shape[0], arr.chunks[0]), *arr.shape[1:]))
+    arr[start:stop] = value
 
 
 def _check_zarr_for_writing() -> None:
