@@ -29,6 +29,18 @@ def _resolution(text: str) -> tuple[int, int]:
     return size
 
 
+def _json_dict(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"--env-kwargs {text!r} is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--env-kwargs must be a JSON object like '{{\"n_objects\": 3}}', got {text!r}")
+    return value
+
+
 def _cmd_list_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
@@ -46,7 +58,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     cfg = GenerateConfig(env_id=args.env, episodes=args.episodes, out=args.out, policy=args.policy,
                          workers=args.workers, seed=args.seed, resolution=args.resolution,
-                         maps=parse_maps(args.maps), max_steps=args.max_steps)
+                         maps=parse_maps(args.maps), max_steps=args.max_steps, env_kwargs=args.env_kwargs)
     generate(cfg)
     return 0
 
@@ -103,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resolution", type=_resolution, default=None, help="image size WxH, e.g. 64x64")
     s.add_argument("--maps", default="", help="control maps to record, e.g. depth,seg,edges,blur (cosmos_sim envs)")
     s.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode")
+    s.add_argument("--env-kwargs", type=_json_dict, default={}, help='env constructor kwargs as JSON, e.g. \'{"n_objects": 3}\'')
     s.set_defaults(func=_cmd_generate)
 
     s = sub.add_parser("export", help="write one stored episode as MP4 or GIF")

@@ -35,3 +35,11 @@ def test_bad_maps_is_a_clear_error_without_traceback(capsys, tmp_path):
                  "--maps", "depth,normals"])
     assert code == 2
     assert "unknown control map" in capsys.readouterr().err
+
+
+def test_env_kwargs_must_be_a_json_object(capsys):
+    args = build_parser().parse_args(["generate", "--env", "X", "--out", "o", "--env-kwargs", '{"n_objects": 3}'])
+    assert args.env_kwargs == {"n_objects": 3}
+    with pytest.raises(SystemExit):
+        main(["generate", "--env", "X", "--out", "o", "--env-kwargs", "[1, 2]"])
+    assert "must be a JSON object" in capsys.readouterr().err
