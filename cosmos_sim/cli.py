@@ -4,6 +4,7 @@
     cosmos-sim generate --env ID ...         record episodes into a zarr trajectory store
     cosmos-sim export STORE --episode I ...  an episode as MP4/GIF
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
+    cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
     cosmos-sim demo                          the README's demo
 """
 
@@ -83,6 +84,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    from cosmos_sim.train_tokenizer import args_from_namespace, train
+
+    train(args_from_namespace(args, command="cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cosmos_sim.demo import DemoConfig, run_demo
 
@@ -132,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="benchmarks", help="output directory (default benchmarks/)")
     s.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
     s.set_defaults(func=_cmd_bench)
+
+    s = sub.add_parser("train-tokenizer", help="train a causal video tokenizer (CV or DV) on trajectory stores",
+                       description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
+                       "periodic held-out PSNR, best checkpoint in OUT/best.")
+    from cosmos_sim.train_tokenizer import add_cli_arguments
+
+    add_cli_arguments(s)
+    s.set_defaults(func=_cmd_train_tokenizer)
 
     s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video")
     s.add_argument("--out", default="out/demo", help="output directory (default out/demo)")

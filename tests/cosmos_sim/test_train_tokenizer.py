@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+
+from cosmos_sim.cli import main
+from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.train_tokenizer import Args, train
+from cosmos_sim.world_models.tokenizer import Tokenizer
+
+TINY = ["--frame-channels", "8", "--channels", "16", "--res-blocks", "1", "--no-attention"]
+
+
+def _store(path, seed, episodes=3, steps=12, size=32):
+    """Episodes of a coloured square sliding over a grey background."""
+    rng = np.random.default_rng(seed)
+    with TrajectoryStore.create(path) as s:
+        for e in range(episodes):
+            rgb = np.full((steps, size, size, 3), 90, np.uint8)
+            colour, (x, y), (dx, dy) = rng.integers(120, 255, 3), rng.integers(0, size - 8, 2), rng.integers(-1, 2, 2)
+            for t in range(steps):
+                cx, cy = np.clip([x + dx * t, y + dy * t], 0, size - 8)
+                rgb[t, cy : cy + 8, cx : cx + 8] = colour
+            s.add_episode({"rgb": rgb}, seed=seed + e)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tok")
+    return _store(d / "train.zarr", 0), _store(d / "held.zarr", 100_000, episodes=1)
+
+
+def test_training_learns_checkpoints_and_resumes(stores, tmp_path):
+    train_store, held = stores
+    out = tmp_path / "run"
+    argv = ["train-tokenizer", "--data", train_store, train_store, "--val-data", held, "--out", str(out),
+            "--kind", "DV", "--clip-frames", "5", "--batch-size", "4", "--steps", "40", "--eval-every", "20",
+            "--eval-clips", "2", "--lr", "3e-3", "--warmup", "2", "--no-progress", "--threads", "1", *TINY]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [20, 40]
+    assert rows[-1]["loss"] < 0.5 and rows[-1]["val_psnr"] > 15 and 0 < rows[-1]["val_ssim"] <= 1
+    best = Tokenizer.from_pretrained(out / "best", device="cpu")
+    assert best.config.kind == "DV" and best.config.channels == 16
+    meta = json.loads((out / "best" / "config.json").read_text())
+    assert meta["extra"]["command"].startswith("cosmos-sim train-tokenizer --data")
+    assert meta["extra"]["val_psnr"] == pytest.approx(max(r["val_psnr"] for r in rows))
+    # Resume: the same command with more steps continues from step 40.
+    argv[argv.index("--steps") + 1] = "50"
+    argv[argv.index("--eval-every") + 1] = "10"
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [20, 40, 50]
+
+
+def test_bad_arguments_are_refused(stores, tmp_path):
+    train_store, _ = stores
+    with pytest.raises(ValueError, match=r"--clip-frames 6 is not 1 \+ k \* 4"):
+        train(Args(data=(train_store,), clip_frames=6, out=str(tmp_path / "a"), progress=False))
+    with pytest.raises(ValueError, match="--data"):
+        train(Args(data=(), out=str(tmp_path / "b"), progress=False))
+    # Resuming with another architecture is an error, not a silent restart.
+    args = Args(data=(train_store,), clip_frames=5, steps=1, eval_every=1, frame_channels=8, channels=16,
+                res_blocks=1, attention=False, out=str(tmp_path / "c"), progress=False)
+    train(args)
+    with pytest.raises(ValueError, match="use another --out"):
+        train(Args(**{**args.__dict__, "channels": 32, "steps": 2}))
