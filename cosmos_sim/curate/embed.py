@@ -1,0 +1,98 @@
+"""Stage 6: a clip embedding and semantic dedup (k-means, then near-duplicates within each cluster).
+
+The default ``"thumbs"`` embedder needs no model: a 16x9 colour thumbnail of 4 frames spread over
+the clip, each made zero-mean, plus an 8x4x4 HSV colour histogram, the two parts unit-normalised
+and concatenated (so the cosine similarity of two clips is close to 1 only when they show the
+same thing at the same place in the frame, as re-encodes, resizes and re-uploads do). Pluggable:
+``embed_fn`` in the pipeline config may be any picklable ``f(frames) -> 1-D array``.
+
+Dedup follows the Cosmos curator's semantic dedup: k-means on the unit embeddings (k =
+``n_clusters`` or fewer), then within each cluster every pair with cosine similarity >=
+``threshold`` is a duplicate; from each group the clip with the highest quality (sharpness) is
+kept, the others are dropped with the similarity as the measured value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from cosmos_sim.curate.clip import Clip
+
+STAGE = "dedup"
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Embedding and near-duplicate removal."""
+
+    enabled: bool = True
+    """Remove near-duplicates (embeddings are always computed)."""
+    n_clusters: int = 64
+    """k-means clusters (fewer when there are fewer clips); duplicates are searched within a cluster."""
+    threshold: float = 0.95
+    """Cosine similarity at or above which two clips are duplicates."""
+    seed: int = 0
+    """k-means initialisation seed."""
+
+
+def thumbs_embedding(frames: list[np.ndarray]) -> np.ndarray:
+    """The default embedding (see the module docstring), float32, unit norm."""
+    if not frames:
+        raise ValueError("no frames to embed")
+    idx = np.linspace(0, len(frames) - 1, 4).round().astype(int)
+    thumbs = np.concatenate([cv2.resize(frames[i], (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+                             for i in idx])
+    thumbs -= thumbs.mean()
+    hsv = cv2.cvtColor(np.concatenate([cv2.resize(frames[i], (64, 36)) for i in idx]), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+    hist = np.sqrt(hist)  # Hellinger: big bins do not swamp the rest
+    parts = [p / (np.linalg.norm(p) + 1e-8) for p in (thumbs, hist)]
+    v = np.concatenate(parts).astype(np.float32)
+    return v / (np.linalg.norm(v) + 1e-8)
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 30) -> np.ndarray:
+    """Cluster labels of the rows of ``x`` (k-means++ init, Lloyd iterations; deterministic for a seed)."""
+    n = len(x)
+    k = max(1, min(k, n))
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(n)]]
+    for _ in range(1, k):
+        d = np.min(((x[:, None] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+        if d.sum() <= 0:
+            break
+        centres.append(x[rng.choice(n, p=d / d.sum())])
+    c = np.array(centres)
+    labels = np.zeros(n, dtype=int)
+    for _ in range(iters):
+        labels_new = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
+        if _ and np.array_equal(labels_new, labels):
+            break
+        labels = labels_new
+        c = np.array([x[labels == j].mean(0) if np.any(labels == j) else c[j] for j in range(len(c))])
+    return labels
+
+
+def dedup(clips: list[Clip], embeddings: np.ndarray, cfg: DedupConfig) -> None:
+    """Drop near-duplicates among ``clips`` (all kept, rows of ``embeddings`` in the same order)."""
+    if not cfg.enabled or len(clips) < 2:
+        return
+    x = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-8)
+    labels = kmeans(x, cfg.n_clusters, cfg.seed)
+    for j in np.unique(labels):
+        members = np.flatnonzero(labels == j)
+        # best first: sharpest, then by id so ties are deterministic
+        members = sorted(members, key=lambda i: (-clips[i].metrics.get("sharpness", 0.0), clips[i].clip_id))
+        sims = x[members] @ x[members].T
+        for a in range(len(members)):
+            if not clips[members[a]].kept:
+                continue
+            for b in range(a + 1, len(members)):
+                other = clips[members[b]]
+                if other.kept and sims[a, b] >= cfg.threshold:
+                    other.drop(STAGE, f"near-duplicate of {clips[members[a]].clip_id} (cosine {sims[a, b]:.3f} >= "
+                               f"threshold {cfg.threshold:g})", float(sims[a, b]))
+                    other.extra["duplicate_of"] = clips[members[a]].clip_id

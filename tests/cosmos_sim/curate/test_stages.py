@@ -1,0 +1,171 @@
+"""Each stage finds what the synthetic footage put there (cuts, motion, blur, exposure, text, duplicates)."""
+
+from __future__ import annotations
+
+import shutil
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from cosmos_sim.curate import caption, embed, motion, quality, synth, text
+from cosmos_sim.curate.clip import Clip
+from cosmos_sim.curate.split import ShotDetector, SplitConfig, split_video
+
+SIZE, FPS = (320, 180), 30  # as the footage fixture
+
+
+def _pan(name: str, n: int, velocity=(2.0, 0.0), **kw) -> list[np.ndarray]:
+    return synth.pan_photo(name, n, SIZE, velocity, **kw)
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+
+
+def clip_of(frames: list[np.ndarray], step: int = 8) -> Clip:
+    """A clip with analysis frames/pairs sampled like the splitter does."""
+    c = Clip("v.mp4", "v_0000", 0, 0, len(frames), float(FPS), SIZE[0], SIZE[1])
+    for i in range(0, len(frames) - 1, step):
+        c.frames.append(frames[i])
+        c.flow_pairs.append(tuple(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frames[i], frames[i + 1])))
+    return c
+
+
+# ---- split ---------------------------------------------------------------------------------------
+def test_split_finds_the_cuts_and_applies_the_length_rule(footage, tmp_path):
+    res = split_video(footage.root / "cuts.mp4", "cuts.mp4", "cuts", tmp_path, SplitConfig())
+    assert res.cuts == footage.cuts["cuts.mp4"] == [75, 115, 205]
+    assert res.n_frames == 285 and res.fps == FPS and (res.width, res.height) == SIZE
+    assert [(c.start_frame, c.end_frame) for c in res.clips] == [(0, 75), (75, 115), (115, 205), (205, 285)]
+    short = res.clips[1]
+    assert short.stage == "split" and short.path is None and short.value == pytest.approx(40 / FPS)
+    for c in (res.clips[0], res.clips[2], res.clips[3]):
+        assert c.kept and len(c.frames) == int(np.ceil(c.n_frames / 8))  # 4 analysis fps at 30 fps: every 8th
+        with av.open(str(tmp_path / c.path)) as f:
+            s = f.streams.video[0]
+            assert s.codec_context.name == "h264" and float(s.average_rate) == FPS
+            assert sum(1 for _ in f.decode(s)) == c.n_frames
+    assert not list(tmp_path.rglob("*.partial*"))
+
+
+def test_long_shots_are_cut_into_pieces(footage, tmp_path):
+    cfg = SplitConfig(min_clip_s=0.5, max_clip_s=1.0)  # pieces of <= 30 frames, at least 15
+    res = split_video(footage.root / "cuts.mp4", "cuts.mp4", "cuts", tmp_path, cfg)
+    assert [(c.start_frame, c.end_frame) for c in res.clips] == [
+        (0, 30), (30, 60), (60, 75), (75, 105), (105, 115), (115, 145), (145, 175), (175, 205), (205, 235),
+        (235, 265), (265, 285)]
+    assert [c.index for c in res.clips if not c.kept] == [4]  # 10 frames < 0.5 s
+
+
+def test_detector_ignores_fast_pans_but_not_cuts():
+    frames, cuts = synth.cut_video([_pan("coffee", 30, (12.0, 0.0)), _pan("astronaut", 30, (12.0, 0.0))])
+    from cosmos_sim.curate.split import _THUMB
+
+    det = ShotDetector(SplitConfig())
+    found = [i for i, f in enumerate(frames)
+             if det.push(cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2YUV), _THUMB, interpolation=cv2.INTER_AREA)
+                         .astype(np.float32))]
+    assert found == cuts == [30]
+
+
+def test_bad_split_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="min_clip_s <= max_clip_s"):
+        SplitConfig(min_clip_s=5, max_clip_s=2)
+
+
+# ---- motion --------------------------------------------------------------------------------------
+def test_motion_measures_pan_speed_and_direction():
+    c = clip_of(_pan("astronaut", 40, (2.0, 0.0)))
+    motion.apply(c, motion.MotionConfig())
+    assert c.kept and c.tags == ["pan_right"]
+    assert c.metrics["pan_x"] == pytest.approx(-2.0 * FPS / SIZE[0], rel=0.1)  # content moves left
+    c = clip_of(_pan("astronaut", 40, (0.0, -2.0)))
+    motion.apply(c, motion.MotionConfig())
+    assert c.kept and c.tags == ["tilt_up"]
+
+
+def test_motion_tags_zoom_and_drops_static_and_shaky_clips():
+    img = synth.photo("rocket", SIZE)
+    c = clip_of(synth.zoom(img, 40, SIZE, 0.01))
+    motion.apply(c, motion.MotionConfig())
+    # 1 %/frame = 0.3/s; Farneback at 160 px underestimates it (sub-pixel flow is smoothed away)
+    assert c.kept and c.tags == ["zoom_in"] and 0.1 < c.metrics["zoom"] < 0.35
+    out = clip_of(synth.zoom(img, 40, SIZE, 0.01)[::-1])
+    motion.apply(out, motion.MotionConfig())
+    assert out.kept and out.tags == ["zoom_out"] and -0.35 < out.metrics["zoom"] < -0.1
+    static = clip_of(_pan("coffee", 40, (0.0, 0.0)))
+    motion.apply(static, motion.MotionConfig())
+    assert static.stage == "motion" and "static" in static.reason and static.value < 0.01
+    shaky = clip_of(_pan("astronaut", 40, (0.5, 0.0), shake=12.0))
+    motion.apply(shaky, motion.MotionConfig())
+    assert shaky.stage == "motion" and "erratic" in shaky.reason and shaky.value > 0.3
+
+
+# ---- quality -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, reason", [
+    (lambda f: f, None),
+    (lambda f: synth.blur(f, 4.0), "blurry"),
+    (lambda f: synth.expose(f, 4.0), "over-exposed"),
+    (lambda f: synth.expose(f, 0.15), "under-exposed"),
+])
+def test_quality_filter(make, reason):
+    c = clip_of(make(_pan("chelsea", 20)))
+    quality.apply(c, quality.QualityConfig())
+    if reason is None:
+        assert c.kept and c.metrics["sharpness"] > 100
+    else:
+        assert c.stage == "quality" and c.reason.startswith(reason)
+
+
+# ---- text ----------------------------------------------------------------------------------------
+@needs_tesseract
+def test_text_filter_reads_burned_in_text_and_passes_clean_frames():
+    c = clip_of(synth.burn_text(_pan("coffee", 40), "BREAKING NEWS TODAY"))
+    text.apply(c, text.TextConfig())
+    assert c.stage == "text" and c.value >= 2 and "BREAKING" in c.extra["text"]
+    clean = clip_of(_pan("coffee", 40))
+    text.apply(clean, text.TextConfig())
+    assert clean.kept and clean.metrics["text_words"] == 0
+
+
+def test_missing_tesseract_is_a_clear_error():
+    with pytest.raises(ValueError, match="apt-get install tesseract-ocr"):
+        text.check_tesseract(text.TextConfig(tesseract="no-such-tesseract"))
+
+
+# ---- caption -------------------------------------------------------------------------------------
+def test_stats_caption_describes_motion_and_colour():
+    c = clip_of(_pan("astronaut", 60, (2.0, 0.0)))
+    motion.apply(c, motion.MotionConfig())
+    quality.apply(c, quality.QualityConfig())
+    caption.apply(c, caption.CaptionConfig())
+    assert c.caption.startswith("A 2.0 s 320x180 clip; the camera pans right;") and "tones" in c.caption
+    assert caption.dominant_colours([np.full((18, 32, 3), (40, 80, 200), np.uint8)]) == ["blue"]
+
+
+def test_vlm_captioner_needs_a_local_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="needs model_path"):
+        caption.CaptionConfig(captioner="vlm")
+    with pytest.raises(ValueError, match="only loaded from a local path"):
+        caption.check_model_path(str(tmp_path / "missing"))
+
+
+# ---- embed + dedup -------------------------------------------------------------------------------
+def test_embedding_separates_scenes_and_matches_copies():
+    a = _pan("astronaut", 40)
+    e = [embed.thumbs_embedding(clip_of(f).frames) for f in (a, synth.blur(a, 0.7), _pan("coffee", 40))]
+    assert all(abs(np.linalg.norm(v) - 1) < 1e-5 for v in e)
+    assert e[0] @ e[1] > 0.97 and e[0] @ e[2] < 0.8
+
+
+def test_dedup_keeps_the_sharpest_copy():
+    clips, rows = [], []
+    for i, (name, sharp) in enumerate([("a", 10.0), ("b", 50.0), ("c", 20.0)]):
+        c = Clip("v", name, i, 0, 60, 30.0, 320, 180, metrics={"sharpness": sharp})
+        clips.append(c)
+    rows = np.array([[1.0, 0.0, 0.0], [0.99, 0.05, 0.0], [0.0, 1.0, 0.0]])
+    embed.dedup(clips, rows, embed.DedupConfig(n_clusters=2))
+    assert clips[1].kept and clips[2].kept
+    assert clips[0].stage == "dedup" and clips[0].extra["duplicate_of"] == "b" and clips[0].value > 0.95
+    x = np.random.default_rng(0).normal(size=(50, 4))
+    assert np.array_equal(embed.kmeans(x, 3, seed=1), embed.kmeans(x, 3, seed=1))
