@@ -41,7 +41,9 @@ def camera_keys(store: TrajectoryStore) -> list[str]:
         k for k, (shape, dtype) in store.key_info().items()
         if "/" not in k and len(shape) == 3 and shape[-1] == 3 and dtype == np.uint8
     ]
-    order = [k for k in store.attrs.get("image_keys", []) if k in cams]
+    grid = [k for row in store.attrs.get("camera_grid", []) for k in row]
+    order = [k for k in [*grid, *store.attrs.get("image_keys", [])] if k in cams]
+    order = list(dict.fromkeys(order))
     return order + [k for k in cams if k not in order]
 
 

@@ -251,6 +251,8 @@ def _env_attrs(env: gym.Env, cfg: GenerateConfig, kwargs: dict) -> dict[str, Any
         # Image observation keys in the env's order (e.g. the six driving cameras), for viewers.
         "image_keys": [k for k, _, image in _flatten_obs(env.observation_space.sample(), env.observation_space)
                        if image],
+        # Rows of camera names for grid views (multi-camera envs that define one).
+        "camera_grid": [list(row) for row in getattr(u, "camera_grid", ())],
     }
     if hasattr(u, "camera_params") and hasattr(u, "cameras"):
         attrs["cameras"] = {

@@ -124,6 +124,7 @@ class DrivingGTEnv(BulletGTEnv):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     action_layout = ("steering", "acceleration")
+    camera_grid = GRID  # how viewers lay out the six cameras (render(), export, demo)
 
     def __init__(
         self,
