@@ -5,6 +5,7 @@
     cosmos-sim export STORE --episode I ...  an episode as MP4/GIF
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
     cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
+    cosmos-sim curate INPUT_DIR OUT_DIR      raw videos -> filtered, captioned, deduplicated training shards
     cosmos-sim demo                          the README's demo
 """
 
@@ -91,6 +92,16 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_curate(args: argparse.Namespace) -> int:
+    from cosmos_sim.curate import curate, load_config
+
+    cfg = load_config(args.config, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
+                      progress=False if args.no_progress else None)
+    summary = curate(args.input_dir, args.out_dir, cfg)
+    print(summary["text"])
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cosmos_sim.demo import DemoConfig, run_demo
 
@@ -148,6 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cli_arguments(s)
     s.set_defaults(func=_cmd_train_tokenizer)
+
+    s = sub.add_parser("curate", help="curate raw videos into filtered, captioned, deduplicated training shards",
+                       description="Split videos into shots, filter (motion, quality, burned-in text), caption, "
+                       "deduplicate and shard them; every clip's fate goes to OUT_DIR/report.json. Re-running "
+                       "skips videos already done.")
+    s.add_argument("input_dir", help="directory of raw videos (searched recursively)")
+    s.add_argument("out_dir", help="output directory (clips, shards, report)")
+    s.add_argument("--config", default=None, help="TOML or JSON file with [split], [motion], ... sections")
+    s.add_argument("--executor", choices=["local", "ray"], default=None, help="local processes (default) or ray")
+    s.add_argument("--workers", type=int, default=None, help="videos processed in parallel (default 2)")
+    s.add_argument("--ray-address", default=None, help="existing Ray cluster address (default: start Ray here)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.set_defaults(func=_cmd_curate)
 
     s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video")
     s.add_argument("--out", default="out/demo", help="output directory (default out/demo)")

@@ -4,16 +4,19 @@ The default ``"thumbs"`` embedder needs no model: a 16x9 colour thumbnail of 4 f
 the clip, each made zero-mean, plus an 8x4x4 HSV colour histogram, the two parts unit-normalised
 and concatenated (so the cosine similarity of two clips is close to 1 only when they show the
 same thing at the same place in the frame, as re-encodes, resizes and re-uploads do). Pluggable:
-``embed_fn`` in the pipeline config may be any picklable ``f(frames) -> 1-D array``.
+``embedder = "package.module:function"`` names any ``f(frames: list of RGB arrays) -> 1-D array``
+(e.g. a wrapper around a local CLIP checkpoint).
 
-Dedup follows the Cosmos curator's semantic dedup: k-means on the unit embeddings (k =
-``n_clusters`` or fewer), then within each cluster every pair with cosine similarity >=
-``threshold`` is a duplicate; from each group the clip with the highest quality (sharpness) is
+Dedup follows the Cosmos curator's semantic dedup: k-means on the unit embeddings (about
+``clips_per_cluster`` clips per cluster, at most ``n_clusters``), then within each cluster every
+pair with cosine similarity >= ``threshold`` is a duplicate; from each group the clip with the highest quality (sharpness) is
 kept, the others are dropped with the similarity as the measured value.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -30,8 +33,12 @@ class DedupConfig:
 
     enabled: bool = True
     """Remove near-duplicates (embeddings are always computed)."""
+    embedder: str = "thumbs"
+    """``"thumbs"`` (no model) or ``"package.module:function"`` mapping a clip's frames to a 1-D embedding."""
     n_clusters: int = 64
-    """k-means clusters (fewer when there are fewer clips); duplicates are searched within a cluster."""
+    """Most k-means clusters; duplicates are searched within a cluster."""
+    clips_per_cluster: int = 32
+    """Typical cluster size: k = min(n_clusters, clips // clips_per_cluster), at least 1."""
     threshold: float = 0.95
     """Cosine similarity at or above which two clips are duplicates."""
     seed: int = 0
@@ -51,6 +58,24 @@ def thumbs_embedding(frames: list[np.ndarray]) -> np.ndarray:
     hist = np.sqrt(hist)  # Hellinger: big bins do not swamp the rest
     parts = [p / (np.linalg.norm(p) + 1e-8) for p in (thumbs, hist)]
     v = np.concatenate(parts).astype(np.float32)
+    return v / (np.linalg.norm(v) + 1e-8)
+
+
+def get_embedder(name: str) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """The embedding function called ``name`` (see ``DedupConfig.embedder``)."""
+    if name == "thumbs":
+        return thumbs_embedding
+    module, _, attr = name.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"embedder {name!r} is neither 'thumbs' nor an importable 'package.module:function' "
+                         f"({e})") from None
+
+
+def embed_clip(clip: Clip, cfg: DedupConfig) -> np.ndarray:
+    """The clip's embedding as a unit float32 vector."""
+    v = np.asarray(get_embedder(cfg.embedder)(clip.frames), np.float32).ravel()
     return v / (np.linalg.norm(v) + 1e-8)
 
 
@@ -81,7 +106,7 @@ def dedup(clips: list[Clip], embeddings: np.ndarray, cfg: DedupConfig) -> None:
     if not cfg.enabled or len(clips) < 2:
         return
     x = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-8)
-    labels = kmeans(x, cfg.n_clusters, cfg.seed)
+    labels = kmeans(x, min(cfg.n_clusters, len(clips) // cfg.clips_per_cluster), cfg.seed)
     for j in np.unique(labels):
         members = np.flatnonzero(labels == j)
         # best first: sharpest, then by id so ties are deterministic

@@ -82,6 +82,7 @@ class CurateConfig:
     def video_hash(self) -> str:
         """Hash of the settings that change per-video results (a change re-processes every video)."""
         parts = {k: dataclasses.asdict(getattr(self, k)) for k in ("split", "motion", "quality", "text", "caption")}
+        parts["embedder"] = self.dedup.embedder
         return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -187,7 +188,7 @@ def process_video(task: VideoTask) -> dict[str, Any]:
         embeddings = []
         runs = {"motion": lambda c: motion.apply(c, cfg.motion), "quality": lambda c: quality.apply(c, cfg.quality),
                 "text": lambda c: text.apply(c, cfg.text), "caption": lambda c: caption.apply(c, cfg.caption),
-                "embed": lambda c: embeddings.append(embed.thumbs_embedding(c.frames))}
+                "embed": lambda c: embeddings.append(embed.embed_clip(c, cfg.dedup))}
         if cfg.text.enabled:
             text.check_tesseract(cfg.text)
         for clip in sp.clips:
@@ -205,10 +206,11 @@ def process_video(task: VideoTask) -> dict[str, Any]:
             _save_thumb(clip, work / "thumbs")
             clip.frames, clip.flow_pairs = [], []
             result["clips"].append(clip.record())
-        np.save(work / "embeddings.npy", np.array(embeddings, np.float32).reshape(len(embeddings), -1))
+        np.save(work / "embeddings.npy", np.stack(embeddings) if embeddings else np.zeros((0, 0), np.float32))
     except Exception as e:  # bad input: record why, remove what this video wrote, go on with the others
         shutil.rmtree(out_dir / "clips" / vid, ignore_errors=True)
-        result.update(status="skipped", reason=f"{type(e).__name__}: {e}"[:500], clips=[], embedded=[])
+        reason = f"{type(e).__name__}: {e}".replace(task.path, task.rel)[:500]
+        result.update(status="skipped", reason=reason, clips=[], embedded=[])
     result["timings"] = timings
     tmp = work / "result.json.tmp"
     tmp.write_text(json.dumps(result, indent=1))
