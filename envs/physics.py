@@ -378,7 +378,7 @@ def _projectile() -> Scenario:
 
     def sample(rng):
         speed, angle = _u(rng, 4.3, 5.0), np.deg2rad(_u(rng, 55.0, 70.0))
-        joints = {"ball": _free([-1.4, 0.0, r], linvel=[speed * np.cos(angle), 0.0, speed * np.sin(angle)])}
+        joints = {"ball": _free([_u(rng, -1.45, -1.2), _u(rng, -0.2, 0.2), r], linvel=[speed * np.cos(angle), 0.0, speed * np.sin(angle)])}
         params = {"ball/mass": _u(rng, 0.2, 2.0), "ball/friction": _u(rng, 0.5, 0.9),
                   "ball/rolling_friction": _u(rng, 0.06, 0.1), "ball/restitution": _u(rng, 0.2, 0.5)}
         return InitialState(joints, params, {"launch/speed": speed, "launch/angle_deg": float(np.rad2deg(angle))})
