@@ -405,9 +405,10 @@ class Tokenizer(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, video: torch.Tensor | np.ndarray, pad: bool = False) -> torch.Tensor:
-        """``decode(encode(video))`` trimmed to the input length, float in [0, 1]."""
-        t = video.shape[1] if video.ndim == 5 else 1
-        return self.decode(self.encode(video, pad=pad), num_frames=t)
+        """``decode(encode(video))`` trimmed to the input length, float in [0, 1], shaped like the input."""
+        if video.ndim == 4:  # images (B, 3, H, W) come back as images
+            return self.decode(self.encode(video))[:, 0]
+        return self.decode(self.encode(video, pad=pad), num_frames=video.shape[1])
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = torch.bfloat16,

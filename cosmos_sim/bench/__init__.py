@@ -9,12 +9,15 @@ Each benchmark is a module here with ``run(out_dir, quick=False) -> BenchResult`
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from cosmos_sim.bench.common import BenchResult, machine_info, write_result
 
 #: benchmark name -> module implementing ``run``.
 BENCHMARKS: dict[str, str] = {
     "envs": "cosmos_sim.bench.envs",
+    "curate": "cosmos_sim.bench.curate",
+    "tokenizer": "cosmos_sim.bench.tokenizer",
 }
 
 
@@ -23,7 +26,9 @@ def run_benchmark(name: str, out_dir: str, quick: bool = False, command: str = "
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; available: {sorted(BENCHMARKS)}")
     module = importlib.import_module(BENCHMARKS[name])
-    result: BenchResult = module.run(quick=quick)
+    # Benchmarks that write files beside the JSON (pictures) take out_dir too.
+    wants_dir = "out_dir" in inspect.signature(module.run).parameters
+    result: BenchResult = module.run(quick=quick, **({"out_dir": out_dir} if wants_dir else {}))
     result.command = command or f"cosmos-sim bench {name} --out {out_dir}" + (" --quick" if quick else "")
     write_result(result, out_dir)
     return result
