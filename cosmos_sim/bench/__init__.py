@@ -17,7 +17,6 @@ from cosmos_sim.bench.common import BenchResult, machine_info, write_result
 BENCHMARKS: dict[str, str] = {
     "envs": "cosmos_sim.bench.envs",
     "curate": "cosmos_sim.bench.curate",
-    "curate": "cosmos_sim.bench.curate",
     "tokenizer": "cosmos_sim.bench.tokenizer",
 }
 
