@@ -85,6 +85,6 @@ def write_result(result: BenchResult, out_dir: str | os.PathLike) -> tuple[Path,
     if result.notes:
         md += [result.notes, ""]
     md += [f"Machine: {m.get('cpu_model', m['processor'])}, {m['cpu_count']} cores, Python {m['python']}, "
-           f"{m['date_utc']}.", "", f"Command: `{result.command}`", ""]
+           f"{m['date_utc']}, load average {m.get('load_avg_1min')}.", "", f"Command: `{result.command}`", ""]
     mpath.write_text("\n".join(md))
     return jpath, mpath
