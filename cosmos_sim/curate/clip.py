@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,3 +92,12 @@ class Clip:
         keys = ("video", "clip_id", "index", "start_frame", "end_frame", "fps", "width", "height", "path",
                 "metrics", "tags", "caption", "status", "stage", "reason", "value", "extra")
         return cls(**{k: rec[k] for k in keys})
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (Tesseract runs), for per-stage timings.
+
+    CPU time, not wall time, so stage figures mean "per core" even on a machine busy with other work.
+    """
+    t = os.times()  # children's CPU (1/100 s ticks) plus this process's, at high resolution
+    return time.process_time() + t.children_user + t.children_system

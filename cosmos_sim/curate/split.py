@@ -20,7 +20,6 @@ follows the same minimum-length rule).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from cosmos_sim.curate.clip import Clip
+from cosmos_sim.curate.clip import Clip, cpu_seconds
 
 STAGE = "split"
 _THUMB = (64, 36)  # detector thumbnail (w, h): cuts are global changes, details do not matter
@@ -86,9 +85,9 @@ class SplitResult:
     height: int
     """Source height."""
     decode_s: float
-    """Seconds spent decoding, detecting and sampling."""
+    """CPU seconds spent decoding, detecting and sampling."""
     transcode_s: float
-    """Seconds spent encoding clips."""
+    """CPU seconds spent encoding clips."""
 
 
 def content_score(prev: np.ndarray, cur: np.ndarray) -> float:
@@ -216,7 +215,7 @@ class _Splitter:
             clip.flow_pairs.append((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None))  # type: ignore[arg-type]
             self._want_next_gray = True
         clip.end_frame = frame_idx + 1
-        t0 = time.perf_counter()
+        t0 = cpu_seconds()
         if self._writer is not None:
             self._writer.write(frame)
         else:
@@ -227,7 +226,7 @@ class _Splitter:
                 for f in self._buffer:
                     self._writer.write(f)
                 self._buffer.clear()
-        self.transcode_s += time.perf_counter() - t0
+        self.transcode_s += cpu_seconds() - t0
 
     def finish(self) -> None:
         clip = self._clip
@@ -235,14 +234,14 @@ class _Splitter:
             return
         if clip.flow_pairs and clip.flow_pairs[-1][1] is None:  # the clip ended before the pair was complete
             clip.flow_pairs.pop()
-        t0 = time.perf_counter()
+        t0 = cpu_seconds()
         if self._writer is not None:
             self._writer.close()
         else:
             clip.drop(STAGE, f"shorter than min_clip_s={self.cfg.min_clip_s:g} s", clip.duration)
             clip.frames.clear()
             clip.flow_pairs.clear()
-        self.transcode_s += time.perf_counter() - t0
+        self.transcode_s += cpu_seconds() - t0
         self._clip, self._writer, self._buffer = None, None, []
 
     def abort(self) -> None:
@@ -261,7 +260,7 @@ def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path
     """
     out_dir = Path(out_dir)
     clip_dir = out_dir / "clips" / video_id
-    t_start = time.perf_counter()
+    t_start = cpu_seconds()
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
@@ -293,6 +292,6 @@ def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path
             raise
     if n == 0:
         raise ValueError("no frames could be decoded")
-    total = time.perf_counter() - t_start
+    total = cpu_seconds() - t_start
     return SplitResult(clips=sp.clips, cuts=cuts, n_frames=n, fps=sp.fps, width=sp.width, height=sp.height,
                        decode_s=total - sp.transcode_s, transcode_s=sp.transcode_s)
