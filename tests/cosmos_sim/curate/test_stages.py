@@ -169,3 +169,22 @@ def test_dedup_keeps_the_sharpest_copy():
     assert clips[0].stage == "dedup" and clips[0].extra["duplicate_of"] == "b" and clips[0].value > 0.95
     x = np.random.default_rng(0).normal(size=(50, 4))
     assert np.array_equal(embed.kmeans(x, 3, seed=1), embed.kmeans(x, 3, seed=1))
+
+
+def test_vlm_captioner_with_a_tiny_random_blip(tmp_path):
+    """A randomly initialised 1-layer BLIP saved to disk: loads from the path only and returns vocab words."""
+    torch = pytest.importorskip("torch")
+    tf = pytest.importorskip("transformers")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "photo", "of", "cat", "dog", "the"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")
+    torch.manual_seed(0)
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    cfg = tf.BlipConfig(text_config={**small, "vocab_size": len(words), "max_position_embeddings": 32,
+                                     "encoder_hidden_size": 32, "bos_token_id": 2, "sep_token_id": 3, "pad_token_id": 0},
+                        vision_config={**small, "image_size": 32, "patch_size": 8}, projection_dim=32)
+    tf.BlipForConditionalGeneration(cfg).save_pretrained(tmp_path)
+    tf.BlipProcessor(image_processor=tf.BlipImageProcessor(size={"height": 32, "width": 32}),
+                     tokenizer=tf.BertTokenizer(str(tmp_path / "vocab.txt"))).save_pretrained(tmp_path)
+    c = clip_of(_pan("coffee", 20))
+    caption.apply(c, caption.CaptionConfig(captioner="vlm", model_path=str(tmp_path), max_new_tokens=4))
+    assert c.caption and set(c.caption.split()) <= set(words[5:])
