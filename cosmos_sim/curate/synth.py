@@ -93,12 +93,13 @@ def expose(frames: Iterable[np.ndarray], gain: float = 4.0) -> list[np.ndarray]:
     return [np.clip(f.astype(np.float32) * gain, 0, 255).astype(np.uint8) for f in frames]
 
 
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 30, codec: str = "libx264") -> Path:
-    """Encode RGB frames as an MP4 (H.264 by default) at ``fps``."""
+def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 30, codec: str = "libx264",
+                faststart: bool = False) -> Path:
+    """Encode RGB frames as an MP4 (H.264 by default) at ``fps``; ``faststart`` puts the index first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as c:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
         s = c.add_stream(codec, rate=Fraction(fps))
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":

@@ -47,9 +47,13 @@ def footage(tmp_path_factory) -> Footage:
     (root / "empty.mp4").write_bytes(b"")
     good = (root / "cuts.mp4").read_bytes()
     (root / "truncated.mp4").write_bytes(good[: len(good) // 2])
+    # index first, data cut off: decoding starts, clips get written, then the decoder fails
+    synth.write_video(root / "cut_short.mp4", frames, FPS, faststart=True)
+    data = (root / "cut_short.mp4").read_bytes()
+    (root / "cut_short.mp4").write_bytes(data[: len(data) * 2 // 3])
     (root / "notes.txt").write_text("not a video\n" * 20)
     (root / "badcodec.mp4").write_bytes(good.replace(b"avc1", b"xxxx").replace(b"avcC", b"xxxC"))
-    fx.bad = ["empty.mp4", "truncated.mp4", "notes.txt", "badcodec.mp4"]
+    fx.bad = ["empty.mp4", "truncated.mp4", "cut_short.mp4", "notes.txt", "badcodec.mp4"]
     return fx
 
 

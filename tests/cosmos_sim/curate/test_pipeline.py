@@ -55,13 +55,14 @@ def test_bad_inputs_are_skipped_with_the_reason(curated, footage):
     assert set(skipped) == set(footage.bad)
     assert "empty file" in skipped["empty.mp4"]
     assert "no decoder" in skipped["badcodec.mp4"]
-    assert all(skipped[v] for v in ("truncated.mp4", "notes.txt"))
-    assert not any((out / "clips").glob("truncated-*/*"))  # nothing half-written is left behind
+    assert all("InvalidDataError" in skipped[v] for v in ("truncated.mp4", "cut_short.mp4", "notes.txt"))
+    assert str(footage.root) not in json.dumps(skipped)  # reasons name the file relative to the input
+    assert not list((out / "clips").glob("cut_short-*/*"))  # its first clips were written, then removed
 
 
 def test_report_files_and_contact_sheet(curated):
     out, summary, report = curated
-    assert len(report["clips"]) == 11 and report["summary"]["videos"] == 12
+    assert len(report["clips"]) == 11 and report["summary"]["videos"] == 13
     assert (out / "contact_sheet.png").stat().st_size > 1000
     html = (out / "contact_sheet.html").read_text()
     assert html.count("<tr class='kept'>") == 5 and html.count("<tr class='dropped'>") == 6
@@ -95,14 +96,14 @@ def test_rerun_resumes_and_new_videos_are_processed(curated, footage, tmp_path):
     out2 = tmp_path / "out"
     shutil.copytree(out, out2)
     again = curate(footage.root, out2, CurateConfig(workers=1, progress=False))
-    assert again["videos_resumed"] == 12 and again["stage_seconds"] == summary["stage_seconds"]
+    assert again["videos_resumed"] == 13 and again["stage_seconds"] == summary["stage_seconds"]
     assert json.loads((out2 / "report.json").read_text())["clips"] == report["clips"]
     # a new copy of the sharper duplicate: processed, then dropped as a duplicate of dup_a
     raw = tmp_path / "raw"
     shutil.copytree(footage.root, raw)
     shutil.copy(raw / "dup_a.mp4", raw / "zz_copy.mp4")
     third = curate(raw, out2, CurateConfig(workers=1, progress=False))
-    assert third["videos_resumed"] == 12 and third["videos_done"] == 9
+    assert third["videos_resumed"] == 13 and third["videos_done"] == 9
     assert third["dropped_by_stage"]["dedup"] == 2 and third["clips_kept"] == 5
 
 
