@@ -305,8 +305,10 @@ class _Bars:
 
     def __init__(self, enabled: bool, n_videos: int):
         names = ("split", *CLIP_STAGES, "dedup", "shard")
+        fmt = {"split": "{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} videos [{elapsed}<{remaining}]"}
         self.bars = {name: tqdm(total=n_videos if name == "split" else None, desc=f"{name:8s}", position=i,
-                                unit="video" if name == "split" else "clip", disable=not enabled, leave=True)
+                                bar_format=fmt.get(name, "{desc} {n_fmt} clips in"), disable=not enabled,
+                                leave=True)
                      for i, name in enumerate(names)}
 
     def video_done(self, res: dict[str, Any]) -> None:

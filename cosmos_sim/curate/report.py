@@ -17,6 +17,7 @@ from cosmos_sim.curate.clip import Clip
 
 _TILE = (160, 90)
 _MAX_TILES = 240
+_STAGE_ORDER = ("split", "motion", "quality", "text", "caption", "embed", "dedup", "shard")
 
 
 def write_report(out_dir: Path, results: list[dict[str, Any]], clips: list[Clip], cfg: Any,
@@ -34,7 +35,7 @@ def write_report(out_dir: Path, results: list[dict[str, Any]], clips: list[Clip]
         "videos": len(results), "videos_done": len(done), "videos_skipped": len(skipped),
         "videos_resumed": n_resumed, "video_seconds": round(video_s, 3),
         "clips": len(clips), "clips_kept": len(kept), "kept_seconds": round(sum(c.duration for c in kept), 3),
-        "dropped_by_stage": {k: v for k, v in fates.items() if k != "kept"},
+        "dropped_by_stage": {k: fates[k] for k in _STAGE_ORDER if fates.get(k)},
         "stage_seconds": {k: round(v, 3) for k, v in stage_s.items()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "skipped": skipped,

@@ -239,7 +239,7 @@ class _Splitter:
             self._writer.close()
         else:
             clip.drop(STAGE, f"shorter than min_clip_s={self.cfg.min_clip_s:g} s", clip.duration)
-            clip.frames.clear()
+            clip.frames = clip.frames[:1]  # one frame for the contact sheet
             clip.flow_pairs.clear()
         self.transcode_s += cpu_seconds() - t0
         self._clip, self._writer, self._buffer = None, None, []

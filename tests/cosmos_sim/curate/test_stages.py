@@ -39,6 +39,7 @@ def test_split_finds_the_cuts_and_applies_the_length_rule(footage, tmp_path):
     assert [(c.start_frame, c.end_frame) for c in res.clips] == [(0, 75), (75, 115), (115, 205), (205, 285)]
     short = res.clips[1]
     assert short.stage == "split" and short.path is None and short.value == pytest.approx(40 / FPS)
+    assert len(short.frames) == 1  # kept for the contact sheet
     for c in (res.clips[0], res.clips[2], res.clips[3]):
         assert c.kept and len(c.frames) == int(np.ceil(c.n_frames / 8))  # 4 analysis fps at 30 fps: every 8th
         with av.open(str(tmp_path / c.path)) as f:
