@@ -21,6 +21,7 @@ import json
 import shutil
 import tarfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -93,7 +94,7 @@ def stored_size(clip: Clip, cfg: ShardConfig) -> tuple[int, int]:
 def read_frames(path: str | Path | io.BytesIO, size: tuple[int, int] | None = None) -> np.ndarray:
     """All frames of a video (path or file object) as (T, H, W, 3) uint8 RGB, resized to ``size`` (w, h) if given."""
     with av.open(path if isinstance(path, io.BytesIO) else str(path)) as c:
-        kw = {"width": size[0], "height": size[1]} if size else {}
+        kw = {"width": size[0], "height": size[1], "interpolation": "AREA"} if size else {}
         frames = [f.to_ndarray(format="rgb24", **kw) for f in c.decode(video=0)]
     if not frames:
         raise ValueError(f"{path}: no frames")
@@ -137,10 +138,18 @@ def _write_bucket(clips: list[Clip], out_dir: Path, path: Path, cfg: ShardConfig
     if cfg.format == "zarr":
         meta = [{"clip_id": c.clip_id, "caption": c.caption, "video": c.video, "start_s": c.start_frame / c.fps,
                  "tags": c.tags} for c in clips]
+        def load(c: Clip) -> np.ndarray:
+            return read_frames(out_dir / c.path, size if size != (c.width, c.height) else None)
+
         with TrajectoryStore.create(tmp, attrs={"source": "cosmos_sim.curate", "fps": clips[0].fps,
-                                                "bucket": path.name, "clips": meta}) as store:
-            for c in clips:
-                frames = read_frames(out_dir / c.path, size if size != (c.width, c.height) else None)
+                                                "bucket": path.name, "clips": meta}) as store, \
+                ThreadPoolExecutor(1) as pool:
+            # decode the next clip while this one is compressed and written (both release the GIL)
+            upcoming = pool.submit(load, clips[0])
+            for i in range(len(clips)):
+                frames = upcoming.result()
+                if i + 1 < len(clips):
+                    upcoming = pool.submit(load, clips[i + 1])
                 store.add_episode({"rgb": frames})
                 entry["n_frames"] += len(frames)
     else:
