@@ -95,6 +95,8 @@ def test_rerun_resumes_and_new_videos_are_processed(curated, footage, tmp_path):
     out, summary, report = curated
     out2 = tmp_path / "out"
     shutil.copytree(out, out2)
+    stores = sorted((out2 / "shards").glob("*/zarr.json"))
+    stamps = [p.stat().st_mtime_ns for p in stores]
     again = curate(footage.root, out2, CurateConfig(workers=1, progress=False))
     assert again["videos_resumed"] == 13 and again["stage_seconds"] == summary["stage_seconds"]
     assert json.loads((out2 / "report.json").read_text())["clips"] == report["clips"]
@@ -105,6 +107,7 @@ def test_rerun_resumes_and_new_videos_are_processed(curated, footage, tmp_path):
     third = curate(raw, out2, CurateConfig(workers=1, progress=False))
     assert third["videos_resumed"] == 13 and third["videos_done"] == 9
     assert third["dropped_by_stage"]["dedup"] == 2 and third["clips_kept"] == 5
+    assert stores and [p.stat().st_mtime_ns for p in stores] == stamps  # same clips: shards not rewritten
 
 
 def test_webdataset_shards(footage, tmp_path):
