@@ -58,6 +58,26 @@ def test_long_shots_are_cut_into_pieces(footage, tmp_path):
     assert [c.index for c in res.clips if not c.kept] == [4]  # 10 frames < 0.5 s
 
 
+def test_other_codecs_odd_sizes_and_frame_rates(tmp_path):
+    """FFV1 4:4:4 in Matroska, 321x181 at 25 fps: cut found, clips become even-sized H.264 at 25 fps."""
+    from fractions import Fraction
+
+    size = (321, 181)
+    frames, cuts = synth.cut_video([synth.pan_photo("astronaut", 60, size), synth.pan_photo("coffee", 60, size)])
+    with av.open(str(tmp_path / "odd.mkv"), "w") as c:
+        s = c.add_stream("ffv1", rate=Fraction(25))
+        s.width, s.height, s.pix_fmt = *size, "yuv444p"
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode())
+    res = split_video(tmp_path / "odd.mkv", "odd.mkv", "odd", tmp_path / "out", SplitConfig())
+    assert res.cuts == cuts == [60] and res.fps == 25.0 and (res.width, res.height) == (320, 180)
+    with av.open(str(tmp_path / "out" / res.clips[1].path)) as f:
+        s = f.streams.video[0]
+        assert (s.width, s.height, float(s.average_rate)) == (320, 180, 25.0)
+        assert s.codec_context.name == "h264" and sum(1 for _ in f.decode(s)) == 60
+
+
 def test_detector_ignores_fast_pans_but_not_cuts():
     frames, cuts = synth.cut_video([_pan("coffee", 30, (12.0, 0.0)), _pan("astronaut", 30, (12.0, 0.0))])
     from cosmos_sim.curate.split import _THUMB
