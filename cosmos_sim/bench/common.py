@@ -81,7 +81,12 @@ def write_result(result: BenchResult, out_dir: str | os.PathLike) -> tuple[Path,
     jpath, mpath = out / f"{result.name}.json", out / f"{result.name}.md"
     jpath.write_text(json.dumps(data, indent=2, default=float) + "\n")
     m = data["machine"]
-    md = [f"# Benchmark: {result.name}", "", markdown_table(result.rows)]
+    md = [f"# Benchmark: {result.name}", ""]
+    # Rows with a "case" key get one table per case, each with only its own columns.
+    cases = list(dict.fromkeys(r.get("case") for r in result.rows))
+    for case in cases:
+        rows = [{k: v for k, v in r.items() if k != "case"} for r in result.rows if r.get("case") == case]
+        md += ([f"## {case}", ""] if case is not None else []) + [markdown_table(rows)]
     if result.notes:
         md += [result.notes, ""]
     md += [f"Machine: {m.get('cpu_model', m['processor'])}, {m['cpu_count']} cores, Python {m['python']}, "

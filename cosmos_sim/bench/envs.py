@@ -84,7 +84,7 @@ def run(quick: bool = False) -> BenchResult:
                                  "steps_per_s_1core": round(sps, 1), "steps_per_cpu_s": round(spc, 1)})
                     figures[f"{name}_steps_per_s_{size}_{label}"] = round(sps, 1)
                     figures[f"{name}_steps_per_cpu_s_{size}_{label}"] = round(spc, 1)
-    episodes = 4 if quick else 16
+    episodes = 4 if quick else 48
     for workers in (1, 2):
         s = generation_throughput("cosmos_sim/Manipulation-GT-v0", episodes, workers, 64, ("depth", "seg"))
         rows.append({"case": "generate", "env": "cosmos_sim/Manipulation-GT-v0", "resolution": "64x64",

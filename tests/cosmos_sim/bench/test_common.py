@@ -25,3 +25,10 @@ def test_markdown_table_formats_numbers():
 def test_unknown_benchmark_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown benchmark 'nope'; available"):
         run_benchmark("nope", str(tmp_path))
+
+
+def test_rows_with_cases_get_one_table_each(tmp_path):
+    res = BenchResult(name="two", rows=[{"case": "a", "x": 1.0}, {"case": "b", "y": 2.0}, {"case": "a", "x": 3.0}])
+    md = write_result(res, tmp_path)[1].read_text()
+    assert "## a" in md and "## b" in md
+    assert md.index("| x |") < md.index("## b") < md.index("| y |")
