@@ -13,7 +13,7 @@ def test_write_result_has_the_documented_shape(tmp_path):
     data = json.loads(jpath.read_text())
     assert set(data) >= {"name", "figures", "rows", "machine", "command"}
     assert data["figures"] == {"steps_per_s": 812.5} and data["rows"][1] == {"env": "b"}
-    assert data["machine"]["cpu_count"] >= 1 and data["command"].startswith("cosmos-sim bench")
+    assert data["machine"]["load_avg_1min"] is not None and data["machine"]["cpu_count"] >= 1 and data["command"].startswith("cosmos-sim bench")
     md = mpath.read_text()
     assert "| env | sps |" in md and "| a | 812.5 |" in md and "| b |  |" in md and "method" in md
 
