@@ -12,7 +12,8 @@ embed. Then over all videos, in this process: dedup -> shard -> report. Output l
 
 Resuming: a video whose ``result.json`` matches its size, mtime and the per-video config is not
 processed again. Bad inputs (empty, truncated, not a video, undecodable) are recorded as skipped
-with the error and the run goes on; their partial clips are removed.
+with the error and the run goes on; their partial clips are removed. A video whose later stage
+raised (e.g. OCR or VLM trouble) is recorded as failed and tried again on the next run.
 """
 
 from __future__ import annotations
@@ -178,39 +179,50 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     shutil.rmtree(out_dir / "clips" / vid, ignore_errors=True)
     (work / "thumbs").mkdir(parents=True)
     timings = dict.fromkeys(("decode", "transcode", *CLIP_STAGES), 0.0)
+    embeddings: list[np.ndarray] = []
+    runs = {"motion": lambda c: motion.apply(c, cfg.motion), "quality": lambda c: quality.apply(c, cfg.quality),
+            "text": lambda c: text.apply(c, cfg.text), "caption": lambda c: caption.apply(c, cfg.caption),
+            "embed": lambda c: embeddings.append(embed.embed_clip(c, cfg.dedup))}
+    now = {"stage": "split"}  # which stage an exception came from
+
+    def finish_clip(clip: Clip) -> None:  # called by split as each clip is complete
+        for stage in CLIP_STAGES:
+            if not clip.kept:
+                break
+            now["stage"] = stage
+            t0 = cpu_seconds()
+            runs[stage](clip)
+            timings[stage] += cpu_seconds() - t0
+        now["stage"] = "split"
+        if clip.kept:
+            result["embedded"].append(clip.clip_id)
+        elif clip.path and not cfg.keep_dropped_clips:
+            (out_dir / clip.path).unlink(missing_ok=True)
+            clip.path = None
+        _save_thumb(clip, work / "thumbs")
+        clip.frames, clip.flow_pairs = [], []
+        result["clips"].append(clip.record())
+
     try:
         if os.path.getsize(task.path) == 0:
             raise ValueError("empty file (0 bytes)")
-        sp = split.split_video(task.path, task.rel, vid, out_dir, cfg.split)
+        if cfg.text.enabled:
+            text.check_tesseract(cfg.text)
+        sp = split.split_video(task.path, task.rel, vid, out_dir, cfg.split, on_clip=finish_clip)
         timings["decode"], timings["transcode"] = sp.decode_s, sp.transcode_s
         result.update(n_frames=sp.n_frames, fps=sp.fps, width=sp.width, height=sp.height,
                       duration_s=sp.n_frames / sp.fps, cuts=sp.cuts)
-        embeddings = []
-        runs = {"motion": lambda c: motion.apply(c, cfg.motion), "quality": lambda c: quality.apply(c, cfg.quality),
-                "text": lambda c: text.apply(c, cfg.text), "caption": lambda c: caption.apply(c, cfg.caption),
-                "embed": lambda c: embeddings.append(embed.embed_clip(c, cfg.dedup))}
-        if cfg.text.enabled:
-            text.check_tesseract(cfg.text)
-        for clip in sp.clips:
-            for stage in CLIP_STAGES:
-                if not clip.kept:
-                    break
-                t0 = cpu_seconds()
-                runs[stage](clip)
-                timings[stage] += cpu_seconds() - t0
-            if clip.kept:
-                result["embedded"].append(clip.clip_id)
-            elif clip.path and not cfg.keep_dropped_clips:
-                (out_dir / clip.path).unlink(missing_ok=True)
-                clip.path = None
-            _save_thumb(clip, work / "thumbs")
-            clip.frames, clip.flow_pairs = [], []
-            result["clips"].append(clip.record())
         np.save(work / "embeddings.npy", np.stack(embeddings) if embeddings else np.zeros((0, 0), np.float32))
-    except Exception as e:  # bad input: record why, remove what this video wrote, go on with the others
+    except Exception as e:
+        # A decode error is bad input: recorded as skipped, not retried while the file is unchanged.
+        # An error in a later stage is ours or the environment's (OCR, VLM): "failed", retried next run.
+        # Either way, what this video wrote is removed and the run goes on with the others.
         shutil.rmtree(out_dir / "clips" / vid, ignore_errors=True)
         reason = f"{type(e).__name__}: {e}".replace(task.path, task.rel)[:500]
-        result.update(status="skipped", reason=reason, clips=[], embedded=[])
+        if now["stage"] == "split":
+            result.update(status="skipped", reason=reason, clips=[], embedded=[])
+        else:
+            result.update(status="failed", reason=f"{now['stage']} stage: {reason}", clips=[], embedded=[])
     result["timings"] = timings
     tmp = work / "result.json.tmp"
     tmp.write_text(json.dumps(result, indent=1))
@@ -231,7 +243,8 @@ def _load_done(work: Path, fingerprint: str, cfg: CurateConfig) -> dict[str, Any
         res = json.loads((work / "result.json").read_text())
     except (OSError, ValueError):
         return None
-    ok = (res.get("version") == RESULT_VERSION and res.get("fingerprint") == fingerprint
+    ok = (res.get("version") == RESULT_VERSION and res.get("status") in ("done", "skipped")
+          and res.get("fingerprint") == fingerprint
           and res.get("config") == cfg.video_hash())
     return res if ok else None
 

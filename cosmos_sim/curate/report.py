@@ -24,7 +24,8 @@ def write_report(out_dir: Path, results: list[dict[str, Any]], clips: list[Clip]
                  timings: dict[str, float], n_resumed: int = 0) -> dict[str, Any]:
     """Write report.json (+ report.parquet), summary.txt and the contact sheet; return the summary."""
     done = [r for r in results if r["status"] == "done"]
-    skipped = [{"video": r["video"], "reason": r["reason"]} for r in results if r["status"] != "done"]
+    skipped = [{"video": r["video"], "status": r["status"], "reason": r["reason"]}
+               for r in results if r["status"] != "done"]
     fates = Counter("kept" if c.kept else c.stage for c in clips)
     kept = [c for c in clips if c.kept]
     stage_s: Counter[str] = Counter()
@@ -32,7 +33,9 @@ def write_report(out_dir: Path, results: list[dict[str, Any]], clips: list[Clip]
         stage_s.update(r.get("timings", {}))
     video_s = sum(r.get("duration_s", 0.0) for r in done)
     summary = {
-        "videos": len(results), "videos_done": len(done), "videos_skipped": len(skipped),
+        "videos": len(results), "videos_done": len(done),
+        "videos_skipped": sum(s["status"] == "skipped" for s in skipped),
+        "videos_failed": sum(s["status"] == "failed" for s in skipped),
         "videos_resumed": n_resumed, "video_seconds": round(video_s, 3),
         "clips": len(clips), "clips_kept": len(kept), "kept_seconds": round(sum(c.duration for c in kept), 3),
         "dropped_by_stage": {k: fates[k] for k in _STAGE_ORDER if fates.get(k)},
@@ -57,12 +60,13 @@ def write_report(out_dir: Path, results: list[dict[str, Any]], clips: list[Clip]
 def summary_text(s: dict[str, Any], out_dir: Path) -> str:
     """The one-screen summary."""
     lines = [f"curated {s['videos_done']} of {s['videos']} input files ({s['video_seconds']:.1f} s of video; "
-             f"{s['videos_resumed']} already done, {s['videos_skipped']} skipped) in {s['timings']['total_wall']:.1f} s",
+             f"{s['videos_resumed']} already done, {s['videos_skipped']} skipped, {s['videos_failed']} failed) "
+             f"in {s['timings']['total_wall']:.1f} s",
              f"clips: {s['clips']} found, {s['clips_kept']} kept ({s['kept_seconds']:.1f} s)"]
     for stage, n in s["dropped_by_stage"].items():
         lines.append(f"  dropped by {stage:8s} {n}")
     for sk in s["skipped"][:8]:
-        lines.append(f"  skipped {sk['video']}: {sk['reason'][:90]}")
+        lines.append(f"  {sk['status']} {sk['video']}: {sk['reason'][:90]}")
     if len(s["skipped"]) > 8:
         lines.append(f"  ... {len(s['skipped']) - 8} more skipped (see report.json)")
     if s["stage_seconds"]:

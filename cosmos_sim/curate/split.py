@@ -20,6 +20,7 @@ follows the same minimum-length rule).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -173,8 +174,11 @@ class _ClipWriter:
 class _Splitter:
     """The per-video state of the streaming pass (current clip, buffers, writer)."""
 
-    def __init__(self, video: str, video_id: str, clip_dir: Path, out_dir: Path, stream, cfg: SplitConfig):
+    def __init__(self, video: str, video_id: str, clip_dir: Path, out_dir: Path, stream, cfg: SplitConfig,
+                 on_clip: Callable[[Clip], None] | None):
         self.video, self.video_id, self.clip_dir, self.out_dir, self.cfg = video, video_id, clip_dir, out_dir, cfg
+        self.on_clip = on_clip
+        self.callback_s = 0.0
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         self.rate = Fraction(rate).limit_denominator(1001)
         self.fps = float(self.rate)
@@ -243,6 +247,10 @@ class _Splitter:
             clip.flow_pairs.clear()
         self.transcode_s += cpu_seconds() - t0
         self._clip, self._writer, self._buffer = None, None, []
+        if self.on_clip is not None:
+            t0 = cpu_seconds()
+            self.on_clip(clip)
+            self.callback_s += cpu_seconds() - t0
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -252,8 +260,13 @@ class _Splitter:
         return frame.reformat(width=self.aw, height=self.ah, format="gray").to_ndarray()
 
 
-def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path, cfg: SplitConfig) -> SplitResult:
+def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path, cfg: SplitConfig,
+                on_clip: Callable[[Clip], None] | None = None) -> SplitResult:
     """Decode ``path`` once; return its clips (MP4s under ``out_dir/clips/<video_id>/``).
+
+    ``on_clip(clip)`` is called as soon as each clip is complete (its MP4 closed), so the later
+    stages can run and free its analysis frames while decoding goes on: memory is bounded by one
+    clip, not by the length of the video. Its time is not counted in ``decode_s``.
 
     Raises whatever PyAV raises for unreadable input (the pipeline records it and moves on);
     a partially written clip is removed first.
@@ -269,7 +282,7 @@ def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path
             tag = getattr(stream, "codec_tag", "") or "unknown"
             raise ValueError(f"no decoder for the video codec (tag {tag!r})")
         stream.thread_count = cfg.decode_threads
-        sp = _Splitter(video, video_id, clip_dir, out_dir, stream, cfg)
+        sp = _Splitter(video, video_id, clip_dir, out_dir, stream, cfg, on_clip)
         detector = ShotDetector(cfg)
         cuts: list[int] = []
         n = 0
@@ -294,4 +307,4 @@ def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path
         raise ValueError("no frames could be decoded")
     total = cpu_seconds() - t_start
     return SplitResult(clips=sp.clips, cuts=cuts, n_frames=n, fps=sp.fps, width=sp.width, height=sp.height,
-                       decode_s=total - sp.transcode_s, transcode_s=sp.transcode_s)
+                       decode_s=total - sp.transcode_s - sp.callback_s, transcode_s=sp.transcode_s)

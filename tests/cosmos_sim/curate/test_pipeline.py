@@ -110,6 +110,19 @@ def test_rerun_resumes_and_new_videos_are_processed(curated, footage, tmp_path):
     assert stores and [p.stat().st_mtime_ns for p in stores] == stamps  # same clips: shards not rewritten
 
 
+def test_a_failing_stage_is_reported_and_retried(footage, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(footage.root / "cuts.mp4", raw / "cuts.mp4")
+    cfg = config_from_dict({"text": {"tesseract": shutil.which("false")}}, workers=1, progress=False)
+    first = curate(raw, tmp_path / "out", cfg)
+    assert first["videos_failed"] == 1 and first["skipped"][0]["status"] == "failed"
+    assert first["skipped"][0]["reason"].startswith("text stage: RuntimeError: tesseract failed")
+    assert not list((tmp_path / "out" / "clips").rglob("*.mp4"))
+    again = curate(raw, tmp_path / "out", cfg)
+    assert again["videos_resumed"] == 0 and again["videos_failed"] == 1  # tried again, not resumed
+
+
 def test_webdataset_shards(footage, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()

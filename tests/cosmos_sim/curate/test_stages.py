@@ -49,6 +49,18 @@ def test_split_finds_the_cuts_and_applies_the_length_rule(footage, tmp_path):
     assert not list(tmp_path.rglob("*.partial*"))
 
 
+def test_clips_are_handed_on_while_decoding_goes_on(footage, tmp_path):
+    seen = []
+
+    def on_clip(c: Clip) -> None:  # the file is complete and the analysis frames are there
+        seen.append((c.index, len(c.frames), c.path is None or (tmp_path / c.path).is_file()))
+        c.frames = []
+
+    res = split_video(footage.root / "cuts.mp4", "cuts.mp4", "cuts", tmp_path, SplitConfig(), on_clip=on_clip)
+    assert seen == [(0, 10, True), (1, 1, True), (2, 12, True), (3, 10, True)]
+    assert all(not c.frames for c in res.clips)
+
+
 def test_long_shots_are_cut_into_pieces(footage, tmp_path):
     cfg = SplitConfig(min_clip_s=0.5, max_clip_s=1.0)  # pieces of <= 30 frames, at least 15
     res = split_video(footage.root / "cuts.mp4", "cuts.mp4", "cuts", tmp_path, cfg)
