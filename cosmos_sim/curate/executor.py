@@ -7,34 +7,72 @@ output does not depend on the executor. Ray is imported only when ``ray`` is ask
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
 class LocalExecutor:
-    """``workers`` spawned processes (1: run in this process, easiest to debug)."""
+    """``workers`` spawned processes (1: run in this process, easiest to debug).
+
+    If a worker process dies (a decoder crash, the OOM killer), the pool breaks; the tasks not yet
+    finished are then run one per fresh process, so only the task that kills its process is lost:
+    ``on_crash(task, error)`` gives its result (by default the error is raised).
+    """
 
     def __init__(self, workers: int = 1):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
+                       on_crash: Callable[[Any, BaseException], Any] | None = None) -> Iterator[Any]:
         tasks = list(tasks)
         if self.workers == 1 or len(tasks) <= 1:
             yield from map(fn, tasks)
             return
-        # spawn, not fork: the parent may hold threads (zarr, torch, tqdm) that fork would copy half-way
-        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn")) as pool:
-            pending = {pool.submit(fn, t) for t in tasks}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
+        _check_main_importable()
+        finished: set[int] = set()
+        try:
+            with _pool(self.workers) as pool:
+                futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                for f in as_completed(futures):
+                    result = f.result()
+                    finished.add(futures[f])
+                    yield result
+        except BrokenProcessPool:
+            for i, t in enumerate(tasks):
+                if i not in finished:
+                    yield self._isolated(fn, t, on_crash)
+
+    @staticmethod
+    def _isolated(fn: Callable[[Any], Any], task: Any, on_crash: Callable[[Any, BaseException], Any] | None) -> Any:
+        with _pool(1) as pool:
+            try:
+                return pool.submit(fn, task).result()
+            except BrokenProcessPool as e:
+                if on_crash is None:
+                    raise
+                return on_crash(task, e)
 
     def close(self) -> None:
         pass
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold threads (zarr, torch, tqdm) that fork would copy half-way
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+
+
+def _check_main_importable() -> None:
+    """Spawned workers re-import ``__main__``; code fed on stdin cannot be, so say so up front."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        raise ValueError(f"worker processes cannot re-import the calling script ({main_file!r}, e.g. code fed on "
+                         "stdin): run it from a file (with an `if __name__ == '__main__':` guard) or use workers=1")
 
 
 class RayExecutor:
@@ -55,12 +93,19 @@ class RayExecutor:
             kw: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
+                       on_crash: Callable[[Any, BaseException], Any] | None = None) -> Iterator[Any]:
         remote = self._ray.remote(num_cpus=1, max_retries=0)(fn)
-        pending = [remote.remote(t) for t in tasks]
+        refs = {remote.remote(t): t for t in tasks}
+        pending = list(refs)
         while pending:
             done, pending = self._ray.wait(pending, num_returns=1)
-            yield self._ray.get(done[0])
+            try:
+                yield self._ray.get(done[0])
+            except self._ray.exceptions.WorkerCrashedError as e:  # only the task that killed its worker
+                if on_crash is None:
+                    raise
+                yield on_crash(refs[done[0]], e)
 
     def close(self) -> None:
         if self._started:

@@ -230,6 +230,14 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     return result
 
 
+def _crashed(task: VideoTask, error: BaseException) -> dict[str, Any]:
+    """The result of a video whose worker process died: failed (not saved, so tried again next run)."""
+    shutil.rmtree(Path(task.out_dir) / "clips" / video_id(task.rel), ignore_errors=True)
+    return {"version": RESULT_VERSION, "video": task.rel, "video_id": video_id(task.rel), "status": "failed",
+            "reason": f"the worker process died while processing it (decoder crash or out of memory?): {error}",
+            "clips": [], "embedded": [], "timings": {}}
+
+
 def _save_thumb(clip: Clip, thumb_dir: Path) -> None:
     if clip.frames:
         f = clip.frames[len(clip.frames) // 2]
@@ -276,7 +284,7 @@ def curate(input_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Curate
     if tasks:
         executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address or None)
         try:
-            for res in executor.imap_unordered(process_video, tasks):
+            for res in executor.imap_unordered(process_video, tasks, on_crash=_crashed):
                 results.append(res)
                 bars.video_done(res)
         finally:
