@@ -73,7 +73,7 @@ def stats_caption(clip: Clip) -> str:
     sharp = "" if s is None else ("soft" if s < 100 else "sharp")
     adjectives = ", ".join(a for a in (light, sharp) if a)
     colours = dominant_colours(clip.frames) if clip.frames else []
-    scene = f"a {adjectives} scene" if adjectives else "a scene"
+    scene = f"{'an' if adjectives[:1] in tuple('aeiou') else 'a'} {adjectives} scene" if adjectives else "a scene"
     if colours:
         scene += f" in mostly {' and '.join(colours)} tones"
     parts.append(scene)

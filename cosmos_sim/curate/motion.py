@@ -8,7 +8,8 @@ depend on resolution or frame rate:
 * ``jitter``: standard deviation over time of the global (median) flow vector. A steady pan has
   a constant global vector (jitter ~ 0); a shaking camera has one that jumps around. Above
   ``max_jitter`` or with ``motion`` above ``max_motion`` the clip is erratic.
-* Tags from an affine fit ``v = t + A x`` of the mean flow field (x centred, in widths): the
+* Tags from an affine fit ``v = t + A x`` of the mean flow field (x centred, in widths;
+  weighted by image gradient, as flat regions carry no flow): the
   translation ``t`` gives ``pan_left/right`` and ``tilt_up/down`` (the camera turns opposite to
   the content's motion), the divergence ``(A_xx + A_yy) / 2`` gives ``zoom_in/out``.
 """
@@ -56,28 +57,32 @@ def flow_stats(pairs: list[tuple[np.ndarray, np.ndarray]], fps: float, cfg: Moti
     fw = min(cfg.flow_width, w0)
     fh = max(8, round(h0 * fw / w0))
     to_speed = fps / fw  # px/frame at flow size -> widths/s
-    speeds, globals_, fields = [], [], []
+    speeds, globals_, fields, texture = [], [], [], []
     for i in idx:
         a, b = (cv2.resize(p, (fw, fh), interpolation=cv2.INTER_AREA) for p in pairs[i])
         flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0) * to_speed
         speeds.append(float(np.mean(np.linalg.norm(flow, axis=-1))))
         globals_.append(np.median(flow.reshape(-1, 2), axis=0))
         fields.append(flow)
+        gx, gy = cv2.Sobel(a, cv2.CV_32F, 1, 0), cv2.Sobel(a, cv2.CV_32F, 0, 1)
+        texture.append(np.hypot(gx, gy))
     g = np.array(globals_)
-    mean_field = np.mean(fields, axis=0)
-    tx, ty, div = _affine(mean_field, fw)
+    tx, ty, div = _affine(np.mean(fields, axis=0), np.mean(texture, axis=0), fw)
     return {"motion": float(np.mean(speeds)), "jitter": float(np.sqrt(np.sum(np.var(g, axis=0)))),
             "pan_x": tx, "pan_y": ty, "zoom": div}
 
 
-def _affine(flow: np.ndarray, width: int) -> tuple[float, float, float]:
-    """Least-squares ``v = t + A x`` over a grid of the field; returns (t_x, t_y, divergence)."""
+def _affine(flow: np.ndarray, texture: np.ndarray, width: int) -> tuple[float, float, float]:
+    """Least-squares ``v = t + A x`` over a grid of the field, weighted by image texture (flow in
+    flat regions such as sky is unreliable, mostly zero); returns (t_x, t_y, divergence)."""
     h, w = flow.shape[:2]
     ys, xs = np.mgrid[2:h - 2:3, 2:w - 2:3]
     x = (xs - (w - 1) / 2).ravel() / width
     y = (ys - (h - 1) / 2).ravel() / width
-    design = np.stack([np.ones_like(x), x, y], 1)
-    v = flow[ys, xs].reshape(-1, 2)
+    t = texture[ys, xs].ravel()
+    sw = np.sqrt(np.minimum(t, np.percentile(t, 95)) + 1e-3)[:, None]  # cap: edges must not dominate
+    design = np.stack([np.ones_like(x), x, y], 1) * sw
+    v = flow[ys, xs].reshape(-1, 2) * sw
     (cx, ax, bx), *_ = np.linalg.lstsq(design, v[:, 0], rcond=None)
     (cy, ay, by), *_ = np.linalg.lstsq(design, v[:, 1], rcond=None)
     return float(cx), float(cy), float((ax + by) / 2)
