@@ -5,6 +5,7 @@
     cosmos-sim export STORE --episode I ...  an episode as MP4/GIF
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
     cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
+    cosmos-sim train-wfm --data ...          train an action-conditioned world model (diffusion | ar)
     cosmos-sim curate INPUT_DIR OUT_DIR      raw videos -> filtered, captioned, deduplicated training shards
     cosmos-sim demo                          the README's demo
 """
@@ -92,6 +93,13 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_wfm(args: argparse.Namespace) -> int:
+    from cosmos_sim.train_wfm import args_from_namespace, train
+
+    train(args_from_namespace(args, command="cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)))
+    return 0
+
+
 def _cmd_curate(args: argparse.Namespace) -> int:
     from cosmos_sim.curate import curate, load_config
 
@@ -159,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cli_arguments(s)
     s.set_defaults(func=_cmd_train_tokenizer)
+
+    s = sub.add_parser("train-wfm", help="train an action-conditioned world model (diffusion DiT or AR GPT)",
+                       description="Train a world model over a tokenizer's latents on trajectory stores; resumable "
+                       "(same --out), periodic held-out open-loop PSNR, best bundle in OUT/best. Runs under "
+                       "torchrun (DDP) unchanged.")
+    from cosmos_sim.train_wfm import add_cli_arguments as add_wfm_arguments
+
+    add_wfm_arguments(s)
+    s.set_defaults(func=_cmd_train_wfm)
 
     s = sub.add_parser("curate", help="curate raw videos into filtered, captioned, deduplicated training shards",
                        description="Split videos into shots, filter (motion, quality, burned-in text), caption, "

@@ -6,6 +6,10 @@ Ground truth (GT) scenes:
     cosmos_sim/Physics-<Scenario>-GT-v0      MuJoCo rigid-body physics videos (no action)
     cosmos_sim/Driving-GT-v0                 PyBullet ego car with six cameras
 
+World-model (WFM) envs, learned next-frame prediction beside the GT scene they imitate:
+    cosmos_sim/Manipulation-WFM-v0           shipped nano diffusion WFM of Manipulation-GT-v0
+                                             (``gym.make_vec`` gives the natively batched env)
+
 Entry points are strings, so nothing heavy is imported until an env is made.
 """
 
@@ -44,13 +48,25 @@ def _specs() -> list[dict]:
     return specs
 
 
+def _wfm_specs() -> list[dict]:
+    return [
+        dict(id="cosmos_sim/Manipulation-WFM-v0", entry_point="cosmos_sim.envs.wfm_env:WorldModelEnv",
+             vector_entry_point="cosmos_sim.envs.wfm_env:WorldModelVectorEnv", max_episode_steps=100),
+    ]
+
+
 def register_envs() -> None:
     """Register every cosmos_sim id with Gymnasium (idempotent)."""
-    for spec in _specs():
+    for spec in _specs() + _wfm_specs():
         if spec["id"] not in gym.registry:
             gym.register(**spec)
 
 
 def registered_ids() -> list[str]:
-    """All cosmos_sim ids, in registration order."""
+    """All cosmos_sim ground-truth (GT) ids, in registration order."""
     return [s["id"] for s in _specs()]
+
+
+def wfm_ids() -> list[str]:
+    """The world-model env ids (learned dynamics; no control maps, no object states)."""
+    return [s["id"] for s in _wfm_specs()]

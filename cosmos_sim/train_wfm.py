@@ -1,0 +1,576 @@
+"""Train an action-conditioned world model (diffusion DiT or AR GPT) on trajectory stores, CleanRL style.
+
+    cosmos-sim train-wfm --data data/wfm/train_noisy.zarr data/tok/train_manip_expert.zarr \\
+        --val-data data/tok/heldout_manip_expert.zarr --tokenizer assets/tokenizers/cv4x8x8 \\
+        --family diffusion --out runs/wfm/dit
+
+1. Every frame of every store is encoded once by the tokenizer in image mode (one latent per
+   frame, see ``world_models/wfm.py``) and cached under ``--cache-dir``; training never runs the
+   tokenizer encoder again.
+2. A training sample is frame ``t`` of an episode with its ``K`` context latents (rows before the
+   episode start repeat the first frame, with zero actions: exactly how the env starts from one
+   frame), the action ``a_t``, the next latent, ``reward[t]`` and ``is_success[t+1]``.
+3. Loss: EDM denoising loss (diffusion) or the factorised cross-entropy over FSQ digits (AR), plus
+   the reward/termination head's loss. AdamW, warm-up + cosine, gradient clipping, an EMA of the
+   weights (what is evaluated and shipped).
+4. Every ``eval_every`` steps: open-loop rollouts of ``rollout_steps`` frames from the first frame
+   of held-out episodes (seeds never used in training) with the recorded actions, PSNR/SSIM per
+   step against the recorded frames, beside the copy-last-frame baseline.
+5. ``OUT/last/`` (fp32 + optimizer, EMA, step) makes runs resumable with the same command;
+   ``OUT/best/`` is the bf16 bundle with the best held-out PSNR, ready for ``WorldModel.from_pretrained``.
+
+Multi-GPU: run the same command under ``torchrun --nproc_per_node N -m cosmos_sim.cli train-wfm ...``;
+each rank draws its own batches, DDP averages the gradients and rank 0 evaluates and writes.
+Training uses bf16 autocast and ``--compile`` on CUDA only; inference (evaluation, the env) uses
+bf16 autocast on CUDA and on CPUs with AMX/AVX512-BF16, where it is 2-3x faster at batch 32.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from cosmos_sim.metrics import psnr, ssim
+from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
+from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
+
+
+@dataclass
+class Args:
+    """Command-line arguments of ``cosmos-sim train-wfm``."""
+
+    data: tuple[str, ...] = ()
+    """Training trajectory stores (rgb, action, reward, is_success)."""
+    val_data: tuple[str, ...] = ()
+    """Held-out stores for the open-loop rollout metrics (seeds disjoint from the training stores)."""
+    tokenizer: str = ""
+    """Tokenizer checkpoint directory: CV for diffusion, DV for ar."""
+    family: str = "diffusion"
+    """"diffusion" (DiT over CV latents) or "ar" (GPT over DV token ids)."""
+    out: str = "runs/wfm"
+    """Run directory: last/ (resumable), best/ (bf16 bundle), metrics.jsonl."""
+    cache_dir: str = ""
+    """Where the encoded latents are cached (default OUT/cache)."""
+    context_frames: int = 4
+    """Past frames the model conditions on (K)."""
+    dim: int = 128
+    """Transformer width."""
+    depth: int = 5
+    """Transformer blocks."""
+    heads: int = 4
+    """Attention heads."""
+    mlp_ratio: float = 3.0
+    """MLP width / transformer width."""
+    context_mode: str = "concat"
+    """Diffusion: "concat" (context on channels) or "tokens" (context frames as tokens)."""
+    patch: int = 1
+    """Diffusion: spatial patch size over the latent grid."""
+    sampler_steps: int = 3
+    """Diffusion: denoiser calls per frame at inference (stored in the checkpoint)."""
+    context_noise: float = 0.1
+    """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""
+    batch_size: int = 32
+    """Samples per optimizer step (per rank)."""
+    steps: int = 6000
+    """Optimizer steps in total (a resumed run continues up to this)."""
+    lr: float = 5e-4
+    """Peak learning rate (AdamW), linear warm-up, cosine decay to lr/20."""
+    warmup: int = 200
+    """Warm-up steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    ema: float = 0.998
+    """EMA decay of the evaluated/shipped weights (0 = no EMA)."""
+    head_weight: float = 1.0
+    """Weight of the reward/termination loss."""
+    eval_every: int = 500
+    """Steps between held-out evaluations (and checkpoints)."""
+    eval_episodes: int = 8
+    """Held-out episodes per evaluation, spread over the --val-data stores."""
+    rollout_steps: int = 16
+    """Open-loop steps per held-out rollout."""
+    amp: bool = True
+    """bf16 autocast on CUDA (on a CPU this nano model trains no faster in bf16, so it stays fp32)."""
+    compile: bool = False
+    """torch.compile the dynamics model (CUDA only)."""
+    time_limit_min: float = 0.0
+    """Stop (after saving) once this many minutes have passed in this process; 0 = no limit."""
+    threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+    seed: int = 0
+    """Seed of the initialisation and the batch sampling."""
+    device: str = "auto"
+    """"auto" (CUDA if available), "cpu" or "cuda"."""
+    progress: bool = True
+    """Show a progress bar."""
+    extra: dict = field(default_factory=dict)
+    """Metadata stored with the checkpoints (e.g. the command that made it)."""
+
+
+# ---- data -----------------------------------------------------------------------------------------------
+@dataclass
+class LatentData:
+    """Every frame of some stores as latents, with the per-row action, reward and success flag."""
+
+    latents: np.ndarray
+    """(N, C, h, w) float16 raw CV latents, or (N, h, w) int32 DV token ids."""
+    action: np.ndarray
+    """(N, A) float32: the action taken from each row."""
+    reward: np.ndarray
+    """(N,) float32: the reward of that action."""
+    success: np.ndarray
+    """(N,) bool: is_success at each row."""
+    episode_start: np.ndarray
+    """(N,) int64: global row index of each row's episode start."""
+    last: np.ndarray
+    """(N,) bool: the last row of its episode (no next frame)."""
+
+
+def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64) -> LatentData:
+    """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz."""
+    store = TrajectoryStore.open(path)
+    keys = store.keys()
+    for k in ("rgb", "action", "reward"):
+        if k not in keys:
+            raise ValueError(f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`")
+    tok_sha = model.config.tokenizer_sha or "untracked"
+    name = f"{Path(path).name.removesuffix('.zarr')}-{store.n_steps}-{model.config.family}-{tok_sha}.npz"
+    cache = cache_dir / name
+    ends = store.episode_ends
+    starts = np.concatenate([[0], ends[:-1]])
+    episode_start = np.repeat(starts, ends - starts)
+    last = np.zeros(store.n_steps, dtype=bool)
+    last[ends - 1] = True
+    action = store.read("action", 0, store.n_steps).astype(np.float32)
+    reward = store.read("reward", 0, store.n_steps).astype(np.float32)
+    success = (store.read("is_success", 0, store.n_steps) if "is_success" in keys
+               else np.zeros(store.n_steps, dtype=bool)).astype(bool)
+    if cache.is_file():
+        latents = np.load(cache)["latents"]
+    else:
+        rgb = store.read("rgb", 0, store.n_steps)
+        chunks = []
+        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5):
+            z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
+            chunks.append(z.half() if z.is_floating_point() else z.int())
+        latents = torch.cat(chunks).numpy()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, latents=latents)
+        os.replace(tmp, cache)
+    return LatentData(latents, action, reward, success, episode_start, last)
+
+
+def concat_data(parts: list[LatentData]) -> LatentData:
+    offsets = np.cumsum([0] + [len(p.action) for p in parts[:-1]])
+    return LatentData(
+        latents=np.concatenate([p.latents for p in parts]),
+        action=np.concatenate([p.action for p in parts]),
+        reward=np.concatenate([p.reward for p in parts]),
+        success=np.concatenate([p.success for p in parts]),
+        episode_start=np.concatenate([p.episode_start + o for p, o in zip(parts, offsets, strict=True)]),
+        last=np.concatenate([p.last for p in parts]),
+    )
+
+
+def sample_batch(data: LatentData, rows: np.ndarray, k: int) -> dict[str, torch.Tensor]:
+    """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
+
+    ``context_actions[:, j]`` leads from context frame j to j + 1 (zero where the context repeats
+    the episode's first frame), ``action`` from the last context frame (row t) to the target.
+    """
+    offs = np.arange(-k + 1, 1)
+    ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
+    moved = ctx[:, 1:] == ctx[:, :-1] + 1
+    ctx_actions = data.action[ctx[:, :-1]] * moved[..., None]
+    return {
+        "context": torch.from_numpy(data.latents[ctx].astype(data.latents.dtype)),
+        "context_actions": torch.from_numpy(ctx_actions.astype(np.float32)),
+        "action": torch.from_numpy(data.action[rows]),
+        "target": torch.from_numpy(data.latents[rows + 1]),
+        "reward": torch.from_numpy(data.reward[rows]),
+        "success": torch.from_numpy(data.success[rows + 1]),
+    }
+
+
+def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of CV latents."""
+    z = data.latents.astype(np.float32)
+    return z.mean(axis=(0, 2, 3)).tolist(), (z.std(axis=(0, 2, 3)) + 1e-4).tolist()
+
+
+@dataclass
+class HeldOut:
+    """Held-out episodes for open-loop evaluation: first frames, actions and the true frames."""
+
+    frames: np.ndarray
+    """(E, T+1, H, W, 3) uint8 recorded frames (frame 0 starts the rollout)."""
+    actions: np.ndarray
+    """(E, T, A) float32 recorded actions."""
+    seeds: np.ndarray
+    """(E,) the episodes' reset seeds."""
+
+
+def held_out_episodes(paths: tuple[str, ...], n: int, steps: int) -> HeldOut:
+    """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores."""
+    frames, actions, seeds = [], [], []
+    for i, p in enumerate(paths):
+        store = TrajectoryStore.open(p)
+        ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
+        want = n // len(paths) + (i < n % len(paths))
+        for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
+            ep = store.episode(e, keys=["rgb", "action"])
+            frames.append(ep["rgb"][: steps + 1])
+            actions.append(ep["action"][:steps].astype(np.float32))
+            seeds.append(int(store.episode_seeds[e]))
+    if not frames:
+        raise ValueError(f"no held-out episode in {paths} has {steps + 1} frames; lower --rollout-steps")
+    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds))
+
+
+@torch.no_grad()
+def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Open-loop rollout from one frame per row: ``first`` (B, H, W, 3), ``actions`` (B, T, A) -> (B, T, H, W, 3).
+
+    The context is the first frame repeated K times (as the env does); sampler noise comes from
+    per-row generators seeded ``seed + row``.
+    """
+    k = model.context_frames
+    z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
+    state = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
+    out = []
+    for t in range(actions.shape[1]):
+        state, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
+        out.append(model.decode(z))
+    return np.stack(out, axis=1)
+
+
+def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8."""
+    p = torch.from_numpy(pred).permute(0, 1, 4, 2, 3).float() / 255
+    g = torch.from_numpy(truth).permute(0, 1, 4, 2, 3).float() / 255
+    return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
+
+
+def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
+    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame."""
+    was_training = model.training
+    model.eval()
+    pred = open_loop(model, held.frames[:, 0], held.actions)
+    truth = held.frames[:, 1:]
+    m = rollout_metrics(pred, truth)
+    copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
+    model.train(was_training)
+    return {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
+            "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
+
+
+# ---- model ------------------------------------------------------------------------------------------------
+class Learner(nn.Module):
+    """Dynamics + reward head with one forward that returns the training losses (what DDP wraps)."""
+
+    def __init__(self, wm: WorldModel, args: Args):
+        super().__init__()
+        self.dynamics, self.head = wm.dynamics, wm.head
+        self.family, self.context_noise, self.head_weight = wm.config.family, args.context_noise, args.head_weight
+        self.wm = [wm]  # not a submodule: the tokenizer is frozen and not DDP's business
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        wm = self.wm[0]
+        if self.family == "diffusion":
+            mean, std = wm.latent_mean, wm.latent_std
+            ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
+            if self.context_noise > 0:
+                level = torch.rand(ctx.shape[0], 1, 1, 1, 1, device=ctx.device) * self.context_noise
+                ctx = ctx + level * torch.randn_like(ctx)
+            target = (batch["target"].float() - mean) / std
+            dyn = self.dynamics.loss(target, ctx, batch["action"])
+            head_in = target
+        else:
+            frames = torch.cat([batch["context"], batch["target"].unsqueeze(1)], dim=1).long()
+            actions = torch.cat([batch["context_actions"], batch["action"].unsqueeze(1)], dim=1)
+            dyn = self.dynamics.loss(frames, actions)
+            head_in = wm.head_input(batch["target"].long())
+        head = self.head.loss(head_in, batch["action"], batch["reward"], batch["success"])
+        return {"loss": dyn + self.head_weight * head, "dynamics": dyn.detach(), "head": head.detach()}
+
+
+def build_model(args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats: tuple | None,
+                env_info: dict) -> WorldModel:
+    tc = tokenizer.config
+    latent_size = (env_info["height"] // tc.spatial_compression, env_info["width"] // tc.spatial_compression)
+    common = dict(latent_size=latent_size, context_frames=args.context_frames, action_dim=len(env_info["action_layout"]),
+                  dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio)
+    if args.family == "diffusion":
+        dyn = dict(common, latent_channels=tc.latent_channels, context_mode=args.context_mode,
+                   patch=(args.patch, args.patch))
+        head_ch = tc.latent_channels
+    else:
+        dyn = dict(common, fsq_levels=tuple(tc.fsq_levels))
+        head_ch = len(tc.fsq_levels)
+    mean, std = data_stats or ((), ())
+    cfg = WorldModelConfig(
+        family=args.family, dynamics=dyn,
+        head=dict(latent_channels=head_ch, latent_size=latent_size, action_dim=len(env_info["action_layout"])),
+        env_id=env_info["env_id"], env_kwargs={"width": env_info["width"], "height": env_info["height"]},
+        action_layout=tuple(env_info["action_layout"]), frame_size=(env_info["height"], env_info["width"]),
+        tokenizer_name=tc.name, tokenizer_sha=file_sha(Path(tokenizer_dir) / "model.safetensors"),
+        latent_mean=tuple(mean), latent_std=tuple(std), sampler_steps=args.sampler_steps,
+    )
+    return WorldModel(cfg, tokenizer)
+
+
+def store_env_info(path: str) -> dict:
+    """Env id, action layout and frame size of a store (what the world model imitates)."""
+    store = TrajectoryStore.open(path)
+    h, w = store.key_info()["rgb"][0][:2]
+    attrs = store.attrs
+    return {"env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"), "action_layout": list(attrs["action_layout"]),
+            "height": int(h), "width": int(w)}
+
+
+def lr_at(step: int, args: Args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    frac = (step - args.warmup) / max(1, args.steps - args.warmup)
+    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+@torch.no_grad()
+def ema_update(ema: WorldModel, model: WorldModel, decay: float) -> None:
+    """EMA of the trained parts (dynamics and head; the tokenizer is frozen)."""
+    for part in ("dynamics", "head"):
+        for e, p in zip(getattr(ema, part).parameters(), getattr(model, part).parameters(), strict=True):
+            e.lerp_(p.detach(), 1 - decay)
+
+
+# ---- the loop ---------------------------------------------------------------------------------------------
+def train(args: Args) -> dict[str, float]:
+    """Run (or resume) training; returns the last held-out figures."""
+    if args.family not in ("diffusion", "ar"):
+        raise ValueError(f"--family must be 'diffusion' or 'ar', got {args.family!r}")
+    if not args.data:
+        raise ValueError("no stores given: pass at least one trajectory store with --data")
+    if not args.tokenizer:
+        raise ValueError("pass the tokenizer checkpoint directory with --tokenizer (CV for diffusion, DV for ar)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = 0
+    device = resolve_device(args.device)
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank = dist.get_rank()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    main = rank == 0
+    torch.manual_seed(args.seed + rank)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
+
+    # ---- data: encode once (rank 0 first, so the others read the cache) ----
+    tokenizer = Tokenizer.from_pretrained(args.tokenizer, device=device)
+    env_info = store_env_info(args.data[0])
+    raw = build_model(args, tokenizer, args.tokenizer, None, env_info).to(device)  # identity normalisation
+    if distributed and not main:
+        dist.barrier()
+    data = concat_data([encode_store(p, raw, cache_dir) for p in args.data])
+    if distributed and main:
+        dist.barrier()
+    stats = latent_stats(data) if args.family == "diffusion" else None
+    wm = build_model(args, tokenizer, args.tokenizer, stats, env_info).to(device)
+    held = held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps) if args.val_data else None
+    rows = np.flatnonzero(~data.last)
+    if main:
+        print(f"train: {len(rows)} transitions from {len(args.data)} stores ({wm.config.tokenizer_name} latents "
+              f"cached in {cache_dir}); held-out: {0 if held is None else len(held.frames)} episodes")
+
+    # ---- model, optimizer, EMA, resume ----
+    learner = Learner(wm, args).to(device)
+    ema = copy.deepcopy(wm) if args.ema > 0 else wm
+    opt = torch.optim.AdamW(learner.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
+    step, best = 0, -math.inf
+    last_dir = out / "last"
+    if (last_dir / "train_state.pt").is_file():
+        resumed = WorldModel.from_pretrained(last_dir, device=device)
+        as_json = lambda c: json.loads(json.dumps(asdict(c)))  # noqa: E731  (tuples vs lists)
+        if as_json(resumed.config) != as_json(wm.config):
+            raise ValueError(f"{last_dir} was trained with another config ({resumed.config}); use another --out")
+        learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
+        state = torch.load(last_dir / "train_state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        if args.ema > 0:
+            ema.load_state_dict(state["ema"])
+        step, best = state["step"], state["best_psnr"]
+        if main:
+            print(f"resumed from {last_dir} at step {step} (best held-out PSNR {best:.2f} dB)")
+    n_params = sum(p.numel() for p in learner.parameters())
+    if main:
+        print(f"{args.family}: {n_params / 1e6:.2f} M parameters (dynamics + head) on {device}")
+    model: nn.Module = learner
+    if args.compile and device.type == "cuda":
+        model = torch.compile(model)
+    if distributed:
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    amp = args.amp and device.type == "cuda"
+    learner.train()
+
+    # ---- loop ----
+    rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)  # fresh draws after a resume
+    t_start = time.time()
+    figures: dict[str, float] = {}
+    bar = tqdm(total=args.steps, initial=step, disable=not (args.progress and main), desc=f"train {args.family}",
+               mininterval=5)
+    while step < args.steps:
+        batch = {k: v.to(device) for k, v in sample_batch(data, rng.choice(rows, args.batch_size), args.context_frames).items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            losses = model(batch)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(learner.parameters(), 1.0)
+        opt.step()
+        if args.ema > 0:
+            ema_update(ema, wm, args.ema if step > args.warmup else 0.0)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(dyn=f"{losses['dynamics'].item():.4f}", head=f"{losses['head'].item():.4f}", refresh=False)
+        out_of_time = bool(args.time_limit_min) and time.time() - t_start > args.time_limit_min * 60
+        if main and (step % args.eval_every == 0 or step == args.steps or out_of_time):
+            figures = {"step": step, "loss": losses["loss"].item(), "dynamics_loss": losses["dynamics"].item(),
+                       "head_loss": losses["head"].item(), "lr": lr_at(step, args),
+                       "elapsed_s": round(time.time() - t_start, 1)}
+            extra = {"step": step, "args": asdict(args), **args.extra}
+            if held is not None:
+                figures |= evaluate(ema, held)
+                if figures["val_psnr"] > best:
+                    best = figures["val_psnr"]
+                    ema.save_pretrained(out / "best", tokenizer_dir=args.tokenizer,
+                                        extra={**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}})
+            save_last(wm, ema, opt, step, best, out, args, extra)
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(figures) + "\n")
+            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+        if out_of_time:
+            if main:
+                tqdm.write(f"time limit of {args.time_limit_min} min reached; resume with the same command")
+            break
+    bar.close()
+    if main and held is None:  # no held-out data: ship the last EMA weights as "best"
+        ema.save_pretrained(out / "best", tokenizer_dir=args.tokenizer, extra={"step": step, **args.extra})
+    if distributed:
+        dist.destroy_process_group()
+    return figures
+
+
+def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step: int, best: float, out: Path,
+              args: Args, extra: dict) -> None:
+    wm.save_pretrained(out / "last", tokenizer_dir=args.tokenizer, dtype=None, extra=extra)
+    state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best,
+             "ema": ema.state_dict() if args.ema > 0 else None}
+    torch.save(state, out / "last" / "train_state.pt.tmp")
+    os.replace(out / "last" / "train_state.pt.tmp", out / "last" / "train_state.pt")
+
+
+# ---- noisy-expert data (a policy wrapper; the env is unchanged) --------------------------------------------
+def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmos_sim/Manipulation-GT-v0",
+                        max_noise: float = 0.6, max_random: float = 0.3, max_steps: int = 100) -> TrajectoryStore:
+    """Record expert episodes with per-episode Gaussian action noise and random-action bursts.
+
+    Episode ``i`` resets with ``seed + i``; its noise std is U(0, max_noise) and, at each step, a
+    burst of 3-9 uniform random actions starts with probability U(0, max_random) / 5. The store
+    has the keys the WFM trainer reads (rgb, action, reward, is_success, terminated, truncated).
+    """
+    import gymnasium as gym
+
+    import cosmos_sim  # noqa: F401  (registers the ids)
+
+    env = gym.make(env_id)
+    u = env.unwrapped
+    store = TrajectoryStore.create(out, attrs={"env_id": env_id, "policy": "noisy-expert",
+                                               "action_layout": list(u.action_layout)}, overwrite=True)
+    dim = env.action_space.shape[0]
+    for i in tqdm(range(episodes), desc=f"record {Path(out).name}", mininterval=5):
+        s = seed + i
+        rng = np.random.default_rng(s)
+        noise, p_burst = rng.uniform(0, max_noise), rng.uniform(0, max_random) / 5
+        obs, info = env.reset(seed=s)
+        frames, acts, rews, succ = [obs], [], [], [bool(info.get("is_success", False))]
+        burst, term, trunc = 0, False, False
+        for _ in range(max_steps):
+            if burst == 0 and rng.random() < p_burst:
+                burst = int(rng.integers(3, 10))
+            if burst > 0:
+                a, burst = rng.uniform(-1, 1, dim), burst - 1
+            else:
+                a = u.expert_action() + rng.normal(0, noise, dim)
+            a = np.clip(a, -1, 1).astype(np.float32)
+            obs, r, term, trunc, info = env.step(a)
+            frames.append(obs)
+            acts.append(a)
+            rews.append(r)
+            succ.append(bool(info.get("is_success", False)))
+            if term or trunc:
+                break
+        n = len(frames)
+        ep = {"rgb": np.stack(frames), "action": np.stack([*acts, np.zeros(dim, np.float32)]),
+              "reward": np.array([*rews, 0.0], np.float32), "is_success": np.array(succ),
+              "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool)}
+        ep["terminated"][-1], ep["truncated"][-1] = term, trunc or not term
+        store.add_episode(ep, seed=s)
+    env.close()
+    return store
+
+
+# ---- command line: one flag per Args field, its docstring as the help --------------------------------
+def add_cli_arguments(parser) -> None:
+    """Add ``--data``, ``--family`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
+    import argparse
+    import dataclasses
+
+    from cosmos_sim.train_tokenizer import _field_docs
+
+    docs = _field_docs(Args)
+    for f in dataclasses.fields(Args):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        help_ = docs.get(f.name, "") + f" (default {default})".replace("%", "%%")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, nargs="+", type=str, default=default, required=f.name == "data", help=help_)
+        elif f.name == "family":
+            parser.add_argument(flag, choices=["diffusion", "ar"], default=default, help=help_)
+        else:
+            parser.add_argument(flag, type=type(default), default=default, required=f.name == "tokenizer", help=help_)
+
+
+def args_from_namespace(ns, command: str = "") -> Args:
+    """``Args`` from parsed argparse values (and the command line, stored with the checkpoints)."""
+    import dataclasses
+
+    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Args) if f.name != "extra"}
+    for k in ("data", "val_data"):
+        values[k] = tuple(values[k])
+    return Args(**values, extra={"command": command} if command else {})
+
+
+__all__ = ["Args", "encode_store", "evaluate", "open_loop", "record_noisy_expert", "rollout_metrics", "train"]

@@ -1,0 +1,308 @@
+"""Diffusion transformer (DiT) that denoises the next frame's latent, conditioned on past latents and an action.
+
+The denoiser follows the Cosmos recipe at nano scale, in EDM form (Karras et al. 2022)::
+
+    noisy next latent (B, C, h, w)  +  K context latents (B, K, C, h, w)
+      -> 3D patchify (pt=1 frame, ph x pw cells) -> tokens
+      -> N transformer blocks: self-attention with 3D RoPE over (t, h, w), MLP, both AdaLN-Zero
+         modulated by  emb = MLP(Fourier(c_noise)) + MLP(action)   (Cosmos adds the action
+         embedding to the timestep embedding)
+      -> final AdaLN + linear -> unpatchify -> F(x), with EDM preconditioning
+         D(x, sigma) = c_skip * x + c_out * F(c_in * x, c_noise)
+
+Two ways to show the model its K context frames (``context_mode``):
+    "concat"  (DIAMOND) the context latents are stacked on the channels of the noisy latent, so the
+              transformer sees h*w tokens; cheapest, and what the shipped CPU model uses.
+    "tokens"  (Cosmos) every context frame is patchified into its own tokens at time t = 0..K-1 and
+              the noisy frame at t = K; attention runs over (K+1)*h*w tokens and the output is read
+              from the last frame's tokens. About (K+1)^2 x the attention cost and (K+1) x the rest.
+
+Latents are expected normalised (zero mean, unit variance per channel; ``sigma_data`` = 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """Architecture and EDM settings of the diffusion dynamics model."""
+
+    latent_channels: int = 16
+    """Channels of one frame's latent (16 for a CV tokenizer)."""
+    latent_size: tuple[int, int] = (8, 8)
+    """Latent height and width (64x64 frames with 8x spatial compression -> 8x8)."""
+    context_frames: int = 4
+    """Past latents the prediction is conditioned on (K)."""
+    action_dim: int = 7
+    """Action vector size."""
+    context_mode: str = "concat"
+    """"concat" (context on channels, DIAMOND) or "tokens" (context frames as tokens, Cosmos)."""
+    patch: tuple[int, int] = (1, 1)
+    """Spatial patch size (ph, pw) of the 3D patchify; the temporal patch is one frame."""
+    dim: int = 160
+    """Transformer width."""
+    depth: int = 5
+    """Transformer blocks."""
+    heads: int = 5
+    """Attention heads (dim / heads must be even: rotary pairs are split over t, h, w)."""
+    mlp_ratio: float = 3.0
+    """MLP hidden width / dim."""
+    sigma_data: float = 1.0
+    """EDM: standard deviation of the (normalised) data."""
+    p_mean: float = -0.4
+    """EDM training: mean of log sigma."""
+    p_std: float = 1.2
+    """EDM training: std of log sigma."""
+    sigma_min: float = 0.002
+    """Sampler: smallest noise level."""
+    sigma_max: float = 5.0
+    """Sampler: largest noise level (the start of sampling)."""
+    rho: float = 7.0
+    """Sampler: Karras schedule exponent."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "latent_size", tuple(int(v) for v in self.latent_size))
+        object.__setattr__(self, "patch", tuple(int(v) for v in self.patch))
+        if self.context_mode not in ("concat", "tokens"):
+            raise ValueError(f"context_mode must be 'concat' or 'tokens', got {self.context_mode!r}")
+        if self.context_frames < 1:
+            raise ValueError(f"context_frames must be >= 1, got {self.context_frames}")
+        h, w = self.latent_size
+        if h % self.patch[0] or w % self.patch[1]:
+            raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise ValueError(f"dim={self.dim} must split into {self.heads} heads of an even size")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    @property
+    def rope_split(self) -> tuple[int, int, int]:
+        """Rotary frequency pairs per axis (t, h, w): a quarter for time, the rest shared by h and w."""
+        pairs = self.head_dim // 2
+        t = pairs // 4
+        h = (pairs - t) // 2
+        return t, h, pairs - t - h
+
+
+# ---- 3D rotary position embedding --------------------------------------------------------------------
+def rope_3d(positions: torch.Tensor, split: tuple[int, int, int], base: float = 100.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables ``(N, head_dim/2)`` for integer positions ``(N, 3)`` = (t, h, w), axis by axis."""
+    angles = []
+    for axis, pairs in enumerate(split):
+        if pairs == 0:
+            continue
+        freqs = base ** (-torch.arange(pairs, dtype=torch.float32) / pairs)
+        angles.append(positions[:, axis : axis + 1].float() * freqs)
+    a = torch.cat(angles, dim=1)
+    return a.cos(), a.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate consecutive pairs of the last axis of ``x`` (..., N, D) by the angles of (N, D/2) tables."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+# ---- blocks ------------------------------------------------------------------------------------------
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with rotary positions (shared by the DiT and the GPT)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return q, k, v  # each (B, heads, N, head_dim)
+
+    def merge(self, y: torch.Tensor) -> torch.Tensor:
+        return self.proj(y.transpose(1, 2).flatten(2))
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split(x)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return self.merge(F.scaled_dot_product_attention(q, k, v))
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm transformer block with AdaLN-Zero modulation (shift, scale, gate for both halves)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.ada = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.ada.weight)  # every block starts as the identity (DiT's adaLN-Zero)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        s1, c1, g1, s2, c2, g2 = self.ada(emb).chunk(6, dim=1)
+        x = x + g1.unsqueeze(1) * self.attn(modulate(self.norm1(x), s1, c1), cos, sin)
+        return x + g2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s2, c2))
+
+
+class FourierEmbedding(nn.Module):
+    """Scalar (the EDM noise input c_noise) -> sin/cos features at fixed log-spaced frequencies."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        half = dim // 2
+        self.register_buffer("freqs", torch.exp(-math.log(1000.0) * torch.arange(half) / half), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = x.float().unsqueeze(1) * self.freqs * 100.0
+        return torch.cat([a.cos(), a.sin()], dim=1)
+
+
+# ---- the model ---------------------------------------------------------------------------------------
+class DiT(nn.Module):
+    """EDM-preconditioned denoiser ``D(x_noisy, sigma, context, action) -> x_clean`` (see module doc)."""
+
+    def __init__(self, config: DiTConfig | None = None):
+        super().__init__()
+        cfg = config or DiTConfig()
+        self.config = cfg
+        c, (ph, pw), k = cfg.latent_channels, cfg.patch, cfg.context_frames
+        in_ch = c * (k + 1) if cfg.context_mode == "concat" else c
+        self.patch_in = nn.Linear(in_ch * ph * pw, cfg.dim)
+        self.noise_emb = nn.Sequential(FourierEmbedding(cfg.dim), nn.Linear(cfg.dim, cfg.dim), nn.SiLU(),
+                                       nn.Linear(cfg.dim, cfg.dim))
+        self.action_emb = nn.Sequential(nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+        # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
+        self.frame_type = nn.Parameter(torch.zeros(2, cfg.dim)) if cfg.context_mode == "tokens" else None
+        self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.final_norm = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
+        self.final_ada = nn.Linear(cfg.dim, 2 * cfg.dim)
+        self.patch_out = nn.Linear(cfg.dim, c * ph * pw)
+        for layer in (self.final_ada, self.patch_out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        h, w = cfg.latent_size
+        frames = 1 if cfg.context_mode == "concat" else k + 1
+        t_idx = torch.full((frames,), k) if cfg.context_mode == "concat" else torch.arange(frames)
+        grid = torch.stack(torch.meshgrid(t_idx, torch.arange(h // ph), torch.arange(w // pw), indexing="ij"), -1)
+        cos, sin = rope_3d(grid.reshape(-1, 3), cfg.rope_split)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    # ---- patchify ------------------------------------------------------------------------------------
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, h, w)`` -> tokens ``(B, T * h/ph * w/pw, C * ph * pw)`` in (t, h, w) order."""
+        b, t, c, h, w = x.shape
+        ph, pw = self.config.patch
+        x = x.reshape(b, t, c, h // ph, ph, w // pw, pw).permute(0, 1, 3, 5, 2, 4, 6)
+        return x.reshape(b, t * (h // ph) * (w // pw), c * ph * pw)
+
+    def unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens of one frame ``(B, h/ph * w/pw, C * ph * pw)`` -> ``(B, C, h, w)``."""
+        cfg = self.config
+        (h, w), (ph, pw), c = cfg.latent_size, cfg.patch, cfg.latent_channels
+        x = tokens.reshape(-1, h // ph, w // pw, c, ph, pw).permute(0, 3, 1, 4, 2, 5)
+        return x.reshape(-1, c, h, w)
+
+    # ---- network -------------------------------------------------------------------------------------
+    def raw(self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The network F: preconditioned noisy latent ``(B, C, h, w)`` -> ``(B, C, h, w)``."""
+        cfg = self.config
+        if cfg.context_mode == "concat":
+            tokens = self.patch_in(self.patchify(torch.cat([context.flatten(1, 2), x_in], dim=1).unsqueeze(1)))
+        else:
+            ctx = self.patch_in(self.patchify(context)) + self.frame_type[0]
+            tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]
+            tokens = torch.cat([ctx, tgt], dim=1)
+        emb = F.silu(self.noise_emb(c_noise) + self.action_emb(action))
+        for blk in self.blocks:
+            tokens = blk(tokens, emb, self.rope_cos, self.rope_sin)
+        n = (cfg.latent_size[0] // cfg.patch[0]) * (cfg.latent_size[1] // cfg.patch[1])
+        shift, scale = self.final_ada(emb).chunk(2, dim=1)
+        out = self.patch_out(modulate(self.final_norm(tokens[:, -n:]), shift, scale))
+        return self.unpatchify(out)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """EDM denoiser D: noisy next latent ``x`` at noise ``sigma`` (B,) -> estimate of the clean latent.
+
+        Args:
+            x: ``(B, C, h, w)`` noisy latent.
+            sigma: ``(B,)`` noise standard deviations.
+            context: ``(B, K, C, h, w)`` past latents, oldest first.
+            action: ``(B, action_dim)`` the action taken from the last context frame.
+        """
+        sd = self.config.sigma_data
+        s = sigma.float().view(-1, 1, 1, 1)
+        c_skip = sd**2 / (s**2 + sd**2)
+        c_out = s * sd / (s**2 + sd**2).sqrt()
+        c_in = 1 / (s**2 + sd**2).sqrt()
+        f = self.raw(c_in * x, sigma.float().log() / 4, context, action)
+        return c_skip * x + c_out * f.float()
+
+    def loss(self, target: torch.Tensor, context: torch.Tensor, action: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """EDM training loss (weighted so every noise level contributes about equally)."""
+        cfg = self.config
+        b = target.shape[0]
+        log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
+        sigma = log_sigma.exp()
+        noise = torch.randn(target.shape, generator=generator, device=target.device)
+        denoised = self(target + sigma.view(-1, 1, 1, 1) * noise, sigma, context, action)
+        weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
+        return (weight.view(-1, 1, 1, 1) * (denoised - target) ** 2).mean()
+
+    # ---- sampling ------------------------------------------------------------------------------------
+    def sigmas(self, steps: int, device: torch.device | None = None) -> torch.Tensor:
+        """Karras noise levels for ``steps`` denoiser calls, from sigma_max down to sigma_min, then 0."""
+        cfg = self.config
+        if steps < 1:
+            raise ValueError(f"sampler steps must be >= 1, got {steps}")
+        ramp = torch.linspace(0, 1, steps) if steps > 1 else torch.zeros(1)
+        lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+        s = (hi + ramp * (lo - hi)) ** cfg.rho
+        return torch.cat([s, torch.zeros(1)]).to(device)
+
+    @torch.no_grad()
+    def sample(self, context: torch.Tensor, action: torch.Tensor, steps: int = 3, sampler: str = "euler",
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Next latent ``(B, C, h, w)`` from ``steps`` Euler (or Heun) steps of the probability-flow ODE.
+
+        ``noise`` (standard normal, the latent's shape) makes sampling reproducible; the env draws
+        it from a per-env seeded generator.
+        """
+        if sampler not in ("euler", "heun"):
+            raise ValueError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
+        cfg = self.config
+        b = context.shape[0]
+        shape = (b, cfg.latent_channels, *cfg.latent_size)
+        if noise is None:
+            noise = torch.randn(shape, device=context.device)
+        sig = self.sigmas(steps, context.device)
+        x = noise.to(context.device).float() * sig[0]
+        for i in range(steps):
+            s, s_next = sig[i], sig[i + 1]
+            d = (x - self(x, s.expand(b), context, action)) / s
+            x_next = x + (s_next - s) * d
+            if sampler == "heun" and s_next > 0:
+                d2 = (x_next - self(x_next, s_next.expand(b), context, action)) / s_next
+                x_next = x + (s_next - s) * 0.5 * (d + d2)
+            x = x_next
+        return x
+
+
+__all__ = ["DiT", "DiTConfig", "apply_rope", "rope_3d", "Attention"]

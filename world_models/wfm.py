@@ -1,0 +1,303 @@
+"""``WorldModel``: a tokenizer, a dynamics model (diffusion DiT or AR GPT) and a reward head in one bundle.
+
+Granularity is one action -> one frame. The tokenizer is a causal *video* tokenizer with 4x
+temporal compression, but its first latent frame always encodes one frame alone, so every frame
+is encoded in its image mode (``T = 1``): each frame gets its own latent (CV: 16 x 8 x 8 floats at
+64x64; DV: 8 x 8 token ids) and the dynamics model predicts the next frame's latent from the last
+``K`` latents and the action. CV latents are normalised per channel with statistics of the training
+data (stored in the config); DV token ids are used as they are.
+
+Rollout API (batched; what the Gymnasium envs call)::
+
+    state = wm.start(context)                  # context latents (B, K, ...), oldest first
+    state, latent = wm.predict_next(state, action, noise)   # one step, one batched forward pass
+    frames = wm.decode(latent)                 # (B, H, W, 3) uint8
+    reward, p_success = wm.reward(latent, action)
+
+Checkpoint directory (``save_pretrained`` / ``from_pretrained``)::
+
+    config.json + model.safetensors    kind "wfm": dynamics + reward head (world_models/checkpoint.py)
+    tokenizer/                         the tokenizer checkpoint it was trained with (self-contained)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cosmos_sim.world_models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cosmos_sim.world_models.dit import DiT, DiTConfig
+from cosmos_sim.world_models.gpt import GPT, GPTConfig, GPTState
+from cosmos_sim.world_models.heads import RewardHead, RewardHeadConfig
+from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
+
+CHECKPOINT_KIND = "wfm"
+FAMILIES = ("diffusion", "ar")
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """What a world-model checkpoint is: family, networks, the env it imitates, sampling defaults."""
+
+    family: str = "diffusion"
+    """"diffusion" (DiT over CV latents) or "ar" (GPT over DV token ids)."""
+    dynamics: dict = field(default_factory=dict)
+    """DiTConfig (diffusion) or GPTConfig (ar) fields."""
+    head: dict = field(default_factory=dict)
+    """RewardHeadConfig fields."""
+    env_id: str = "cosmos_sim/Manipulation-GT-v0"
+    """The GT env whose frames and actions the model learned."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Constructor kwargs of that GT env (e.g. width/height)."""
+    action_layout: tuple[str, ...] = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+    """Name of each action dimension; the env refuses a GT env with another layout."""
+    frame_size: tuple[int, int] = (64, 64)
+    """Frame height and width in pixels."""
+    tokenizer_name: str = ""
+    """Cosmos-style name of the tokenizer (CV4x8x8 ...)."""
+    tokenizer_sha: str = ""
+    """SHA-256 (first 16 hex digits) of the tokenizer's weights file."""
+    latent_mean: tuple[float, ...] = ()
+    """CV: per-channel mean of the training latents (subtracted before the DiT)."""
+    latent_std: tuple[float, ...] = ()
+    """CV: per-channel std of the training latents."""
+    sampler_steps: int = 3
+    """Diffusion: denoiser calls per frame at inference."""
+    sampler: str = "euler"
+    """Diffusion: "euler" or "heun"."""
+    temperature: float = 0.0
+    """AR: sampling temperature of each FSQ digit (0 = most likely digit)."""
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        for name in ("action_layout", "frame_size", "latent_mean", "latent_std"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def dynamics_config(self) -> DiTConfig | GPTConfig:
+        return DiTConfig(**self.dynamics) if self.family == "diffusion" else GPTConfig(**self.dynamics)
+
+    @property
+    def context_frames(self) -> int:
+        return self.dynamics_config().context_frames
+
+
+@dataclass
+class RolloutState:
+    """Where a batch of rollouts stands: the last K latents (and the AR model's KV cache)."""
+
+    window: torch.Tensor
+    """(B, K, C, h, w) normalised CV latents or (B, K, h, w) DV token ids, oldest first."""
+    gpt: GPTState | None = None
+    """AR only: the KV cache."""
+
+
+def file_sha(path: str | os.PathLike) -> str:
+    """First 16 hex digits of a file's SHA-256."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+@cache
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX512-BF16 on this CPU: bf16 autocast is then 2-3x faster than fp32 here."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class WorldModel(nn.Module):
+    """Tokenizer + dynamics + reward head; see the module docstring."""
+
+    def __init__(self, config: WorldModelConfig, tokenizer: Tokenizer):
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer.eval().requires_grad_(False)
+        expected = "CV" if config.family == "diffusion" else "DV"
+        if tokenizer.config.kind != expected:
+            raise ValueError(f"a {config.family} world model needs a {expected} tokenizer, got {tokenizer.config.name}")
+        dyn = config.dynamics_config()
+        self.dynamics = DiT(dyn) if config.family == "diffusion" else GPT(dyn)
+        self.head = RewardHead(RewardHeadConfig(**config.head))
+        c = tokenizer.config.latent_channels
+        mean = torch.tensor(config.latent_mean or [0.0] * c, dtype=torch.float32).view(1, -1, 1, 1)
+        std = torch.tensor(config.latent_std or [1.0] * c, dtype=torch.float32).view(1, -1, 1, 1)
+        self.register_buffer("latent_mean", mean, persistent=False)
+        self.register_buffer("latent_std", std, persistent=False)
+        self.autocast = True
+
+    @property
+    def device(self) -> torch.device:
+        return self.latent_mean.device
+
+    @property
+    def context_frames(self) -> int:
+        return self.config.context_frames
+
+    def amp(self):
+        """bf16 autocast where it is fast (CUDA, or CPUs with AMX/AVX512-BF16); otherwise a no-op."""
+        on = self.autocast and (self.device.type == "cuda" or cpu_has_fast_bf16())
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+
+    # ---- frames <-> latents --------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Frames ``(B, T, H, W, 3)`` uint8 (channels-last, as envs return them) -> latents, one per frame.
+
+        CV: normalised ``(B, T, C, h, w)`` float32; DV: token ids ``(B, T, h, w)`` int64.
+        """
+        x = torch.as_tensor(np.asarray(frames)) if isinstance(frames, np.ndarray) else frames
+        if x.ndim != 5 or x.shape[-1] != 3 or x.dtype != torch.uint8:
+            raise ValueError(f"frames must be uint8 (B, T, H, W, 3), got {x.dtype} {tuple(x.shape)}")
+        if tuple(x.shape[2:4]) != self.config.frame_size:
+            raise ValueError(f"frames are {x.shape[2]}x{x.shape[3]} (HxW) but this world model works on "
+                             f"{self.config.frame_size[0]}x{self.config.frame_size[1]}; resize them first")
+        b, t = x.shape[:2]
+        imgs = x.flatten(0, 1).permute(0, 3, 1, 2).to(self.device)  # every frame alone: image mode
+        with self.amp():
+            z = self.tokenizer.encode(imgs)[:, 0]
+        if self.config.family == "diffusion":
+            z = (z.float() - self.latent_mean) / self.latent_std
+        return z.unflatten(0, (b, t))
+
+    @torch.no_grad()
+    def decode(self, latent: torch.Tensor) -> np.ndarray:
+        """One latent per row (CV ``(B, C, h, w)`` normalised, DV ``(B, h, w)``) -> ``(B, H, W, 3)`` uint8."""
+        z = latent * self.latent_std + self.latent_mean if self.config.family == "diffusion" else latent
+        with self.amp():
+            x = self.tokenizer.decode(z.unsqueeze(1))[:, 0]
+        return (x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    def head_input(self, latent: torch.Tensor) -> torch.Tensor:
+        """What the reward head reads: normalised CV latents, or the FSQ codes of DV token ids."""
+        if self.config.family == "diffusion":
+            return latent
+        return self.tokenizer.fsq.indices_to_codes(latent)
+
+    # ---- rollout -------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def start(self, context: torch.Tensor, position: int = 0) -> RolloutState:
+        """A rollout state from K context latents per row (as ``encode`` returns them).
+
+        The actions between context frames are taken as zero (the env's default context is the
+        first frame repeated, which training mimics at episode starts).
+        """
+        k = self.context_frames
+        if context.shape[1] != k:
+            raise ValueError(f"need {k} context latents per row, got {context.shape[1]}")
+        context = context.to(self.device)
+        if self.config.family == "diffusion":
+            return RolloutState(window=context)
+        zeros = torch.zeros(context.shape[0], k - 1, self.dynamics.config.action_dim, device=self.device)
+        with self.amp():
+            return RolloutState(window=context, gpt=self.dynamics.start(context, zeros, position=position))
+
+    @torch.no_grad()
+    def predict_next(self, state: RolloutState, action: torch.Tensor | np.ndarray,
+                     noise: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> tuple[RolloutState, torch.Tensor]:
+        """One batched step: the next latent of every row after ``action`` (B, A), and the new state.
+
+        Args:
+            state: from ``start`` or a previous ``predict_next``.
+            action: ``(B, action_dim)``.
+            noise: diffusion: the sampler's starting noise ``(B, C, h, w)`` (standard normal);
+                drawn from torch's global generator when None.
+            generator: AR with temperature > 0: the digit sampler's generator.
+        """
+        a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
+        cfg = self.config
+        with self.amp():
+            if cfg.family == "diffusion":
+                nxt = self.dynamics.sample(state.window, a, steps=cfg.sampler_steps, sampler=cfg.sampler, noise=noise)
+                nxt = nxt.float()
+                gpt = None
+            else:
+                nxt = self.dynamics.step(state.gpt, a, temperature=cfg.temperature, generator=generator)
+                gpt = state.gpt
+        window = torch.cat([state.window[:, 1:], nxt.unsqueeze(1)], dim=1)
+        return RolloutState(window=window, gpt=gpt), nxt
+
+    def noise(self, generators: list[torch.Generator]) -> torch.Tensor | None:
+        """Per-row sampler noise from per-row generators (reproducible whatever the batch)."""
+        if self.config.family != "diffusion":
+            return None
+        d = self.dynamics.config
+        return torch.stack([torch.randn(d.latent_channels, *d.latent_size, generator=g) for g in generators])
+
+    def restart_rows(self, state: RolloutState, rows: torch.Tensor, context: torch.Tensor) -> RolloutState:
+        """``state`` with the rows where ``rows`` (bool (B,)) is set restarted from ``context`` latents."""
+        rows = rows.to(self.device)
+        fresh = self.start(context, position=0 if state.gpt is None else state.gpt.position - self.dynamics.cache_length())
+        shape = (-1,) + (1,) * (state.window.ndim - 1)
+        window = torch.where(rows.view(shape), fresh.window, state.window)
+        gpt = None if state.gpt is None else self.dynamics.select(state.gpt, rows, fresh.gpt)
+        return RolloutState(window=window, gpt=gpt)
+
+    @torch.no_grad()
+    def reward(self, latent: torch.Tensor, action: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted reward ``(B,)`` and success probability ``(B,)`` of reaching ``latent`` by ``action``."""
+        a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
+        r, logit = self.head(self.head_input(latent), a)
+        return r.float().cpu().numpy(), torch.sigmoid(logit.float()).cpu().numpy()
+
+    # ---- checkpoints ---------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer_dir: str | os.PathLike | None = None,
+                        dtype: torch.dtype | None = torch.bfloat16, extra: dict | None = None) -> Path:
+        """Write the bundle (weights in bf16 by default) with the tokenizer beside it in ``tokenizer/``.
+
+        ``tokenizer_dir``: copy that checkpoint directory (keeps its README and extra);
+        otherwise the in-memory tokenizer is saved.
+        """
+        out = Path(directory)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}
+        save_checkpoint(out, CHECKPOINT_KIND, asdict(self.config), state, dtype=dtype, extra=extra)
+        tok_out = out / "tokenizer"
+        if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != tok_out.resolve():
+            tok_out.mkdir(parents=True, exist_ok=True)
+            for name in ("config.json", "model.safetensors"):
+                shutil.copyfile(Path(tokenizer_dir) / name, tok_out / name)
+        elif tokenizer_dir is None:
+            self.tokenizer.save_pretrained(tok_out)
+        return out
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "auto") -> WorldModel:
+        """Load a bundle written by ``save_pretrained`` (eval mode) onto ``device`` ("auto": CUDA if present)."""
+        d = Path(directory)
+        config, state, _ = load_checkpoint(d, CHECKPOINT_KIND)
+        try:
+            cfg = WorldModelConfig(**config)
+            cfg.dynamics_config()
+        except TypeError as e:
+            raise CheckpointError(f"{d / 'config.json'} has an unknown world-model config: {e}") from None
+        tok_dir = d / "tokenizer"
+        tokenizer = Tokenizer.from_pretrained(tok_dir, device="cpu")
+        if cfg.tokenizer_sha and file_sha(tok_dir / "model.safetensors") != cfg.tokenizer_sha:
+            raise CheckpointError(f"{tok_dir / 'model.safetensors'} is not the tokenizer {d} was trained with "
+                                  f"(sha {cfg.tokenizer_sha} expected); copy the right tokenizer there")
+        model = cls(cfg, tokenizer)
+        own = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        missing, unexpected = model.load_state_dict(own, strict=False)
+        missing = [k for k in missing if not k.startswith("tokenizer.")]
+        if missing or unexpected:
+            raise CheckpointError(f"{d / 'model.safetensors'} does not match its config: "
+                                  f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+        return model.to(resolve_device(device)).eval()
+
+
+__all__ = ["CHECKPOINT_KIND", "RolloutState", "WorldModel", "WorldModelConfig", "cpu_has_fast_bf16", "file_sha"]
