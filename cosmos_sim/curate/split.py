@@ -15,7 +15,8 @@ not cut), and the current shot is at least ``min_shot_frames`` long (so flashes 
 
 Clip rules: shots shorter than ``min_clip_s`` are dropped (recorded, not written); shots longer
 than ``max_clip_s`` are cut into pieces of ``max_clip_s`` (the last piece holds the rest and
-follows the same minimum-length rule).
+follows the same minimum-length rule). Clips are re-timed at the stream's average frame rate
+(a variable-frame-rate source becomes constant-rate) and cropped to even sizes for 4:2:0.
 """
 
 from __future__ import annotations
@@ -257,7 +258,9 @@ class _Splitter:
             self._writer.abort()
 
     def _gray(self, frame: av.VideoFrame) -> np.ndarray:
-        return frame.reformat(width=self.aw, height=self.ah, format="gray").to_ndarray()
+        # the same conversion as the sample's gray, so the pair differs by motion only (flow assumes that)
+        rgb = frame.reformat(width=self.aw, height=self.ah, format="rgb24").to_ndarray()
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
 def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path, cfg: SplitConfig,
