@@ -81,6 +81,9 @@ class WorldModelConfig:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         for name in ("action_layout", "frame_size", "latent_mean", "latent_std"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        # Complete and normalise the sub-configs (defaults filled in, JSON lists back to tuples).
+        object.__setattr__(self, "dynamics", asdict(self.dynamics_config()))
+        object.__setattr__(self, "head", asdict(RewardHeadConfig(**self.head)))
 
     def dynamics_config(self) -> DiTConfig | GPTConfig:
         return DiTConfig(**self.dynamics) if self.family == "diffusion" else GPTConfig(**self.dynamics)
@@ -272,7 +275,7 @@ class WorldModel(nn.Module):
             for name in ("config.json", "model.safetensors"):
                 shutil.copyfile(Path(tokenizer_dir) / name, tok_out / name)
         elif tokenizer_dir is None:
-            self.tokenizer.save_pretrained(tok_out)
+            self.tokenizer.save_pretrained(tok_out, dtype=dtype)
         return out
 
     @classmethod
@@ -300,4 +303,27 @@ class WorldModel(nn.Module):
         return model.to(resolve_device(device)).eval()
 
 
-__all__ = ["CHECKPOINT_KIND", "RolloutState", "WorldModel", "WorldModelConfig", "cpu_has_fast_bf16", "file_sha"]
+def tiny_world_model(family: str = "diffusion", context_frames: int = 2, seed: int = 0,
+                     frame_size: tuple[int, int] = (64, 64)) -> WorldModel:
+    """A tiny randomly initialised world model (and tokenizer) of the manipulation env: tests, smoke runs."""
+    from cosmos_sim.world_models.tokenizer import TokenizerConfig
+
+    torch.manual_seed(seed)
+    kind = "CV" if family == "diffusion" else "DV"
+    tok = Tokenizer(TokenizerConfig(kind=kind, latent_channels=4, frame_channels=8, channels=16, res_blocks=1,
+                                    attention=False, norm_groups=4))
+    tc = tok.config
+    hw = (frame_size[0] // tc.spatial_compression, frame_size[1] // tc.spatial_compression)
+    common = dict(latent_size=hw, context_frames=context_frames, dim=32, depth=2, heads=2)
+    if family == "diffusion":
+        dyn, head_ch = dict(common, latent_channels=tc.latent_channels), tc.latent_channels
+    else:
+        dyn, head_ch = dict(common, fsq_levels=tc.fsq_levels), len(tc.fsq_levels)
+    cfg = WorldModelConfig(family=family, dynamics=dyn, head=dict(latent_channels=head_ch, latent_size=hw, channels=8,
+                                                                  hidden=16),
+                           env_kwargs={"width": frame_size[1], "height": frame_size[0]}, frame_size=frame_size,
+                           tokenizer_name=tc.name, sampler_steps=2)
+    return WorldModel(cfg, tok).eval()
+
+
+__all__ = ["CHECKPOINT_KIND", "RolloutState", "WorldModel", "WorldModelConfig", "cpu_has_fast_bf16", "file_sha", "tiny_world_model"]
