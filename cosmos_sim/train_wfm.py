@@ -336,8 +336,12 @@ def build_model(args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats
 def store_env_info(path: str) -> dict:
     """Env id, action layout and frame size of a store (what the world model imitates)."""
     store = TrajectoryStore.open(path)
+    if "rgb" not in store.keys():
+        raise ValueError(f"trajectory store {path} has no 'rgb' key; record it with `cosmos-sim generate`")
     h, w = store.key_info()["rgb"][0][:2]
     attrs = store.attrs
+    if "action_layout" not in attrs:
+        raise ValueError(f"trajectory store {path} does not record the env's action_layout attribute")
     return {"env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"), "action_layout": list(attrs["action_layout"]),
             "height": int(h), "width": int(w)}
 

@@ -1,0 +1,90 @@
+"""train-wfm: training windows, the latent cache, a tiny end-to-end run of both families, resume, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cosmos_sim.cli import main
+from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.train_wfm import Args, LatentData, record_noisy_expert, sample_batch, train
+from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("trainwfm")
+    train_store = record_noisy_expert(str(d / "train.zarr"), episodes=3, seed=0, max_steps=10)
+    val_store = record_noisy_expert(str(d / "val.zarr"), episodes=2, seed=100000, max_steps=10, max_noise=0.0)
+    for fam in ("diffusion", "ar"):
+        tiny_world_model(fam).tokenizer.save_pretrained(d / f"tok_{fam}", dtype=None)
+    return d, train_store, val_store
+
+
+def test_noisy_expert_store_has_what_training_reads(setup):
+    _, store, val = setup
+    assert store.n_episodes == 3 and {"rgb", "action", "reward", "is_success"} <= set(store.keys())
+    assert list(store.episode_seeds) == [0, 1, 2] and list(val.episode_seeds) == [100000, 100001]
+    ep = store.episode(0)
+    assert ep["rgb"].shape[1:] == (64, 64, 3) and np.abs(ep["action"]).max() <= 1
+    assert (ep["action"][-1] == 0).all()  # recording convention: the last row has no action
+
+
+def test_windows_pad_episode_starts_with_the_first_frame_and_zero_actions():
+    n = 6  # two episodes: rows 0-2 and 3-5
+    data = LatentData(latents=np.arange(n, dtype=np.float16).reshape(n, 1, 1, 1) * np.ones((1, 2, 2, 2), np.float16),
+                      action=np.arange(n, dtype=np.float32)[:, None].repeat(7, 1) + 1,
+                      reward=np.arange(n, dtype=np.float32), success=np.array([0, 0, 1, 0, 0, 0], bool),
+                      episode_start=np.array([0, 0, 0, 3, 3, 3]), last=np.array([0, 0, 1, 0, 0, 1], bool))
+    b = sample_batch(data, np.array([1, 3]), k=3)
+    ctx = b["context"][:, :, 0, 0, 0].tolist()
+    assert ctx == [[0, 0, 1], [3, 3, 3]]  # never crosses into the previous episode
+    assert b["context_actions"][0, :, 0].tolist() == [0, 1]  # zero between repeated frames, a_0 from 0 to 1
+    assert b["context_actions"][1].abs().sum() == 0
+    assert b["action"][:, 0].tolist() == [2, 4] and b["target"][:, 0, 0, 0].tolist() == [2, 4]
+    assert b["reward"].tolist() == [1, 3] and b["success"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize("family", ["diffusion", "ar"])
+def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
+    d, _, _ = setup
+    out = d / f"run_{family}"
+    args = Args(data=(str(d / "train.zarr"),), val_data=(str(d / "val.zarr"),), tokenizer=str(d / f"tok_{family}"),
+                family=family, out=str(out), dim=32, depth=1, heads=2, context_frames=2, batch_size=4, steps=4,
+                eval_every=2, eval_episodes=2, rollout_steps=4, warmup=1, progress=False)
+    figures = train(args)
+    assert figures["step"] == 4 and np.isfinite(figures["val_psnr"]) and figures["copy_psnr"] > 5
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 4]
+    assert list((out / "cache").glob("train-*.npz"))  # latents encoded once
+    wm = WorldModel.from_pretrained(out / "best", device="cpu")
+    assert wm.config.family == family and wm.config.context_frames == 2
+    assert wm.config.env_id == "cosmos_sim/Manipulation-GT-v0" and len(wm.config.action_layout) == 7
+    if family == "diffusion":
+        assert len(wm.config.latent_mean) == 4 and min(wm.config.latent_std) > 0
+    # Resume: the same command with more steps continues from step 4.
+    figures = train(Args(**{**args.__dict__, "steps": 6}))
+    assert figures["step"] == 6
+    assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+
+
+def test_cli_bad_input_is_a_clear_error(setup, capsys):
+    d, _, _ = setup
+    rc = main(["train-wfm", "--data", str(d / "train.zarr"), "--tokenizer", str(d / "tok_ar"), "--family", "diffusion",
+               "--out", str(d / "bad"), "--progress", "--steps", "1"])
+    assert rc == 2 and "needs a CV tokenizer" in capsys.readouterr().err
+    empty = TrajectoryStore.create(d / "norgb.zarr")
+    empty.add_episode({"state": np.zeros((3, 2), np.float32)})
+    rc = main(["train-wfm", "--data", str(d / "norgb.zarr"), "--tokenizer", str(d / "tok_diffusion"),
+               "--out", str(d / "bad2")])
+    assert rc == 2 and "no 'rgb' key" in capsys.readouterr().err
