@@ -1,9 +1,11 @@
 """The README's demo: run the GT scenes, record a short dataset, and show what was recorded.
 
-Until the world models exist this is the ground-truth half of the SDK: the scripted expert in
-the MuJoCo manipulation scene (RGB + depth + segmentation + edges recorded into a zarr store),
-the PyBullet driving scene with its six cameras, and every physics scenario. It writes pictures
-and videos a person can look at and ends with a one-screen summary.
+The ground-truth half of the SDK: the scripted expert in the MuJoCo manipulation scene (RGB +
+depth + segmentation + edges recorded into a zarr store), the PyBullet driving scene with its six
+cameras, and every physics scenario; then the point of the SDK: the shipped world-model env
+(``cosmos_sim/Manipulation-WFM-v0``) and the GT scene run side by side from the same seed under
+the scripted expert (GT | WFM | error video, per-step PSNR plot). It writes pictures and videos a
+person can look at and ends with a one-screen summary.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class DemoConfig:
     """Length of the recorded driving episode."""
     frames_per_row: int = 8
     """Frames shown per row in the pictures."""
+    wfm_steps: int = 24
+    """Steps of the world model beside the GT scene (0 skips that part)."""
+    wfm_seed: int = 100000
+    """Seed of the world-model comparison (held out: the shipped model never trained on it)."""
 
 
 def _label(img: np.ndarray, text: str, width: int = 120) -> np.ndarray:
@@ -99,6 +105,40 @@ def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
     return {suffix: len(v) for suffix, v in zip(PHYSICS_SCENARIOS, videos, strict=True)}
 
 
+def _world_model(cfg: DemoConfig, out: Path) -> dict:
+    """The shipped WFM env beside the GT scene: same seed, the expert's actions, paired mode."""
+    import imageio.v2 as iio2
+    import imageio.v3 as iio3
+
+    from cosmos_sim.bench.wfm import gt_rollouts, psnr_plot, side_by_side
+    from cosmos_sim.metrics import psnr
+
+    gt = gt_rollouts("expert", [cfg.wfm_seed], steps=cfg.wfm_steps)
+    env = gym.make("cosmos_sim/Manipulation-WFM-v0", paired=True)
+    obs, _ = env.reset(seed=cfg.wfm_seed)
+    pred, gt_frames, rewards = [], [], []
+    t0 = time.perf_counter()
+    for a in gt["actions"][0]:
+        obs, r, _, _, info = env.step(a)  # the model keeps going past a predicted success, for the comparison
+        pred.append(obs)
+        gt_frames.append(info["gt_frame"])
+        rewards.append((r, info["gt_reward"]))
+    ms = 1000 * (time.perf_counter() - t0) / cfg.wfm_steps
+    env.close()
+    pred, gt_frames = np.stack(pred), np.stack(gt_frames)
+    chw = lambda x: x.transpose(0, 3, 1, 2).astype(np.float32) / 255  # noqa: E731
+    model_psnr = psnr(chw(pred), chw(gt_frames))
+    copy_psnr = psnr(chw(np.repeat(gt["frames"][0, :1], len(gt_frames), 0)), chw(gt_frames))
+    video = side_by_side(gt_frames, pred, scale=3)
+    iio2.mimwrite(out / "wfm_vs_gt.mp4", list(video), fps=10, codec="libx264", pixelformat="yuv420p")
+    iio3.imwrite(out / "wfm_vs_gt.gif", video, extension=".gif", duration=100, loop=0)
+    psnr_plot({"world model": model_psnr, "copy last frame": copy_psnr}, out / "wfm_psnr.png",
+              f"WFM vs GT, seed {cfg.wfm_seed}, scripted expert")
+    r = np.array(rewards)
+    return {"psnr_mean": float(model_psnr.mean()), "copy_psnr_mean": float(copy_psnr.mean()), "ms_per_step": ms,
+            "reward_mae": float(np.abs(r[:, 0] - r[:, 1]).mean())}
+
+
 def run_demo(cfg: DemoConfig | None = None) -> dict:
     """Run the demo and return its summary (also printed as a table)."""
     from rich.console import Console
@@ -112,7 +152,8 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     t0 = time.perf_counter()
     console = Console()
 
-    console.rule("[bold]1/3 manipulation (MuJoCo): scripted expert, RGB + depth + seg + edges")
+    parts = 4 if cfg.wfm_steps else 3
+    console.rule(f"[bold]1/{parts} manipulation (MuJoCo): scripted expert, RGB + depth + seg + edges")
     manip = out / "manipulation.zarr"
     _fresh(manip)
     m = generate(GenerateConfig(env_id=MANIPULATION_ID, episodes=cfg.episodes, out=str(manip), policy="expert",
@@ -121,7 +162,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     _manipulation_maps_picture(manip, out / "manipulation_maps.png", cfg.frames_per_row)
     export_episode(manip, 0, out / "manipulation_ep0.mp4")
 
-    console.rule("[bold]2/3 driving (PyBullet): six cameras, lane-keeping expert")
+    console.rule(f"[bold]2/{parts} driving (PyBullet): six cameras, lane-keeping expert")
     drive = out / "driving.zarr"
     _fresh(drive)
     d = generate(GenerateConfig(env_id=DRIVING_ID, episodes=1, out=str(drive), policy="expert", workers=1,
@@ -129,8 +170,13 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     contact_sheet(drive, out / "driving.png", frames=4, scale=2)
     export_episode(drive, 0, out / "driving_ep0.mp4")
 
-    console.rule("[bold]3/3 physics scenarios (MuJoCo): one seeded video each")
+    console.rule(f"[bold]3/{parts} physics scenarios (MuJoCo): one seeded video each")
     p = _physics(cfg, out)
+
+    w = None
+    if cfg.wfm_steps:
+        console.rule("[bold]4/4 world model beside the GT scene: same seed, the expert's actions")
+        w = _world_model(cfg, out)
 
     seconds = time.perf_counter() - t0
     table = Table(title=f"cosmos-sim demo: {out} ({seconds:.0f} s)", show_header=True)
@@ -144,10 +190,14 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
                   f"return {d['mean_return']:.1f}", "driving.zarr, driving.png, driving_ep0.mp4")
     table.add_row("Physics-*-GT (MuJoCo)", f"{len(p)} scenarios, {sum(p.values())} frames", "",
                   "physics.png, physics.gif")
+    if w is not None:
+        table.add_row("Manipulation-WFM (shipped diffusion nano)", f"{cfg.wfm_steps} steps beside GT, seed {cfg.wfm_seed}",
+                      f"PSNR {w['psnr_mean']:.1f} dB (copy-last {w['copy_psnr_mean']:.1f}), {w['ms_per_step']:.0f} ms/step, "
+                      f"reward error {w['reward_mae']:.3f}", "wfm_vs_gt.mp4, wfm_vs_gt.gif, wfm_psnr.png")
     console.print(table)
     console.print("Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
                   "cosmos_sim.store.TrajectoryStore / cosmos_sim.dataset.TrajectoryWindowDataset.")
-    return {"manipulation": m, "driving": d, "physics_frames": p, "seconds": seconds, "out": str(out)}
+    return {"manipulation": m, "driving": d, "physics_frames": p, "wfm": w, "seconds": seconds, "out": str(out)}
 
 
 __all__ = ["DemoConfig", "run_demo"]

@@ -63,6 +63,9 @@ class Args:
     """Run directory: last/ (resumable), best/ (bf16 bundle), metrics.jsonl."""
     cache_dir: str = ""
     """Where the encoded latents are cached (default OUT/cache)."""
+    init_from: str = ""
+    """Start a new run from the dynamics + head weights of this bundle (e.g. one trained on an earlier
+    checkpoint of the same tokenizer run); ignored when resuming."""
     context_frames: int = 4
     """Past frames the model conditions on (K)."""
     dim: int = 128
@@ -423,6 +426,14 @@ def train(args: Args) -> dict[str, float]:
         step, best = state["step"], state["best_psnr"]
         if main:
             print(f"resumed from {last_dir} at step {step} (best held-out PSNR {best:.2f} dB)")
+    elif args.init_from:
+        init = WorldModel.from_pretrained(args.init_from, device=device)
+        for part in ("dynamics", "head"):
+            getattr(wm, part).load_state_dict(getattr(init, part).state_dict())
+        if args.ema > 0:
+            ema.load_state_dict(wm.state_dict())
+        if main:
+            print(f"initialised the dynamics and head from {args.init_from}")
     n_params = sum(p.numel() for p in learner.parameters())
     if main:
         print(f"{args.family}: {n_params / 1e6:.2f} M parameters (dynamics + head) on {device}")

@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "envs": "cosmos_sim.bench.envs",
     "curate": "cosmos_sim.bench.curate",
     "tokenizer": "cosmos_sim.bench.tokenizer",
+    "wfm": "cosmos_sim.bench.wfm",
 }
 
 

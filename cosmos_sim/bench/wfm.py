@@ -1,0 +1,245 @@
+"""``cosmos-sim bench wfm``: fidelity, speed and reward-head accuracy of the shipped world models.
+
+Fidelity: open-loop rollouts of ``STEPS`` frames from held-out seeds (>= 100000, never used in
+training) under the scripted expert and the random policy. The GT scene is rolled out first and
+its actions are replayed open loop in the world model, starting from the GT first frame (repeated
+into the K context slots, as the env does). PSNR and SSIM per step against the GT frames, beside
+the copy-last-frame baseline (the first frame held for every step) and the tokenizer's own
+reconstruction of the GT frames (the ceiling any model over its latents can reach).
+
+Speed: env steps per second of ``WorldModelVectorEnv`` (one batched forward pass per step:
+sampler + tokenizer decode + reward head) at several batch sizes; FLOPs of one step counted with
+``torch.utils.flop_counter``; the fraction of a bf16/fp32 matmul peak measured in the same run;
+the process's peak resident memory.
+
+Reward head: mean absolute error of the predicted reward and accuracy of the success flag on
+held-out expert episodes (teacher-forced latents of the GT frames, and open-loop predictions).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from cosmos_sim.bench.common import BenchResult
+
+STEPS = 16
+HELD_OUT_SEED = 100000
+GT_ID = "cosmos_sim/Manipulation-GT-v0"
+#: Shipped models measured here: (label, name under assets/wfm/).
+MODELS = (("diffusion", "manip-dit-nano"), ("ar", "manip-gpt-nano"))
+
+
+def gt_rollouts(policy: str, seeds: list[int], steps: int = STEPS, env_id: str = GT_ID) -> dict[str, np.ndarray]:
+    """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``.
+
+    Episodes are stepped for ``steps`` steps even past a success (the scene keeps simulating).
+    """
+    from cosmos_sim.policies import make_policy
+
+    env = gym.make(env_id).unwrapped
+    frames, actions, rewards, success = [], [], [], []
+    for s in seeds:
+        pol = make_policy(policy, env, s)
+        obs, _ = env.reset(seed=s)
+        f, a, r, ok = [obs], [], [], []
+        for _ in range(steps):
+            act = np.asarray(pol(obs, env), dtype=np.float32)
+            obs, rew, _, _, info = env.step(act)
+            f.append(obs)
+            a.append(act)
+            r.append(rew)
+            ok.append(bool(info.get("is_success", False)))
+        frames.append(np.stack(f))
+        actions.append(np.stack(a))
+        rewards.append(r)
+        success.append(ok)
+    env.close()
+    return {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
+            "success": np.array(success)}
+
+
+def side_by_side(gt: np.ndarray, pred: np.ndarray, scale: int = 2) -> np.ndarray:
+    """``(T, H, W, 3)`` GT and prediction -> ``(T, s*H, s*3W + gaps, 3)`` frames: GT | prediction | |error| x 3."""
+    err = np.clip(np.abs(gt.astype(np.int16) - pred.astype(np.int16)).max(-1) * 3, 0, 255).astype(np.uint8)
+    err = np.repeat(err[..., None], 3, axis=-1)
+    gap = np.full((*gt.shape[:2], 8, 3), 255, np.uint8)  # 64x64 frames: widths stay multiples of 16 (video codecs)
+    out = np.concatenate([gt, gap, pred, gap, err], axis=2)
+    return out.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
+def psnr_plot(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
+    """Per-step PSNR curves (label -> (T,) dB) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for label, y in curves.items():
+        ax.plot(np.arange(1, len(y) + 1), y, marker="o", ms=3, label=label)
+    ax.set_xlabel("open-loop step")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _tokenizer_ceiling(model, frames: np.ndarray) -> np.ndarray:
+    """Per-step PSNR of the tokenizer's image-mode reconstruction of the GT frames."""
+    from cosmos_sim.train_wfm import rollout_metrics
+
+    b, t = frames.shape[:2]
+    z = model.encode(frames.reshape(b * t, 1, *frames.shape[2:]))[:, 0]
+    rec = model.decode(z).reshape(frames.shape)
+    return rollout_metrics(rec, frames)["psnr"]
+
+
+def _speed(model_dir: Path, batch: int, steps: int) -> float:
+    """Env steps per second of the vector env at ``batch`` (after two warm-up steps)."""
+    from cosmos_sim.envs.wfm_env import WorldModelVectorEnv
+
+    venv = WorldModelVectorEnv(batch, checkpoint=model_dir, max_episode_steps=None)
+    venv.reset(seed=HELD_OUT_SEED)
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, (steps + 2, batch, 7)).astype(np.float32)
+    for a in acts[:2]:
+        venv.step(a)
+    t0 = time.perf_counter()
+    for a in acts[2:]:
+        venv.step(a)
+    dt = time.perf_counter() - t0
+    venv.close()
+    return batch * steps / dt
+
+
+def _flops_per_step(model) -> float:
+    """FLOPs of one env step at batch 1 (dynamics sampling + decode + reward head)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    k = model.context_frames
+    frame = np.zeros((1, 1, *model.config.frame_size, 3), np.uint8)
+    z = model.encode(frame)
+    state = model.start(z.expand(-1, k, *z.shape[2:]).contiguous())
+    a = np.zeros((1, 7), np.float32)
+    model.predict_next(state, a)  # AR: fill the cache once outside the count
+    with FlopCounterMode(display=False) as counter:
+        state, nxt = model.predict_next(state, a)
+        model.decode(nxt)
+        model.reward(nxt, a)
+    return float(counter.get_total_flops())
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
+    """Measured GFLOP/s of an n x n matmul in ``dtype`` on this machine, now."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def _reward_accuracy(model, held: dict[str, np.ndarray], pred_latents: torch.Tensor | None = None) -> dict[str, float]:
+    b, t = held["actions"].shape[:2]
+    z = model.encode(held["frames"][:, 1:].reshape(b * t, 1, *held["frames"].shape[2:]))[:, 0]
+    r, p = model.reward(z, held["actions"].reshape(b * t, -1))
+    truth_r, truth_s = held["reward"].reshape(-1), held["success"].reshape(-1)
+    out = {"reward_mae": float(np.abs(r - truth_r).mean()), "reward_mae_of_gt_std": float(truth_r.std()),
+           "success_accuracy": float(((p > 0.5) == truth_s).mean()),
+           "success_recall": float((p[truth_s] > 0.5).mean()) if truth_s.any() else float("nan")}
+    return out
+
+
+def run(out_dir: str = "benchmarks", quick: bool = False) -> BenchResult:
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
+    from cosmos_sim.train_wfm import open_loop, rollout_metrics
+    from cosmos_sim.world_models.wfm import WorldModel
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_seeds = 4 if quick else 16
+    seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + n_seeds))
+    gt = {pol: gt_rollouts(pol, seeds) for pol in ("expert", "random")}
+    figures: dict[str, float] = {}
+    rows: list[dict] = []
+    curves: dict[str, np.ndarray] = {}
+    for pol, g in gt.items():
+        truth = g["frames"][:, 1:]
+        copy = rollout_metrics(np.repeat(g["frames"][:, :1], STEPS, axis=1), truth)
+        figures[f"copy_last_psnr_mean_db_{pol}"] = float(copy["psnr"].mean())
+        figures[f"copy_last_ssim_mean_{pol}"] = float(copy["ssim"].mean())
+        rows.append({"model": "copy-last-frame", "policy": pol, "psnr_mean_db": float(copy["psnr"].mean()),
+                     "psnr_step1_db": float(copy["psnr"][0]), "psnr_step16_db": float(copy["psnr"][-1]),
+                     "ssim_mean": float(copy["ssim"].mean())})
+        curves[f"copy-last ({pol})"] = copy["psnr"]
+
+    speed_batches = (1, 16) if quick else (1, 16, 32, 64)
+    for label, name in MODELS:
+        try:
+            model_dir = resolve_checkpoint(name)
+        except ValueError:
+            continue  # not shipped
+        model = WorldModel.from_pretrained(model_dir, device="cpu")
+        fam = model.config.family
+        for pol, g in gt.items():
+            pred = open_loop(model, g["frames"][:, 0], g["actions"])
+            m = rollout_metrics(pred, g["frames"][:, 1:])
+            ceiling = _tokenizer_ceiling(model, g["frames"][:, 1:])
+            figures[f"psnr_mean_db_{label}_{pol}"] = float(m["psnr"].mean())
+            figures[f"ssim_mean_{label}_{pol}"] = float(m["ssim"].mean())
+            figures[f"tokenizer_psnr_db_{label}_{pol}"] = float(ceiling.mean())
+            rows.append({"model": f"{name} ({fam}, {model.config.tokenizer_name})", "policy": pol,
+                         "psnr_mean_db": float(m["psnr"].mean()), "psnr_step1_db": float(m["psnr"][0]),
+                         "psnr_step16_db": float(m["psnr"][-1]), "ssim_mean": float(m["ssim"].mean()),
+                         "tokenizer_ceiling_db": float(ceiling.mean()),
+                         "psnr_per_step_db": [round(float(v), 2) for v in m["psnr"]]})
+            curves[f"{label} ({pol})"] = m["psnr"]
+            if pol == "expert":
+                import imageio.v3 as iio3
+
+                video = side_by_side(g["frames"][0, 1:], pred[0])
+                iio3.imwrite(out / f"wfm_{label}_side_by_side.gif", video, extension=".gif", duration=150, loop=0)
+        figures[f"psnr_mean_db_{label}"] = float(np.mean([figures[f"psnr_mean_db_{label}_{p}"] for p in gt]))
+        figures[f"psnr_gain_over_copy_db_{label}"] = figures[f"psnr_mean_db_{label}"] - float(
+            np.mean([figures[f"copy_last_psnr_mean_db_{p}"] for p in gt]))
+        # Reward head on the expert rollouts (teacher-forced latents of the GT frames).
+        acc = _reward_accuracy(model, gt["expert"])
+        figures |= {f"{k}_{label}": v for k, v in acc.items()}
+        # Speed, FLOPs, peak.
+        flops = _flops_per_step(model)
+        figures[f"gflop_per_step_{label}"] = flops / 1e9
+        for b in speed_batches:
+            if label == "ar" and b > 16:
+                continue
+            sps = _speed(model_dir, b, steps=4 if quick else (8 if b >= 32 else 16))
+            figures[f"steps_per_s_batch{b}_{label}"] = sps
+            if b == 1:
+                figures[f"ms_per_step_batch1_{label}"] = 1000 / sps
+        peak_bf16 = matmul_peak(torch.bfloat16)
+        figures["matmul_peak_gflops_bf16"] = peak_bf16
+        figures["matmul_peak_gflops_fp32"] = matmul_peak(torch.float32)
+        top_b = max(b for b in speed_batches if f"steps_per_s_batch{b}_{label}" in figures)
+        achieved = flops * figures[f"steps_per_s_batch{top_b}_{label}"] / 1e9
+        figures[f"achieved_gflops_batch{top_b}_{label}"] = achieved
+        figures[f"peak_fraction_bf16_batch{top_b}_{label}"] = achieved / peak_bf16
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    psnr_plot(curves, out / "wfm_psnr_per_step.png", f"open loop from held-out seeds ({n_seeds} per policy)")
+    notes = (f"Open-loop {STEPS}-step rollouts from seeds {seeds[0]}..{seeds[-1]} (held out: training used seeds "
+             "< 100000) under the scripted expert and the random policy; the GT first frame fills the K context "
+             "slots. copy-last-frame holds that first frame. tokenizer_ceiling_db: PSNR of the tokenizer's own "
+             "reconstruction of the GT frames. Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
+             f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
+             "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png.")
+    return BenchResult(name="wfm", figures=figures, rows=rows, notes=notes)
+
+
+__all__ = ["gt_rollouts", "matmul_peak", "psnr_plot", "run", "side_by_side"]
