@@ -149,3 +149,20 @@ def test_stable_baselines3_ppo_trains_on_it_unmodified(ckpt):
     assert model.num_timesteps >= 192
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action.astype(np.float32))
+
+
+def test_predicted_success_terminates_and_the_vector_env_restarts_that_row(tmp_path):
+    wm = tiny_world_model("diffusion")
+    with torch.no_grad():
+        wm.head.mlp[-1].bias[1] = 20.0  # always predicts success
+    wm.save_pretrained(tmp_path / "done", dtype=None)
+    env = WorldModelEnv(checkpoint=tmp_path / "done")
+    env.reset(seed=0)
+    _, _, terminated, truncated, info = env.step(np.zeros(7, np.float32))
+    assert terminated and not truncated and info["is_success"] and info["success_prob"] > 0.99
+    venv = WorldModelVectorEnv(2, checkpoint=tmp_path / "done")
+    first, _ = venv.reset(seed=[3, 4])
+    assert venv.step(np.zeros((2, 7), np.float32))[2].all()
+    obs, reward, terminated, _, info = venv.step(np.zeros((2, 7), np.float32))
+    assert not terminated.any() and (info["step"] == 0).all() and (reward == 0).all()
+    assert obs.shape == first.shape and not np.array_equal(obs, first)  # new seeds, new first frames
