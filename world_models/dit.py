@@ -149,7 +149,7 @@ class DiTBlock(nn.Module):
         self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.ada = nn.Linear(dim, 6 * dim)
         nn.init.zeros_(self.ada.weight)  # every block starts as the identity (DiT's adaLN-Zero)
         nn.init.zeros_(self.ada.bias)
