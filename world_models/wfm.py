@@ -17,7 +17,8 @@ Rollout API (batched; what the Gymnasium envs call)::
 Checkpoint directory (``save_pretrained`` / ``from_pretrained``)::
 
     config.json + model.safetensors    kind "wfm": dynamics + reward head (world_models/checkpoint.py)
-    tokenizer/                         the tokenizer checkpoint it was trained with (self-contained)
+    tokenizer/                         the tokenizer checkpoint it was trained with (self-contained),
+                                       or ``config.tokenizer_dir``: a path relative to the bundle
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class WorldModelConfig:
     """Cosmos-style name of the tokenizer (CV4x8x8 ...)."""
     tokenizer_sha: str = ""
     """SHA-256 (first 16 hex digits) of the tokenizer's weights file."""
+    tokenizer_dir: str = ""
+    """Where the tokenizer checkpoint is, relative to the bundle, when it is not in ``tokenizer/``
+    (shipped bundles point at ``assets/tokenizers/<name>`` instead of carrying a copy)."""
     latent_mean: tuple[float, ...] = ()
     """CV: per-channel mean of the training latents (subtracted before the DiT)."""
     latent_std: tuple[float, ...] = ()
@@ -260,15 +264,26 @@ class WorldModel(nn.Module):
 
     # ---- checkpoints ---------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, tokenizer_dir: str | os.PathLike | None = None,
-                        dtype: torch.dtype | None = torch.bfloat16, extra: dict | None = None) -> Path:
+                        dtype: torch.dtype | None = torch.bfloat16, extra: dict | None = None,
+                        tokenizer_ref: str | None = None) -> Path:
         """Write the bundle (weights in bf16 by default) with the tokenizer beside it in ``tokenizer/``.
 
-        ``tokenizer_dir``: copy that checkpoint directory (keeps its README and extra);
-        otherwise the in-memory tokenizer is saved.
+        ``tokenizer_dir``: copy that checkpoint directory; otherwise the in-memory tokenizer is
+        saved. ``tokenizer_ref``: store no copy, only this path relative to the bundle (it must hold
+        the same tokenizer: its SHA is checked on load).
         """
         out = Path(directory)
         state = {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}
-        save_checkpoint(out, CHECKPOINT_KIND, asdict(self.config), state, dtype=dtype, extra=extra)
+        config = asdict(self.config)
+        if tokenizer_ref is not None:
+            target = Path(os.path.normpath(out / tokenizer_ref)) / "model.safetensors"
+            if not target.is_file() or (self.config.tokenizer_sha and file_sha(target) != self.config.tokenizer_sha):
+                raise ValueError(f"tokenizer_ref {tokenizer_ref!r} does not lead to this model's tokenizer ({target})")
+            config["tokenizer_dir"] = str(tokenizer_ref)
+            save_checkpoint(out, CHECKPOINT_KIND, config, state, dtype=dtype, extra=extra)
+            return out
+        config["tokenizer_dir"] = ""
+        save_checkpoint(out, CHECKPOINT_KIND, config, state, dtype=dtype, extra=extra)
         tok_out = out / "tokenizer"
         if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != tok_out.resolve():
             tok_out.mkdir(parents=True, exist_ok=True)
@@ -288,7 +303,7 @@ class WorldModel(nn.Module):
             cfg.dynamics_config()
         except TypeError as e:
             raise CheckpointError(f"{d / 'config.json'} has an unknown world-model config: {e}") from None
-        tok_dir = d / "tokenizer"
+        tok_dir = Path(os.path.normpath(d / cfg.tokenizer_dir)) if cfg.tokenizer_dir else d / "tokenizer"
         tokenizer = Tokenizer.from_pretrained(tok_dir, device="cpu")
         if cfg.tokenizer_sha and file_sha(tok_dir / "model.safetensors") != cfg.tokenizer_sha:
             raise CheckpointError(f"{tok_dir / 'model.safetensors'} is not the tokenizer {d} was trained with "

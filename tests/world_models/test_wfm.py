@@ -1,5 +1,6 @@
 """WorldModel bundles: encode/decode shapes, batched rollout steps, reward head, checkpoints and their errors."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -106,3 +107,17 @@ def test_reward_head_learns_reward_and_success():
     truth = z[:, 0].mean((1, 2)) - 0.5 * a[:, 0]
     assert (r - truth).abs().mean() < 0.5 * truth.abs().mean()
     assert ((logit > 0) == (z[:, 1, 0, 0] > 1.0)).float().mean() > 0.85
+
+
+def test_bundle_can_point_at_a_shared_tokenizer_instead_of_a_copy(tmp_path):
+    wm = tiny_world_model()
+    wm.tokenizer.save_pretrained(tmp_path / "tokenizers" / "cv", dtype=None)
+    from cosmos_sim.world_models.wfm import file_sha
+
+    wm.config = dataclasses.replace(wm.config, tokenizer_sha=file_sha(tmp_path / "tokenizers" / "cv" / "model.safetensors"))
+    wm.save_pretrained(tmp_path / "wfm" / "m", tokenizer_ref="../../tokenizers/cv")
+    assert not (tmp_path / "wfm" / "m" / "tokenizer").exists()
+    back = WorldModel.from_pretrained(tmp_path / "wfm" / "m")
+    assert back.config.tokenizer_dir == "../../tokenizers/cv"
+    with pytest.raises(ValueError, match="tokenizer_ref"):
+        wm.save_pretrained(tmp_path / "wfm" / "n", tokenizer_ref="../nowhere")
