@@ -80,7 +80,7 @@ class Args:
     """Diffusion: "concat" (context on channels) or "tokens" (context frames as tokens)."""
     patch: int = 1
     """Diffusion: spatial patch size over the latent grid."""
-    sampler_steps: int = 3
+    sampler_steps: int = 2
     """Diffusion: denoiser calls per frame at inference (stored in the checkpoint)."""
     context_noise: float = 0.1
     """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""

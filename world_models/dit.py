@@ -60,8 +60,9 @@ class DiTConfig:
     """EDM training: mean of log sigma."""
     p_std: float = 1.2
     """EDM training: std of log sigma."""
-    sigma_min: float = 0.002
-    """Sampler: smallest noise level."""
+    sigma_min: float = 0.25
+    """Sampler: the last nonzero noise level. With 2-3 steps a final call at a tiny sigma (EDM's 0.002)
+    changes nothing; measured: 2 calls ending at 0.25-0.3 match 3 calls ending at 0.002."""
     sigma_max: float = 5.0
     """Sampler: largest noise level (the start of sampling)."""
     rho: float = 7.0

@@ -73,7 +73,7 @@ class WorldModelConfig:
     """CV: per-channel mean of the training latents (subtracted before the DiT)."""
     latent_std: tuple[float, ...] = ()
     """CV: per-channel std of the training latents."""
-    sampler_steps: int = 3
+    sampler_steps: int = 2
     """Diffusion: denoiser calls per frame at inference."""
     sampler: str = "euler"
     """Diffusion: "euler" or "heun"."""
