@@ -244,21 +244,25 @@ def held_out_episodes(paths: tuple[str, ...], n: int, steps: int) -> HeldOut:
 
 
 @torch.no_grad()
-def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0) -> np.ndarray:
+def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0,
+              return_latents: bool = False) -> np.ndarray | tuple[np.ndarray, torch.Tensor]:
     """Open-loop rollout from one frame per row: ``first`` (B, H, W, 3), ``actions`` (B, T, A) -> (B, T, H, W, 3).
 
     The context is the first frame repeated K times (as the env does); sampler noise comes from
-    per-row generators seeded ``seed + row``.
+    per-row generators seeded ``seed + row``. ``return_latents`` also returns the predicted
+    latents ``(B, T, ...)``.
     """
     k = model.context_frames
     z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
     state = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
     gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
-    out = []
+    out, latents = [], []
     for t in range(actions.shape[1]):
         state, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
         out.append(model.decode(z))
-    return np.stack(out, axis=1)
+        latents.append(z)
+    frames = np.stack(out, axis=1)
+    return (frames, torch.stack(latents, 1)) if return_latents else frames
 
 
 def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
