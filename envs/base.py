@@ -1,4 +1,5 @@
-"""Pieces every cosmos-sim env shares: action checking and pinhole camera geometry.
+"""Pieces every cosmos-sim env shares: action checking, pinhole camera geometry, and
+``GTEnvMixin``, what the engine base classes (``MujocoGTEnv``, ``BulletGTEnv``) do alike.
 
 Camera convention (all engines): intrinsics ``K`` is the 3x3 pinhole matrix in pixels with the
 origin at the top-left pixel corner; extrinsics is the 4x4 world-to-camera transform in the
@@ -10,6 +11,7 @@ float32 metres.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -67,3 +69,50 @@ class CameraParams:
 
     def as_dict(self) -> dict:
         return {"intrinsics": self.intrinsics, "extrinsics": self.extrinsics}
+
+
+def check_image_args(render_mode: str | None, width: int, height: int) -> None:
+    """Raise a ValueError for a render mode or an image size that no GT env supports."""
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
+    if width < 8 or height < 8:
+        raise ValueError(f"image size {width}x{height} too small; use at least 8x8")
+
+
+class GTEnvMixin:
+    """The engine-independent part of a GT base class: ``render``, the default ``_reward`` and
+    ``_observation`` hooks, and ``info`` assembled from the engine's ``object_states()``,
+    ``camera_params(camera)`` and ``control_maps(camera)``.
+
+    ``info`` after ``reset`` and every ``step``:
+        ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}}, always
+        ``cameras``  {camera: {"intrinsics": 3x3, "extrinsics": 4x4 world-to-camera (OpenCV)}}
+        ``maps``     {camera: {map: array}}; these two only when ``maps`` is not empty
+    plus the ``extra`` dict of ``_reward``.
+
+    The base class sets ``cameras``, ``maps`` and ``render_mode``, and implements ``rgb``.
+    """
+
+    cameras: tuple[str, ...]
+    maps: tuple[str, ...]
+    render_mode: str | None
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        return self.rgb()
+
+    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
+        """(reward, terminated, extra info) at the current state."""
+        return 0.0, False, {}
+
+    def _observation(self) -> Any:
+        """The observation; default: the main camera's RGB."""
+        return self.rgb()
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {"objects": self.object_states(), **extra}
+        if self.maps:
+            info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.cameras}
+            info["maps"] = {c: self.control_maps(c) for c in self.cameras}
+        return info

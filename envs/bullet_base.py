@@ -15,7 +15,8 @@ this class does the rest the same way for every PyBullet scene:
   pixel) -> instance ids named in ``segmentation_labels``; background pixels (nothing hit)
   are painted with ``background_rgb`` (a sky colour) instead of TinyRenderer's white.
 
-``info`` after ``reset`` and every ``step`` follows the MuJoCo base:
+``render``, the default hooks and the assembly of ``info`` are ``base.GTEnvMixin``'s, as in the
+MuJoCo base. ``info`` after ``reset`` and every ``step``:
     ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}} for tracked instances
     ``cameras``  {camera: {"intrinsics": 3x3, "extrinsics": 4x4 world-to-camera (OpenCV)}}
     ``maps``     {camera: {map: array}} for the maps chosen with ``maps=`` (empty by default):
@@ -29,7 +30,6 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -37,7 +37,13 @@ import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
 from cosmos_sim.control_maps import derived_maps, parse_maps
-from cosmos_sim.envs.base import CameraParams, check_action, intrinsics_from_fovy
+from cosmos_sim.envs.base import (
+    CameraParams,
+    GTEnvMixin,
+    check_action,
+    check_image_args,
+    intrinsics_from_fovy,
+)
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def quat_xyzw_to_wxyz(q) -> np.ndarray:
     return np.array([q[3], q[0], q[1], q[2]], dtype=np.float64)
 
 
-class BulletGTEnv(gym.Env):
+class BulletGTEnv(GTEnvMixin, gym.Env):
     """A seeded PyBullet scene rendered from named cameras, with control maps on demand."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -163,10 +169,7 @@ class BulletGTEnv(gym.Env):
             light: TinyRenderer lighting.
             background_rgb: colour of pixels where no body is hit (None keeps TinyRenderer's white).
         """
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
-        if width < 8 or height < 8:
-            raise ValueError(f"image size {width}x{height} too small; use at least 8x8")
+        check_image_args(render_mode, width, height)
         names = [c.name for c in cameras]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"cameras must be a non-empty list of unique names, got {names}")
@@ -203,14 +206,6 @@ class BulletGTEnv(gym.Env):
         """Advance the scene by one env step under a checked action (set targets, step physics)."""
         raise NotImplementedError
 
-    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
-        """(reward, terminated, extra info) at the current state."""
-        return 0.0, False, {}
-
-    def _observation(self) -> Any:
-        """The observation; default: the main camera's RGB."""
-        return self.rgb()
-
     def _camera_pose(self, camera: str) -> tuple[np.ndarray, np.ndarray]:
         """(position (3,), camera-to-world rotation 3x3 in the OpenCV frame) of ``camera`` now."""
         raise NotImplementedError
@@ -238,11 +233,6 @@ class BulletGTEnv(gym.Env):
         self._views = {}
         reward, terminated, extra = self._reward()
         return self._observation(), float(reward), bool(terminated), False, self._info(extra)
-
-    def render(self):
-        if self.render_mode is None:
-            return None
-        return self.rgb()
 
     def close(self):
         if self.client is not None:
@@ -357,10 +347,3 @@ class BulletGTEnv(gym.Env):
         seg = np.where(raw >= 0, self._uid_instance[idx], 0).astype(np.int32)
         self._views[camera] = (rgb, depth, seg)
         return self._views[camera]
-
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        info: dict[str, Any] = {"objects": self.object_states(), **extra}
-        if self.maps:
-            info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.cameras}
-            info["maps"] = {c: self.control_maps(c) for c in self.cameras}
-        return info

@@ -1,7 +1,8 @@
 """PyBullet tabletop manipulation: a Kuka iiwa with a pusher rod pushes the red block into a goal disc.
 
-The same task, action, observation and reward conventions as the MuJoCo
-``cosmos_sim/Manipulation-GT-v0`` (written independently; nothing is imported from it), on
+The same task as the MuJoCo ``cosmos_sim/Manipulation-GT-v0``: its config fields, blocks,
+action, observation and state layout, reward and success, layout sampling and the expert's push
+geometry come from ``push_task``, shared by both. This module adds the scene on
 PyBullet's Kuka iiwa (``pybullet_data``'s ``kuka_iiwa/model.urdf``) so the two engines can be
 compared. The arm carries a rigid pusher rod (fixed constraint to the flange) instead of a
 gripper; its tip is the end-effector point. Each step the tip target moves by the action's
@@ -11,22 +12,25 @@ straight down) and position servos track them for ``frame_skip`` physics steps.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pybullet
 import pybullet_data
-from gymnasium import spaces
 
 from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, BulletLight, look_at_rotation
+from cosmos_sim.envs.push_task import (  # noqa: F401  (OBS_MODES is re-exported)
+    BLOCK_COLOURS,
+    BLOCK_HALF,
+    OBS_MODES,
+    TABLE_Z,
+    PushTaskConfig,
+    PushTaskEnv,
+    push_expert_target,
+    sample_layout,
+)
 
-OBS_MODES = ("pixels", "state", "pixels+state")
-
-# Scene geometry (metres). The table top is the z reference of the workspace, centred at x = y = 0.
-TABLE_Z = 0.4
-BLOCK_HALF = 0.035
+# Scene geometry (metres), on top of push_task's table and blocks; the workspace is centred at x = y = 0.
 BASE_X = -0.55  # robot base, behind the workspace
 FLANGE_LEN = 0.045  # Kuka link 7 origin to its flange face
 ROD_LEN = 0.14  # pusher rod length below the flange
@@ -36,55 +40,23 @@ WORKSPACE_LOW = np.array([-0.15, -0.25, TABLE_Z + 0.015])
 WORKSPACE_HIGH = np.array([0.25, 0.25, TABLE_Z + 0.25])
 EE_LINK = 6  # Kuka link 7 (flange)
 ARM_REST = (0.0, 0.5, 0.0, -1.6, 0.0, 1.0, 0.0)  # elbow-up rest pose for the IK null space
-
-BLOCK_COLOURS: tuple[tuple[str, tuple[float, float, float]], ...] = (
-    ("red", (0.9, 0.1, 0.1)),
-    ("blue", (0.1, 0.35, 0.95)),
-    ("yellow", (0.95, 0.85, 0.1)),
-)
+# the arm folds badly closer to its base, so blocks and goal start at x >= -0.08 (xy box)
+LAYOUT_LOW, LAYOUT_HIGH = np.array([-0.08, -0.2]), np.array([0.2, 0.2])
 
 
 @dataclass(frozen=True)
-class BulletManipulationConfig:
-    """Settings of the PyBullet manipulation scene."""
+class BulletManipulationConfig(PushTaskConfig):
+    """Settings of the PyBullet manipulation scene (the push task's, plus PyBullet's own)."""
 
-    width: int = 64
-    """Image width in pixels."""
-    height: int = 64
-    """Image height in pixels."""
-    n_objects: int = 1
-    """Number of blocks, 1-3; the first (red) is the task object, the others are distractors."""
-    obs_mode: str = "pixels"
-    """'pixels' (front camera RGB), 'state' (float32 vector) or 'pixels+state' (Dict)."""
     frame_skip: int = 12
     """Physics steps (of `timestep` seconds) per env step."""
     timestep: float = 1.0 / 240.0
     """PyBullet integration step in seconds."""
-    goal_radius: float = 0.05
-    """Success when the red block centre is within this xy distance of the goal centre (m)."""
-    max_translation: float = 0.02
-    """End-effector translation per step at |action| = 1 (m)."""
-    min_separation: float = 0.1
-    """Minimum xy distance between block centres, and between blocks and the goal (m)."""
-    min_goal_distance: float = 0.15
-    """Minimum initial xy distance between the red block and the goal (m)."""
-    success_bonus: float = 1.0
-    """Added to the reward on the step the task succeeds."""
     joint_force: float = 300.0
     """Maximum torque of each arm joint servo (N m)."""
 
-    def __post_init__(self):
-        if not 1 <= self.n_objects <= len(BLOCK_COLOURS):
-            raise ValueError(f"n_objects={self.n_objects}; choose 1 to {len(BLOCK_COLOURS)}")
-        if self.obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode {self.obs_mode!r} unknown; choose one of {OBS_MODES}")
-        if self.frame_skip < 1 or self.timestep <= 0:
-            raise ValueError(f"frame_skip ({self.frame_skip}) must be >= 1 and timestep ({self.timestep}) > 0")
-        if self.goal_radius <= 0:
-            raise ValueError(f"goal_radius must be positive, got {self.goal_radius}")
 
-
-class BulletManipulationGTEnv(BulletGTEnv):
+class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
     """Push the red block into the green goal disc with a Kuka iiwa and a pusher rod.
 
     Action (7-D, each in [-1, 1]; the Cosmos/Bridge end-effector convention):
@@ -96,21 +68,14 @@ class BulletManipulationGTEnv(BulletGTEnv):
           is round, so its yaw does not matter for pushing).
         - gripper: accepted and ignored (a pusher has nothing to close).
 
-    Observation (``obs_mode``): "pixels" HxWx3 uint8 from the "front" camera (default),
-    "state" float32 (layout in ``state_layout``; the same layout as the MuJoCo env, where
-    ``ee_yaw`` and ``gripper_opening`` are always 0 here), or "pixels+state" Dict of both.
-
-    Reward: ``-(|tip - red block| + |red block - goal|)`` in metres (xyz, goal raised to the
-    block centre height), plus ``success_bonus`` when the red block's centre is within
-    ``goal_radius`` of the goal centre (xy), which also ends the episode (``info["is_success"]``).
+    Observation modes, state layout, reward, success and the task's ``info`` keys are
+    ``push_task.PushTaskEnv``'s, as in the MuJoCo env; the end-effector point (``ee_pos``) is
+    the rod tip, and the state's ``ee_yaw`` and ``gripper_opening`` are always 0 here.
 
     Cameras: "front" (in front of the table, looking back at the robot) and "top" (overhead).
     Segmentation instances: robot (arm and rod), table, goal, then the blocks by name
     (``red_block``, ``blue_block``, ``yellow_block``); the floor is background.
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
-    action_layout = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
     def __init__(
         self,
@@ -123,35 +88,20 @@ class BulletManipulationGTEnv(BulletGTEnv):
         obs_mode: str | None = None,
         n_objects: int | None = None,
     ):
-        overrides = dict(width=width, height=height, obs_mode=obs_mode, n_objects=n_objects)
-        cfg = dataclasses.replace(config or BulletManipulationConfig(),
-                                  **{k: v for k, v in overrides.items() if v is not None})
+        cfg = (config or BulletManipulationConfig()).with_overrides(width=width, height=height, obs_mode=obs_mode,
+                                                                    n_objects=n_objects)
         self.config = cfg
         cams = (BulletCamera("front", 45.0, 0.05, 5.0), BulletCamera("top", 40.0, 0.05, 5.0))
         super().__init__(cams, cfg.width, cfg.height, maps, render_mode,
                          light=BulletLight(direction=(0.3, -0.4, 1.0), ambient=0.55, diffuse=0.55),
                          background_rgb=(70, 75, 85))
-        self.metadata = {**self.metadata, "render_fps": round(1.0 / (cfg.timestep * cfg.frame_skip))}
-        self.block_names = tuple(f"{c}_block" for c, _ in BLOCK_COLOURS[: cfg.n_objects])
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
-        self.state_layout: tuple[str, ...] = (
-            "ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "goal_x", "goal_y", "goal_z",
-            *(f"{b}_{ax}" for b in self.block_names for ax in "xyz"),
-        )
-        state_space = spaces.Box(-np.inf, np.inf, shape=(len(self.state_layout),), dtype=np.float32)
-        pixel_space = spaces.Box(0, 255, shape=(cfg.height, cfg.width, 3), dtype=np.uint8)
-        self.observation_space = {
-            "pixels": pixel_space,
-            "state": state_space,
-            "pixels+state": spaces.Dict({"pixels": pixel_space, "state": state_space}),
-        }[cfg.obs_mode]
+        self._init_task()
         front_pos, front_target = np.array([0.63, -0.44, TABLE_Z + 0.74]), np.array([0.0, 0.0, TABLE_Z + 0.1])
         self._camera_poses = {
             "front": (front_pos, look_at_rotation(front_pos, front_target)),
             "top": (np.array([0.0, 0.0, TABLE_Z + 1.0]), np.diag([1.0, -1.0, -1.0])),
         }
         self._down = pybullet.getQuaternionFromEuler([0.0, np.pi, 0.0])
-        self._goal = np.zeros(3)
         self._target = np.zeros(3)  # commanded tip position
         self._robot = self._rod = -1
         self._blocks: list[int] = []
@@ -159,20 +109,6 @@ class BulletManipulationGTEnv(BulletGTEnv):
         self._limits = (np.zeros(7), np.zeros(7))
 
     # ---- scene -------------------------------------------------------------------------------
-    def _sample_layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Block xy positions (n x 2) and the goal xy, with the configured separations."""
-        cfg, n = self.config, self.config.n_objects
-        lo, hi = np.array([-0.08, -0.2]), np.array([0.2, 0.2])
-        for _ in range(1000):
-            pts = rng.uniform(lo, hi, size=(n + 1, 2))
-            blocks, goal = pts[:n], pts[n]
-            gaps = np.linalg.norm(blocks[:, None] - blocks[None], axis=-1) + np.eye(n)
-            to_goal = np.linalg.norm(blocks - goal, axis=-1)
-            if (gaps.min() >= cfg.min_separation and to_goal[0] >= cfg.min_goal_distance
-                    and np.all(to_goal[1:] >= cfg.min_separation)):
-                return blocks, goal
-        raise RuntimeError("could not place the blocks; lower min_separation or min_goal_distance")
-
     def _build_scene(self, rng: np.random.Generator, options: dict | None) -> None:
         c, cfg = self.client, self.config
         c.setGravity(0, 0, -9.81)
@@ -182,7 +118,7 @@ class BulletManipulationGTEnv(BulletGTEnv):
         c.changeDynamics(table, -1, lateralFriction=0.5)
         self._add_instance("table", table, track=True)
         goal_vis = self._disc(cfg.goal_radius, (0.1, 0.8, 0.25))
-        blocks, goal = self._sample_layout(rng)
+        blocks, goal = sample_layout(rng, cfg, LAYOUT_LOW, LAYOUT_HIGH)
         self._goal = np.array([*goal, TABLE_Z])
         self._add_instance("goal", c.createMultiBody(0, -1, goal_vis, basePosition=[*goal, TABLE_Z + 0.001]),
                            track=True)
@@ -269,70 +205,22 @@ class BulletManipulationGTEnv(BulletGTEnv):
         tip = self.client.multiplyTransforms(pos, orn, [0, 0, FLANGE_LEN + ROD_LEN], [0, 0, 0, 1])[0]
         return np.asarray(tip, dtype=np.float64)
 
-    def goal_pos(self) -> np.ndarray:
-        """World position of the goal disc centre (on the table top)."""
-        return self._goal.copy()
-
     def block_pos(self, index: int = 0) -> np.ndarray:
         """World position of block ``index`` (0 = the red task block)."""
         return np.asarray(self.client.getBasePositionAndOrientation(self._blocks[index])[0], dtype=np.float64)
-
-    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
-        tip, block = self.ee_pos(), self.block_pos(0)
-        block_goal = float(np.linalg.norm(block[:2] - self._goal[:2]))
-        success = block_goal <= self.config.goal_radius
-        reward = -(np.linalg.norm(tip - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
-        reward += self.config.success_bonus * success
-        return float(reward), success, {"is_success": success, "block_goal_distance": block_goal, "ee_pos": tip}
-
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        if "is_success" not in extra:  # reset: report the same keys as step
-            extra = self._reward()[2]
-        return super()._info(extra)
-
-    def state(self) -> np.ndarray:
-        """The privileged state vector (layout in ``state_layout``)."""
-        blocks = np.concatenate([self.block_pos(i) for i in range(len(self._blocks))])
-        return np.concatenate([self.ee_pos(), [0.0, 0.0], self._goal, blocks]).astype(np.float32)
-
-    def _observation(self) -> Any:
-        mode = self.config.obs_mode
-        if mode == "pixels":
-            return self.rgb()
-        if mode == "state":
-            return self.state()
-        return {"pixels": self.rgb(), "state": self.state()}
 
     # ---- scripted expert ---------------------------------------------------------------------
     def expert_action(self) -> np.ndarray:
         """A pushing expert from privileged state (red block, goal, tip).
 
-        Stateless, so it recovers by itself: unless the tip sits low and right behind the block
-        on the block-goal line, it rises above the blocks, flies to a point behind the block and
-        descends; once there it pushes along the line, correcting sideways drift.
+        Stateless, so it recovers by itself: ``push_task.push_expert_target``'s approach and push
+        with the rod tip, pushing steps taken from the commanded tip target.
         """
         cfg = self.config
-        tip, block = self.ee_pos(), self.block_pos(0)
-        to_goal = self._goal[:2] - block[:2]
-        dist = float(np.linalg.norm(to_goal))
-        u = to_goal / max(dist, 1e-9)
-        side = np.array([-u[1], u[0]])
-        rel = tip[:2] - block[:2]
-        along, lateral = float(rel @ u), float(rel @ side)
-        standoff = BLOCK_HALF + ROD_RADIUS + 0.01  # tip to block centre before pushing
-        z_push, z_safe = WORKSPACE_LOW[2] + 0.005, TABLE_Z + 2 * BLOCK_HALF + 0.04
-        if along < -BLOCK_HALF and abs(lateral) < 0.02 and tip[2] < z_push + 0.02:
-            # push: advance along the line by what is left to go, re-centring behind the block
-            target_xy = self._target[:2] + u * min(dist + 0.005, cfg.max_translation) - side * lateral
-            target = np.array([*target_xy, z_push])
-        else:
-            pre = np.clip(block[:2] - u * standoff, WORKSPACE_LOW[:2], WORKSPACE_HIGH[:2])
-            if np.linalg.norm(tip[:2] - pre) < 0.015:
-                target = np.array([*pre, z_push])  # descend behind the block
-            elif tip[2] < z_safe - 0.01 and np.linalg.norm(rel) < standoff + 0.06:
-                target = np.array([*tip[:2], z_safe])  # lift clear of the block first
-            else:
-                target = np.array([*pre, z_safe])  # fly over to the pre-push point
+        target, _ = push_expert_target(
+            self.ee_pos(), self.block_pos(0), self._goal, self._target, standoff=BLOCK_HALF + ROD_RADIUS + 0.01,
+            pre_margin=0.0, z_push=WORKSPACE_LOW[2] + 0.005, max_translation=cfg.max_translation,
+            low=WORKSPACE_LOW, high=WORKSPACE_HIGH)
         # command relative to the commanded target, not the lagging tip, so servo lag does not add up
         move = np.clip((target - self._target) / cfg.max_translation, -1.0, 1.0)
         return np.array([*move, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)

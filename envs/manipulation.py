@@ -4,25 +4,32 @@ The arm is driven like gymnasium-robotics' Fetch: a mocap body is welded to the 
 moves the mocap target by a clamped Cartesian delta each step and the passive, gravity-compensated
 joints follow. That keeps control simple and stable without an IK solver in the loop. A
 two-finger parallel gripper is actuated by position servos.
+
+The task itself (its config fields, blocks, spaces, state layout, reward and success, layout
+sampling and the expert's push geometry) comes from ``push_task``, shared with the PyBullet
+scene ``cosmos_sim/Manipulation-Bullet-GT-v0``; this module adds the MuJoCo scene and arm.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import mujoco
 import numpy as np
-from gymnasium import spaces
 
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
+from cosmos_sim.envs.push_task import (  # noqa: F401  (OBS_MODES is re-exported)
+    BLOCK_COLOURS,
+    BLOCK_HALF,
+    OBS_MODES,
+    TABLE_Z,
+    PushTaskConfig,
+    PushTaskEnv,
+    push_expert_target,
+    sample_layout,
+)
 
-OBS_MODES = ("pixels", "state", "pixels+state")
-
-# Scene geometry (metres). The table top is the z reference of the workspace.
-TABLE_Z = 0.4
-BLOCK_HALF = 0.035
+# Scene geometry (metres), on top of push_task's table and blocks.
 BASE_X = -0.45  # robot base, behind the workspace
 SHOULDER_H = 0.15  # shoulder axis above the table
 UPPER_ARM = 0.42
@@ -35,56 +42,26 @@ WORKSPACE_LOW = np.array([-0.25, -0.25, TABLE_Z + 0.015])
 WORKSPACE_HIGH = np.array([0.25, 0.25, TABLE_Z + 0.25])
 TILT_LIMIT = 0.3  # rad: roll/pitch clamp around pointing straight down
 YAW_LIMIT = np.pi / 2  # rad: the gripper is symmetric under a half turn
-
-BLOCK_COLOURS: tuple[tuple[str, str], ...] = (
-    ("red", "0.9 0.1 0.1 1"),
-    ("blue", "0.1 0.35 0.95 1"),
-    ("yellow", "0.95 0.85 0.1 1"),
-)
+LAYOUT_LOW, LAYOUT_HIGH = np.array([-0.15, -0.2]), np.array([0.2, 0.2])  # blocks and goal (xy)
 
 
 @dataclass(frozen=True)
-class ManipulationConfig:
-    """Settings of the manipulation scene."""
+class ManipulationConfig(PushTaskConfig):
+    """Settings of the MuJoCo manipulation scene (the push task's, plus MuJoCo's own)."""
 
-    width: int = 64
-    """Image width in pixels."""
-    height: int = 64
-    """Image height in pixels."""
-    n_objects: int = 1
-    """Number of blocks, 1-3; the first (red) is the task object, the others are distractors."""
-    obs_mode: str = "pixels"
-    """'pixels' (front camera RGB), 'state' (float32 vector) or 'pixels+state' (Dict)."""
     frame_skip: int = 10
     """Physics steps (of `timestep` seconds) per env step."""
     timestep: float = 0.005
     """MuJoCo integration step in seconds."""
-    goal_radius: float = 0.05
-    """Success when the red block centre is within this xy distance of the goal centre (m)."""
-    max_translation: float = 0.02
-    """End-effector translation per step at |action| = 1 (m)."""
     max_rotation: float = 0.1
     """End-effector rotation per step at |action| = 1 (rad)."""
-    min_separation: float = 0.1
-    """Minimum xy distance between block centres, and between blocks and the goal (m)."""
-    min_goal_distance: float = 0.15
-    """Minimum initial xy distance between the red block and the goal (m)."""
-    success_bonus: float = 1.0
-    """Added to the reward on the step the task succeeds."""
     msaa_samples: int = 0
     """Multisample anti-aliasing of RGB frames; 4 is smoother but ~0.6 ms a frame dearer on llvmpipe."""
 
     def __post_init__(self):
-        if not 1 <= self.n_objects <= len(BLOCK_COLOURS):
-            raise ValueError(f"n_objects={self.n_objects}; choose 1 to {len(BLOCK_COLOURS)}")
-        if self.obs_mode not in OBS_MODES:
-            raise ValueError(f"obs_mode {self.obs_mode!r} unknown; choose one of {OBS_MODES}")
-        if self.frame_skip < 1 or self.timestep <= 0:
-            raise ValueError(f"frame_skip ({self.frame_skip}) must be >= 1 and timestep ({self.timestep}) > 0")
+        super().__post_init__()
         if self.msaa_samples < 0:
             raise ValueError(f"msaa_samples must be >= 0, got {self.msaa_samples}")
-        if self.goal_radius <= 0:
-            raise ValueError(f"goal_radius must be positive, got {self.goal_radius}")
 
 
 def default_config() -> ManipulationConfig:
@@ -115,10 +92,10 @@ def scene_xml(cfg: ManipulationConfig) -> str:
         f"""
     <body name="{name}_block" pos="0 {0.1 * i} {t + BLOCK_HALF}">
       <freejoint/>
-      <geom type="box" size="{BLOCK_HALF} {BLOCK_HALF} {BLOCK_HALF}" rgba="{rgba}" mass="0.1"
+      <geom type="box" size="{BLOCK_HALF} {BLOCK_HALF} {BLOCK_HALF}" rgba="{_fmt((*rgb, 1))}" mass="0.1"
             friction="0.5 0.005 0.0001" class="collide"/>
     </body>"""
-        for i, (name, rgba) in enumerate(BLOCK_COLOURS[:n_objects])
+        for i, (name, rgb) in enumerate(BLOCK_COLOURS[:n_objects])
     )
     fingers = "\n".join(
         f"""
@@ -210,7 +187,7 @@ def _quat_from_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
     return q
 
 
-class ManipulationGTEnv(MujocoGTEnv):
+class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
     """Push the red block into the green goal disc with a mocap-driven 6-joint arm.
 
     Action (7-D, each in [-1, 1]; the Cosmos/Bridge end-effector convention):
@@ -224,16 +201,10 @@ class ManipulationGTEnv(MujocoGTEnv):
           gripper is symmetric under a half turn).
         - gripper: absolute finger command, -1 fully open .. +1 closed.
 
-    Observation (``obs_mode``): "pixels" HxWx3 uint8 from the "front" camera (default),
-    "state" float32 (layout in ``state_layout``), or "pixels+state" Dict of both.
-
-    Reward: ``-(|grip - red block| + |red block - goal|)`` in metres (xyz), plus
-    ``success_bonus`` when the red block's centre is within ``goal_radius`` of the goal centre
-    (xy), which also ends the episode (``info["is_success"]``).
-
-    ``info`` also carries ``is_success``, ``block_goal_distance`` (m, xy) and ``ee_pos`` (the grip
-    point), besides the shared ``objects`` / ``cameras`` / ``maps``. Cameras: "front" (3/4 view
-    of the whole workspace box) and "top" (straight down, ``TOP_CAM_HEIGHT`` above the table).
+    Observation modes, state layout, reward, success and the task's ``info`` keys are
+    ``push_task.PushTaskEnv``'s; the end-effector point (``ee_pos``) is the grip point.
+    Cameras: "front" (3/4 view of the whole workspace box) and "top" (straight down,
+    ``TOP_CAM_HEIGHT`` above the table).
 
     Segmentation instances: robot (arm and gripper), table, goal, then the blocks by name
     (``red_block``, ``blue_block``, ``yellow_block``).
@@ -241,8 +212,6 @@ class ManipulationGTEnv(MujocoGTEnv):
     ``expert_action()`` is a scripted pusher: 49/50 successes on seeds 0-49 with one block,
     48/50 with three (292/300 on seeds 0-299 with one), 32 steps on average.
     """
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(
         self,
@@ -255,36 +224,21 @@ class ManipulationGTEnv(MujocoGTEnv):
         obs_mode: str | None = None,
         n_objects: int | None = None,
     ):
-        overrides = dict(width=width, height=height, obs_mode=obs_mode, n_objects=n_objects)
-        cfg = config or default_config()
-        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        cfg = (config or default_config()).with_overrides(width=width, height=height, obs_mode=obs_mode,
+                                                          n_objects=n_objects)
         self.config = cfg
-        self.block_names = tuple(f"{c}_block" for c, _ in BLOCK_COLOURS[: cfg.n_objects])
         super().__init__(
             scene_xml(cfg),
             cameras=("front", "top"),
-            instances=("robot", "table", "goal", *self.block_names),
+            instances=("robot", "table", "goal", *cfg.block_names),
             width=cfg.width,
             height=cfg.height,
             frame_skip=cfg.frame_skip,
             maps=maps,
             render_mode=render_mode,
         )
-        self.metadata = {**self.metadata, "render_fps": round(1.0 / (cfg.timestep * cfg.frame_skip))}
+        self._init_task()
         m = self.model
-        self.action_layout: tuple[str, ...] = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
-        self.state_layout: tuple[str, ...] = (
-            "ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "goal_x", "goal_y", "goal_z",
-            *(f"{b}_{ax}" for b in self.block_names for ax in "xyz"),
-        )
-        state_space = spaces.Box(-np.inf, np.inf, shape=(len(self.state_layout),), dtype=np.float32)
-        pixel_space = spaces.Box(0, 255, shape=(cfg.height, cfg.width, 3), dtype=np.uint8)
-        self.observation_space = {
-            "pixels": pixel_space,
-            "state": state_space,
-            "pixels+state": spaces.Dict({"pixels": pixel_space, "state": state_space}),
-        }[cfg.obs_mode]
 
         def jnt(name: str) -> int:
             return int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name)])
@@ -296,8 +250,7 @@ class ManipulationGTEnv(MujocoGTEnv):
         self._grip_site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "grip")
         self._goal_mocap = int(m.body_mocapid[self._body("goal")])
         self._ee_mocap = int(m.body_mocapid[self._body("mocap")])
-        self._red = self._body(self.block_names[0])
-        self._goal = np.zeros(3)
+        self._block_bodies = [self._body(b) for b in self.block_names]
         self._rpy = np.zeros(3)  # commanded roll, pitch, yaw of the gripper
 
     def _body(self, name: str) -> int:
@@ -322,23 +275,9 @@ class ManipulationGTEnv(MujocoGTEnv):
         q3 = -beta - q2  # the forearm is horizontal at q2 + q3 = 0
         return np.array([q1, q2, q3, -(q2 + q3), 0.0, yaw - q1])
 
-    def _sample_layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Block xy positions (n x 2) and the goal xy, with the configured separations."""
-        cfg, n = self.config, self.config.n_objects
-        lo, hi = np.array([-0.15, -0.2]), np.array([0.2, 0.2])
-        for _ in range(1000):
-            pts = rng.uniform(lo, hi, size=(n + 1, 2))
-            blocks, goal = pts[:n], pts[n]
-            gaps = np.linalg.norm(blocks[:, None] - blocks[None], axis=-1) + np.eye(n)
-            to_goal = np.linalg.norm(blocks - goal, axis=-1)
-            if (gaps.min() >= cfg.min_separation and to_goal[0] >= cfg.min_goal_distance
-                    and np.all(to_goal[1:] >= cfg.min_separation)):
-                return blocks, goal
-        raise RuntimeError("could not place the blocks; lower min_separation or min_goal_distance")
-
     def _reset_scene(self, rng: np.random.Generator, options: dict | None) -> None:
         d = self.data
-        blocks, goal = self._sample_layout(rng)
+        blocks, goal = sample_layout(rng, self.config, LAYOUT_LOW, LAYOUT_HIGH)
         for adr, xy, yaw in zip(self._block_qpos, blocks, rng.uniform(-np.pi, np.pi, len(blocks)), strict=True):
             d.qpos[adr:adr + 3] = (*xy, TABLE_Z + BLOCK_HALF)
             d.qpos[adr + 3:adr + 7] = _quat_from_rpy(0.0, 0.0, yaw)
@@ -366,75 +305,28 @@ class ManipulationGTEnv(MujocoGTEnv):
         """World position of the grip point (between the fingers, 1 cm above their tips)."""
         return self.data.site_xpos[self._grip_site].copy()
 
-    def goal_pos(self) -> np.ndarray:
-        """World position of the goal disc centre (on the table top)."""
-        return self._goal.copy()
+    ee_pos = grip_pos  # the grip point is the task's end-effector point
 
-    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
-        grip, block = self.grip_pos(), self.data.xpos[self._red]
-        block_goal = float(np.linalg.norm(block[:2] - self._goal[:2]))
-        success = block_goal <= self.config.goal_radius
-        reward = -(np.linalg.norm(grip - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
-        reward += self.config.success_bonus * success
-        return float(reward), success, {"is_success": success, "block_goal_distance": block_goal,
-                                        "ee_pos": grip}
+    def block_pos(self, index: int = 0) -> np.ndarray:
+        """World position of block ``index`` (0 = the red task block)."""
+        return self.data.xpos[self._block_bodies[index]].copy()
 
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        if "is_success" not in extra:  # reset: report the same keys as step
-            extra = self._reward()[2]
-        return super()._info(extra)
-
-    def state(self) -> np.ndarray:
-        """The privileged state vector (layout in ``state_layout``)."""
-        d = self.data
-        opening = float(d.qpos[self._finger_qpos].sum())
-        hand_yaw = float(self._rpy[2])
-        blocks = d.xpos[[self._body(b) for b in self.block_names]].ravel()
-        return np.concatenate([self.grip_pos(), [hand_yaw, opening], self._goal, blocks]).astype(np.float32)
-
-    def _observation(self) -> Any:
-        mode = self.config.obs_mode
-        if mode == "pixels":
-            return self.rgb()
-        if mode == "state":
-            return self.state()
-        return {"pixels": self.rgb(), "state": self.state()}
+    def _ee_yaw_and_opening(self) -> tuple[float, float]:
+        return float(self._rpy[2]), float(self.data.qpos[self._finger_qpos].sum())
 
     # ---- scripted expert ---------------------------------------------------------------------
     def expert_action(self) -> np.ndarray:
         """A pushing expert from privileged state (red block, goal, grip point).
 
-        Stateless, so it recovers by itself: unless the closed gripper sits low and right behind
-        the block on the block-goal line, it rises above the blocks, flies to a point behind the
-        block, and descends; once there, it pushes along the line, correcting sideways drift.
-        The finger pair is turned so its wide side faces the push direction.
+        Stateless, so it recovers by itself: ``push_task.push_expert_target``'s approach and push
+        with the closed gripper as the pusher. The finger pair is turned so its wide side faces
+        the push direction, and the gripper is kept pointing straight down.
         """
         cfg = self.config
-        grip, block = self.grip_pos(), self.data.xpos[self._red].copy()
-        to_goal = self._goal[:2] - block[:2]
-        dist = float(np.linalg.norm(to_goal))
-        u = to_goal / max(dist, 1e-9)
-        side = np.array([-u[1], u[0]])
-        rel = grip[:2] - block[:2]
-        along, lateral = float(rel @ u), float(rel @ side)
-        standoff = BLOCK_HALF + 0.02  # grip point to block centre while pushing
-        z_push, z_safe = WORKSPACE_LOW[2], TABLE_Z + 2 * BLOCK_HALF + 0.04
-        behind = along < -BLOCK_HALF and abs(lateral) < 0.02
-        if behind and grip[2] < z_push + 0.02:
-            # Push: advance along the line by what is left to go, re-centring behind the block.
-            target_xy = grip[:2] + u * min(dist + 0.005, cfg.max_translation) - side * lateral
-            target = np.array([*target_xy, z_push])
-        else:
-            # A block near the workspace edge may have its pre-push point outside: push from
-            # the nearest reachable point, at an angle; the next approach straightens it out.
-            pre = np.clip(block[:2] - u * (standoff + 0.01), WORKSPACE_LOW[:2], WORKSPACE_HIGH[:2])
-            near = np.linalg.norm(grip[:2] - pre) < 0.015
-            if near:
-                target = np.array([*pre, z_push])
-            elif grip[2] < z_safe - 0.01 and np.linalg.norm(rel) < standoff + 0.06:
-                target = np.array([*grip[:2], z_safe])  # lift clear of the block first
-            else:
-                target = np.array([*pre, z_safe])
+        grip = self.grip_pos()
+        target, u = push_expert_target(
+            grip, self.block_pos(0), self._goal, grip, standoff=BLOCK_HALF + 0.02, pre_margin=0.01,
+            z_push=WORKSPACE_LOW[2], max_translation=cfg.max_translation, low=WORKSPACE_LOW, high=WORKSPACE_HIGH)
         move = np.clip((target - grip) / cfg.max_translation, -1.0, 1.0)
         yaw_target = np.arctan2(u[1], u[0])  # hand x (finger thickness) along the push
         yaw_target = (yaw_target + np.pi / 2) % np.pi - np.pi / 2

@@ -4,6 +4,8 @@ A subclass supplies an MJCF string and four hooks (``_reset_scene``, ``_apply_ac
 ``_reward``, ``_observation``); this class does the rest the same way for every scene:
 seeding, action checking, frame skipping, RGB/depth/segmentation rendering (shadows off: the
 shadow pass costs ~25 ms a frame on llvmpipe), camera calibration and object poses in ``info``.
+``render``, the default hooks and the assembly of ``info`` are ``base.GTEnvMixin``'s, shared with
+the PyBullet base.
 
 ``info`` after ``reset`` and every ``step``:
     ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}} for every named body
@@ -15,17 +17,22 @@ shadow pass costs ~25 ms a frame on llvmpipe), camera calibration and object pos
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import mujoco
 import numpy as np
 
 from cosmos_sim.control_maps import derived_maps, parse_maps
-from cosmos_sim.envs.base import CameraParams, check_action, extrinsics_from_gl_pose, intrinsics_from_fovy
+from cosmos_sim.envs.base import (
+    CameraParams,
+    GTEnvMixin,
+    check_action,
+    check_image_args,
+    extrinsics_from_gl_pose,
+    intrinsics_from_fovy,
+)
 
 
-class MujocoGTEnv(gym.Env):
+class MujocoGTEnv(GTEnvMixin, gym.Env):
     """A seeded MuJoCo scene rendered from named cameras, with control maps on demand."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -52,10 +59,7 @@ class MujocoGTEnv(gym.Env):
             maps: control maps to put in ``info`` each step (subset of depth, seg, edges, blur).
             render_mode: only "rgb_array" (or None).
         """
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
-        if width < 8 or height < 8:
-            raise ValueError(f"image size {width}x{height} too small; use at least 8x8")
+        check_image_args(render_mode, width, height)
         self.render_mode = render_mode
         self.width, self.height, self.frame_skip = int(width), int(height), int(frame_skip)
         self.maps = parse_maps(maps)
@@ -81,14 +85,6 @@ class MujocoGTEnv(gym.Env):
     def _apply_action(self, action: np.ndarray) -> None:
         """Write a checked action into ``self.data`` (ctrl, mocap, ...)."""
 
-    def _reward(self) -> tuple[float, bool, dict[str, Any]]:
-        """(reward, terminated, extra info) at the current state."""
-        return 0.0, False, {}
-
-    def _observation(self) -> Any:
-        """The observation; default: the main camera's RGB."""
-        return self.rgb()
-
     # ---- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -105,11 +101,6 @@ class MujocoGTEnv(gym.Env):
         self._frame = None
         reward, terminated, extra = self._reward()
         return self._observation(), float(reward), bool(terminated), False, self._info(extra)
-
-    def render(self):
-        if self.render_mode is None:
-            return None
-        return self.rgb()
 
     def close(self):
         if self._renderer is not None:
@@ -179,13 +170,6 @@ class MujocoGTEnv(gym.Env):
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
         return self._renderer
-
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        info: dict[str, Any] = {"objects": self.object_states(), **extra}
-        if self.maps:
-            info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.cameras}
-            info["maps"] = {c: self.control_maps(c) for c in self.cameras}
-        return info
 
     def _instance_table(self, instances: tuple[str, ...]) -> np.ndarray:
         """geom id -> instance id (0 = background)."""

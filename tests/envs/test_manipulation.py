@@ -5,6 +5,9 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
+
+import cosmos_sim  # noqa: F401
 from cosmos_sim.envs.base import project
 from cosmos_sim.envs.manipulation import (
     BLOCK_HALF,
@@ -18,9 +21,6 @@ from cosmos_sim.envs.manipulation import (
     default_config,
     scene_xml,
 )
-from gymnasium.utils.env_checker import check_env
-
-import cosmos_sim  # noqa: F401
 
 ENV_ID = "cosmos_sim/Manipulation-GT-v0"
 IDLE = np.array([0, 0, 0, 0, 0, 0, -1], dtype=np.float32)
