@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from cosmos_sim.envs.base import check_action, extrinsics_from_gl_pose, intrinsics_from_fovy, project
+from cosmos_sim.envs.base import (
+    CameraParams,
+    GTEnvMixin,
+    check_action,
+    check_image_args,
+    extrinsics_from_gl_pose,
+    intrinsics_from_fovy,
+    project,
+)
 
 
 def test_intrinsics_from_fovy():
@@ -34,3 +42,44 @@ def test_check_action_messages():
         check_action(space, [0, np.nan, 0])
     with pytest.raises(ValueError, match="outside the action space"):
         check_action(space, [0, 1.5, 0])
+
+
+class _FakeScene(GTEnvMixin):
+    """Engine stand-in: two cameras whose maps and calibration name the camera they belong to."""
+
+    cameras = ("front", "top")
+
+    def __init__(self, maps=(), render_mode="rgb_array"):
+        self.maps, self.render_mode = maps, render_mode
+
+    def rgb(self, camera=None):
+        return np.full((4, 5, 3), 7, dtype=np.uint8)
+
+    def object_states(self):
+        return {"box": {"pos": np.ones(3), "quat": np.array([1.0, 0, 0, 0]), "linvel": np.zeros(3)}}
+
+    def camera_params(self, camera=None):
+        return CameraParams(camera, np.eye(3) * len(camera), np.eye(4))
+
+    def control_maps(self, camera=None, maps=None):
+        return {m: np.full((4, 5), len(camera), dtype=np.float32) for m in self.maps}
+
+
+def test_gt_mixin_info_render_and_default_hooks():
+    env = _FakeScene()
+    assert env._info({"score": 1}).keys() == {"objects", "score"}  # no maps: no cameras either
+    assert env._reward() == (0.0, False, {}) and env._observation().shape == (4, 5, 3)
+    assert env.render().shape == (4, 5, 3) and _FakeScene(render_mode=None).render() is None
+    info = _FakeScene(maps=("depth",))._info({})
+    assert info["objects"]["box"]["pos"].shape == (3,)
+    assert info["cameras"]["top"]["intrinsics"][0, 0] == 3 and info["cameras"]["front"]["extrinsics"].shape == (4, 4)
+    assert set(info["maps"]) == {"front", "top"} and info["maps"]["front"]["depth"][0, 0] == 5
+
+
+def test_check_image_args():
+    check_image_args("rgb_array", 8, 8)
+    check_image_args(None, 64, 32)
+    with pytest.raises(ValueError, match="render_mode 'human' not supported"):
+        check_image_args("human", 64, 64)
+    with pytest.raises(ValueError, match="image size 4x64 too small"):
+        check_image_args("rgb_array", 4, 64)
