@@ -150,3 +150,25 @@ def test_config_is_validated():
         TokenizerConfig(kind="VQ")
     with pytest.raises(ValueError, match="temporal_compression"):
         TokenizerConfig(temporal_compression=3)
+
+
+@pytest.mark.parametrize("name", ["cv4x8x8-nano", "dv4x8x8-nano"])
+def test_shipped_checkpoints_reconstruct_a_held_out_clip(name):
+    import gymnasium as gym
+
+    import cosmos_sim  # noqa: F401  (registers the ids)
+    from cosmos_sim.assets import ASSETS_DIR
+    from cosmos_sim.metrics import psnr
+
+    tok = Tokenizer.from_pretrained(ASSETS_DIR / "tokenizers" / name, device="cpu")
+    assert tok.config.name.lower() == name.split("-")[0]
+    env = gym.make("cosmos_sim/Physics-Bounce-GT-v0")
+    env.reset(seed=100_000)  # a held-out seed
+    frames = [env.render()]
+    for _ in range(4):
+        env.step(env.action_space.sample())
+        frames.append(env.render())
+    env.close()
+    video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)[None]  # (1, 5, 3, 64, 64) uint8
+    rec = tok.reconstruct(video)
+    assert float(psnr(rec, video.float() / 255).mean()) > 28
