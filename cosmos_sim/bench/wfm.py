@@ -253,6 +253,11 @@ def run(out_dir: str = "benchmarks", quick: bool = False) -> BenchResult:
              "reconstruction of the GT frames. Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
              f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
              "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png.")
+    headline = [f"{k}: {v:.4g}" for k, v in figures.items()
+                if k.startswith(("psnr_mean_db_", "psnr_gain", "steps_per_s", "ms_per_step", "gflop", "peak_",
+                                 "success_accuracy", "success_recall", "reward_mae_diffusion", "reward_mae_ar"))
+                and not k.endswith(("_expert", "_random"))]
+    notes += "\n\nHeadline figures: " + "; ".join(headline) + "."
     return BenchResult(name="wfm", figures=figures, rows=rows, notes=notes)
 
 
