@@ -47,9 +47,9 @@ def _json_dict(text: str) -> dict:
 def _cmd_list_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    from cosmos_sim.envs import registered_ids
+    from cosmos_sim.envs import registered_ids, wfm_ids
 
-    for env_id in registered_ids():
+    for env_id in registered_ids() + wfm_ids():
         spec = gym.spec(env_id)
         print(f"{env_id:45s} max_episode_steps={spec.max_episode_steps}")
     return 0
