@@ -4,21 +4,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from cosmos_sim.cli import main
 from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.train_wfm import Args, LatentData, record_noisy_expert, sample_batch, train
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,6 @@ from cosmos_sim.world_models.wfm import tiny_world_model
 ENV_ID = "cosmos_sim/Manipulation-WFM-v0"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):

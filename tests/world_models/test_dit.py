@@ -8,14 +8,6 @@ from cosmos_sim.world_models.dit import DiT, DiTConfig, apply_rope, rope_3d
 TINY = dict(latent_channels=4, latent_size=(4, 4), context_frames=2, dim=32, depth=2, heads=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_patchify_round_trip_and_token_order():
     m = DiT(DiTConfig(**TINY, patch=(2, 2)))

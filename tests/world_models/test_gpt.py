@@ -1,20 +1,11 @@
 """The autoregressive GPT: factorised FSQ digits, the KV cache equals full recomputation, training signal."""
 
-import pytest
 import torch
 
 from cosmos_sim.world_models.gpt import GPT, GPTConfig
 
 TINY = dict(latent_size=(2, 3), context_frames=2, dim=32, depth=2, heads=2)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _randomised(cfg: GPTConfig) -> GPT:

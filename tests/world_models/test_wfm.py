@@ -12,15 +12,6 @@ from cosmos_sim.world_models.heads import RewardHead, RewardHeadConfig
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _frames(b: int, t: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (b, t, 64, 64, 3), dtype=np.uint8)
 
