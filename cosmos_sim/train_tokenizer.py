@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import ConcatDataset
 from tqdm import tqdm
 
+from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.dataset import TrajectoryWindowDataset
 from cosmos_sim.metrics import psnr, ssim
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
@@ -233,45 +234,11 @@ def train(args: Args) -> dict[str, float]:
 
 
 # ---- command line: one flag per Args field, its docstring as the help --------------------------------
-def _field_docs(cls: type) -> dict[str, str]:
-    """The one-line docstring under each dataclass field (read from the source, so no duplication)."""
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(cls)).body[0].body
-    docs = {}
-    for prev, node in zip(body, body[1:], strict=False):
-        if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            docs[prev.target.id] = str(node.value.value)
-    return docs
-
-
 def add_cli_arguments(parser) -> None:
     """Add ``--data``, ``--kind`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
-    import argparse
-    import dataclasses
-
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        if f.name == "extra":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        help_ = docs.get(f.name, "") + f" (default {default})".replace("%", "%%")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
-        elif isinstance(default, tuple):
-            kind = int if f.name == "fsq_levels" else str
-            parser.add_argument(flag, nargs="+", type=kind, default=default, required=f.name == "data", help=help_)
-        else:
-            parser.add_argument(flag, type=type(default), default=default, help=help_)
+    add_dataclass_arguments(parser, Args, required=("data",))
 
 
 def args_from_namespace(ns, command: str = "") -> Args:
     """``Args`` from parsed argparse values (and the command line, stored with the checkpoints)."""
-    import dataclasses
-
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Args) if f.name != "extra"}
-    for k in ("data", "val_data", "fsq_levels"):
-        values[k] = tuple(values[k])
-    return Args(**values, extra={"command": command} if command else {})
+    return dataclass_from_namespace(Args, ns, command)

@@ -41,6 +41,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.metrics import psnr, ssim
 from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
@@ -560,36 +561,12 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
 # ---- command line: one flag per Args field, its docstring as the help --------------------------------
 def add_cli_arguments(parser) -> None:
     """Add ``--data``, ``--family`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
-    import argparse
-    import dataclasses
-
-    from cosmos_sim.train_tokenizer import _field_docs
-
-    docs = _field_docs(Args)
-    for f in dataclasses.fields(Args):
-        if f.name == "extra":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        help_ = docs.get(f.name, "") + f" (default {default})".replace("%", "%%")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
-        elif isinstance(default, tuple):
-            parser.add_argument(flag, nargs="+", type=str, default=default, required=f.name == "data", help=help_)
-        elif f.name == "family":
-            parser.add_argument(flag, choices=["diffusion", "ar"], default=default, help=help_)
-        else:
-            parser.add_argument(flag, type=type(default), default=default, required=f.name == "tokenizer", help=help_)
+    add_dataclass_arguments(parser, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar"]})
 
 
 def args_from_namespace(ns, command: str = "") -> Args:
     """``Args`` from parsed argparse values (and the command line, stored with the checkpoints)."""
-    import dataclasses
-
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(Args) if f.name != "extra"}
-    for k in ("data", "val_data"):
-        values[k] = tuple(values[k])
-    return Args(**values, extra={"command": command} if command else {})
+    return dataclass_from_namespace(Args, ns, command)
 
 
 __all__ = ["Args", "encode_store", "evaluate", "open_loop", "record_noisy_expert", "rollout_metrics", "train"]
