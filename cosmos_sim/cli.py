@@ -44,6 +44,11 @@ def _json_dict(text: str) -> dict:
     return value
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as typed, recorded with results and checkpoints."""
+    return "cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)
+
+
 def _cmd_list_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
@@ -77,8 +82,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from cosmos_sim.bench import run_benchmark
 
-    command = "cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)
-    result = run_benchmark(args.name, args.out, quick=args.quick, command=command)
+    result = run_benchmark(args.name, args.out, quick=args.quick, command=_command_line(args))
     width = max(len(k) for k in result.figures) if result.figures else 0
     for k, v in result.figures.items():
         print(f"{k:{width}s}  {v}")
@@ -89,14 +93,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     from cosmos_sim.train_tokenizer import args_from_namespace, train
 
-    train(args_from_namespace(args, command="cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)))
+    train(args_from_namespace(args, command=_command_line(args)))
     return 0
 
 
 def _cmd_train_wfm(args: argparse.Namespace) -> int:
     from cosmos_sim.train_wfm import args_from_namespace, train
 
-    train(args_from_namespace(args, command="cosmos-sim " + " ".join(shlex.quote(a) for a in args.argv)))
+    train(args_from_namespace(args, command=_command_line(args)))
     return 0
 
 
