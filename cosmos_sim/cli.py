@@ -80,9 +80,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from cosmos_sim.bench import run_benchmark
+    from cosmos_sim.bench import benchmark_module, run_benchmark
+    from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 
-    result = run_benchmark(args.name, args.out, quick=args.quick, command=_command_line(args))
+    if args.name is None:
+        if args.help:
+            args.parser.print_help()
+            return 0
+        args.parser.error("the benchmark name is required")
+    # A benchmark's own options come from its Config dataclass, parsed from what the bench parser left.
+    if args.help:
+        args.rest.append("--help")
+    cls = getattr(benchmark_module(args.name), "Config", None)
+    config = None
+    if cls is not None:
+        p = argparse.ArgumentParser(prog=f"cosmos-sim bench {args.name}", description=f"options of bench {args.name}")
+        add_dataclass_arguments(p, cls)
+        if "-h" in args.rest or "--help" in args.rest:
+            p.print_help()
+            return 0
+        config = dataclass_from_namespace(cls, p.parse_args(args.rest))
+    elif args.help:
+        args.parser.print_help()
+        return 0
+    elif args.rest:
+        raise ValueError(f"benchmark {args.name!r} takes no options, got {' '.join(args.rest)}")
+    result = run_benchmark(args.name, args.out, quick=args.quick, command=_command_line(args), config=config)
     width = max(len(k) for k in result.figures) if result.figures else 0
     for k, v in result.figures.items():
         print(f"{k:{width}s}  {v}")
@@ -158,11 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md",
-                       description=f"Benchmarks: {', '.join(sorted(BENCHMARKS))}.")
-    s.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark name")
+                       description=f"Benchmarks: {', '.join(sorted(BENCHMARKS))}. A benchmark's own options "
+                       "follow its name; `cosmos-sim bench NAME --help` lists them.", add_help=False)
+    s.add_argument("-h", "--help", action="store_true", help="this help, or a benchmark's options after its name")
+    s.add_argument("name", nargs="?", choices=sorted(BENCHMARKS), help="benchmark name")
     s.add_argument("--out", default="benchmarks", help="output directory (default benchmarks/)")
     s.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
-    s.set_defaults(func=_cmd_bench)
+    s.set_defaults(func=_cmd_bench, parser=s)
 
     s = sub.add_parser("train-tokenizer", help="train a causal video tokenizer (CV or DV) on trajectory stores",
                        description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
@@ -204,8 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":  # only benchmarks take options beyond their parser's
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.argv, args.rest = argv, rest
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as e:  # bad input: a clear message, no traceback

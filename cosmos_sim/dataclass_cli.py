@@ -10,12 +10,13 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import textwrap
 from collections.abc import Iterable
 
 
 def field_docs(cls: type) -> dict[str, str]:
     """The one-line docstring under each dataclass field (read from the source)."""
-    body = ast.parse(inspect.getsource(cls)).body[0].body
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
     docs = {}
     for prev, node in zip(body, body[1:], strict=False):
         if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -60,4 +61,6 @@ def dataclass_from_namespace(cls: type, ns: argparse.Namespace, command: str = "
             continue
         v = getattr(ns, f.name)
         values[f.name] = tuple(v) if isinstance(f.default, tuple) else v
-    return cls(**values, extra={"command": command} if command else {})
+    if command and "extra" in {f.name for f in dataclasses.fields(cls)}:
+        values["extra"] = {"command": command}
+    return cls(**values)

@@ -1,7 +1,9 @@
 """Benchmarks: ``cosmos-sim bench <name> --out DIR`` writes ``DIR/<name>.json`` and ``DIR/<name>.md``.
 
 Each benchmark is a module here with ``run(out_dir, quick=False) -> BenchResult``; add new ones to
-``BENCHMARKS``. The JSON has the form ``{"name", "figures": {metric: number}, "rows": [...],
+``BENCHMARKS``. A benchmark with options of its own defines a ``Config`` dataclass (one field per
+option, a docstring line each): ``cosmos-sim bench NAME --help`` lists them as flags and ``run``
+receives ``config=Config(...)``. The JSON has the form ``{"name", "figures": {metric: number}, "rows": [...],
 "machine": {...}, "command": "..."}``; the latest results the README quotes live in
 ``benchmarks/`` at the repository root.
 """
@@ -22,17 +24,29 @@ BENCHMARKS: dict[str, str] = {
 }
 
 
-def run_benchmark(name: str, out_dir: str, quick: bool = False, command: str = "") -> BenchResult:
-    """Run benchmark ``name`` and write its JSON and markdown into ``out_dir``."""
+def benchmark_module(name: str):
+    """The module implementing benchmark ``name`` (imported on demand: some pull in torch)."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; available: {sorted(BENCHMARKS)}")
-    module = importlib.import_module(BENCHMARKS[name])
-    # Benchmarks that write files beside the JSON (pictures) take out_dir too.
-    wants_dir = "out_dir" in inspect.signature(module.run).parameters
-    result: BenchResult = module.run(quick=quick, **({"out_dir": out_dir} if wants_dir else {}))
+    return importlib.import_module(BENCHMARKS[name])
+
+
+def run_benchmark(name: str, out_dir: str, quick: bool = False, command: str = "", config=None) -> BenchResult:
+    """Run benchmark ``name`` and write its JSON and markdown into ``out_dir``.
+
+    ``config``: an instance of the module's ``Config`` dataclass, for benchmarks that have one.
+    """
+    module = benchmark_module(name)
+    params = inspect.signature(module.run).parameters
+    kwargs = {"out_dir": out_dir} if "out_dir" in params else {}  # benchmarks that write pictures too
+    if config is not None:
+        if "config" not in params:
+            raise ValueError(f"benchmark {name!r} takes no options")
+        kwargs["config"] = config
+    result: BenchResult = module.run(quick=quick, **kwargs)
     result.command = command or f"cosmos-sim bench {name} --out {out_dir}" + (" --quick" if quick else "")
     write_result(result, out_dir)
     return result
 
 
-__all__ = ["BENCHMARKS", "BenchResult", "machine_info", "run_benchmark", "write_result"]
+__all__ = ["BENCHMARKS", "BenchResult", "benchmark_module", "machine_info", "run_benchmark", "write_result"]

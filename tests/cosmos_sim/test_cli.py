@@ -43,3 +43,36 @@ def test_env_kwargs_must_be_a_json_object(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--env", "X", "--out", "o", "--env-kwargs", "[1, 2]"])
     assert "must be a JSON object" in capsys.readouterr().err
+
+
+def test_bench_options_come_from_the_benchmarks_config(monkeypatch, tmp_path, capsys):
+    """`bench NAME --flag v` parses a benchmark's Config dataclass; others refuse unknown flags."""
+    import dataclasses
+    import types
+
+    import cosmos_sim.bench as bench
+    from cosmos_sim.bench.common import BenchResult
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        seeds: int = 2
+        """Seeds per case."""
+        scenarios: tuple[str, ...] = ("a",)
+        """Which cases."""
+
+    seen = {}
+
+    def run(quick=False, out_dir="", config=None):
+        seen["config"] = config
+        return BenchResult(name="fake", figures={"x": 1.0})
+
+    monkeypatch.setitem(bench.BENCHMARKS, "fake", "fake_bench_module")
+    monkeypatch.setitem(__import__("sys").modules, "fake_bench_module", types.SimpleNamespace(Config=Config, run=run))
+    assert main(["bench", "fake", "--out", str(tmp_path), "--seeds", "5", "--scenarios", "b", "c"]) == 0
+    assert seen["config"] == Config(seeds=5, scenarios=("b", "c"))
+    assert main(["bench", "fake", "--help"]) == 0
+    assert "Seeds per case" in capsys.readouterr().out
+    assert main(["bench", "envs", "--out", str(tmp_path), "--seeds", "5"]) == 2
+    assert "takes no options" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["list-envs", "--seeds", "5"])
