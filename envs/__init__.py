@@ -27,6 +27,7 @@ PHYSICS_SCENARIOS: dict[str, str] = {
     "Dominoes": "dominoes",
     "Pendulum": "pendulum",
     "Projectile": "projectile",
+    "CameraOrbit": "camera_orbit",
 }
 
 #: Length of every physics video, in env steps (frames after the first).

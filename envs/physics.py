@@ -1,4 +1,4 @@
-"""MuJoCo rigid-body physics videos: eight seeded scenarios for physics-alignment benchmarks.
+"""MuJoCo rigid-body physics videos: nine seeded scenarios for physics-alignment and 3D-consistency benchmarks.
 
 Registered as ``cosmos_sim/Physics-<Scenario>-GT-v0`` (see ``PHYSICS_SCENARIOS`` in
 ``envs/__init__.py``), one id per scenario key:
@@ -11,9 +11,23 @@ Registered as ``cosmos_sim/Physics-<Scenario>-GT-v0`` (see ``PHYSICS_SCENARIOS``
     dominoes        a row of five dominoes, the first one pushed
     pendulum        a bob on a rod swinging on a hinge (a physical pendulum, no damping)
     projectile      a ball launched at an angle that lands and rolls to a stop
+    camera_orbit    a STATIC scene (five objects on a checker floor) seen by a camera circling it
 
 Every scene shares one template (plain floor, plain sky, headlight, a fixed ``main`` camera
 per scenario); a scenario only adds its bodies and says how to sample an episode.
+
+``camera_orbit`` (the 3D-consistency scene) departs from that template in two ways: its floor
+has a checker texture (feature points for matching; every other scenario keeps the plain floor)
+and its ``main`` camera sits on a mocap body that moves every step along a seeded circle around
+the scene centre (radius, height, start azimuth and a signed 2-4 degree azimuth step per frame,
+so consecutive frames overlap strongly), always looking at the same point. The objects are
+jointless bodies (exactly at rest; their seeded sizes, positions and yaw are set in the model
+each reset), so ``info["objects"]`` lists them with zero velocity. ``info["cameras"]["main"]``
+and the depth/seg maps follow the camera: they are those of the current step's pose.
+``info["physics"]`` records the orbit (``"orbit/radius"``, ``"orbit/height"``,
+``"orbit/start_deg"``, ``"orbit/step_deg"``, ``"orbit/target_z"``); the scene has no mass,
+friction or restitution, so a perturbation is accepted and changes nothing (a static scene's
+physical variance is zero).
 
 Episodes. There is no control: the action space is a one-dimensional ``Box(-1, 1, (1,))``
 whose value is checked and then ignored (``action_layout == ("noop",)``). An empty
@@ -72,6 +86,7 @@ MAX_PERTURB = 0.5
 RED, BLUE, YELLOW = "0.86 0.14 0.12 1", "0.13 0.36 0.88 1", "0.96 0.78 0.08 1"
 GREEN, ORANGE, PURPLE = "0.12 0.66 0.24 1", "0.96 0.48 0.08 1", "0.56 0.22 0.78 1"
 PROP = "0.32 0.34 0.38 1"  # static props (ramp, pendulum support): dark grey
+CAMERA_RIG = "camera_rig"  # mocap body carrying a moving camera
 
 
 @dataclass(frozen=True)
@@ -117,14 +132,56 @@ class CameraSpec:
     """Point at the image centre (m)."""
     fovy: float = 45.0
     """Vertical field of view (degrees)."""
+    moving: bool = False
+    """Put the camera on a mocap body (``CAMERA_RIG``) that the episode moves every step."""
 
     def xml(self, name: str = "main") -> str:
-        eye, target = np.asarray(self.eye, float), np.asarray(self.target, float)
-        fwd = (target - eye) / np.linalg.norm(target - eye)
-        right = np.cross(fwd, [0.0, 0.0, 1.0])
-        right /= np.linalg.norm(right)
-        up = np.cross(right, fwd)
+        eye = np.asarray(self.eye, float)
+        right, up, _ = _look_at_axes(eye, self.target)
+        if self.moving:  # the rig carries the pose; the camera is at the rig's origin, unrotated
+            return (f'<body name="{CAMERA_RIG}" mocap="true" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}">'
+                    f'<camera name="{name}" fovy="{self.fovy}"/></body>')
         return f'<camera name="{name}" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}" fovy="{self.fovy}"/>'
+
+
+def _look_at_axes(eye, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(right, up, forward) unit vectors of a level camera at ``eye`` looking at ``target``."""
+    eye, target = np.asarray(eye, float), np.asarray(target, float)
+    fwd = (target - eye) / np.linalg.norm(target - eye)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, fwd)
+    return right, up, fwd
+
+
+@dataclass(frozen=True)
+class CameraOrbit:
+    """A camera circling the vertical axis through ``target`` at a fixed radius and height."""
+
+    target: tuple[float, float, float]
+    """Point the camera looks at every step (m); the orbit's axis passes through it."""
+    radius: float
+    """Horizontal distance from the axis (m)."""
+    height: float
+    """Camera height above the floor (m)."""
+    start_deg: float
+    """Azimuth at step 0 (degrees, from +x towards +y)."""
+    step_deg: float
+    """Signed azimuth change per env step (degrees; positive is counter-clockwise seen from above)."""
+
+    def eye(self, step: int) -> np.ndarray:
+        """Camera position after ``step`` env steps."""
+        a = np.deg2rad(self.start_deg + step * self.step_deg)
+        return np.array([self.target[0] + self.radius * np.cos(a), self.target[1] + self.radius * np.sin(a),
+                         self.height])
+
+    def pose(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(position, quat wxyz) of the camera rig after ``step`` env steps (MuJoCo camera axes)."""
+        eye = self.eye(step)
+        right, up, fwd = _look_at_axes(eye, self.target)
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, np.column_stack([right, up, -fwd]).ravel())
+        return eye, quat
 
 
 @dataclass(frozen=True)
@@ -139,6 +196,12 @@ class InitialState:
     """Other recorded parameters (never perturbed), e.g. the ramp angle."""
     static_poses: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Static geom name -> (pos, quat wxyz) placed for this episode (the ramp)."""
+    body_poses: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Jointless body name -> (pos, quat wxyz) placed for this episode (camera_orbit's objects)."""
+    geom_sizes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Geom name -> MuJoCo size vector for this episode (seeded dimensions of static objects)."""
+    camera_orbit: CameraOrbit | None = None
+    """Path of the ``main`` camera when the scenario's camera is ``moving``; None for a fixed camera."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +216,8 @@ class Scenario:
     """The fixed ``main`` camera framing the event."""
     sample: Callable[[np.random.Generator], InitialState]
     """Draws an episode's initial condition from the reset RNG."""
+    textured_floor: bool = False
+    """Checker-textured floor (feature points for matching) instead of the plain grey one."""
 
 
 # ---- MJCF helpers ----------------------------------------------------------------------------
@@ -175,6 +240,12 @@ def _box(name: str, half: tuple[float, float, float], rgba: str) -> str:
 
 def _scene_xml(scenario: Scenario, cfg: PhysicsConfig, key: str) -> str:
     """The shared template: plain floor and sky, soft headlight, no shadows, the main camera."""
+    floor_asset, floor_look = "", 'rgba="0.66 0.66 0.64 1"'
+    if scenario.textured_floor:  # 0.25 m squares: several per object footprint, resolvable at 64x64
+        floor_asset = ('<texture name="checker" type="2d" builtin="checker" rgb1="0.78 0.78 0.75" '
+                       'rgb2="0.5 0.5 0.48" width="64" height="64"/>'
+                       '<material name="checker" texture="checker" texrepeat="2 2" texuniform="true"/>')
+        floor_look = 'material="checker"'
     return f"""
 <mujoco model="physics_{key}">
   <option timestep="{cfg.timestep}" gravity="0 0 {-GRAVITY}"/>
@@ -185,10 +256,11 @@ def _scene_xml(scenario: Scenario, cfg: PhysicsConfig, key: str) -> str:
   </visual>
   <asset>
     <texture name="sky" type="skybox" builtin="flat" rgb1="0.9 0.92 0.95" rgb2="0.9 0.92 0.95" width="8" height="8"/>
+    {floor_asset}
   </asset>
   <worldbody>
     <light directional="true" pos="0 0 5" dir="0.3 0.5 -1" diffuse="0.35 0.35 0.35" castshadow="false"/>
-    <geom name="floor" type="plane" size="30 30 0.1" rgba="0.66 0.66 0.64 1"/>
+    <geom name="floor" type="plane" size="30 30 0.1" {floor_look}/>
     {scenario.camera.xml()}
     {scenario.bodies}
   </worldbody>
@@ -388,6 +460,50 @@ def _projectile() -> Scenario:
                     CameraSpec((0.15, -4.6, 1.2), (0.15, 0.0, 0.85), 45.0), sample)
 
 
+def _camera_orbit() -> Scenario:
+    # (name, MuJoCo geom type, colour); sizes, positions and yaw are drawn per episode
+    objects = (("box_0", "box", RED), ("sphere_0", "sphere", BLUE), ("cylinder_0", "cylinder", YELLOW),
+               ("box_1", "box", GREEN), ("cylinder_1", "cylinder", PURPLE))
+    target_z, spread = 0.2, 0.8  # look-at height; objects stand within this radius of the centre
+
+    def size(rng, kind: str) -> np.ndarray:
+        if kind == "box":  # half extents
+            return np.array([_u(rng, 0.08, 0.18), _u(rng, 0.08, 0.18), _u(rng, 0.08, 0.22)])
+        if kind == "sphere":
+            return np.array([_u(rng, 0.1, 0.17), 0.0, 0.0])
+        return np.array([_u(rng, 0.07, 0.13), _u(rng, 0.1, 0.25), 0.0])  # cylinder: radius, half height
+
+    def sample(rng):
+        sizes = {name: size(rng, kind) for name, kind, _ in objects}
+        footprint = {name: float(np.linalg.norm(sz[:2])) if kind == "box" else float(sz[0])
+                     for (name, kind, _), sz in zip(objects, sizes.values(), strict=True)}
+        placed: dict[str, np.ndarray] = {}
+        for name, _, _ in objects:  # rejection sampling: no two objects touch (5 cm apart at least)
+            for _attempt in range(1000):
+                r, a = spread * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+                xy = np.array([r * np.cos(a), r * np.sin(a)])
+                if all(np.linalg.norm(xy - p) > footprint[name] + footprint[o] + 0.05 for o, p in placed.items()):
+                    break
+            else:
+                raise RuntimeError("camera_orbit: could not place the objects apart; widen the spread")
+            placed[name] = xy
+        body_poses = {}
+        for name, kind, _ in objects:
+            z = sizes[name][2] if kind == "box" else sizes[name][1] if kind == "cylinder" else sizes[name][0]
+            body_poses[name] = (np.array([*placed[name], z]), _quat_axis_angle([0, 0, 1], _u(rng, 0, np.pi)))
+        orbit = CameraOrbit(target=(0.0, 0.0, target_z), radius=_u(rng, 2.4, 3.0), height=_u(rng, 0.9, 1.6),
+                            start_deg=_u(rng, 0.0, 360.0), step_deg=_sign(rng) * _u(rng, 2.0, 4.0))
+        geometry = {"orbit/radius": orbit.radius, "orbit/height": orbit.height, "orbit/start_deg": orbit.start_deg,
+                    "orbit/step_deg": orbit.step_deg, "orbit/target_z": target_z}
+        return InitialState({}, {}, geometry, body_poses=body_poses, geom_sizes=sizes, camera_orbit=orbit)
+
+    # jointless bodies: welded to the world, so exactly at rest and never in contact with the floor
+    bodies = "".join(f'<body name="{name}"><geom name="{name}" type="{kind}" size="0.1 0.1 0.1" rgba="{rgba}"/></body>'
+                     for name, kind, rgba in objects)
+    camera = CameraSpec((2.7, 0.0, 1.2), (0.0, 0.0, target_z), 45.0, moving=True)  # pose replaced every reset
+    return Scenario(bodies, tuple(name for name, _, _ in objects), camera, sample, textured_floor=True)
+
+
 _BUILDERS: Mapping[str, Callable[[], Scenario]] = MappingProxyType({
     "free_fall": _free_fall,
     "inclined_plane": _inclined_plane,
@@ -397,6 +513,7 @@ _BUILDERS: Mapping[str, Callable[[], Scenario]] = MappingProxyType({
     "dominoes": _dominoes,
     "pendulum": _pendulum,
     "projectile": _projectile,
+    "camera_orbit": _camera_orbit,
 })
 
 #: The scenario keys ``PhysicsGTEnv(scenario=...)`` accepts.
@@ -457,7 +574,13 @@ class PhysicsGTEnv(MujocoGTEnv):
         self._base_inertia = m.body_inertia.copy()
         self._base_friction = m.geom_friction.copy()
         self._base_solref = m.geom_solref.copy()
+        self._base_geom_size = m.geom_size.copy()
+        self._base_geom_rbound = m.geom_rbound.copy()
+        self._base_body_pos = m.body_pos.copy()
+        self._base_body_quat = m.body_quat.copy()
         self.physics_params: dict[str, float] = {}
+        self._orbit: CameraOrbit | None = None
+        self._step_index = 0  # env steps since reset: where a moving camera is on its path
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = super().reset(seed=seed, options=options)
@@ -478,6 +601,7 @@ class PhysicsGTEnv(MujocoGTEnv):
         for name, (pos, quat) in state.static_poses.items():
             gid = self._id(mujoco.mjtObj.mjOBJ_GEOM, name)
             m.geom_pos[gid], m.geom_quat[gid] = pos, quat
+        self._place_static(state)
         mujoco.mj_setConst(m, self.data)  # masses changed: refresh the solver's inverse weights
         for name, (qpos, qvel) in state.joints.items():
             jid = self._id(mujoco.mjtObj.mjOBJ_JOINT, name)
@@ -485,6 +609,38 @@ class PhysicsGTEnv(MujocoGTEnv):
             self.data.qpos[qa:qa + len(qpos)] = qpos
             self.data.qvel[da:da + len(qvel)] = qvel
         self.physics_params = {**params, **state.geometry, "gravity": GRAVITY}
+        self._orbit, self._step_index = state.camera_orbit, 0
+        self._move_camera()
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        # The action is a no-op; a moving camera goes to its next pose before the physics step, whose
+        # kinematics pass then puts it in data.cam_xpos/cam_xmat (what rendering and info read).
+        self._step_index += 1
+        self._move_camera()
+
+    def _move_camera(self) -> None:
+        if self._orbit is None:
+            return
+        mocap = int(self.model.body_mocapid[self._id(mujoco.mjtObj.mjOBJ_BODY, CAMERA_RIG)])
+        self.data.mocap_pos[mocap], self.data.mocap_quat[mocap] = self._orbit.pose(self._step_index)
+
+    def _place_static(self, state: InitialState) -> None:
+        """Seeded sizes of geoms and poses of jointless bodies (restored from the compiled model first)."""
+        m = self.model
+        m.geom_size[:], m.geom_rbound[:] = self._base_geom_size, self._base_geom_rbound
+        m.body_pos[:], m.body_quat[:] = self._base_body_pos, self._base_body_quat
+        for name, size in state.geom_sizes.items():
+            gid = self._id(mujoco.mjtObj.mjOBJ_GEOM, name)
+            m.geom_size[gid] = size
+            kind = m.geom_type[gid]  # bounding-sphere radius, used by collision broad phase
+            m.geom_rbound[gid] = (size[0] if kind == mujoco.mjtGeom.mjGEOM_SPHERE
+                                  else np.hypot(size[0], size[1]) if kind == mujoco.mjtGeom.mjGEOM_CYLINDER
+                                  else np.linalg.norm(size))
+        for name, (pos, quat) in state.body_poses.items():
+            bid = self._id(mujoco.mjtObj.mjOBJ_BODY, name)
+            if m.body_jntnum[bid]:
+                raise ValueError(f"body {name!r} has joints; set its pose through InitialState.joints")
+            m.body_pos[bid], m.body_quat[bid] = pos, quat
 
     def _apply_params(self, params: Mapping[str, float]) -> None:
         m = self.model
