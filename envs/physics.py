@@ -240,12 +240,13 @@ def _box(name: str, half: tuple[float, float, float], rgba: str) -> str:
 
 def _scene_xml(scenario: Scenario, cfg: PhysicsConfig, key: str) -> str:
     """The shared template: plain floor and sky, soft headlight, no shadows, the main camera."""
-    floor_asset, floor_look = "", 'rgba="0.66 0.66 0.64 1"'
+    floor_asset, floor_look = "", 'size="30 30 0.1" rgba="0.66 0.66 0.64 1"'
     if scenario.textured_floor:  # 0.25 m squares: several per object footprint, resolvable at 64x64
         floor_asset = ('<texture name="checker" type="2d" builtin="checker" rgb1="0.78 0.78 0.75" '
                        'rgb2="0.5 0.5 0.48" width="64" height="64"/>'
                        '<material name="checker" texture="checker" texrepeat="2 2" texuniform="true"/>')
-        floor_look = 'material="checker"'
+        # Render the plane as 2 m quads, not 0.1 m ones: 7x faster on llvmpipe, mean change 0.3/255.
+        floor_look = 'size="30 30 2" material="checker"'
     return f"""
 <mujoco model="physics_{key}">
   <option timestep="{cfg.timestep}" gravity="0 0 {-GRAVITY}"/>
@@ -260,7 +261,7 @@ def _scene_xml(scenario: Scenario, cfg: PhysicsConfig, key: str) -> str:
   </asset>
   <worldbody>
     <light directional="true" pos="0 0 5" dir="0.3 0.5 -1" diffuse="0.35 0.35 0.35" castshadow="false"/>
-    <geom name="floor" type="plane" size="30 30 0.1" {floor_look}/>
+    <geom name="floor" type="plane" {floor_look}/>
     {scenario.camera.xml()}
     {scenario.bodies}
   </worldbody>
