@@ -21,6 +21,8 @@ BENCHMARKS: dict[str, str] = {
     "curate": "cosmos_sim.bench.curate",
     "tokenizer": "cosmos_sim.bench.tokenizer",
     "wfm": "cosmos_sim.bench.wfm",
+    "dream-to-real": "cosmos_sim.bench.dream_to_real",
+    "physics": "cosmos_sim.bench.physics",
 }
 
 

@@ -1,0 +1,269 @@
+"""Video predictors for the physics benchmark: given the first frames of a GT episode, predict the next ones.
+
+A ``Predictor`` has a ``name`` and ``predict(episode, horizon, seed) -> (horizon, H, W, 3)`` uint8.
+The ``Episode`` carries the context frames (frames ``0 .. C-1`` of a GT episode) and, for the
+predictors that re-simulate rather than look at pixels, the env id, its kwargs and the reset
+seed. The prediction covers frames ``C .. C + horizon - 1``.
+
+- ``CopyLast``: holds the last context frame (the "nothing moves" floor every model must beat).
+- ``FlowExtrapolation``: constant velocity in image space. Farneback optical flow from the last
+  context frame back to the one before gives each pixel's velocity; every step forward-splats
+  the frame and its velocity field by that velocity (so moving regions keep moving), and the
+  pixels a moving region uncovers are in-painted from their surroundings (OpenCV Telea). With a
+  1-frame context there is no flow: it degenerates to copy-last.
+- ``PhysicalVariance``: not frame-based. Re-runs the GT simulator from the same seed (same initial
+  state) with every mass, friction and restitution scaled by its own factor in [0.95, 1.05]
+  (``reset(options={"perturb": 0.05, "take": 1})``) and returns its frames: how far a second
+  "take" of the same physical event lands, i.e. what "as good as physics" scores.
+- ``WorldModelPredictor``: a ``WorldModel`` rolled out open loop with zero actions (the physics
+  scenes take a no-op action) from the encoded context.
+
+``make_predictor("copy-last" | "flow" | "physical-variance" | DIR | shipped name)`` builds one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+BASELINES = ("copy-last", "flow", "physical-variance")
+PERTURB = 0.05
+
+
+@dataclass(frozen=True)
+class Episode:
+    """What a predictor gets: the context frames of a GT episode and how to re-create that episode."""
+
+    context: np.ndarray
+    """``(C, H, W, 3)`` uint8: frames ``0 .. C-1`` of the episode."""
+    env_id: str = ""
+    """Gymnasium id of the GT env that rendered it (needed by ``PhysicalVariance`` only)."""
+    seed: int = 0
+    """The env's reset seed of the episode."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor kwargs of the GT env (e.g. width/height)."""
+
+    def __post_init__(self):
+        c = np.asarray(self.context)
+        if c.ndim != 4 or c.shape[-1] != 3 or c.dtype != np.uint8 or len(c) < 1:
+            raise ValueError(f"context must be (C, H, W, 3) uint8 with C >= 1, got {c.dtype} {c.shape}")
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Predicts the ``horizon`` frames that follow an episode's context."""
+
+    name: str
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        """``(horizon, H, W, 3)`` uint8; ``seed`` seeds any sampling noise."""
+        ...
+
+
+def _check_horizon(horizon: int) -> None:
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+
+
+@dataclass(frozen=True)
+class CopyLast:
+    """Holds the last context frame."""
+
+    name: str = "copy-last"
+    """Label in tables."""
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        _check_horizon(horizon)
+        return np.repeat(episode.context[-1:], horizon, axis=0)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Farneback optical flow and splatting settings of ``FlowExtrapolation``."""
+
+    pyr_scale: float = 0.5
+    """Image scale between pyramid levels."""
+    levels: int = 3
+    """Pyramid levels (64x64 frames: 3 reach 16x16)."""
+    winsize: int = 9
+    """Averaging window (pixels): small, the objects are 5-15 pixels wide."""
+    iterations: int = 5
+    """Iterations per pyramid level."""
+    poly_n: int = 5
+    """Neighbourhood of the per-pixel polynomial expansion."""
+    poly_sigma: float = 1.1
+    """Gaussian sigma of that expansion (1.1 for poly_n 5, as OpenCV suggests)."""
+    min_motion: float = 0.5
+    """Pixels moving less than this (pixels per frame) are treated as static."""
+    inpaint_radius: int = 3
+    """Radius of the in-painting of uncovered pixels."""
+
+
+def farneback_velocity(prev: np.ndarray, last: np.ndarray, cfg: FlowConfig = FlowConfig()) -> np.ndarray:
+    """``(H, W, 2)`` velocity (dx, dy pixels per frame) of each pixel of ``last``, from ``prev`` -> ``last``."""
+    g0 = cv2.cvtColor(np.ascontiguousarray(prev), cv2.COLOR_RGB2GRAY)
+    g1 = cv2.cvtColor(np.ascontiguousarray(last), cv2.COLOR_RGB2GRAY)
+    # Flow from last back to prev lives on last's pixel grid: last(x) ~ prev(x + b(x)), so v = -b.
+    back = cv2.calcOpticalFlowFarneback(g1, g0, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations,
+                                        cfg.poly_n, cfg.poly_sigma, 0)
+    return -back
+
+
+def splat_forward(frame: np.ndarray, velocity: np.ndarray, cfg: FlowConfig = FlowConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Move every moving pixel of ``frame`` (and its velocity) by its velocity; in-paint what it uncovers."""
+    h, w = frame.shape[:2]
+    moving = np.linalg.norm(velocity, axis=-1) >= cfg.min_motion
+    ys, xs = np.nonzero(moving)
+    tx = np.rint(xs + velocity[ys, xs, 0]).astype(int)
+    ty = np.rint(ys + velocity[ys, xs, 1]).astype(int)
+    inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+    out, vel = frame.copy(), np.where(moving[..., None], 0.0, velocity).astype(np.float32)
+    hole = moving.copy()
+    src_y, src_x, ty, tx = ys[inside], xs[inside], ty[inside], tx[inside]
+    out[ty, tx] = frame[src_y, src_x]
+    vel[ty, tx] = velocity[src_y, src_x]
+    hole[ty, tx] = False
+    if hole.any():
+        out = cv2.inpaint(out, hole.astype(np.uint8), cfg.inpaint_radius, cv2.INPAINT_TELEA)
+    return out, vel
+
+
+@dataclass(frozen=True)
+class FlowExtrapolation:
+    """Constant-velocity extrapolation of Farneback flow (copy-last with a 1-frame context)."""
+
+    config: FlowConfig = FlowConfig()
+    """Flow and splatting settings."""
+    name: str = "flow"
+    """Label in tables."""
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        _check_horizon(horizon)
+        ctx = episode.context
+        if len(ctx) < 2:  # no motion to measure from one frame
+            return CopyLast().predict(episode, horizon)
+        frame = ctx[-1]
+        velocity = farneback_velocity(ctx[-2], frame, self.config)
+        out = []
+        for _ in range(horizon):
+            frame, velocity = splat_forward(frame, velocity, self.config)
+            out.append(frame)
+        return np.stack(out)
+
+
+@dataclass(frozen=True)
+class PhysicalVariance:
+    """The GT simulator re-run from the same seed with masses, frictions, restitutions perturbed by +-``perturb``."""
+
+    perturb: float = PERTURB
+    """Relative half-width of the uniform perturbation of each physical parameter."""
+    take: int = 1
+    """Which independent perturbation (take 0 is the unperturbed GT when perturb is 0)."""
+    name: str = "physical-variance"
+    """Label in tables."""
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        import gymnasium as gym
+
+        import cosmos_sim  # noqa: F401  (registers the ids)
+
+        _check_horizon(horizon)
+        if not episode.env_id:
+            raise ValueError("PhysicalVariance re-simulates the episode: give the Episode its env_id and seed")
+        env = gym.make(episode.env_id, **episode.env_kwargs)
+        try:
+            obs, _ = env.reset(seed=episode.seed, options={"perturb": self.perturb, "take": self.take})
+            noop = np.zeros(env.action_space.shape, env.action_space.dtype)
+            frames = [obs]
+            for _ in range(len(episode.context) - 1 + horizon):
+                obs, *_ = env.step(noop)
+                frames.append(obs)
+        finally:
+            env.close()
+        out = np.stack(frames[len(episode.context):])
+        if out.shape[1:] != episode.context.shape[1:]:
+            raise ValueError(f"{episode.env_id} renders {out.shape[1:3]} frames but the context is "
+                             f"{episode.context.shape[1:3]}; pass the same width/height in env_kwargs")
+        return out
+
+
+class WorldModelPredictor:
+    """A ``WorldModel`` rolled out open loop with zero actions from the encoded context.
+
+    The context is encoded frame by frame. With fewer than the model's ``K`` context frames it is
+    padded at the front by repeating the first frame (how training starts episodes); with more, the
+    last ``K`` are kept. Sampler noise comes from a generator seeded with ``seed``.
+    """
+
+    def __init__(self, model, name: str = "model"):
+        self.model = model
+        self.name = name
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str = "auto", name: str | None = None) -> WorldModelPredictor:
+        """Load a world-model bundle (``CheckpointError``, a ``ValueError``, for an empty or corrupt one)."""
+        from cosmos_sim.world_models.wfm import WorldModel
+
+        d = Path(directory)
+        return cls(WorldModel.from_pretrained(d, device=device), name=name or d.name)
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        import torch
+
+        _check_horizon(horizon)
+        m = self.model
+        ctx = episode.context
+        if tuple(ctx.shape[1:3]) != tuple(m.config.frame_size):
+            raise ValueError(f"world model {self.name!r} works on {m.config.frame_size[0]}x{m.config.frame_size[1]} "
+                             f"(HxW) frames but the scenario renders {ctx.shape[1]}x{ctx.shape[2]}; render the "
+                             "scenario at the model's resolution or use a model trained at the scenario's")
+        k = m.context_frames
+        z = m.encode(ctx[None])  # (1, C, ...)
+        if z.shape[1] < k:
+            z = torch.cat([z[:, :1].expand(-1, k - z.shape[1], *z.shape[2:]), z], dim=1)
+        state = m.start(z[:, -k:].contiguous())
+        action = np.zeros((1, m.dynamics.config.action_dim), np.float32)
+        gen = torch.Generator().manual_seed(int(seed))
+        out = []
+        for _ in range(horizon):
+            state, nxt = m.predict_next(state, action, noise=m.noise([gen]), generator=gen)
+            out.append(m.decode(nxt)[0])
+        return np.stack(out)
+
+
+def make_predictor(name_or_dir: str, device: str = "auto") -> Predictor:
+    """A baseline by name (``BASELINES``), or a world model from a bundle directory or a shipped name."""
+    if name_or_dir == "copy-last":
+        return CopyLast()
+    if name_or_dir == "flow":
+        return FlowExtrapolation()
+    if name_or_dir == "physical-variance":
+        return PhysicalVariance()
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
+
+    try:
+        path = resolve_checkpoint(name_or_dir)
+    except ValueError as e:
+        raise ValueError(f"unknown predictor {name_or_dir!r}: not one of the baselines {list(BASELINES)} and {e}") from None
+    return WorldModelPredictor.from_pretrained(path, device=device, name=Path(name_or_dir).name)
+
+
+def predictor_identity(name_or_dir: str) -> dict[str, str]:
+    """What identifies a predictor's results (for resumable caches): its name, or a model's weights hash."""
+    if name_or_dir in BASELINES:
+        return {"predictor": name_or_dir}
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
+    from cosmos_sim.world_models.wfm import file_sha
+
+    path = resolve_checkpoint(name_or_dir)
+    weights = path / "model.safetensors"
+    return {"predictor": str(path.resolve()), "sha": file_sha(weights) if weights.is_file() else ""}
+
+
+__all__ = ["BASELINES", "CopyLast", "Episode", "FlowConfig", "FlowExtrapolation", "PhysicalVariance", "Predictor",
+           "WorldModelPredictor", "farneback_velocity", "make_predictor", "predictor_identity",
+           "splat_forward"]
