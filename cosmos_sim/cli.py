@@ -6,6 +6,9 @@
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
     cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
     cosmos-sim train-wfm --data ...          train an action-conditioned world model (diffusion | ar)
+    cosmos-sim train-policy --algo ppo|bc    train a policy (PPO in any env, behaviour cloning from stores)
+    cosmos-sim eval-policy --policy DIR ...  success rate and return of a policy on held-out seeds, GIF
+    cosmos-sim dream --model DIR --from ...  synthetic trajectories rolled out inside a world model
     cosmos-sim curate INPUT_DIR OUT_DIR      raw videos -> filtered, captioned, deduplicated training shards
     cosmos-sim demo                          the README's demo
 """
@@ -127,6 +130,35 @@ def _cmd_train_wfm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_policy(args: argparse.Namespace) -> int:
+    from cosmos_sim.policies.cli import run_train, train_args_from_namespace
+
+    run_train(train_args_from_namespace(args, command=_command_line(args)))
+    return 0
+
+
+def _cmd_eval_policy(args: argparse.Namespace) -> int:
+    from cosmos_sim.policies.evaluate import evaluate
+
+    gif = None if args.gif_episodes == 0 else (args.gif or os.path.join(args.policy, "eval.gif"))
+    r = evaluate(args.policy, args.env, episodes=args.episodes, seed=args.seed, env_kwargs=args.env_kwargs,
+                 gif=gif, gif_episodes=args.gif_episodes, deterministic=not args.sample)
+    print(f"{args.env}: success rate {r.success_rate:.3f}, mean return {r.mean_return:.2f}, mean length "
+          f"{r.mean_length:.1f} over {len(r.seeds)} episodes (seeds {r.seeds[0]}..{r.seeds[-1]})"
+          + (f"; GIF {r.gif}" if r.gif else ""))
+    return 0
+
+
+def _cmd_dream(args: argparse.Namespace) -> int:
+    from cosmos_sim.dream import dream
+    from cosmos_sim.policies.cli import dream_config_from_namespace
+
+    s = dream(dream_config_from_namespace(args), command=_command_line(args))
+    print(f"{s['kept']}/{s['episodes']} dreamed episodes written to {s['out']}: {s['trajectories_per_hour']:,.0f} "
+          f"trajectories/hour, {s['frames_per_s']:.1f} frames/s, mean predicted return {s['mean_predicted_return']:.2f}")
+    return 0
+
+
 def _cmd_curate(args: argparse.Namespace) -> int:
     from cosmos_sim.curate import curate, load_config
 
@@ -205,6 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_wfm_arguments(s)
     s.set_defaults(func=_cmd_train_wfm)
+
+    from cosmos_sim.policies.cli import add_dream_arguments, add_train_arguments
+
+    s = sub.add_parser("train-policy", help="train a policy: PPO in any Gymnasium env, or behaviour cloning",
+                       description="PPO (--algo ppo) in any Gymnasium vector env, pixels or state, resumable (same "
+                       "--out); behaviour cloning (--algo bc) from trajectory stores. Both write a policy directory "
+                       "that eval-policy, dream and --init-from read.")
+    add_train_arguments(s)
+    s.set_defaults(func=_cmd_train_policy)
+
+    s = sub.add_parser("eval-policy", help="evaluate a policy directory in an env (success rate, return, GIF)")
+    s.add_argument("--policy", required=True, help="policy directory (from train-policy)")
+    s.add_argument("--env", required=True, help="Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0")
+    s.add_argument("--episodes", type=int, default=20, help="episodes (default 20)")
+    s.add_argument("--seed", type=int, default=100000, help="seed of the first episode (default 100000: held out)")
+    s.add_argument("--env-kwargs", default="", help="env constructor kwargs as JSON")
+    s.add_argument("--gif", default=None, help="GIF path (default POLICY/eval.gif)")
+    s.add_argument("--gif-episodes", type=int, default=3, help="episodes shown in the GIF; 0: no GIF (default 3)")
+    s.add_argument("--sample", action="store_true", help="sample actions instead of the policy mean")
+    s.set_defaults(func=_cmd_eval_policy)
+
+    s = sub.add_parser("dream", help="roll policies out inside a world model into a trajectory store",
+                       description="Synthetic trajectories: from starting frames (a GT id's first frames, a store's "
+                       "episode starts or one image), roll out a policy in a world model and write a trajectory store "
+                       "with predicted rewards and provenance. Worker processes by default, Ray with --executor ray.")
+    add_dream_arguments(s)
+    s.set_defaults(func=_cmd_dream)
 
     s = sub.add_parser("curate", help="curate raw videos into filtered, captioned, deduplicated training shards",
                        description="Split videos into shots, filter (motion, quality, burned-in text), caption, "

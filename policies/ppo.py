@@ -153,6 +153,25 @@ def _episode_success(info: dict, rows: np.ndarray, same_step: bool) -> np.ndarra
     return (ok & mask)[rows]
 
 
+def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: torch.Tensor, terminated: torch.Tensor,
+                done: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """Generalised advantage estimates (T, N) of a rollout.
+
+    ``values[t]`` is V(obs the action of step t was taken from); the value after step t is
+    ``values[t + 1]`` (``next_value`` after the last step): with next-step autoreset that is the
+    final observation of an episode that ended at t, so a truncated episode bootstraps from it and a
+    terminated one does not (``terminated``). ``done`` (terminated or truncated) cuts the chain.
+    """
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(next_value)
+    for t in reversed(range(rewards.shape[0])):
+        nxt = next_value if t == rewards.shape[0] - 1 else values[t + 1]
+        delta = rewards[t] + gamma * nxt * (~terminated[t]) - values[t]
+        last = delta + gamma * lam * (~done[t]) * last
+        adv[t] = last
+    return adv
+
+
 def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None) -> dict[str, Any]:
     """Run (or resume) PPO; returns ``{"out", "global_step", "history", "steps_per_s"}``.
 
@@ -253,16 +272,10 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
                 ep_return[ended], ep_length[ended] = 0.0, 0
             pending = done & (not same_step)
 
-        # ---- GAE (reset steps are masked out; a finished episode cuts the chain) -------------------
+        # ---- advantages (reset steps are masked out below) ------------------------------------------
         with torch.no_grad():
             next_value = net.value(torch.as_tensor(obs, device=device))
-        adv = torch.zeros_like(rew_buf)
-        last = torch.zeros(n, device=device)
-        for t in reversed(range(t_len)):
-            nxt = next_value if t == t_len - 1 else val_buf[t + 1]
-            delta = rew_buf[t] + args.gamma * nxt * (~term_buf[t]) - val_buf[t]
-            last = delta + args.gamma * args.gae_lambda * (~done_buf[t]) * last
-            adv[t] = last
+        adv = compute_gae(rew_buf, val_buf, next_value, term_buf, done_buf, args.gamma, args.gae_lambda)
         returns = adv + val_buf
 
         # ---- optimise the policy and value -------------------------------------------------------
@@ -345,4 +358,4 @@ def _save(out: Path, net: ActorCritic, optimizer: torch.optim.Optimizer, obs_spa
     tmp.replace(out / TRAIN_STATE)
 
 
-__all__ = ["Args", "make_envs", "parse_env_kwargs", "resolve_device", "train"]
+__all__ = ["Args", "compute_gae", "make_envs", "parse_env_kwargs", "resolve_device", "train"]

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "tokenizer": "cosmos_sim.bench.tokenizer",
     "wfm": "cosmos_sim.bench.wfm",
     "dream-to-real": "cosmos_sim.bench.dream_to_real",
+    "dream-to-real": "cosmos_sim.bench.dream_to_real",
     "physics": "cosmos_sim.bench.physics",
 }
 
