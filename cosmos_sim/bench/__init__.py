@@ -21,7 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "curate": "cosmos_sim.bench.curate",
     "tokenizer": "cosmos_sim.bench.tokenizer",
     "wfm": "cosmos_sim.bench.wfm",
-    "dream-to-real": "cosmos_sim.bench.dream_to_real",
+    "driving": "cosmos_sim.bench.driving",
     "dream-to-real": "cosmos_sim.bench.dream_to_real",
     "physics": "cosmos_sim.bench.physics",
 }
