@@ -343,10 +343,14 @@ def load_feature_extractor(spec: str = DEFAULT_FEATURES) -> FeatureExtractor:
     return fn
 
 
-def feature_similarity(pred: np.ndarray, gt: np.ndarray, extractor: FeatureExtractor) -> np.ndarray:
-    """(T,) cosine similarity of the features of each predicted frame and its GT frame."""
+def feature_similarity(pred: np.ndarray, gt: np.ndarray, extractor: FeatureExtractor,
+                       gt_features: np.ndarray | None = None) -> np.ndarray:
+    """(T,) cosine similarity of the features of each predicted frame and its GT frame.
+
+    ``gt_features``: ``extractor(gt)`` when the caller already has it (one GT, many predictors).
+    """
     fp = np.asarray(extractor(pred), np.float64).reshape(len(pred), -1)
-    fg = np.asarray(extractor(gt), np.float64).reshape(len(gt), -1)
+    fg = np.asarray(extractor(gt) if gt_features is None else gt_features, np.float64).reshape(len(gt), -1)
     denom = np.linalg.norm(fp, axis=1) * np.linalg.norm(fg, axis=1)
     return (fp * fg).sum(1) / np.maximum(denom, 1e-12)
 
