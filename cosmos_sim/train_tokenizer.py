@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset
+from torch.utils.data import ConcatDataset, Dataset
 from tqdm import tqdm
 
 from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
@@ -41,7 +41,11 @@ class Args:
     out: str = "runs/tokenizer"
     """Run directory: last/ (resumable), best/ (bf16, best held-out PSNR), metrics.jsonl."""
     key: str = "rgb"
-    """Image key of the stores to train on."""
+    """Image key of the stores to train on; several comma-separated (e.g. the six driving cameras), each a
+    clip source of its own."""
+    init_from: str = ""
+    """Fine-tune: start from this tokenizer checkpoint (its architecture replaces --kind and the size
+    flags); ignored when resuming."""
     kind: str = "CV"
     """"CV" (continuous) or "DV" (discrete, FSQ)."""
     temporal_compression: int = 4
@@ -103,24 +107,45 @@ class Args:
                                attention=self.attention)
 
 
+class KeyClips(Dataset):
+    """The windows of one store, one item per (window, image key): a ``(T, 3, H, W)`` uint8 tensor."""
+
+    def __init__(self, windows: TrajectoryWindowDataset, keys: list[str]):
+        self.windows, self.keys = windows, keys
+
+    def __len__(self) -> int:
+        return len(self.windows) * len(self.keys)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        w, k = divmod(int(i), len(self.keys))
+        return self.windows[w][self.keys[k]]
+
+
+def _keys(key: str) -> list[str]:
+    return [k.strip() for k in key.split(",") if k.strip()]
+
+
 def load_clips(paths: tuple[str, ...], clip_frames: int, key: str) -> ConcatDataset:
-    """All windows of ``clip_frames`` rows of every store, in memory (uint8, (T, 3, H, W) per item)."""
+    """All windows of ``clip_frames`` rows of every store and image key (``key`` may list several,
+    comma-separated), in memory (uint8, (T, 3, H, W) per item)."""
     if not paths:
         raise ValueError("no stores given: pass at least one trajectory store with --data")
-    sets = [TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=[key], in_memory=True, skip_short=True)
-            for p in paths]
+    keys = _keys(key)
+    sets = [KeyClips(TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=keys, in_memory=True,
+                                             skip_short=True), keys) for p in paths]
     return ConcatDataset(sets)
 
 
 def fixed_clips(paths: tuple[str, ...], clip_frames: int, key: str, n: int) -> torch.Tensor:
-    """``n`` clips spread evenly over the windows of each store, stacked (n, T, 3, H, W) uint8."""
+    """``n`` clips spread evenly over the windows (and image keys) of each store, stacked (n, T, 3, H, W) uint8."""
     clips = []
+    keys = _keys(key)
     for i, p in enumerate(paths):
-        ds = TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=[key], in_memory=True, skip_short=True,
-                                     stride=clip_frames)
+        ds = KeyClips(TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=keys, in_memory=True,
+                                              skip_short=True, stride=clip_frames), keys)
         k = n // len(paths) + (i < n % len(paths))
         for j in np.linspace(0, len(ds) - 1, max(k, 1)).round().astype(int):
-            clips.append(ds[int(j)][key])
+            clips.append(ds[int(j)])
     return torch.stack(clips)
 
 
@@ -159,7 +184,8 @@ def train(args: Args) -> dict[str, float]:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
-    cfg = args.model_config()
+    init = Tokenizer.from_pretrained(args.init_from, device=device) if args.init_from else None
+    cfg = init.config if init is not None else args.model_config()
     if (args.clip_frames - 1) % cfg.temporal_compression:
         raise ValueError(f"--clip-frames {args.clip_frames} is not 1 + k * {cfg.temporal_compression}")
     out = Path(args.out)
@@ -185,6 +211,9 @@ def train(args: Args) -> dict[str, float]:
         step, best = state["step"], state["best_psnr"]
         torch.set_rng_state(state["rng"])
         print(f"resumed from {out / 'last'} at step {step} (best held-out PSNR {best:.2f} dB)")
+    elif init is not None:
+        model.load_state_dict(init.state_dict())
+        print(f"fine-tuning {args.init_from}")
     print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters on {device}")
     model.train()
 
@@ -195,7 +224,7 @@ def train(args: Args) -> dict[str, float]:
     bar = tqdm(total=args.steps, initial=step, disable=not args.progress, desc=f"train {cfg.name}", mininterval=5)
     while step < args.steps:
         idx = torch.randint(len(data), (args.batch_size,), generator=gen)
-        x = torch.stack([data[int(i)][args.key] for i in idx]).to(device).float().div_(127.5).sub_(1)
+        x = torch.stack([data[int(i)] for i in idx]).to(device).float().div_(127.5).sub_(1)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):

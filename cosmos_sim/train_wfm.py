@@ -1,4 +1,4 @@
-"""Train an action-conditioned world model (diffusion DiT or AR GPT) on trajectory stores, CleanRL style.
+"""Train an action-conditioned world model (diffusion DiT, AR GPT or multi-view DiT) on trajectory stores, CleanRL style.
 
     cosmos-sim train-wfm --data data/wfm/train_noisy.zarr data/tok/train_manip_expert.zarr \\
         --val-data data/tok/heldout_manip_expert.zarr --tokenizer assets/tokenizers/cv4x8x8 \\
@@ -18,6 +18,14 @@
    step against the recorded frames, beside the copy-last-frame baseline.
 5. ``OUT/last/`` (fp32 + optimizer, EMA, step) makes runs resumable with the same command;
    ``OUT/best/`` is the bf16 bundle with the best held-out PSNR, ready for ``WorldModel.from_pretrained``.
+
+``--family multiview`` trains the multi-view DiT on stores of a multi-camera env (the driving
+stores of ``cosmos-sim generate --env cosmos_sim/Driving-GT-v0``): the views are the store's
+``image_keys``, every view frame is encoded alone, and where the store records ``ego``
+(x, y, yaw, ...) each sample carries the next ``--waypoints`` ego positions in the current ego
+frame (dropped for ``--waypoint-dropout`` of the samples, so they stay optional). The reward
+head's termination target is ``is_success`` or, in stores without it, ``terminated`` (driving:
+collision or off-road).
 
 Multi-GPU: run the same command under ``torchrun --nproc_per_node N -m cosmos_sim.cli train-wfm ...``;
 each rank draws its own batches, DDP averages the gradients and rank 0 evaluates and writes.
@@ -57,9 +65,10 @@ class Args:
     val_data: tuple[str, ...] = ()
     """Held-out stores for the open-loop rollout metrics (seeds disjoint from the training stores)."""
     tokenizer: str = ""
-    """Tokenizer checkpoint directory: CV for diffusion, DV for ar."""
+    """Tokenizer checkpoint directory: CV for diffusion and multiview, DV for ar."""
     family: str = "diffusion"
-    """"diffusion" (DiT over CV latents) or "ar" (GPT over DV token ids)."""
+    """"diffusion" (DiT over CV latents), "ar" (GPT over DV token ids) or "multiview" (one DiT over all
+    cameras of a multi-camera store)."""
     out: str = "runs/wfm"
     """Run directory: last/ (resumable), best/ (bf16 bundle), metrics.jsonl."""
     cache_dir: str = ""
@@ -85,6 +94,10 @@ class Args:
     """Diffusion: denoiser calls per frame at inference (stored in the checkpoint)."""
     context_noise: float = 0.1
     """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""
+    waypoints: int = 4
+    """Multiview: future ego waypoints the model can be conditioned on (0 = none)."""
+    waypoint_dropout: float = 0.5
+    """Multiview: fraction of training samples shown without their waypoints."""
     batch_size: int = 32
     """Samples per optimizer step (per rank)."""
     steps: int = 6000
@@ -140,13 +153,16 @@ class LatentData:
     """(N,) int64: global row index of each row's episode start."""
     last: np.ndarray
     """(N,) bool: the last row of its episode (no next frame)."""
+    pose: np.ndarray | None = None
+    """(N, 3) float32 ego x, y, yaw per row (stores with an ``ego`` key), for waypoints; else None."""
 
 
 def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64) -> LatentData:
     """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz."""
     store = TrajectoryStore.open(path)
     keys = store.keys()
-    for k in ("rgb", "action", "reward"):
+    views = list(model.config.views) or ["rgb"]
+    for k in (*views, "action", "reward"):
         if k not in keys:
             raise ValueError(f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`")
     tok_sha = model.config.tokenizer_sha or "untracked"
@@ -159,12 +175,17 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64)
     last[ends - 1] = True
     action = store.read("action", 0, store.n_steps).astype(np.float32)
     reward = store.read("reward", 0, store.n_steps).astype(np.float32)
-    success = (store.read("is_success", 0, store.n_steps) if "is_success" in keys
+    done_key = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
+    success = (store.read(done_key, 0, store.n_steps) if done_key
                else np.zeros(store.n_steps, dtype=bool)).astype(bool)
+    pose = store.read("ego", 0, store.n_steps)[:, :3].astype(np.float32) if "ego" in keys else None
     if cache.is_file():
         latents = np.load(cache)["latents"]
     else:
-        rgb = store.read("rgb", 0, store.n_steps)
+        rgb = (store.read("rgb", 0, store.n_steps) if views == ["rgb"]
+               else np.stack([store.read(v, 0, store.n_steps) for v in views], axis=1))
+        if views != ["rgb"]:
+            batch = max(1, batch // len(views))
         chunks = []
         for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5):
             z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
@@ -174,7 +195,7 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64)
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, latents=latents)
         os.replace(tmp, cache)
-    return LatentData(latents, action, reward, success, episode_start, last)
+    return LatentData(latents, action, reward, success, episode_start, last, pose)
 
 
 def concat_data(parts: list[LatentData]) -> LatentData:
@@ -186,14 +207,28 @@ def concat_data(parts: list[LatentData]) -> LatentData:
         success=np.concatenate([p.success for p in parts]),
         episode_start=np.concatenate([p.episode_start + o for p, o in zip(parts, offsets, strict=True)]),
         last=np.concatenate([p.last for p in parts]),
+        pose=None if any(p.pose is None for p in parts) else np.concatenate([p.pose for p in parts]),
     )
 
 
-def sample_batch(data: LatentData, rows: np.ndarray, k: int) -> dict[str, torch.Tensor]:
+def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """``(B, n, 2)`` ego positions of rows ``t+1 .. t+n`` (held at the episode's last row) in row t's
+    ego frame: x forward, y left, metres."""
+    cur, out = rows.copy(), []
+    for _ in range(n):
+        cur = np.where(last[cur], cur, cur + 1)
+        out.append(pose[cur, :2] - pose[rows, :2])
+    d = np.stack(out, axis=1)
+    c, s = np.cos(pose[rows, 2])[:, None], np.sin(pose[rows, 2])[:, None]
+    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1).astype(np.float32)
+
+
+def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0) -> dict[str, torch.Tensor]:
     """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
 
     ``context_actions[:, j]`` leads from context frame j to j + 1 (zero where the context repeats
-    the episode's first frame), ``action`` from the last context frame (row t) to the target.
+    the episode's first frame), ``action`` from the last context frame (row t) to the target;
+    ``waypoints`` (when asked for and the data has poses): ``future_waypoints`` of row t.
     """
     offs = np.arange(-k + 1, 1)
     ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
@@ -206,13 +241,15 @@ def sample_batch(data: LatentData, rows: np.ndarray, k: int) -> dict[str, torch.
         "target": torch.from_numpy(data.latents[rows + 1]),
         "reward": torch.from_numpy(data.reward[rows]),
         "success": torch.from_numpy(data.success[rows + 1]),
-    }
+    } | ({"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
+         if waypoints and data.pose is not None else {})
 
 
 def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of CV latents."""
     z = data.latents.astype(np.float32)
-    return z.mean(axis=(0, 2, 3)).tolist(), (z.std(axis=(0, 2, 3)) + 1e-4).tolist()
+    axes = tuple(i for i in range(z.ndim) if i != z.ndim - 3)  # all but the channels (N[, V], C, h, w)
+    return z.mean(axis=axes).tolist(), (z.std(axis=axes) + 1e-4).tolist()
 
 
 @dataclass
@@ -220,23 +257,24 @@ class HeldOut:
     """Held-out episodes for open-loop evaluation: first frames, actions and the true frames."""
 
     frames: np.ndarray
-    """(E, T+1, H, W, 3) uint8 recorded frames (frame 0 starts the rollout)."""
+    """(E, T+1, H, W, 3) uint8 recorded frames ((E, T+1, V, H, W, 3) multiview; frame 0 starts the rollout)."""
     actions: np.ndarray
     """(E, T, A) float32 recorded actions."""
     seeds: np.ndarray
     """(E,) the episodes' reset seeds."""
 
 
-def held_out_episodes(paths: tuple[str, ...], n: int, steps: int) -> HeldOut:
-    """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores."""
+def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[str, ...] = ()) -> HeldOut:
+    """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores
+    (``views``: the camera keys of a multiview model, stacked on axis 2)."""
     frames, actions, seeds = [], [], []
     for i, p in enumerate(paths):
         store = TrajectoryStore.open(p)
         ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
         want = n // len(paths) + (i < n % len(paths))
         for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
-            ep = store.episode(e, keys=["rgb", "action"])
-            frames.append(ep["rgb"][: steps + 1])
+            ep = store.episode(e, keys=[*(views or ["rgb"]), "action"])
+            frames.append(np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1])
             actions.append(ep["action"][:steps].astype(np.float32))
             seeds.append(int(store.episode_seeds[e]))
     if not frames:
@@ -267,7 +305,10 @@ def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: i
 
 
 def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8."""
+    """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8
+    (multiview (B, T, V, H, W, 3): every view counts as a rollout)."""
+    if pred.ndim == 6:
+        pred, truth = (np.swapaxes(a, 1, 2).reshape(-1, *a.shape[1:2], *a.shape[3:]) for a in (pred, truth))
     p = torch.from_numpy(pred).permute(0, 1, 4, 2, 3).float() / 255
     g = torch.from_numpy(truth).permute(0, 1, 4, 2, 3).float() / 255
     return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
@@ -294,19 +335,25 @@ class Learner(nn.Module):
         super().__init__()
         self.dynamics, self.head = wm.dynamics, wm.head
         self.family, self.context_noise, self.head_weight = wm.config.family, args.context_noise, args.head_weight
+        self.waypoint_dropout = args.waypoint_dropout
         self.wm = [wm]  # not a submodule: the tokenizer is frozen and not DDP's business
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         wm = self.wm[0]
-        if self.family == "diffusion":
+        if wm.config.continuous:
             mean, std = wm.latent_mean, wm.latent_std
             ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
             if self.context_noise > 0:
-                level = torch.rand(ctx.shape[0], 1, 1, 1, 1, device=ctx.device) * self.context_noise
+                level = torch.rand(ctx.shape[0], *(1,) * (ctx.ndim - 1), device=ctx.device) * self.context_noise
                 ctx = ctx + level * torch.randn_like(ctx)
             target = (batch["target"].float() - mean) / std
-            dyn = self.dynamics.loss(target, ctx, batch["action"])
-            head_in = target
+            cond = batch["action"]
+            if self.family == "multiview":
+                wp = batch.get("waypoints") if self.dynamics.config.waypoints else None
+                drop = None if wp is None else torch.rand(len(cond), device=cond.device) < self.waypoint_dropout
+                cond = self.dynamics.condition(cond, wp, drop)
+            dyn = self.dynamics.loss(target, ctx, cond)
+            head_in = wm.head_input(target)
         else:
             frames = torch.cat([batch["context"], batch["target"].unsqueeze(1)], dim=1).long()
             actions = torch.cat([batch["context_actions"], batch["action"].unsqueeze(1)], dim=1)
@@ -322,10 +369,16 @@ def build_model(args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats
     latent_size = (env_info["height"] // tc.spatial_compression, env_info["width"] // tc.spatial_compression)
     common = dict(latent_size=latent_size, context_frames=args.context_frames, action_dim=len(env_info["action_layout"]),
                   dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio)
+    views: tuple[str, ...] = ()
     if args.family == "diffusion":
         dyn = dict(common, latent_channels=tc.latent_channels, context_mode=args.context_mode,
                    patch=(args.patch, args.patch))
         head_ch = tc.latent_channels
+    elif args.family == "multiview":
+        views = tuple(env_info["views"])
+        dyn = dict(common, latent_channels=tc.latent_channels, patch=(args.patch, args.patch), views=len(views),
+                   waypoints=args.waypoints)
+        head_ch = tc.latent_channels * len(views)
     else:
         dyn = dict(common, fsq_levels=tuple(tc.fsq_levels))
         head_ch = len(tc.fsq_levels)
@@ -336,22 +389,27 @@ def build_model(args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats
         env_id=env_info["env_id"], env_kwargs={"width": env_info["width"], "height": env_info["height"]},
         action_layout=tuple(env_info["action_layout"]), frame_size=(env_info["height"], env_info["width"]),
         tokenizer_name=tc.name, tokenizer_sha=file_sha(Path(tokenizer_dir) / "model.safetensors"),
-        latent_mean=tuple(mean), latent_std=tuple(std), sampler_steps=args.sampler_steps,
+        latent_mean=tuple(mean), latent_std=tuple(std), sampler_steps=args.sampler_steps, views=views,
     )
     return WorldModel(cfg, tokenizer)
 
 
-def store_env_info(path: str) -> dict:
-    """Env id, action layout and frame size of a store (what the world model imitates)."""
+def store_env_info(path: str, multiview: bool = False) -> dict:
+    """Env id, action layout and frame size of a store (what the world model imitates); ``multiview``:
+    also the camera keys (the store's ``image_keys``)."""
     store = TrajectoryStore.open(path)
-    if "rgb" not in store.keys():
-        raise ValueError(f"trajectory store {path} has no 'rgb' key; record it with `cosmos-sim generate`")
-    h, w = store.key_info()["rgb"][0][:2]
     attrs = store.attrs
+    views = list(attrs.get("image_keys", [])) if multiview else ["rgb"]
+    if multiview and len(views) < 2:
+        raise ValueError(f"trajectory store {path} has {len(views)} image keys {views}; --family multiview needs a "
+                         "multi-camera store (e.g. `cosmos-sim generate --env cosmos_sim/Driving-GT-v0`)")
+    if views[0] not in store.keys():
+        raise ValueError(f"trajectory store {path} has no {views[0]!r} key; record it with `cosmos-sim generate`")
+    h, w = store.key_info()[views[0]][0][:2]
     if "action_layout" not in attrs:
         raise ValueError(f"trajectory store {path} does not record the env's action_layout attribute")
     return {"env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"), "action_layout": list(attrs["action_layout"]),
-            "height": int(h), "width": int(w)}
+            "height": int(h), "width": int(w)} | ({"views": views} if multiview else {})
 
 
 def lr_at(step: int, args: Args) -> float:
@@ -372,8 +430,8 @@ def ema_update(ema: WorldModel, model: WorldModel, decay: float) -> None:
 # ---- the loop ---------------------------------------------------------------------------------------------
 def train(args: Args) -> dict[str, float]:
     """Run (or resume) training; returns the last held-out figures."""
-    if args.family not in ("diffusion", "ar"):
-        raise ValueError(f"--family must be 'diffusion' or 'ar', got {args.family!r}")
+    if args.family not in ("diffusion", "ar", "multiview"):
+        raise ValueError(f"--family must be 'diffusion', 'ar' or 'multiview', got {args.family!r}")
     if not args.data:
         raise ValueError("no stores given: pass at least one trajectory store with --data")
     if not args.tokenizer:
@@ -397,16 +455,17 @@ def train(args: Args) -> dict[str, float]:
 
     # ---- data: encode once (rank 0 first, so the others read the cache) ----
     tokenizer = Tokenizer.from_pretrained(args.tokenizer, device=device)
-    env_info = store_env_info(args.data[0])
+    env_info = store_env_info(args.data[0], multiview=args.family == "multiview")
     raw = build_model(args, tokenizer, args.tokenizer, None, env_info).to(device)  # identity normalisation
     if distributed and not main:
         dist.barrier()
     data = concat_data([encode_store(p, raw, cache_dir) for p in args.data])
     if distributed and main:
         dist.barrier()
-    stats = latent_stats(data) if args.family == "diffusion" else None
+    stats = latent_stats(data) if raw.config.continuous else None
     wm = build_model(args, tokenizer, args.tokenizer, stats, env_info).to(device)
-    held = held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps) if args.val_data else None
+    held = (held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps, wm.config.views)
+            if args.val_data else None)
     rows = np.flatnonzero(~data.last)
     if main:
         print(f"train: {len(rows)} transitions from {len(args.data)} stores ({wm.config.tokenizer_name} latents "
@@ -457,7 +516,8 @@ def train(args: Args) -> dict[str, float]:
     bar = tqdm(total=args.steps, initial=step, disable=not (args.progress and main), desc=f"train {args.family}",
                mininterval=5)
     while step < args.steps:
-        batch = {k: v.to(device) for k, v in sample_batch(data, rng.choice(rows, args.batch_size), args.context_frames).items()}
+        picked = rng.choice(rows, args.batch_size)
+        batch = {k: v.to(device) for k, v in sample_batch(data, picked, args.context_frames, args.waypoints).items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -515,7 +575,9 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
 
     Episode ``i`` resets with ``seed + i``; its noise std is U(0, max_noise) and, at each step, a
     burst of 3-9 uniform random actions starts with probability U(0, max_random) / 5. The store
-    has the keys the WFM trainer reads (rgb, action, reward, is_success, terminated, truncated).
+    has the keys the WFM trainer reads (rgb, action, reward, is_success, terminated, truncated);
+    a Dict observation (the driving cameras and ``ego``) is stored one key per entry instead of
+    ``rgb``, with the ``image_keys`` and ``camera_grid`` attributes ``cosmos-sim generate`` writes.
     """
     import gymnasium as gym
 
@@ -523,8 +585,11 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
 
     env = gym.make(env_id)
     u = env.unwrapped
-    store = TrajectoryStore.create(out, attrs={"env_id": env_id, "policy": "noisy-expert",
-                                               "action_layout": list(u.action_layout)}, overwrite=True)
+    attrs = {"env_id": env_id, "policy": "noisy-expert", "action_layout": list(u.action_layout)}
+    if isinstance(env.observation_space, gym.spaces.Dict):
+        attrs["image_keys"] = [k for k, sp in env.observation_space.spaces.items() if len(sp.shape) == 3]
+        attrs["camera_grid"] = [list(row) for row in getattr(u, "camera_grid", ())]
+    store = TrajectoryStore.create(out, attrs=attrs, overwrite=True)
     dim = env.action_space.shape[0]
     for i in tqdm(range(episodes), desc=f"record {Path(out).name}", mininterval=5):
         s = seed + i
@@ -549,7 +614,9 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
             if term or trunc:
                 break
         n = len(frames)
-        ep = {"rgb": np.stack(frames), "action": np.stack([*acts, np.zeros(dim, np.float32)]),
+        obs_rows = ({k: np.stack([f[k] for f in frames]) for k in frames[0]} if isinstance(frames[0], dict)
+                    else {"rgb": np.stack(frames)})
+        ep = {**obs_rows, "action": np.stack([*acts, np.zeros(dim, np.float32)]),
               "reward": np.array([*rews, 0.0], np.float32), "is_success": np.array(succ),
               "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool)}
         ep["terminated"][-1], ep["truncated"][-1] = term, trunc or not term
@@ -561,7 +628,7 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
 # ---- command line: one flag per Args field, its docstring as the help --------------------------------
 def add_cli_arguments(parser) -> None:
     """Add ``--data``, ``--family`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
-    add_dataclass_arguments(parser, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar"]})
+    add_dataclass_arguments(parser, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar", "multiview"]})
 
 
 def args_from_namespace(ns, command: str = "") -> Args:

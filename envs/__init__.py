@@ -9,6 +9,7 @@ Ground truth (GT) scenes:
 World-model (WFM) envs, learned next-frame prediction beside the GT scene they imitate:
     cosmos_sim/Manipulation-WFM-v0           shipped nano diffusion WFM of Manipulation-GT-v0
                                              (``gym.make_vec`` gives the natively batched env)
+    cosmos_sim/Driving-WFM-v0                shipped nano multi-view DiT of Driving-GT-v0 (six cameras)
 
 Entry points are strings, so nothing heavy is imported until an env is made.
 """
@@ -53,6 +54,8 @@ def _wfm_specs() -> list[dict]:
     return [
         dict(id="cosmos_sim/Manipulation-WFM-v0", entry_point="cosmos_sim.envs.wfm_env:WorldModelEnv",
              vector_entry_point="cosmos_sim.envs.wfm_env:WorldModelVectorEnv", max_episode_steps=100),
+        dict(id="cosmos_sim/Driving-WFM-v0", entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelEnv",
+             vector_entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelVectorEnv", max_episode_steps=200),
     ]
 
 

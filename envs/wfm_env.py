@@ -22,6 +22,10 @@ come from the model's reward head (terminated when the predicted success probabi
 
 Determinism: the sampler noise of each rollout comes from a torch generator seeded at reset, so
 the same seed and actions give the same frames on the CPU.
+
+Other observation layouts (the six driving cameras of ``envs/driving_wfm.py``) subclass
+``_Rollouts`` (``observation_space``, ``observation``, ``render``, ``context_frames``, ``step``)
+and set ``core_class`` on subclasses of the two envs.
 """
 
 from __future__ import annotations
@@ -145,13 +149,32 @@ class _Rollouts:
         self.frames[rows] = ctx[:, -1]
         self.steps[rows] = 0
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """One batched forward pass for all rows: frames, rewards, terminated, info arrays."""
+    # ---- observations (overridden for other layouts) ---------------------------------------------------
+    def observation_space(self) -> spaces.Space:
+        """One row's observation space."""
+        return spaces.Box(0, 255, shape=self.frame_shape, dtype=np.uint8)
+
+    def observation(self, row: int | None = None):
+        """The observation of one row, or of all rows (batched) when ``row`` is None."""
+        return self.frames.copy() if row is None else self.frames[row].copy()
+
+    def render(self, row: int | None = None) -> np.ndarray:
+        """What ``render()`` shows: one row's frame, or all rows' when ``row`` is None."""
+        return self.observation(row)
+
+    def model_step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One batched forward pass: the next frames (into ``self.frames``), predicted reward and done
+        probability per row."""
         noise = self.model.noise(self.generators)
         self.state, z = self.model.predict_next(self.state, actions, noise=noise)
         self.frames = self.model.decode(z)
         reward, p = self.model.reward(z, actions)
         self.steps += 1
+        return reward, p
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """One batched forward pass for all rows: frames, rewards, terminated, info arrays."""
+        reward, p = self.model_step(actions)
         terminated = p > SUCCESS_THRESHOLD
         info: dict[str, np.ndarray] = {"step": self.steps.copy(), "success_prob": p.astype(np.float32),
                                        "is_success": terminated.copy()}
@@ -171,6 +194,7 @@ class WorldModelEnv(gym.Env):
     """One world-model rollout as a Gymnasium env (see the module docstring)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    core_class = _Rollouts
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "auto", paired: bool = False,
                  sampler_steps: int | None = None, render_mode: str | None = "rgb_array"):
@@ -186,27 +210,27 @@ class WorldModelEnv(gym.Env):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.render_mode = render_mode
-        self.core = _Rollouts(1, checkpoint, device, paired, sampler_steps)
+        self.core = self.core_class(1, checkpoint, device, paired, sampler_steps)
         self.model = self.core.model
         self.action_space = self.core.action_space
         self.action_layout = self.model.config.action_layout
-        self.observation_space = spaces.Box(0, 255, shape=self.core.frame_shape, dtype=np.uint8)
+        self.observation_space = self.core.observation_space()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         gt_seed = seed if seed is not None else int(self.np_random.integers(2**31))
         self.core.restart(np.array([0]), [gt_seed], options)
-        return self.core.frames[0].copy(), {"step": 0}
+        return self.core.observation(0), {"step": 0}
 
     def step(self, action):
         if self.core.state is None:
             raise RuntimeError("call reset() before step()")
         action = check_action(self.action_space, action)
-        frames, reward, terminated, info = self.core.step(action[None])
-        return frames[0], float(reward[0]), bool(terminated[0]), False, {k: v[0] for k, v in info.items()}
+        _, reward, terminated, info = self.core.step(action[None])
+        return self.core.observation(0), float(reward[0]), bool(terminated[0]), False, {k: v[0] for k, v in info.items()}
 
     def render(self):
-        return None if self.render_mode is None else self.core.frames[0].copy()
+        return None if self.render_mode is None else self.core.render(0)
 
     def close(self):
         self.core.close()
@@ -216,6 +240,7 @@ class WorldModelVectorEnv(VectorEnv):
     """``num_envs`` world-model rollouts stepped by one batched forward pass, with next-step autoreset."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    core_class = _Rollouts
 
     def __init__(self, num_envs: int = 1, checkpoint: str | os.PathLike | None = None, device: str = "auto",
                  paired: bool = False, sampler_steps: int | None = None, max_episode_steps: int | None = 100,
@@ -226,10 +251,10 @@ class WorldModelVectorEnv(VectorEnv):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.num_envs, self.render_mode, self.max_episode_steps = num_envs, render_mode, max_episode_steps
-        self.core = _Rollouts(num_envs, checkpoint, device, paired, sampler_steps)
+        self.core = self.core_class(num_envs, checkpoint, device, paired, sampler_steps)
         self.model = self.core.model
         self.single_action_space = self.core.action_space
-        self.single_observation_space = spaces.Box(0, 255, shape=self.core.frame_shape, dtype=np.uint8)
+        self.single_observation_space = self.core.observation_space()
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
@@ -247,7 +272,7 @@ class WorldModelVectorEnv(VectorEnv):
         super().reset(seed=seed if isinstance(seed, int) else None)
         self.core.restart(np.arange(self.num_envs), self._seeds(seed, self.num_envs), options)
         self._autoreset[:] = False
-        return self.core.frames.copy(), {"step": self.core.steps.copy()}
+        return self.core.observation(), {"step": self.core.steps.copy()}
 
     def step(self, actions):
         if self.core.state is None:
@@ -256,20 +281,19 @@ class WorldModelVectorEnv(VectorEnv):
         if a.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {a.shape}, expected {self.action_space.shape} (num_envs x action dims)")
         checked = np.stack([check_action(self.single_action_space, row) for row in a])
-        frames, reward, terminated, info = self.core.step(checked)
+        _, reward, terminated, info = self.core.step(checked)
         truncated = (self.core.steps >= self.max_episode_steps) if self.max_episode_steps else np.zeros_like(terminated)
         done = self._autoreset.copy()
         if done.any():  # next-step autoreset: these rows start a new episode instead of stepping
             rows = np.flatnonzero(done)
             self.core.restart(rows, self._seeds(None, len(rows)), None)
-            frames[rows] = self.core.frames[rows]
             reward[rows], terminated[rows], truncated[rows] = 0.0, False, False
             info["step"][rows] = 0
         self._autoreset = terminated | truncated
-        return frames, reward, terminated, truncated, info
+        return self.core.observation(), reward, terminated, truncated, info
 
     def render(self):
-        return None if self.render_mode is None else self.core.frames.copy()
+        return None if self.render_mode is None else self.core.render()
 
     def close_extras(self, **kwargs):
         self.core.close()

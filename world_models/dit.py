@@ -114,6 +114,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 # ---- blocks ------------------------------------------------------------------------------------------
+def per_row(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-row ``(B,)`` value shaped to broadcast over ``like`` ``(B, ...)``."""
+    return v.view(-1, *(1,) * (like.ndim - 1))
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
@@ -231,24 +236,33 @@ class DiT(nn.Module):
             tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]
             tokens = torch.cat([ctx, tgt], dim=1)
         emb = F.silu(self.noise_emb(c_noise) + self.action_emb(action))
+        n = (cfg.latent_size[0] // cfg.patch[0]) * (cfg.latent_size[1] // cfg.patch[1])
+        return self.unpatchify(self.trunk(tokens, emb, n))
+
+    def trunk(self, tokens: torch.Tensor, emb: torch.Tensor, n_out: int) -> torch.Tensor:
+        """The transformer blocks and the AdaLN output layer: tokens ``(B, N, dim)`` -> the last ``n_out``
+        tokens' patches ``(B, n_out, C * ph * pw)``."""
         for blk in self.blocks:
             tokens = blk(tokens, emb, self.rope_cos, self.rope_sin)
-        n = (cfg.latent_size[0] // cfg.patch[0]) * (cfg.latent_size[1] // cfg.patch[1])
         shift, scale = self.final_ada(emb).chunk(2, dim=1)
-        out = self.patch_out(modulate(self.final_norm(tokens[:, -n:]), shift, scale))
-        return self.unpatchify(out)
+        return self.patch_out(modulate(self.final_norm(tokens[:, -n_out:]), shift, scale))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one predicted latent without the batch axis: ``(C, h, w)``."""
+        return (self.config.latent_channels, *self.config.latent_size)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """EDM denoiser D: noisy next latent ``x`` at noise ``sigma`` (B,) -> estimate of the clean latent.
 
         Args:
-            x: ``(B, C, h, w)`` noisy latent.
+            x: ``(B, *latent_shape)`` noisy latent.
             sigma: ``(B,)`` noise standard deviations.
             context: ``(B, K, C, h, w)`` past latents, oldest first.
             action: ``(B, action_dim)`` the action taken from the last context frame.
         """
         sd = self.config.sigma_data
-        s = sigma.float().view(-1, 1, 1, 1)
+        s = per_row(sigma.float(), x)
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
@@ -263,9 +277,9 @@ class DiT(nn.Module):
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
         sigma = log_sigma.exp()
         noise = torch.randn(target.shape, generator=generator, device=target.device)
-        denoised = self(target + sigma.view(-1, 1, 1, 1) * noise, sigma, context, action)
+        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action)
         weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
-        return (weight.view(-1, 1, 1, 1) * (denoised - target) ** 2).mean()
+        return (per_row(weight, target) * (denoised - target) ** 2).mean()
 
     # ---- sampling ------------------------------------------------------------------------------------
     def sigmas(self, steps: int, device: torch.device | None = None) -> torch.Tensor:
@@ -281,16 +295,15 @@ class DiT(nn.Module):
     @torch.no_grad()
     def sample(self, context: torch.Tensor, action: torch.Tensor, steps: int = 3, sampler: str = "euler",
                noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Next latent ``(B, C, h, w)`` from ``steps`` Euler (or Heun) steps of the probability-flow ODE.
+        """Next latent ``(B, *latent_shape)`` from ``steps`` Euler (or Heun) steps of the probability-flow ODE.
 
         ``noise`` (standard normal, the latent's shape) makes sampling reproducible; the env draws
         it from a per-env seeded generator.
         """
         if sampler not in ("euler", "heun"):
             raise ValueError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
-        cfg = self.config
         b = context.shape[0]
-        shape = (b, cfg.latent_channels, *cfg.latent_size)
+        shape = (b, *self.latent_shape)
         if noise is None:
             noise = torch.randn(shape, device=context.device)
         sig = self.sigmas(steps, context.device)

@@ -1,4 +1,4 @@
-"""``WorldModel``: a tokenizer, a dynamics model (diffusion DiT or AR GPT) and a reward head in one bundle.
+"""``WorldModel``: a tokenizer, a dynamics model (diffusion DiT, AR GPT or multi-view DiT) and a reward head in one bundle.
 
 Granularity is one action -> one frame. The tokenizer is a causal *video* tokenizer with 4x
 temporal compression, but its first latent frame always encodes one frame alone, so every frame
@@ -6,6 +6,10 @@ is encoded in its image mode (``T = 1``): each frame gets its own latent (CV: 16
 64x64; DV: 8 x 8 token ids) and the dynamics model predicts the next frame's latent from the last
 ``K`` latents and the action. CV latents are normalised per channel with statistics of the training
 data (stored in the config); DV token ids are used as they are.
+
+The "multiview" family (``world_models/multiview.py``) predicts the six driving cameras at once:
+frames are ``(B, T, V, H, W, 3)``, latents ``(B, T, V, C, h, w)``, every view frame encoded alone;
+``predict_next`` also takes optional future ego ``waypoints``.
 
 Rollout API (batched; what the Gymnasium envs call)::
 
@@ -38,10 +42,14 @@ from cosmos_sim.world_models.checkpoint import CheckpointError, load_checkpoint,
 from cosmos_sim.world_models.dit import DiT, DiTConfig
 from cosmos_sim.world_models.gpt import GPT, GPTConfig, GPTState
 from cosmos_sim.world_models.heads import RewardHead, RewardHeadConfig
+from cosmos_sim.world_models.multiview import MultiViewDiT, MultiViewDiTConfig
 from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
 
 CHECKPOINT_KIND = "wfm"
-FAMILIES = ("diffusion", "ar")
+FAMILIES = ("diffusion", "ar", "multiview")
+#: family -> (dynamics config, dynamics network, tokenizer kind)
+_DYNAMICS = {"diffusion": (DiTConfig, DiT, "CV"), "ar": (GPTConfig, GPT, "DV"),
+             "multiview": (MultiViewDiTConfig, MultiViewDiT, "CV")}
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,10 @@ class WorldModelConfig:
     """What a world-model checkpoint is: family, networks, the env it imitates, sampling defaults."""
 
     family: str = "diffusion"
-    """"diffusion" (DiT over CV latents) or "ar" (GPT over DV token ids)."""
+    """"diffusion" (DiT over CV latents), "ar" (GPT over DV token ids) or "multiview" (one DiT over
+    the CV latents of several cameras)."""
     dynamics: dict = field(default_factory=dict)
-    """DiTConfig (diffusion) or GPTConfig (ar) fields."""
+    """DiTConfig (diffusion), GPTConfig (ar) or MultiViewDiTConfig (multiview) fields."""
     head: dict = field(default_factory=dict)
     """RewardHeadConfig fields."""
     env_id: str = "cosmos_sim/Manipulation-GT-v0"
@@ -79,18 +88,29 @@ class WorldModelConfig:
     """Diffusion: "euler" or "heun"."""
     temperature: float = 0.0
     """AR: sampling temperature of each FSQ digit (0 = most likely digit)."""
+    views: tuple[str, ...] = ()
+    """Multiview: the camera (observation key) of each view, in the model's view order."""
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-        for name in ("action_layout", "frame_size", "latent_mean", "latent_std"):
+        for name in ("action_layout", "frame_size", "latent_mean", "latent_std", "views"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         # Complete and normalise the sub-configs (defaults filled in, JSON lists back to tuples).
         object.__setattr__(self, "dynamics", asdict(self.dynamics_config()))
         object.__setattr__(self, "head", asdict(RewardHeadConfig(**self.head)))
 
-    def dynamics_config(self) -> DiTConfig | GPTConfig:
-        return DiTConfig(**self.dynamics) if self.family == "diffusion" else GPTConfig(**self.dynamics)
+        if self.family == "multiview" and len(self.views) != self.dynamics_config().views:
+            raise ValueError(f"multiview: {len(self.views)} view names {self.views} for "
+                             f"{self.dynamics_config().views} views")
+
+    def dynamics_config(self) -> DiTConfig | GPTConfig | MultiViewDiTConfig:
+        return _DYNAMICS[self.family][0](**self.dynamics)
+
+    @property
+    def continuous(self) -> bool:
+        """CV latents (diffusion, multiview) rather than DV token ids (ar)."""
+        return self.family != "ar"
 
     @property
     def context_frames(self) -> int:
@@ -102,7 +122,8 @@ class RolloutState:
     """Where a batch of rollouts stands: the last K latents (and the AR model's KV cache)."""
 
     window: torch.Tensor
-    """(B, K, C, h, w) normalised CV latents or (B, K, h, w) DV token ids, oldest first."""
+    """(B, K, C, h, w) normalised CV latents ((B, K, V, C, h, w) multiview) or (B, K, h, w) DV token ids,
+    oldest first."""
     gpt: GPTState | None = None
     """AR only: the KV cache."""
 
@@ -134,11 +155,10 @@ class WorldModel(nn.Module):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer.eval().requires_grad_(False)
-        expected = "CV" if config.family == "diffusion" else "DV"
+        _, network, expected = _DYNAMICS[config.family]
         if tokenizer.config.kind != expected:
             raise ValueError(f"a {config.family} world model needs a {expected} tokenizer, got {tokenizer.config.name}")
-        dyn = config.dynamics_config()
-        self.dynamics = DiT(dyn) if config.family == "diffusion" else GPT(dyn)
+        self.dynamics = network(config.dynamics_config())
         self.head = RewardHead(RewardHeadConfig(**config.head))
         c = tokenizer.config.latent_channels
         mean = torch.tensor(config.latent_mean or [0.0] * c, dtype=torch.float32).view(1, -1, 1, 1)
@@ -163,36 +183,48 @@ class WorldModel(nn.Module):
     # ---- frames <-> latents --------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Frames ``(B, T, H, W, 3)`` uint8 (channels-last, as envs return them) -> latents, one per frame.
+        """Frames ``(B, T, H, W, 3)`` uint8 (channels-last, as envs return them; multiview
+        ``(B, T, V, H, W, 3)``) -> latents, one per frame (and view).
 
-        CV: normalised ``(B, T, C, h, w)`` float32; DV: token ids ``(B, T, h, w)`` int64.
+        CV: normalised ``(B, T[, V], C, h, w)`` float32; DV: token ids ``(B, T, h, w)`` int64.
         """
         x = torch.as_tensor(np.asarray(frames)) if isinstance(frames, np.ndarray) else frames
-        if x.ndim != 5 or x.shape[-1] != 3 or x.dtype != torch.uint8:
-            raise ValueError(f"frames must be uint8 (B, T, H, W, 3), got {x.dtype} {tuple(x.shape)}")
-        if tuple(x.shape[2:4]) != self.config.frame_size:
-            raise ValueError(f"frames are {x.shape[2]}x{x.shape[3]} (HxW) but this world model works on "
+        lead = 3 if self.config.family == "multiview" else 2  # (B, T[, V])
+        layout = "(B, T, V, H, W, 3)" if lead == 3 else "(B, T, H, W, 3)"
+        if x.ndim != lead + 3 or x.shape[-1] != 3 or x.dtype != torch.uint8:
+            raise ValueError(f"frames must be uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
+        if lead == 3 and x.shape[2] != len(self.config.views):
+            raise ValueError(f"frames hold {x.shape[2]} views, this model needs {len(self.config.views)} "
+                             f"({', '.join(self.config.views)})")
+        if tuple(x.shape[lead : lead + 2]) != self.config.frame_size:
+            raise ValueError(f"frames are {x.shape[lead]}x{x.shape[lead + 1]} (HxW) but this world model works on "
                              f"{self.config.frame_size[0]}x{self.config.frame_size[1]}; resize them first")
-        b, t = x.shape[:2]
-        imgs = x.flatten(0, 1).permute(0, 3, 1, 2).to(self.device)  # every frame alone: image mode
+        imgs = x.flatten(0, lead - 1).permute(0, 3, 1, 2).to(self.device)  # every frame alone: image mode
         with self.amp():
             z = self.tokenizer.encode(imgs)[:, 0]
-        if self.config.family == "diffusion":
+        if self.config.continuous:
             z = (z.float() - self.latent_mean) / self.latent_std
-        return z.unflatten(0, (b, t))
+        return z.unflatten(0, tuple(x.shape[:lead]))
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor) -> np.ndarray:
-        """One latent per row (CV ``(B, C, h, w)`` normalised, DV ``(B, h, w)``) -> ``(B, H, W, 3)`` uint8."""
-        z = latent * self.latent_std + self.latent_mean if self.config.family == "diffusion" else latent
+        """One latent per row (CV ``(B, C, h, w)`` normalised, DV ``(B, h, w)``; multiview ``(B, V, C, h, w)``)
+        -> ``(B, H, W, 3)`` uint8 (multiview ``(B, V, H, W, 3)``)."""
+        lead = latent.shape[: latent.ndim - (3 if self.config.continuous else 2)]
+        z = latent.reshape(-1, *latent.shape[len(lead):])
+        z = z * self.latent_std + self.latent_mean if self.config.continuous else z
         with self.amp():
             x = self.tokenizer.decode(z.unsqueeze(1))[:, 0]
-        return (x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out = (x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return out.reshape(*lead, *out.shape[1:])
 
     def head_input(self, latent: torch.Tensor) -> torch.Tensor:
-        """What the reward head reads: normalised CV latents, or the FSQ codes of DV token ids."""
+        """What the reward head reads: normalised CV latents (multiview: the views on the channels), or
+        the FSQ codes of DV token ids."""
         if self.config.family == "diffusion":
             return latent
+        if self.config.family == "multiview":
+            return latent.flatten(1, 2)
         return self.tokenizer.fsq.indices_to_codes(latent)
 
     # ---- rollout -------------------------------------------------------------------------------------
@@ -207,7 +239,7 @@ class WorldModel(nn.Module):
         if context.shape[1] != k:
             raise ValueError(f"need {k} context latents per row, got {context.shape[1]}")
         context = context.to(self.device)
-        if self.config.family == "diffusion":
+        if self.config.continuous:
             return RolloutState(window=context)
         zeros = torch.zeros(context.shape[0], k - 1, self.dynamics.config.action_dim, device=self.device)
         with self.amp():
@@ -215,22 +247,28 @@ class WorldModel(nn.Module):
 
     @torch.no_grad()
     def predict_next(self, state: RolloutState, action: torch.Tensor | np.ndarray,
-                     noise: torch.Tensor | None = None,
-                     generator: torch.Generator | None = None) -> tuple[RolloutState, torch.Tensor]:
+                     noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                     waypoints: torch.Tensor | np.ndarray | None = None) -> tuple[RolloutState, torch.Tensor]:
         """One batched step: the next latent of every row after ``action`` (B, A), and the new state.
 
         Args:
             state: from ``start`` or a previous ``predict_next``.
             action: ``(B, action_dim)``.
-            noise: diffusion: the sampler's starting noise ``(B, C, h, w)`` (standard normal);
+            noise: diffusion: the sampler's starting noise ``(B, *latent_shape)`` (standard normal);
                 drawn from torch's global generator when None.
             generator: AR with temperature > 0: the digit sampler's generator.
+            waypoints: multiview models trained with waypoints: ``(B, W, 2)`` future ego positions
+                (metres, x forward, y left, in the current ego frame); None: action only.
         """
         a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
         cfg = self.config
+        if waypoints is not None and cfg.family != "multiview":
+            raise ValueError(f"waypoints condition multiview models only, not a {cfg.family} model")
         with self.amp():
-            if cfg.family == "diffusion":
-                nxt = self.dynamics.sample(state.window, a, steps=cfg.sampler_steps, sampler=cfg.sampler, noise=noise)
+            if cfg.continuous:
+                cond = self.dynamics.condition(a, waypoints) if cfg.family == "multiview" else a
+                nxt = self.dynamics.sample(state.window, cond, steps=cfg.sampler_steps, sampler=cfg.sampler,
+                                           noise=noise)
                 nxt = nxt.float()
                 gpt = None
             else:
@@ -241,10 +279,9 @@ class WorldModel(nn.Module):
 
     def noise(self, generators: list[torch.Generator]) -> torch.Tensor | None:
         """Per-row sampler noise from per-row generators (reproducible whatever the batch)."""
-        if self.config.family != "diffusion":
+        if not self.config.continuous:
             return None
-        d = self.dynamics.config
-        return torch.stack([torch.randn(d.latent_channels, *d.latent_size, generator=g) for g in generators])
+        return torch.stack([torch.randn(*self.dynamics.latent_shape, generator=g) for g in generators])
 
     def restart_rows(self, state: RolloutState, rows: torch.Tensor, context: torch.Tensor) -> RolloutState:
         """``state`` with the rows where ``rows`` (bool (B,)) is set restarted from ``context`` latents."""
@@ -320,24 +357,36 @@ class WorldModel(nn.Module):
 
 def tiny_world_model(family: str = "diffusion", context_frames: int = 2, seed: int = 0,
                      frame_size: tuple[int, int] = (64, 64)) -> WorldModel:
-    """A tiny randomly initialised world model (and tokenizer) of the manipulation env: tests, smoke runs."""
+    """A tiny randomly initialised world model (and tokenizer): tests, smoke runs.
+
+    diffusion/ar imitate the manipulation env; multiview the six cameras of the driving env (with
+    two-waypoint trajectory conditioning).
+    """
     from cosmos_sim.world_models.tokenizer import TokenizerConfig
 
     torch.manual_seed(seed)
-    kind = "CV" if family == "diffusion" else "DV"
+    kind = _DYNAMICS[family][2]
     tok = Tokenizer(TokenizerConfig(kind=kind, latent_channels=4, frame_channels=8, channels=16, res_blocks=1,
                                     attention=False, norm_groups=4))
     tc = tok.config
     hw = (frame_size[0] // tc.spatial_compression, frame_size[1] // tc.spatial_compression)
     common = dict(latent_size=hw, context_frames=context_frames, dim=32, depth=2, heads=2)
+    env: dict = {}
     if family == "diffusion":
         dyn, head_ch = dict(common, latent_channels=tc.latent_channels), tc.latent_channels
+    elif family == "multiview":
+        views = ("front", "front_left", "front_right", "rear", "rear_left", "rear_right")
+        dyn = dict(common, latent_channels=tc.latent_channels, views=len(views), waypoints=2)
+        head_ch = tc.latent_channels * len(views)
+        env = dict(env_id="cosmos_sim/Driving-GT-v0", action_layout=("steering", "acceleration"), views=views)
     else:
         dyn, head_ch = dict(common, fsq_levels=tc.fsq_levels), len(tc.fsq_levels)
-    cfg = WorldModelConfig(family=family, dynamics=dyn, head=dict(latent_channels=head_ch, latent_size=hw, channels=8,
-                                                                  hidden=16),
+    action_dim = len(env.get("action_layout", WorldModelConfig.action_layout))
+    cfg = WorldModelConfig(family=family, dynamics=dict(dyn, action_dim=action_dim),
+                           head=dict(latent_channels=head_ch, latent_size=hw, channels=8, hidden=16,
+                                     action_dim=action_dim),
                            env_kwargs={"width": frame_size[1], "height": frame_size[0]}, frame_size=frame_size,
-                           tokenizer_name=tc.name, sampler_steps=2)
+                           tokenizer_name=tc.name, sampler_steps=2, **env)
     return WorldModel(cfg, tok).eval()
 
 
