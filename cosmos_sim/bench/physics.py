@@ -392,7 +392,8 @@ def summarise(cfg: Config, names: list[str], parts: dict[tuple[str, str], dict],
         per_s = [parts[(n, s)]["means"] for s in cfg.scenarios]
         overall = {k: _clean(_nanmean([m.get(k) if m.get(k) is not None else np.nan for m in per_s]))
                    for k in (*METRICS, "object_iou_ceiling")}
-        overall_rows.append(row("Overall (mean over scenarios)", n, overall))
+        note = "= copy-last: 1-frame context, no flow" if n == "flow" and cfg.context == 1 else ""
+        overall_rows.append(row("Overall (mean over scenarios)", n, overall) | ({"note": note} if note else {}))
         for k in METRICS:
             put(f"{k}_{_label(display[n])}", overall[k])
         for s in cfg.scenarios:

@@ -78,6 +78,7 @@ def test_run_writes_every_output_and_resumes_finished_parts(tmp_path, monkeypatc
     f = res.figures
     # 1-frame context: flow has nothing to measure and equals copy-last; copy-last predicts no motion at all.
     assert f["psnr_db_flow"] == f["psnr_db_copy_last"] and f["spatial_iou_copy_last"] == 0.0
+    assert overall["flow"]["note"].startswith("= copy-last")
     assert f["object_iou_physical_variance"] > 0.8 > f["object_iou_copy_last"]  # "as good as physics" vs frozen
     assert f["psnr_db_physical_variance"] > f["psnr_db_copy_last"]
     assert 0.8 < f["object_iou_ceiling"] <= 1.0 and 0.0 <= f["object_iou_tiny_noop"] <= 1.0
