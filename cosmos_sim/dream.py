@@ -72,8 +72,8 @@ class DreamConfig:
     """'local' (worker processes) or 'ray'."""
     block: int = 8
     """Episodes rolled out together as one batch by a worker."""
-    device: str = "cpu"
-    """Device of the model in the workers: 'cpu', 'cuda' or 'auto'."""
+    device: str = "auto"
+    """Device of the model in the workers: 'auto' (CUDA when present), 'cpu' or 'cuda'."""
     overwrite: bool = False
     """Replace an existing store at out."""
     progress: bool = True

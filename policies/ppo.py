@@ -54,7 +54,7 @@ class Args:
     init_from: str = ""
     """Policy directory to start from (e.g. a behaviour-cloning policy); empty: random init."""
     total_steps: int = 100_000
-    """Env steps to train for in total (summed over the vector env's rows)."""
+    """Env steps to train for in total (summed over the rows; next-step autoreset calls count too)."""
     num_envs: int = 8
     """Parallel envs (rows of the vector env)."""
     num_steps: int = 128
