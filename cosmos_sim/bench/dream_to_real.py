@@ -232,9 +232,35 @@ def _notes(cfg: Config, by: dict[str, dict], ratios: dict[str, float | None], to
         f"{pct(by['bc+ppo-wfm']['train_env_success_last_quarter'])}; in the GT env: "
         f"{pct(by['ppo-wfm']['gt_success'])} and {pct(by['bc+ppo-wfm']['gt_success'])}.",
         "",
+        *_findings(by, ratios),
+        "",
         "Plot: dream_to_real.png (GT success vs env steps per arm).",
     ]
     return "\n".join(lines)
+
+
+def _findings(by: dict[str, dict], ratios: dict[str, float | None]) -> list[str]:
+    """Plain statements of where the WFM-trained arms fall short, from the measured numbers."""
+    out = []
+    for wfm, gt in (("ppo-wfm", "ppo-gt"), ("bc+ppo-wfm", "bc+ppo-gt")):
+        believed, real, ref = by[wfm]["train_env_success_last_quarter"], by[wfm]["gt_success"], by[gt]["gt_success"]
+        if ref == 0:
+            out.append(f"- {gt} reached 0 % GT success, so the {wfm}/{gt} ratio is undefined: this budget is too "
+                       "small for PPO here in either world.")
+        elif real / ref >= 0.8:
+            out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: the goal is met.")
+        else:
+            out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: short of the 80 % goal.")
+        if believed is not None and believed > real + 0.05:
+            out.append(f"- {wfm} believed it succeeded in {100 * believed:.0f} % of its model episodes but succeeds "
+                       f"in {100 * real:.0f} % of GT episodes: the policy learns what the reward head calls success "
+                       "(its false positives and the model's drift), not what moves the block in physics.")
+    bc, ft = by["bc"]["gt_success"], by["bc+ppo-gt"]["gt_success"]
+    if ft < bc:
+        out.append(f"- Fine-tuning BC with PPO lowered GT success in GT itself ({100 * bc:.0f} % -> {100 * ft:.0f} %): "
+                   "the critic starts untrained, so the first updates push the cloned policy around; a value "
+                   "warm-up, a KL/BC penalty or a larger budget would be needed before any world can help.")
+    return out
 
 
 __all__ = ["Config", "plot", "run"]
