@@ -117,10 +117,12 @@ def _ppo_arm(name: str, env_id: str, env_kwargs: dict, cfg: Config, out: Path, i
         ev.evaluate(r["global_step"], load_policy(out / name).net)
     train_seconds = seconds - ev.seconds
     seen = [h for h in r["history"] if h.get("success_rate") is not None]
-    tail = seen[-max(1, len(seen) // 4):]  # the last quarter of the run's training episodes
+    quarter = max(1, len(seen) // 4)
+    head, tail = seen[:quarter], seen[-quarter:]  # the first and last quarter of the run's training episodes
     return {"arm": name, "trained_in": env_id.split("/")[-1], "init": "bc" if init_from else "scratch",
             "env_steps": r["global_step"], "gt_success": ev.curve[-1]["gt_success"],
             "gt_return": ev.curve[-1]["gt_return"],
+            "train_env_success_first_quarter": float(np.mean([h["success_rate"] for h in head])) if head else None,
             "train_env_success_last_quarter": float(np.mean([h["success_rate"] for h in tail])) if tail else None,
             "train_env_return_last_quarter": float(np.mean([h["return_mean"] for h in tail])) if tail else None,
             "train_steps_per_s": r["global_step"] / max(train_seconds, 1e-9), "train_seconds": train_seconds,
@@ -251,10 +253,19 @@ def _findings(by: dict[str, dict], ratios: dict[str, float | None]) -> list[str]
             out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: the goal is met.")
         else:
             out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: short of the 80 % goal.")
+        first = by[wfm].get("train_env_success_first_quarter")
         if believed is not None and believed > real + 0.05:
-            out.append(f"- {wfm} believed it succeeded in {100 * believed:.0f} % of its model episodes but succeeds "
-                       f"in {100 * real:.0f} % of GT episodes: the policy learns what the reward head calls success "
-                       "(its false positives and the model's drift), not what moves the block in physics.")
+            out.append(f"- {wfm} believed it succeeded in {100 * believed:.0f} % of its model episodes (last quarter "
+                       f"of training) but succeeds in {100 * real:.0f} % of GT episodes.")
+            if first is not None and first >= believed:
+                out.append(f"  It believed so from the start ({100 * first:.0f} % in the first quarter, before PPO had "
+                           "changed the policy much): the reward head fires on the drifting frames of off-distribution "
+                           "rollouts (false positives), which end episodes with a false success. The WFM reward "
+                           "carries little signal about the block, so PPO has nothing right to learn from there; "
+                           "this is model/reward-head error, not a policy that learned to exploit it.")
+            else:
+                out.append("  The believed success grew during training: the policy learned to trigger the reward "
+                           "head (exploiting model errors), not to move the block in physics.")
     bc, ft = by["bc"]["gt_success"], by["bc+ppo-gt"]["gt_success"]
     if ft < bc:
         out.append(f"- Fine-tuning BC with PPO lowered GT success in GT itself ({100 * bc:.0f} % -> {100 * ft:.0f} %): "
