@@ -532,6 +532,10 @@ def train(args: Args) -> dict[str, float]:
         bar.update(1)
         bar.set_postfix(dyn=f"{losses['dynamics'].item():.4f}", head=f"{losses['head'].item():.4f}", refresh=False)
         out_of_time = bool(args.time_limit_min) and time.time() - t_start > args.time_limit_min * 60
+        if distributed and args.time_limit_min:  # rank 0's clock decides, or ranks would stop at different steps
+            flag = torch.tensor([float(out_of_time)], device=device)
+            dist.broadcast(flag, src=0)
+            out_of_time = bool(flag.item())
         if main and (step % args.eval_every == 0 or step == args.steps or out_of_time):
             figures = {"step": step, "loss": losses["loss"].item(), "dynamics_loss": losses["dynamics"].item(),
                        "head_loss": losses["head"].item(), "lr": lr_at(step, args),
