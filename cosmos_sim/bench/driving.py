@@ -52,6 +52,8 @@ class Config:
     """Open-loop steps per rollout."""
     speed_steps: int = 8
     """Timed env steps per batch size."""
+    threads: int = 1
+    """torch CPU threads (0: torch's default; on a shared 2-core CPU two threads spin against each other)."""
 
 
 # ---- episodes --------------------------------------------------------------------------------------
@@ -279,7 +281,9 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
 
     cfg = config or Config()
     if quick:
-        cfg = Config(checkpoint=cfg.checkpoint, seeds=2, steps=min(cfg.steps, 8), speed_steps=2)
+        cfg = Config(checkpoint=cfg.checkpoint, seeds=2, steps=min(cfg.steps, 8), speed_steps=2, threads=cfg.threads)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_dir = resolve_checkpoint(cfg.checkpoint)

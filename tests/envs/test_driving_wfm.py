@@ -119,3 +119,12 @@ def test_vector_env_is_batched_matches_single_envs_and_pairs_with_gt(ckpt):
     paired.reset(seed=5)
     _, _, _, _, info = paired.step(np.zeros(2, np.float32))
     assert info["gt_views"].shape == (6, 64, 64, 3) and isinstance(info["gt_reward"], np.floating)
+
+
+def test_default_checkpoint_is_the_shipped_multiview_nano_model():
+    env = gym.make(ENV_ID)  # assets/wfm/drive-mv-nano, device="auto"
+    cfg = env.unwrapped.model.config
+    assert cfg.family == "multiview" and cfg.views == CAMS and cfg.tokenizer_dir.endswith("cv4x8x8-drive-nano")
+    obs, _ = env.reset(seed=100000)
+    obs, reward, term, trunc, info = env.step(np.zeros(2, np.float32))
+    assert obs["front"].shape == (64, 64, 3) and 0 <= info["crash_prob"] <= 1 and np.isfinite(reward)
