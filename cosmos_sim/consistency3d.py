@@ -206,6 +206,14 @@ def sampson_distance(f: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarra
     return num / np.maximum(den, 1e-12)
 
 
+def fundamental_from_poses(k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """F with ``x2' F x1 = 0`` for pixels of two calibrated cameras (extrinsics: a common frame -> camera)."""
+    rel = e2 @ np.linalg.inv(e1)
+    r, t = rel[:3, :3], rel[:3, 3]
+    tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
+    return np.linalg.inv(k2).T @ tx @ r @ np.linalg.inv(k1)
+
+
 def relative_pose(e1: np.ndarray, e2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, t) taking camera-1 coordinates to camera-2 coordinates, from world-to-camera 4x4 extrinsics."""
     r = e2[:3, :3] @ e1[:3, :3].T

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.consistency3d import fundamental_from_poses, sampson_distance
 
 GT_ID = "cosmos_sim/Driving-GT-v0"
 HELD_OUT_SEED = 100000
@@ -100,24 +101,6 @@ def pose_matrix(x: float, y: float, yaw: float) -> np.ndarray:
 
 
 # ---- cross-view consistency --------------------------------------------------------------------------
-def fundamental(k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarray) -> np.ndarray:
-    """F with ``x2^T F x1 = 0`` for pixels of camera 1 and 2 (extrinsics: any common frame -> camera)."""
-    rel = e2 @ np.linalg.inv(e1)
-    r, t = rel[:3, :3], rel[:3, 3]
-    tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
-    return np.linalg.inv(k2).T @ tx @ r @ np.linalg.inv(k1)
-
-
-def sampson(f: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-    """Square root of the Sampson distance (pixels) of matches ``x1``, ``x2`` (N, 2) under ``f``."""
-    h1 = np.column_stack([x1, np.ones(len(x1))])
-    h2 = np.column_stack([x2, np.ones(len(x2))])
-    fx1, ftx2 = h1 @ f.T, h2 @ f
-    num = np.einsum("ij,ij->i", h2, fx1) ** 2
-    den = fx1[:, 0] ** 2 + fx1[:, 1] ** 2 + ftx2[:, 0] ** 2 + ftx2[:, 1] ** 2
-    return np.sqrt(num / np.maximum(den, 1e-12))
-
-
 def overlap_columns(k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarray, width: int,
                     margin: float = 4.0) -> np.ndarray:
     """Bool (width,): columns of camera 1 whose far-away points (on the middle row) camera 2 also sees
@@ -157,10 +140,10 @@ def cross_view_errors(frames: np.ndarray, views: tuple[str, ...], rig: dict, tim
     out = {}
     for a, b in PAIRS:
         ka, ea, kb, eb = rig[a]["K"], rig[a]["E_car"], rig[b]["K"], rig[b]["E_car"]
-        f = fundamental(ka, ea, kb, eb)
+        f = fundamental_from_poses(ka, ea, kb, eb)
         w = frames.shape[-2]
         cols = (overlap_columns(ka, ea, kb, eb, w), overlap_columns(kb, eb, ka, ea, w))
-        errs = [sampson(f, *sift_matches(ep[t, idx[a]], ep[t, idx[b]], cols=cols)) for ep in frames for t in times]
+        errs = [sampson_distance(f, *sift_matches(ep[t, idx[a]], ep[t, idx[b]], cols=cols)) for ep in frames for t in times]
         out[f"{a}-{b}"] = np.concatenate(errs) if errs else np.zeros(0)
     return out
 
@@ -367,4 +350,4 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
     return BenchResult(name="driving", figures=figures, rows=rows, notes=notes)
 
 
-__all__ = ["Config", "LaneOdometry", "PAIRS", "fundamental", "lateral_deviation", "run", "sampson", "sift_matches"]
+__all__ = ["Config", "LaneOdometry", "PAIRS", "lateral_deviation", "run", "sift_matches"]

@@ -9,12 +9,12 @@ import cosmos_sim  # noqa: F401
 from cosmos_sim.bench.driving import (
     LaneOdometry,
     camera_rig,
-    fundamental,
     grid_video,
     overlap_columns,
-    sampson,
     sift_matches,
 )
+from cosmos_sim.consistency3d import fundamental_from_poses as fundamental
+from cosmos_sim.consistency3d import sampson_distance as sampson
 from cosmos_sim.envs.base import project
 
 VIEWS = ("front", "front_left", "front_right", "rear", "rear_left", "rear_right")
