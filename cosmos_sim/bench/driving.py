@@ -25,7 +25,6 @@ Measured:
 from __future__ import annotations
 
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,19 +226,10 @@ def view_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 
 def env_speed(checkpoint: str, batch: int, steps: int) -> float:
     """Env steps per second of the vector env at ``batch`` (after two warm-up steps)."""
+    from cosmos_sim.bench.wfm import vector_env_speed
     from cosmos_sim.envs.driving_wfm import DrivingWorldModelVectorEnv
 
-    venv = DrivingWorldModelVectorEnv(batch, checkpoint=checkpoint, max_episode_steps=None)
-    venv.reset(seed=HELD_OUT_SEED)
-    acts = np.random.default_rng(0).uniform(-1, 1, (steps + 2, batch, 2)).astype(np.float32)
-    for a in acts[:2]:
-        venv.step(a)
-    t0 = time.perf_counter()
-    for a in acts[2:]:
-        venv.step(a)
-    dt = time.perf_counter() - t0
-    venv.close()
-    return batch * steps / dt
+    return vector_env_speed(DrivingWorldModelVectorEnv(batch, checkpoint=checkpoint, max_episode_steps=None), steps)
 
 
 def grid_video(gt: np.ndarray, pred: np.ndarray, views: tuple[str, ...], scale: int = 2) -> np.ndarray:

@@ -105,14 +105,12 @@ def _tokenizer_ceiling(model, frames: np.ndarray) -> np.ndarray:
     return rollout_metrics(rec, frames)["psnr"]
 
 
-def _speed(model_dir: Path, batch: int, steps: int) -> float:
-    """Env steps per second of the vector env at ``batch`` (after two warm-up steps)."""
-    from cosmos_sim.envs.wfm_env import WorldModelVectorEnv
-
-    venv = WorldModelVectorEnv(batch, checkpoint=model_dir, max_episode_steps=None)
+def vector_env_speed(venv, steps: int, seed: int = 0) -> float:
+    """Env steps per second of a vector env under uniform random actions (after two warm-up steps); closes it."""
     venv.reset(seed=HELD_OUT_SEED)
-    rng = np.random.default_rng(0)
-    acts = rng.uniform(-1, 1, (steps + 2, batch, 7)).astype(np.float32)
+    space = venv.single_action_space
+    acts = np.random.default_rng(seed).uniform(space.low, space.high, (steps + 2, venv.num_envs, *space.shape))
+    acts = acts.astype(np.float32)
     for a in acts[:2]:
         venv.step(a)
     t0 = time.perf_counter()
@@ -120,7 +118,13 @@ def _speed(model_dir: Path, batch: int, steps: int) -> float:
         venv.step(a)
     dt = time.perf_counter() - t0
     venv.close()
-    return batch * steps / dt
+    return venv.num_envs * steps / dt
+
+
+def _speed(model_dir: Path, batch: int, steps: int) -> float:
+    from cosmos_sim.envs.wfm_env import WorldModelVectorEnv
+
+    return vector_env_speed(WorldModelVectorEnv(batch, checkpoint=model_dir, max_episode_steps=None), steps)
 
 
 def _flops_per_step(model) -> float:
