@@ -3,9 +3,18 @@
 Importing this package registers every ``cosmos_sim/...`` Gymnasium id (gymnasium 1.x has no
 plugin auto-loading), so ``gym.make("cosmos_sim/Manipulation-GT-v0")`` works after
 ``import cosmos_sim``.
+
+Without a display (``DISPLAY`` unset) and without a user choice of ``MUJOCO_GL``, MuJoCo renders
+headless through EGL: set here, before anything imports mujoco.
 """
 
-from cosmos_sim.envs import register_envs
+import os
+
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+from cosmos_sim.envs import register_envs  # noqa: E402  (after the rendering backend is chosen)
 
 __version__ = "0.1.0"
 
