@@ -14,6 +14,11 @@ its budget, with the policy's mean action. Figures: final GT success and return 
 ratios the goal asks about (WFM-trained / GT-trained success, >= 0.8 is the target), the success
 the WFM-trained arms believed they had inside the model (reward head) beside their GT success,
 and steps/s. Writes ``dream_to_real.{json,md,png}`` (the plot: GT success vs env steps per arm).
+
+The default expert data are the tokenizer's 40 expert episodes plus 160 more::
+
+    cosmos-sim generate --env cosmos_sim/Manipulation-GT-v0 --policy expert --episodes 160 --seed 40 \
+        --workers 2 --resolution 64x64 --out data/pol/train_manip_expert_40.zarr
 """
 
 from __future__ import annotations
@@ -48,13 +53,13 @@ class Config:
     """Steps per env per PPO rollout."""
     learning_rate: float = 3e-4
     """PPO learning rate from scratch."""
-    finetune_learning_rate: float = 1e-4
+    finetune_learning_rate: float = 3e-5
     """PPO learning rate when fine-tuning the BC policy."""
     eval_points: int = 4
     """GT evaluations per PPO arm, evenly spaced over its budget (plus step 0 for fine-tunes)."""
     eval_episodes: int = 16
     """Held-out GT episodes per evaluation (seeds 100000...)."""
-    bc_data: tuple[str, ...] = ("data/tok/train_manip_expert.zarr",)
+    bc_data: tuple[str, ...] = ("data/tok/train_manip_expert.zarr", "data/pol/train_manip_expert_40.zarr")
     """Expert trajectory stores behaviour cloning learns from."""
     bc_epochs: int = 15
     """Behaviour-cloning epochs."""
