@@ -49,6 +49,8 @@ class DemoConfig:
     """Steps of the world model beside the GT scene (0 skips that part)."""
     wfm_seed: int = 100000
     """Seed of the world-model comparison (held out: the shipped model never trained on it)."""
+    physics_scenario: str = "Collision"
+    """Physics scenario the shipped physics world model predicts beside the simulator."""
 
 
 def _label(img: np.ndarray, text: str, width: int = 120) -> np.ndarray:
@@ -139,6 +141,26 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
             "reward_mae": float(np.abs(r[:, 0] - r[:, 1]).mean())}
 
 
+def _physics_model(cfg: DemoConfig, out: Path) -> dict:
+    """The shipped physics world model continues 9 GT frames of a held-out episode, beside the simulator."""
+    import imageio.v3 as iio3
+
+    from cosmos_sim.bench.physics import gt_episode
+    from cosmos_sim.bench.wfm import side_by_side
+    from cosmos_sim.metrics import psnr
+    from cosmos_sim.predictors import Episode, make_predictor
+
+    context, horizon = 9, cfg.wfm_steps
+    gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
+    pred = make_predictor("physics-dit-nano").predict(Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed)
+    truth = gt.frames[context:]
+    chw = lambda x: x.transpose(0, 3, 1, 2).astype(np.float32) / 255  # noqa: E731
+    iio3.imwrite(out / "physics_wfm_vs_gt.gif", side_by_side(truth, pred, scale=3), extension=".gif", duration=100,
+                 loop=0)
+    return {"psnr_mean": float(psnr(chw(pred), chw(truth)).mean()),
+            "copy_psnr_mean": float(psnr(chw(np.repeat(gt.frames[context - 1:context], horizon, 0)), chw(truth)).mean())}
+
+
 def run_demo(cfg: DemoConfig | None = None) -> dict:
     """Run the demo and return its summary (also printed as a table)."""
     from rich.console import Console
@@ -173,10 +195,11 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     console.rule(f"[bold]3/{parts} physics scenarios (MuJoCo): one seeded video each")
     p = _physics(cfg, out)
 
-    w = None
+    w = pw = None
     if cfg.wfm_steps:
-        console.rule("[bold]4/4 world model beside the GT scene: same seed, the expert's actions")
+        console.rule("[bold]4/4 world models beside the GT scenes: manipulation (expert's actions), physics")
         w = _world_model(cfg, out)
+        pw = _physics_model(cfg, out)
 
     seconds = time.perf_counter() - t0
     table = Table(title=f"cosmos-sim demo: {out} ({seconds:.0f} s)", show_header=True)
@@ -194,10 +217,14 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
         table.add_row("Manipulation-WFM (shipped diffusion nano)", f"{cfg.wfm_steps} steps beside GT, seed {cfg.wfm_seed}",
                       f"PSNR {w['psnr_mean']:.1f} dB (copy-last {w['copy_psnr_mean']:.1f}), {w['ms_per_step']:.0f} ms/step, "
                       f"reward error {w['reward_mae']:.3f}", "wfm_vs_gt.mp4, wfm_vs_gt.gif, wfm_psnr.png")
+        table.add_row("physics-dit-nano (shipped physics WFM)",
+                      f"{cfg.physics_scenario}, 9 GT frames -> {cfg.wfm_steps} predicted, seed {cfg.wfm_seed}",
+                      f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})", "physics_wfm_vs_gt.gif")
     console.print(table)
     console.print("Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
                   "cosmos_sim.store.TrajectoryStore / cosmos_sim.dataset.TrajectoryWindowDataset.")
-    return {"manipulation": m, "driving": d, "physics_frames": p, "wfm": w, "seconds": seconds, "out": str(out)}
+    return {"manipulation": m, "driving": d, "physics_frames": p, "wfm": w, "physics_wfm": pw, "seconds": seconds,
+            "out": str(out)}
 
 
 __all__ = ["DemoConfig", "run_demo"]
