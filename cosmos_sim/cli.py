@@ -20,9 +20,6 @@ import os
 import shlex
 import sys
 
-os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user chose otherwise
-os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-
 
 def _resolution(text: str) -> tuple[int, int]:
     try:

@@ -107,6 +107,11 @@ def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
     return {suffix: len(v) for suffix, v in zip(PHYSICS_SCENARIOS, videos, strict=True)}
 
 
+def _chw(frames: np.ndarray) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in [0, 1], what cosmos_sim.metrics takes."""
+    return frames.transpose(0, 3, 1, 2).astype(np.float32) / 255
+
+
 def _world_model(cfg: DemoConfig, out: Path) -> dict:
     """The shipped WFM env beside the GT scene: same seed, the expert's actions, paired mode."""
     import imageio.v2 as iio2
@@ -128,9 +133,8 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
     ms = 1000 * (time.perf_counter() - t0) / cfg.wfm_steps
     env.close()
     pred, gt_frames = np.stack(pred), np.stack(gt_frames)
-    chw = lambda x: x.transpose(0, 3, 1, 2).astype(np.float32) / 255  # noqa: E731
-    model_psnr = psnr(chw(pred), chw(gt_frames))
-    copy_psnr = psnr(chw(np.repeat(gt["frames"][0, :1], len(gt_frames), 0)), chw(gt_frames))
+    model_psnr = psnr(_chw(pred), _chw(gt_frames))
+    copy_psnr = psnr(_chw(np.repeat(gt["frames"][0, :1], len(gt_frames), 0)), _chw(gt_frames))
     video = side_by_side(gt_frames, pred, scale=3)
     iio2.mimwrite(out / "wfm_vs_gt.mp4", list(video), fps=10, codec="libx264", pixelformat="yuv420p")
     iio3.imwrite(out / "wfm_vs_gt.gif", video, extension=".gif", duration=100, loop=0)
@@ -154,11 +158,10 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
     pred = make_predictor("physics-dit-nano").predict(Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed)
     truth = gt.frames[context:]
-    chw = lambda x: x.transpose(0, 3, 1, 2).astype(np.float32) / 255  # noqa: E731
     iio3.imwrite(out / "physics_wfm_vs_gt.gif", side_by_side(truth, pred, scale=3), extension=".gif", duration=100,
                  loop=0)
-    return {"psnr_mean": float(psnr(chw(pred), chw(truth)).mean()),
-            "copy_psnr_mean": float(psnr(chw(np.repeat(gt.frames[context - 1:context], horizon, 0)), chw(truth)).mean())}
+    return {"psnr_mean": float(psnr(_chw(pred), _chw(truth)).mean()),
+            "copy_psnr_mean": float(psnr(_chw(np.repeat(gt.frames[context - 1:context], horizon, 0)), _chw(truth)).mean())}
 
 
 def run_demo(cfg: DemoConfig | None = None) -> dict:

@@ -191,23 +191,31 @@ def _nanmean(x, axis=None):
         return np.nanmean(np.asarray(x, np.float64), axis=axis)
 
 
+def pixel_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame PSNR (capped at ``PSNR_CAP_DB``) and SSIM of uint8 ``(T, H, W, 3)`` videos."""
+    import torch
+
+    from cosmos_sim.metrics import psnr, ssim
+
+    p, g = (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth))  # float32: 3x faster
+    return np.minimum(psnr(p, g).double().numpy(), PSNR_CAP_DB), ssim(p, g).double().numpy()
+
+
 def score_episode(pred: np.ndarray, gt: GTEpisode, context: int, extractor,
                   gt_features: np.ndarray | None = None) -> dict[str, Any]:
     """Every metric of one predicted episode: per-frame arrays, per-episode numbers, per-object arrays.
 
     ``gt_features``: the extractor's features of the GT frames predicted, when already computed.
     """
-    import torch
 
     from cosmos_sim import physics_metrics as pm
-    from cosmos_sim.metrics import psnr, ssim
 
     h = len(pred)
     sl = slice(context, context + h)
     truth = gt.frames[sl]
     if pred.shape != truth.shape or pred.dtype != np.uint8:
         raise ValueError(f"prediction is {pred.dtype} {pred.shape}, expected uint8 {truth.shape}")
-    p, g = (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth))  # float32: 3x faster
+    psnr_db, ssim_ = pixel_metrics(pred, truth)
     ref = pm.colour_reference(gt.frames[:context], gt.segs[:context], gt.labels, gt.objects)
     om = pm.object_metrics(pred, gt.segs[sl], gt.depths[sl], gt.intrinsics[sl], gt.extrinsics[sl], ref)
     ceiling = pm.object_metrics(truth, gt.segs[sl], gt.depths[sl], gt.intrinsics[sl], gt.extrinsics[sl], ref)
@@ -219,7 +227,7 @@ def score_episode(pred: np.ndarray, gt: GTEpisode, context: int, extractor,
 
     return {
         "per_frame": {
-            "psnr_db": np.minimum(psnr(p, g).double().numpy(), PSNR_CAP_DB), "ssim": ssim(p, g).double().numpy(),
+            "psnr_db": psnr_db, "ssim": ssim_,
             "object_iou": per_object(om.iou), "centroid_err_px": per_object(om.centroid_px),
             "centroid_err_m": per_object(om.centroid_m), "spatiotemporal_iou": iq["spatiotemporal_iou_per_frame"],
             "mse": pm.mse_per_frame(pred, truth),
@@ -382,10 +390,8 @@ def evaluate(config: Config | None = None, out_dir: str | os.PathLike = "benchma
 def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities: dict, display: dict[str, str],
                      seeds: list[int], parts_dir: Path, scenario: str = "CameraOrbit") -> list[dict[str, Any]]:
     """3D-consistency rows (GT first, then each predictor), each a resumable part; see the module docstring."""
-    import torch
 
     from cosmos_sim.consistency3d import consistency_3d
-    from cosmos_sim.metrics import psnr, ssim
     from cosmos_sim.predictors import Episode
 
     frames = cfg.context + cfg.horizon
@@ -403,9 +409,8 @@ def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities
                 pred = truth if n == "gt" else predictors[n].predict(
                     Episode(gt.frames[:cfg.context], env_id=gt.env_id, seed=gt.seed), cfg.horizon, seed=gt.seed)
                 figs = consistency_3d(pred, gt.intrinsics[cfg.context], gt.extrinsics[cfg.context:frames]).figures()
-                p, g = (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth))
-                figs["psnr_db"] = float(np.minimum(psnr(p, g).double().numpy(), PSNR_CAP_DB).mean())
-                figs["ssim"] = float(ssim(p, g).double().numpy().mean())
+                psnr_db, ssim_ = pixel_metrics(pred, truth)
+                figs["psnr_db"], figs["ssim"] = float(psnr_db.mean()), float(ssim_.mean())
                 per_seed.append(figs)
             means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
             _write_json(path, _clean({"predictor": label, "means": means, "per_seed": per_seed, "seeds": seeds,
