@@ -20,6 +20,9 @@ import os
 import shlex
 import sys
 
+# cosmos_sim.policies.POLICIES, spelled out so that `--help` imports nothing heavy (a test keeps them equal).
+GENERATE_POLICIES = ("random", "expert", "noisy-expert")
+
 
 def _resolution(text: str) -> tuple[int, int]:
     try:
@@ -192,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--env", required=True, help="Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0 or Hopper-v5")
     s.add_argument("--episodes", type=int, default=10, help="number of episodes to record (default 10)")
     s.add_argument("--out", required=True, help="store path, e.g. data/manip.zarr (appended to if it exists)")
-    s.add_argument("--policy", default="random", choices=["random", "expert"], help="who acts (default random)")
+    s.add_argument("--policy", default="random", choices=GENERATE_POLICIES,
+                   help="who acts (default random; noisy-expert: the expert with per-episode action noise and "
+                   "random-action bursts, world-model training data)")
     s.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     s.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
     s.add_argument("--resolution", type=_resolution, default=None, help="image size WxH, e.g. 64x64")

@@ -73,7 +73,7 @@ class GenerateConfig:
     out: str
     """Store directory: created if missing, appended to if it is a trajectory store."""
     policy: str = "random"
-    """Policy for cosmos_sim.policies.make_policy: "random" or "expert"."""
+    """Policy for cosmos_sim.policies.make_policy: "random", "expert" or "noisy-expert"."""
     workers: int = 1
     """Rollout processes (1: roll out in this process)."""
     seed: int = 0

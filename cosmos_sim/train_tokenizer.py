@@ -27,6 +27,8 @@ from tqdm import tqdm
 from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.dataset import TrajectoryWindowDataset
 from cosmos_sim.metrics import psnr, ssim
+from cosmos_sim.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
+from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
 
 
@@ -80,6 +82,12 @@ class Args:
     """AdamW weight decay."""
     mse_weight: float = 1.0
     """Weight of the MSE term next to the L1 term."""
+    object_weight: float = 1.0
+    """Loss weight of pixels on objects (seg labels not in --static-labels, grown by one pixel) against 1 for
+    the rest; 1 = plain loss. Objects are ~2 % of the pixels, so a plain loss smears them. Needs stores recorded
+    with --maps seg."""
+    static_labels: tuple[str, ...] = STATIC_LABELS
+    """Segmentation labels that are scenery, not objects, for --object-weight."""
     amp: bool = True
     """bfloat16 autocast for the forward pass (about 3x faster on CPUs with AMX/AVX512-BF16)."""
     eval_every: int = 250
@@ -108,32 +116,56 @@ class Args:
 
 
 class KeyClips(Dataset):
-    """The windows of one store, one item per (window, image key): a ``(T, 3, H, W)`` uint8 tensor."""
+    """The windows of one store, one item per (window, image key): a ``(T, 3, H, W)`` uint8 tensor, or with
+    ``object_masks`` the pair (clip, ``(T, 1, H, W)`` bool mask of the object pixels)."""
 
-    def __init__(self, windows: TrajectoryWindowDataset, keys: list[str]):
+    def __init__(self, windows: TrajectoryWindowDataset, keys: list[str], object_masks: dict | None = None):
         self.windows, self.keys = windows, keys
+        self.object_masks = object_masks  # image key -> (seg key, object ids)
 
     def __len__(self) -> int:
         return len(self.windows) * len(self.keys)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def __getitem__(self, i: int):
         w, k = divmod(int(i), len(self.keys))
-        return self.windows[w][self.keys[k]]
+        item = self.windows[w]
+        clip = item[self.keys[k]]
+        if self.object_masks is None:
+            return clip
+        seg_key, ids = self.object_masks[self.keys[k]]
+        return clip, torch.isin(item[seg_key], ids).unsqueeze(1)
 
 
 def _keys(key: str) -> list[str]:
     return [k.strip() for k in key.split(",") if k.strip()]
 
 
-def load_clips(paths: tuple[str, ...], clip_frames: int, key: str) -> ConcatDataset:
+def load_clips(paths: tuple[str, ...], clip_frames: int, key: str,
+               static_labels: tuple[str, ...] | None = None) -> ConcatDataset:
     """All windows of ``clip_frames`` rows of every store and image key (``key`` may list several,
-    comma-separated), in memory (uint8, (T, 3, H, W) per item)."""
+    comma-separated), in memory (uint8, (T, 3, H, W) per item). With ``static_labels`` each item also carries
+    its object mask (see ``KeyClips``)."""
     if not paths:
         raise ValueError("no stores given: pass at least one trajectory store with --data")
     keys = _keys(key)
-    sets = [KeyClips(TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=keys, in_memory=True,
-                                             skip_short=True), keys) for p in paths]
+    sets = []
+    for p in paths:
+        masks, load = None, keys
+        if static_labels is not None:
+            store = TrajectoryStore.open(p)
+            ids = torch.from_numpy(object_ids(store, static_labels))
+            masks = {k: (seg_key_of(store, k), ids) for k in keys}
+            load = keys + sorted({m[0] for m in masks.values()})
+        windows = TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=load, in_memory=True,
+                                          skip_short=True)
+        sets.append(KeyClips(windows, keys, masks))
     return ConcatDataset(sets)
+
+
+def pixel_weights(masks: torch.Tensor, object_weight: float) -> torch.Tensor:
+    """(B, T, 1, H, W) bool object masks -> loss weights: ``object_weight`` on objects and the pixel around
+    them, 1 elsewhere."""
+    return 1 + (object_weight - 1) * torch.from_numpy(grow(masks.numpy())).float()
 
 
 def fixed_clips(paths: tuple[str, ...], clip_frames: int, key: str, n: int) -> torch.Tensor:
@@ -171,9 +203,11 @@ def lr_at(step: int, args: Args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def save_last(model: Tokenizer, opt: torch.optim.Optimizer, step: int, best: float, out: Path, args: Args) -> None:
+def save_last(model: Tokenizer, opt: torch.optim.Optimizer, step: int, best: float, out: Path, args: Args,
+              gen: torch.Generator) -> None:
     model.save_pretrained(out / "last", dtype=None, extra={"step": step, "args": asdict(args)})
-    state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best, "rng": torch.get_rng_state()}
+    state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best, "rng": torch.get_rng_state(),
+             "sampler": gen.get_state()}
     torch.save(state, out / "last" / "train_state.pt.tmp")
     os.replace(out / "last" / "train_state.pt.tmp", out / "last" / "train_state.pt")
 
@@ -192,7 +226,10 @@ def train(args: Args) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
 
     # ---- data ----
-    data = load_clips(tuple(args.data), args.clip_frames, args.key)
+    weighted = args.object_weight != 1.0
+    if args.object_weight <= 0:
+        raise ValueError(f"--object-weight must be > 0 (1 = plain loss), got {args.object_weight}")
+    data = load_clips(tuple(args.data), args.clip_frames, args.key, args.static_labels if weighted else None)
     val = fixed_clips(tuple(args.val_data), args.clip_frames, args.key, args.eval_clips) if args.val_data else None
     print(f"train: {len(data)} clips of {args.clip_frames} frames from {len(args.data)} stores; "
           f"held-out: {0 if val is None else len(val)} clips from {len(args.val_data)} stores")
@@ -200,7 +237,7 @@ def train(args: Args) -> dict[str, float]:
     # ---- model, optimizer, resume ----
     model = Tokenizer(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
-    step, best = 0, -math.inf
+    step, best, sampler_state = 0, -math.inf, None
     if (out / "last" / "train_state.pt").is_file():
         resumed = Tokenizer.from_pretrained(out / "last", device=device)
         if resumed.config != cfg:
@@ -210,6 +247,7 @@ def train(args: Args) -> dict[str, float]:
         opt.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best_psnr"]
         torch.set_rng_state(state["rng"])
+        sampler_state = state.get("sampler")
         print(f"resumed from {out / 'last'} at step {step} (best held-out PSNR {best:.2f} dB)")
     elif init is not None:
         model.load_state_dict(init.state_dict())
@@ -218,19 +256,30 @@ def train(args: Args) -> dict[str, float]:
     model.train()
 
     # ---- loop ----
-    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)  # new draws after a resume
+    # Clip draws continue exactly where a resumed run stopped: an interrupted run ends with the weights of an
+    # uninterrupted one.
+    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    if sampler_state is not None:
+        gen.set_state(sampler_state)
     t_start = time.time()
     figures: dict[str, float] = {}
     bar = tqdm(total=args.steps, initial=step, disable=not args.progress, desc=f"train {cfg.name}", mininterval=5)
     while step < args.steps:
         idx = torch.randint(len(data), (args.batch_size,), generator=gen)
-        x = torch.stack([data[int(i)] for i in idx]).to(device).float().div_(127.5).sub_(1)
+        items = [data[int(i)] for i in idx]
+        if weighted:
+            x = torch.stack([c for c, _ in items]).to(device).float().div_(127.5).sub_(1)
+            w = pixel_weights(torch.stack([m for _, m in items]), args.object_weight).to(device)
+        else:
+            x = torch.stack(items).to(device).float().div_(127.5).sub_(1)
+            w = None
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
             y = model(x)
         err = y.float() - x
-        loss = err.abs().mean() + args.mse_weight * err.pow(2).mean()
+        per_pixel = err.abs() + args.mse_weight * err.pow(2)
+        loss = per_pixel.mean() if w is None else (per_pixel * w).mean() / w.mean()  # same scale as plain
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -249,7 +298,7 @@ def train(args: Args) -> dict[str, float]:
                     best = figures["val_psnr"]
                     model.save_pretrained(out / "best", extra={"step": step, "val_psnr": best,
                                                                "val_ssim": figures["val_ssim"], **args.extra})
-            save_last(model, opt, step, best, out, args)
+            save_last(model, opt, step, best, out, args, gen)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(figures) + "\n")
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))

@@ -51,6 +51,8 @@ from tqdm import tqdm
 
 from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.metrics import psnr, ssim
+from cosmos_sim.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.policies.scripted import NoisyExpertPolicy
 from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
@@ -112,6 +114,12 @@ class Args:
     """EMA decay of the evaluated/shipped weights (0 = no EMA)."""
     head_weight: float = 1.0
     """Weight of the reward/termination loss."""
+    object_weight: float = 1.0
+    """Diffusion/multiview: loss weight of the latent cells that hold an object (seg labels not in
+    --static-labels) in the target or the last context frame, against 1 elsewhere; 1 = plain loss. Needs
+    stores recorded with --maps seg."""
+    static_labels: tuple[str, ...] = STATIC_LABELS
+    """Segmentation labels that are scenery, not objects, for --object-weight."""
     eval_every: int = 500
     """Steps between held-out evaluations (and checkpoints)."""
     eval_episodes: int = 8
@@ -155,10 +163,14 @@ class LatentData:
     """(N,) bool: the last row of its episode (no next frame)."""
     pose: np.ndarray | None = None
     """(N, 3) float32 ego x, y, yaw per row (stores with an ``ego`` key), for waypoints; else None."""
+    weights: np.ndarray | None = None
+    """(N, [V,] h, w) float32 loss weights of each row's latent cells (``--object-weight``); else None."""
 
 
-def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64) -> LatentData:
-    """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz."""
+def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64, object_weight: float = 1.0,
+                 static_labels: tuple[str, ...] = STATIC_LABELS) -> LatentData:
+    """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz; with an
+    ``object_weight`` other than 1 also weigh every latent cell by the objects in it (``cell_weights``)."""
     store = TrajectoryStore.open(path)
     keys = store.keys()
     views = list(model.config.views) or ["rgb"]
@@ -195,7 +207,12 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64)
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, latents=latents)
         os.replace(tmp, cache)
-    return LatentData(latents, action, reward, success, episode_start, last, pose)
+    weights = None
+    if object_weight != 1.0:
+        cell = store.key_info()[views[0]][0][0] // latents.shape[-2]
+        per_view = [cell_weights(object_masks(store, v, static_labels), cell, object_weight) for v in views]
+        weights = per_view[0] if views == ["rgb"] else np.stack(per_view, axis=1)
+    return LatentData(latents, action, reward, success, episode_start, last, pose, weights)
 
 
 def concat_data(parts: list[LatentData]) -> LatentData:
@@ -208,6 +225,7 @@ def concat_data(parts: list[LatentData]) -> LatentData:
         episode_start=np.concatenate([p.episode_start + o for p, o in zip(parts, offsets, strict=True)]),
         last=np.concatenate([p.last for p in parts]),
         pose=None if any(p.pose is None for p in parts) else np.concatenate([p.pose for p in parts]),
+        weights=None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts]),
     )
 
 
@@ -242,7 +260,10 @@ def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0)
         "reward": torch.from_numpy(data.reward[rows]),
         "success": torch.from_numpy(data.success[rows + 1]),
     } | ({"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
-         if waypoints and data.pose is not None else {})
+         if waypoints and data.pose is not None else {}) | (
+        # where an object is now or was a frame ago: both where it must appear and where it must vanish
+        {"cell_weight": torch.from_numpy(np.maximum(data.weights[rows], data.weights[rows + 1]))}
+        if data.weights is not None else {})
 
 
 def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
@@ -352,7 +373,7 @@ class Learner(nn.Module):
                 wp = batch.get("waypoints") if self.dynamics.config.waypoints else None
                 drop = None if wp is None else torch.rand(len(cond), device=cond.device) < self.waypoint_dropout
                 cond = self.dynamics.condition(cond, wp, drop)
-            dyn = self.dynamics.loss(target, ctx, cond)
+            dyn = self.dynamics.loss(target, ctx, cond, cell_weight=batch.get("cell_weight"))
             head_in = wm.head_input(target)
         else:
             frames = torch.cat([batch["context"], batch["target"].unsqueeze(1)], dim=1).long()
@@ -436,6 +457,9 @@ def train(args: Args) -> dict[str, float]:
         raise ValueError("no stores given: pass at least one trajectory store with --data")
     if not args.tokenizer:
         raise ValueError("pass the tokenizer checkpoint directory with --tokenizer (CV for diffusion, DV for ar)")
+    if args.object_weight <= 0 or (args.object_weight != 1.0 and args.family == "ar"):
+        raise ValueError(f"--object-weight {args.object_weight}: use a weight > 0 with --family diffusion or "
+                         "multiview (1 = plain loss; the ar family has no per-cell loss weights)")
     if args.threads:
         torch.set_num_threads(args.threads)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -459,7 +483,8 @@ def train(args: Args) -> dict[str, float]:
     raw = build_model(args, tokenizer, args.tokenizer, None, env_info).to(device)  # identity normalisation
     if distributed and not main:
         dist.barrier()
-    data = concat_data([encode_store(p, raw, cache_dir) for p in args.data])
+    data = concat_data([encode_store(p, raw, cache_dir, object_weight=args.object_weight,
+                                     static_labels=tuple(args.static_labels)) for p in args.data])
     if distributed and main:
         dist.barrier()
     stats = latent_stats(data) if raw.config.continuous else None
@@ -490,6 +515,12 @@ def train(args: Args) -> dict[str, float]:
         step, best = state["step"], state["best_psnr"]
         if main:
             print(f"resumed from {last_dir} at step {step} (best held-out PSNR {best:.2f} dB)")
+    # Batch draws and diffusion noise continue exactly where a resumed run stopped (rank 0's streams are
+    # saved; other ranks draw afresh), so an interrupted run ends with the weights of an uninterrupted one.
+    rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)
+    if step and main and state.get("sampler") is not None:
+        rng.bit_generator.state = state["sampler"]
+        torch.set_rng_state(state["torch_rng"])
     elif args.init_from:
         init = WorldModel.from_pretrained(args.init_from, device=device)
         for part in ("dynamics", "head"):
@@ -510,7 +541,6 @@ def train(args: Args) -> dict[str, float]:
     learner.train()
 
     # ---- loop ----
-    rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)  # fresh draws after a resume
     t_start = time.time()
     figures: dict[str, float] = {}
     bar = tqdm(total=args.steps, initial=step, disable=not (args.progress and main), desc=f"train {args.family}",
@@ -547,7 +577,7 @@ def train(args: Args) -> dict[str, float]:
                     best = figures["val_psnr"]
                     ema.save_pretrained(out / "best", tokenizer_dir=args.tokenizer,
                                         extra={**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}})
-            save_last(wm, ema, opt, step, best, out, args, extra)
+            save_last(wm, ema, opt, step, best, out, args, extra, rng)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(figures) + "\n")
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
@@ -564,10 +594,11 @@ def train(args: Args) -> dict[str, float]:
 
 
 def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step: int, best: float, out: Path,
-              args: Args, extra: dict) -> None:
+              args: Args, extra: dict, rng: np.random.Generator) -> None:
     wm.save_pretrained(out / "last", tokenizer_dir=args.tokenizer, dtype=None, extra=extra)
     state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best,
-             "ema": ema.state_dict() if args.ema > 0 else None}
+             "ema": ema.state_dict() if args.ema > 0 else None,
+             "sampler": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
     torch.save(state, out / "last" / "train_state.pt.tmp")
     os.replace(out / "last" / "train_state.pt.tmp", out / "last" / "train_state.pt")
 
@@ -575,10 +606,10 @@ def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step:
 # ---- noisy-expert data (a policy wrapper; the env is unchanged) --------------------------------------------
 def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmos_sim/Manipulation-GT-v0",
                         max_noise: float = 0.6, max_random: float = 0.3, max_steps: int = 100) -> TrajectoryStore:
-    """Record expert episodes with per-episode Gaussian action noise and random-action bursts.
+    """Record episodes of ``NoisyExpertPolicy`` (the expert with per-episode Gaussian action noise and
+    random-action bursts; ``cosmos-sim generate --policy noisy-expert`` records the same actions).
 
-    Episode ``i`` resets with ``seed + i``; its noise std is U(0, max_noise) and, at each step, a
-    burst of 3-9 uniform random actions starts with probability U(0, max_random) / 5. The store
+    Episode ``i`` resets with ``seed + i`` and draws its noise from that seed. The store
     has the keys the WFM trainer reads (rgb, action, reward, is_success, terminated, truncated);
     a Dict observation (the driving cameras and ``ego``) is stored one key per entry instead of
     ``rgb``, with the ``image_keys`` and ``camera_grid`` attributes ``cosmos-sim generate`` writes.
@@ -597,19 +628,12 @@ def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmo
     dim = env.action_space.shape[0]
     for i in tqdm(range(episodes), desc=f"record {Path(out).name}", mininterval=5):
         s = seed + i
-        rng = np.random.default_rng(s)
-        noise, p_burst = rng.uniform(0, max_noise), rng.uniform(0, max_random) / 5
+        policy = NoisyExpertPolicy(env.action_space, s, max_noise, max_random)
         obs, info = env.reset(seed=s)
         frames, acts, rews, succ = [obs], [], [], [bool(info.get("is_success", False))]
-        burst, term, trunc = 0, False, False
+        term, trunc = False, False
         for _ in range(max_steps):
-            if burst == 0 and rng.random() < p_burst:
-                burst = int(rng.integers(3, 10))
-            if burst > 0:
-                a, burst = rng.uniform(-1, 1, dim), burst - 1
-            else:
-                a = u.expert_action() + rng.normal(0, noise, dim)
-            a = np.clip(a, -1, 1).astype(np.float32)
+            a = policy(obs, env)
             obs, r, term, trunc, info = env.step(a)
             frames.append(obs)
             acts.append(a)

@@ -28,8 +28,11 @@ def check_action(space: spaces.Box, action) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"action contains NaN or inf: {a}")
     lo, hi = space.low, space.high
-    if np.any(a < lo - 1e-6) or np.any(a > hi + 1e-6):
-        raise ValueError(f"action {a} is outside the action space [{lo.min()}, {hi.max()}]; clip it first")
+    bad = np.flatnonzero((a < lo - 1e-6) | (a > hi + 1e-6))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"action {a} is outside the action space: element {i} is {a.flat[i]:g}, expected "
+                         f"[{lo.flat[i]:g}, {hi.flat[i]:g}] ({len(bad)} element(s) out of range); clip it first")
     return a.astype(np.float32)
 
 

@@ -1,5 +1,12 @@
-"""Policies: scripted experts, random, and (later) PPO and behaviour cloning."""
+"""Policies: scripted experts (plain and noisy), random, PPO and behaviour cloning."""
 
-from cosmos_sim.policies.scripted import ExpertPolicy, Policy, RandomPolicy, make_policy
+from cosmos_sim.policies.scripted import (
+    POLICIES,
+    ExpertPolicy,
+    NoisyExpertPolicy,
+    Policy,
+    RandomPolicy,
+    make_policy,
+)
 
-__all__ = ["ExpertPolicy", "Policy", "RandomPolicy", "make_policy"]
+__all__ = ["POLICIES", "ExpertPolicy", "NoisyExpertPolicy", "Policy", "RandomPolicy", "make_policy"]

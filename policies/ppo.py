@@ -203,6 +203,7 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate, eps=1e-5)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+        optimizer.param_groups[0]["lr"] = args.learning_rate  # the saved state carries the old run's rate
     if global_step >= args.total_steps:
         envs.close()
         print(f"{out} already holds {global_step} steps >= total_steps={args.total_steps}; raise --total-steps")
@@ -323,7 +324,7 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
 
         # ---- log, callback, checkpoint -----------------------------------------------------------
         sps = (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
-        row = {"step": global_step, "episodes": len(finished),
+        row = {"step": global_step, "episodes": len(finished), "samples": batch,  # reset steps left out
                "return_mean": float(np.mean([f[0] for f in finished])) if finished else None,
                "length_mean": float(np.mean([f[1] for f in finished])) if finished else None,
                "success_rate": float(np.mean([f[2] for f in finished])) if finished else None,

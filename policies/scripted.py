@@ -37,15 +37,45 @@ class ExpertPolicy:
         return env.unwrapped.expert_action()
 
 
+class NoisyExpertPolicy:
+    """The expert with per-episode Gaussian action noise and bursts of random actions: world-model training
+    data that covers recoveries from mistakes, not only the expert's narrow path.
+
+    Built once per episode from its seed: the noise std is U(0, ``max_noise``) and, at each step, a burst of
+    3-9 uniform random actions starts with probability U(0, ``max_random``) / 5. Actions are clipped to
+    [-1, 1]; the env is untouched.
+    """
+
+    def __init__(self, action_space: gym.Space, seed: int | None = None, max_noise: float = 0.6,
+                 max_random: float = 0.3):
+        self.rng = np.random.default_rng(seed)
+        self.dim = action_space.shape[0]
+        self.noise, self.p_burst = self.rng.uniform(0, max_noise), self.rng.uniform(0, max_random) / 5
+        self.burst = 0
+
+    def __call__(self, obs: Any, env: gym.Env) -> np.ndarray:
+        if self.burst == 0 and self.rng.random() < self.p_burst:
+            self.burst = int(self.rng.integers(3, 10))
+        if self.burst > 0:
+            a, self.burst = self.rng.uniform(-1, 1, self.dim), self.burst - 1
+        else:
+            a = env.unwrapped.expert_action() + self.rng.normal(0, self.noise, self.dim)
+        return np.clip(a, -1, 1).astype(np.float32)
+
+
+POLICIES = ("random", "expert", "noisy-expert")
+
+
 def make_policy(name: str, env: gym.Env, seed: int | None = None) -> Policy:
-    """``"random"`` or ``"expert"``; a clear error when the env has no expert."""
+    """``"random"``, ``"expert"`` or ``"noisy-expert"`` (one per episode: ``seed`` draws its noise); a clear
+    error when the env has no expert."""
     if name == "random":
         return RandomPolicy(env.action_space, seed)
-    if name == "expert":
+    if name in ("expert", "noisy-expert"):
         if not hasattr(env.unwrapped, "expert_action"):
             raise ValueError(
                 f"env {env.spec.id if env.spec else type(env.unwrapped).__name__} has no scripted expert "
-                "(no expert_action() method); use --policy random"
+                f"(no expert_action() method), so --policy {name} cannot run on it; use --policy random"
             )
-        return ExpertPolicy()
-    raise ValueError(f"unknown policy {name!r}; choose 'random' or 'expert'")
+        return ExpertPolicy() if name == "expert" else NoisyExpertPolicy(env.action_space, seed)
+    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")

@@ -270,8 +270,9 @@ class DiT(nn.Module):
         return c_skip * x + c_out * f.float()
 
     def loss(self, target: torch.Tensor, context: torch.Tensor, action: torch.Tensor,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """EDM training loss (weighted so every noise level contributes about equally)."""
+             generator: torch.Generator | None = None, cell_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """EDM training loss (weighted so every noise level contributes about equally); ``cell_weight``
+        (B, [V,] h, w) weighs latent cells (e.g. those that hold objects) and keeps the loss's scale."""
         cfg = self.config
         b = target.shape[0]
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
@@ -279,7 +280,11 @@ class DiT(nn.Module):
         noise = torch.randn(target.shape, generator=generator, device=target.device)
         denoised = self(target + per_row(sigma, target) * noise, sigma, context, action)
         weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
-        return (per_row(weight, target) * (denoised - target) ** 2).mean()
+        err = per_row(weight, target) * (denoised - target) ** 2
+        if cell_weight is None:
+            return err.mean()
+        w = cell_weight.to(err.dtype).unsqueeze(-3)  # broadcast over the latent channels
+        return (err * w).mean() / w.mean()
 
     # ---- sampling ------------------------------------------------------------------------------------
     def sigmas(self, steps: int, device: torch.device | None = None) -> torch.Tensor:

@@ -220,10 +220,11 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def step(self, state: GPTState, action: torch.Tensor, temperature: float = 0.0,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, trace: list | None = None) -> torch.Tensor:
         """Generate the next frame's token ids ``(B, h, w)`` after ``action`` (B, A); updates ``state``.
 
-        ``temperature`` 0 takes the most likely digit of every FSQ level (deterministic).
+        ``temperature`` 0 takes the most likely digit of every FSQ level (deterministic). ``trace``, a list,
+        receives each token's per-digit logits ``[(B, levels_i)]`` (to inspect or test the cached path).
         """
         cfg = self.config
         n = cfg.tokens_per_frame
@@ -233,7 +234,10 @@ class GPT(nn.Module):
         for i in range(n):
             h = self.run(x, state.position, state.caches)
             state.position += x.shape[1]
-            tok = self._choose(self.logits(h), temperature, generator).unsqueeze(1)  # (B, 1)
+            logits = self.logits(h)
+            if trace is not None:
+                trace.append([lg[:, -1].float() for lg in logits])
+            tok = self._choose(logits, temperature, generator).unsqueeze(1)  # (B, 1)
             out.append(tok)
             if i < n - 1:
                 x = self.embed_tokens(tok) + self.slot_emb.weight[i]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import platform
 from dataclasses import dataclass, field
@@ -75,13 +77,34 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python numbers and NaN/inf as None: strict JSON (``NaN`` and
+    ``Infinity`` are not JSON, and jq, browsers and most other readers refuse them)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value) if math.isfinite(value) else None
+    if hasattr(value, "item"):  # a NumPy bool or other 0-d value
+        return json_safe(value.item())
+    return value
+
+
 def write_result(result: BenchResult, out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.md`` into ``out_dir``; return their paths."""
+    """Write ``<name>.json`` and ``<name>.md`` into ``out_dir``; return their paths.
+
+    The JSON is strict: a figure or cell that is NaN or infinite (nothing to measure) is ``null``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = result.to_json()
     jpath, mpath = out / f"{result.name}.json", out / f"{result.name}.md"
-    jpath.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    jpath.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False, default=float) + "\n")
     m = data["machine"]
     md = [f"# Benchmark: {result.name}", ""]
     # Rows with a "case" key get one table per case, each with only its own columns.

@@ -9,10 +9,12 @@ including worker start-up, dedup, sharding (frames resized to 256 rows into zarr
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_sim.bench.common import BenchResult
@@ -21,6 +23,18 @@ from cosmos_sim.curate import CurateConfig, curate, synth
 SIZE = (1280, 720)
 FPS = 30
 PER_VIDEO_STAGES = ("decode", "transcode", "motion", "quality", "text", "caption", "embed")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Options of ``cosmos-sim bench curate`` (``--quick``: at most 2 videos of 8 s)."""
+
+    videos: int = 4
+    """Synthetic 720p videos."""
+    seconds: float = 20.0
+    """Length of each video (a hard cut every 4 s)."""
+    executors: tuple[str, ...] = ()
+    """Executors timed, "local" and/or "ray" (empty: local, and Ray when installed)."""
 
 
 def make_footage(root: Path, n_videos: int, seconds: float, shot_s: float = 4.0) -> float:
@@ -47,11 +61,20 @@ def run_once(raw: Path, out: Path, executor: str, workers: int) -> dict:
     return summary
 
 
-def run(quick: bool = False, executors: tuple[str, ...] | None = None) -> BenchResult:
+def run(quick: bool = False, executors: tuple[str, ...] | None = None, config: Config | None = None) -> BenchResult:
     """Time the pipeline on each executor (default: local, and Ray when installed)."""
-    n_videos, seconds = (2, 8.0) if quick else (4, 20.0)
-    if executors is None:
+    cfg = config or Config()
+    if quick:
+        cfg = dataclasses.replace(cfg, videos=min(cfg.videos, 2), seconds=min(cfg.seconds, 8.0))
+    if cfg.videos < 1 or cfg.seconds <= 0:
+        raise ValueError(f"videos must be >= 1 and seconds > 0, got {cfg}")
+    n_videos, seconds = cfg.videos, cfg.seconds
+    executors = executors or cfg.executors
+    if not executors:
         executors = ("local", "ray") if importlib.util.find_spec("ray") else ("local",)
+    unknown = [e for e in executors if e not in ("local", "ray")]
+    if unknown:
+        raise ValueError(f"unknown executor(s) {unknown}; valid: 'local', 'ray'")
     rows, figures = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
@@ -85,5 +108,6 @@ def run(quick: bool = False, executors: tuple[str, ...] | None = None) -> BenchR
              "video seconds / those seconds (per-video stages include worker or Ray start-up; end to end adds "
              "dedup, sharding of the kept clips into zarr at 256 rows, and the report). Transcode is x264 "
              "ultrafast at full resolution. The machine is shared with other jobs, so absolute figures are noisy "
-             "and pessimistic." + ("" if "ray" in executors else " Ray: not run (not installed)."))
+             "and pessimistic." + ("" if "ray" in executors else " Ray: not run" + (
+                 "." if importlib.util.find_spec("ray") else " (not installed).")))
     return BenchResult(name="curate", figures=figures, rows=rows, notes=notes)

@@ -74,7 +74,10 @@ class Config:
 
 
 def _quick(cfg: Config) -> Config:
-    return dataclasses.replace(cfg, steps=512, num_envs=4, num_steps=32, eval_points=1, eval_episodes=2, bc_epochs=1)
+    """``--quick``: at most 512 env steps (4 envs x 32 steps), one GT evaluation of 2 episodes, 1 BC epoch."""
+    return dataclasses.replace(cfg, steps=min(cfg.steps, 512), num_envs=min(cfg.num_envs, 4),
+                               num_steps=min(cfg.num_steps, 32), eval_points=min(cfg.eval_points, 1),
+                               eval_episodes=min(cfg.eval_episodes, 2), bc_epochs=min(cfg.bc_epochs, 1))
 
 
 class _GTEvaluator:

@@ -9,10 +9,12 @@ reports frames/s and bytes per frame on disk (zarr, compressed).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import gymnasium as gym
 
@@ -26,6 +28,31 @@ ENV_CASES: dict[str, str] = {
     "physics_collision": "cosmos_sim/Physics-Collision-GT-v0",
     "physics_dominoes": "cosmos_sim/Physics-Dominoes-GT-v0",
 }
+
+
+@dataclass(frozen=True)
+class Config:
+    """Options of ``cosmos-sim bench envs`` (``--quick``: at most 100 timed steps and 4 episodes)."""
+
+    cases: tuple[str, ...] = tuple(ENV_CASES)
+    """Env cases timed (names of ENV_CASES)."""
+    sizes: tuple[int, ...] = (64, 128)
+    """Square resolutions timed."""
+    steps: int = 400
+    """Timed random-action steps per env case."""
+    episodes: int = 48
+    """Expert episodes per generation run."""
+    workers: tuple[int, ...] = (1, 2)
+    """Worker counts of the generation runs."""
+
+
+def check_config(cfg: Config) -> Config:
+    unknown = [c for c in cfg.cases if c not in ENV_CASES]
+    if unknown:
+        raise ValueError(f"unknown env case(s) {unknown}; valid: {list(ENV_CASES)}")
+    if cfg.steps < 1 or cfg.episodes < 1 or not cfg.sizes or min(cfg.sizes) < 1 or min(cfg.workers, default=1) < 1:
+        raise ValueError(f"steps, episodes, sizes and workers must be >= 1, got {cfg}")
+    return cfg
 
 
 @contextmanager
@@ -71,29 +98,35 @@ def generation_throughput(env_id: str, episodes: int, workers: int, size: int, m
     return summary
 
 
-def run(quick: bool = False) -> BenchResult:
-    steps = 100 if quick else 400
+def run(quick: bool = False, config: Config | None = None) -> BenchResult:
+    cfg = config or Config()
+    if quick:
+        cfg = dataclasses.replace(cfg, steps=min(cfg.steps, 100), episodes=min(cfg.episodes, 4))
+    check_config(cfg)
+    steps = cfg.steps
     rows: list[dict] = []
     figures: dict[str, float] = {}
     with one_core() as core:
-        for name, env_id in ENV_CASES.items():
-            for size in (64, 128):
+        for name in cfg.cases:
+            env_id = ENV_CASES[name]
+            for size in cfg.sizes:
                 for maps, label in ((None, "rgb"), ("depth,seg", "rgb_depth_seg")):
                     sps, spc = env_steps_per_s(env_id, size, maps, steps)
                     rows.append({"case": "env_step", "env": env_id, "resolution": f"{size}x{size}", "outputs": label,
                                  "steps_per_s_1core": round(sps, 1), "steps_per_cpu_s": round(spc, 1)})
                     figures[f"{name}_steps_per_s_{size}_{label}"] = round(sps, 1)
                     figures[f"{name}_steps_per_cpu_s_{size}_{label}"] = round(spc, 1)
-    episodes = 4 if quick else 48
-    for workers in (1, 2):
+    episodes = cfg.episodes
+    for workers in cfg.workers:
         s = generation_throughput("cosmos_sim/Manipulation-GT-v0", episodes, workers, 64, ("depth", "seg"))
         rows.append({"case": "generate", "env": "cosmos_sim/Manipulation-GT-v0", "resolution": "64x64",
                      "outputs": "rgb_depth_seg", "workers": workers, "episodes": s["episodes"],
                      "frames_per_s": round(s["frames_per_s"], 1), "bytes_per_frame": round(s["bytes_per_frame"], 1)})
         figures[f"generate_frames_per_s_workers{workers}"] = round(s["frames_per_s"], 1)
         figures[f"generate_bytes_per_frame_workers{workers}"] = round(s["bytes_per_frame"], 1)
-    figures["generate_speedup_2_workers"] = round(
-        figures["generate_frames_per_s_workers2"] / figures["generate_frames_per_s_workers1"], 2)
+    if {1, 2} <= set(cfg.workers):
+        figures["generate_speedup_2_workers"] = round(
+            figures["generate_frames_per_s_workers2"] / figures["generate_frames_per_s_workers1"], 2)
     notes = (f"Env steps: random actions, {steps} timed steps after 5 warm-up steps, one process pinned to "
              f"{'core ' + str(core) if core is not None else 'no particular core'}; steps_per_cpu_s divides by the "
              "process's CPU time (render threads included), which other load on the machine barely moves. Generation: scripted expert, "

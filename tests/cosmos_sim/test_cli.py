@@ -72,7 +72,7 @@ def test_bench_options_come_from_the_benchmarks_config(monkeypatch, tmp_path, ca
     assert seen["config"] == Config(seeds=5, scenarios=("b", "c"))
     assert main(["bench", "fake", "--help"]) == 0
     assert "Seeds per case" in capsys.readouterr().out
-    assert main(["bench", "envs", "--out", str(tmp_path), "--seeds", "5"]) == 2
+    assert main(["bench", "tokenizer", "--out", str(tmp_path), "--seeds", "5"]) == 2
     assert "takes no options" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["list-envs", "--seeds", "5"])

@@ -118,6 +118,37 @@ def test_motion_masks_and_physics_iq_ious():
     assert np.allclose(pm.mse_per_frame(np.zeros((1, 2, 2, 3), np.uint8), np.full((1, 2, 2, 3), 255, np.uint8)), 1.0)
 
 
+def test_physics_iq_metrics_on_an_asymmetric_case_computed_by_hand():
+    """Different masks per frame and per video, so a reduction over the wrong axis gives another number."""
+    p, g = np.zeros((3, 4, 4), bool), np.zeros((3, 4, 4), bool)
+    p[0, 0, :3] = True  # frame 0: pred moves at (0,0) (0,1) (0,2), GT at (0,0)
+    g[0, 0, 0] = True
+    p[1, 0, 0] = True  # frame 1: pred (0,0), GT (0,0) (1,1)
+    g[1, 0, 0] = g[1, 1, 1] = True
+    g[2, 2, 2] = True  # frame 2: pred still, GT (2,2)
+    assert pm.spatial_iou(p, g) == pytest.approx(1 / 5)  # {(0,0)} / {(0,0) (0,1) (0,2) (1,1) (2,2)}
+    assert np.allclose(pm.spatiotemporal_iou_per_frame(p, g), [1 / 3, 1 / 2, 0])
+    # Per pixel, the fraction of frames that move: pred (0,0) 2/3, (0,1) (0,2) 1/3; GT (0,0) 2/3, (1,1) (2,2) 1/3.
+    assert pm.weighted_spatial_iou(p, g) == pytest.approx((2 / 3) / (2 / 3 + 4 / 3))
+    assert pm.weighted_spatial_iou(g, p) == pytest.approx(pm.weighted_spatial_iou(p, g))  # symmetric by definition
+    # Random masks of unequal sides against per-pixel loops: every reduction must run over time only.
+    rng = np.random.default_rng(0)
+    p, g = rng.random((5, 6, 7)) < 0.3, rng.random((5, 6, 7)) < 0.5
+    lo = hi = inter = union = 0.0
+    for y in range(6):
+        for x in range(7):
+            fp, fg = p[:, y, x].mean(), g[:, y, x].mean()
+            lo, hi = lo + min(fp, fg), hi + max(fp, fg)
+            inter += p[:, y, x].any() and g[:, y, x].any()
+            union += p[:, y, x].any() or g[:, y, x].any()
+    assert pm.weighted_spatial_iou(p, g) == pytest.approx(lo / hi)
+    assert pm.spatial_iou(p, g) == pytest.approx(inter / union)
+    assert np.allclose(pm.spatiotemporal_iou_per_frame(p, g), [(p[t] & g[t]).sum() / (p[t] | g[t]).sum() for t in range(5)])
+    pred, gt = np.zeros((2, 1, 2, 3), np.uint8), np.zeros((2, 1, 2, 3), np.uint8)
+    gt[0, 0, 0] = 255  # frame 0 differs in one of two pixels, frame 1 not at all
+    assert np.allclose(pm.mse_per_frame(pred, gt), [0.5, 0.0])
+
+
 def test_feature_similarity_default_tokenizer_and_pluggable_extractors():
     gt = gt_episode("Bounce", 100000, 12)
     tok = pm.load_feature_extractor()

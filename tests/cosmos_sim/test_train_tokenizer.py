@@ -1,7 +1,10 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from cosmos_sim.cli import main
 from cosmos_sim.store import TrajectoryStore
@@ -52,6 +55,22 @@ def test_training_learns_checkpoints_and_resumes(stores, tmp_path):
     assert main(argv) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [20, 40, 50]
+
+
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(stores, tmp_path):
+    train_store, held = stores
+    args = Args(data=(train_store,), val_data=(held,), clip_frames=5, batch_size=2, steps=4, eval_every=2,
+                eval_clips=1, warmup=1, frame_channels=8, channels=16, res_blocks=1, attention=False, threads=1,
+                progress=False)
+    train(replace(args, out=str(tmp_path / "whole")))
+    cut = replace(args, out=str(tmp_path / "cut"))
+    train(replace(cut, time_limit_min=1e-9))  # stops (and saves) after its first step
+    assert json.loads((tmp_path / "cut" / "last" / "config.json").read_text())["extra"]["step"] == 1
+    train(cut)  # the same command again: resumes at step 1
+    whole, resumed = (load_file(tmp_path / d / "last" / "model.safetensors") for d in ("whole", "cut"))
+    assert whole.keys() == resumed.keys()
+    for k in whole:
+        assert torch.equal(whole[k], resumed[k]), k
 
 
 def test_bad_arguments_are_refused(stores, tmp_path):

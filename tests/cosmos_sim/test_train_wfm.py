@@ -1,9 +1,12 @@
 """train-wfm: training windows, the latent cache, a tiny end-to-end run of both families, resume, bad input."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from cosmos_sim.cli import main
 from cosmos_sim.store import TrajectoryStore
@@ -66,6 +69,28 @@ def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     figures = train(Args(**{**args.__dict__, "steps": 6}))
     assert figures["step"] == 6
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("family", ["diffusion", "ar"])
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup, family, tmp_path):
+    d, _, _ = setup
+    args = Args(data=(str(d / "train.zarr"),), val_data=(str(d / "val.zarr"),), tokenizer=str(d / f"tok_{family}"),
+                family=family, cache_dir=str(d / f"cache_{family}"), dim=32, depth=1, heads=2, context_frames=2,
+                batch_size=4, steps=4, eval_every=2, eval_episodes=1, rollout_steps=2, warmup=1, ema=0.5,
+                threads=1, progress=False)
+    train(replace(args, out=str(tmp_path / "whole")))
+    cut = replace(args, out=str(tmp_path / "cut"))
+    train(replace(cut, time_limit_min=1e-9))  # stops (and saves) after its first step
+    assert torch.load(tmp_path / "cut" / "last" / "train_state.pt", weights_only=False)["step"] == 1
+    train(cut)  # the same command again: resumes at step 1
+    whole, resumed = (load_file(tmp_path / r / "last" / "model.safetensors") for r in ("whole", "cut"))
+    assert whole.keys() == resumed.keys()
+    for k in whole:
+        assert torch.equal(whole[k], resumed[k]), k
+    ema_whole, ema_resumed = (torch.load(tmp_path / r / "last" / "train_state.pt", weights_only=False)["ema"]
+                              for r in ("whole", "cut"))
+    for k in ema_whole:
+        assert torch.equal(ema_whole[k], ema_resumed[k]), f"EMA {k}"
 
 
 def test_cli_bad_input_is_a_clear_error(setup, capsys):

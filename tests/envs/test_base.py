@@ -40,8 +40,19 @@ def test_check_action_messages():
         check_action(space, [0, 0])
     with pytest.raises(ValueError, match="NaN"):
         check_action(space, [0, np.nan, 0])
-    with pytest.raises(ValueError, match="outside the action space"):
+    with pytest.raises(ValueError, match=r"outside the action space: element 1 is 1.5, expected \[-1, 1\]"):
         check_action(space, [0, 1.5, 0])
+    with pytest.raises(ValueError, match=r"element 2 is -1.5, expected \[-1, 1\]"):
+        check_action(space, [0, 0, -1.5])  # below low
+
+
+def test_check_action_uses_each_elements_own_bounds():
+    space = spaces.Box(np.array([0.0, -2.0], np.float32), np.array([1.0, -1.0], np.float32))
+    assert np.allclose(check_action(space, [0.0, -2.0]), [0, -2])  # both bounds are inside
+    with pytest.raises(ValueError, match=r"element 0 is -0.5, expected \[0, 1\]"):
+        check_action(space, [-0.5, -1.5])  # inside the overall [-2, 1] but below element 0's low
+    with pytest.raises(ValueError, match=r"element 1 is -0.5, expected \[-2, -1\]"):
+        check_action(space, [0.5, -0.5])  # inside the overall range but above element 1's high
 
 
 class _FakeScene(GTEnvMixin):

@@ -132,13 +132,33 @@ def test_vector_env_is_batched_matches_single_envs_and_autoresets(ckpt):
         venv.step(np.full((3, 7), 3.0, np.float32))
 
 
+def test_reset_after_an_episode_ended_clears_the_pending_autoreset(ckpt):
+    venv = gym.make_vec(ENV_ID, num_envs=2, checkpoint=ckpt, max_episode_steps=2)
+    venv.reset(seed=0)
+    acts = _actions(3, num_envs=2)
+    venv.step(acts[0])
+    assert venv.step(acts[1])[3].all()  # both rows truncated: an autoreset is pending
+    obs, _ = venv.reset(seed=20)
+    obs1, _, terminated, truncated, info = venv.step(acts[2])  # a real step of the new episodes, not a reset
+    assert (info["step"] == 1).all() and not (terminated | truncated).any()
+    env = WorldModelEnv(checkpoint=ckpt)
+    assert np.array_equal(env.reset(seed=21)[0], obs[1])
+    assert np.array_equal(env.step(acts[2, 1])[0], obs1[1])
+
+
 def test_stable_baselines3_ppo_trains_on_it_unmodified(ckpt):
     from stable_baselines3 import PPO
 
-    env = gym.make(ENV_ID, checkpoint=ckpt)
+    env = gym.make(ENV_ID, checkpoint=ckpt, max_episode_steps=40)
     model = PPO("CnnPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, verbose=0, device="cpu")
-    model.learn(total_timesteps=192)
-    assert model.num_timesteps >= 192
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(total_timesteps=128)
+    assert model.num_timesteps == 128
+    # SB3 saw whole episodes, truncated by the time limit (this model never predicts success).
+    assert [e["l"] for e in model.ep_info_buffer] == [40, 40, 40]
+    assert all(np.isfinite(e["r"]) for e in model.ep_info_buffer)
+    # It trained: the policy moved, and its actions are valid env actions.
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action.astype(np.float32))
 

@@ -65,6 +65,33 @@ def test_resume_continues_the_step_count(tmp_path):
     assert again["global_step"] == 512 and len(again["history"]) == 4
 
 
+def test_resume_continues_from_the_saved_weights_and_optimizer(tmp_path):
+    out = tmp_path / "run"
+    train(Args(env_id=TARGET_ID, out=str(out), total_steps=256, learning_rate=3e-3, **SMALL))
+    saved = {k: v.clone() for k, v in load_policy(out).net.named_parameters()}
+    adam_steps = torch.load(out / "train_state.pt", weights_only=False)["optimizer"]["state"][0]["step"]
+    # Resumed at learning rate 0: the weights must stay exactly the saved ones (a silent restart from
+    # fresh weights would not), and Adam's step count must go on from the saved state.
+    train(Args(env_id=TARGET_ID, out=str(out), total_steps=512, learning_rate=0.0, **SMALL))
+    for name, p in load_policy(out).net.named_parameters():
+        assert torch.equal(p, saved[name]), name
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    assert state["optimizer"]["state"][0]["step"] == 2 * adam_steps
+
+
+@pytest.mark.parametrize("mode, samples, episodes", [("NextStep", 4 * (64 - 12), 4 * 13), ("SameStep", 4 * 64, 4 * 16)])
+def test_reset_steps_are_left_out_of_the_update_in_both_autoreset_modes(tmp_path, mode, samples, episodes):
+    """4-step episodes, 64 steps per row: under next-step autoreset every fifth step of a row is a reset step
+    (12 of them, no transition, never optimised on); under same-step autoreset every step is a transition."""
+    result = train(Args(env_id=TARGET_ID, out=str(tmp_path / mode), total_steps=64 * 4, num_envs=4, num_steps=16,
+                        hidden=16, progress=False, device="cpu",
+                        env_kwargs=json.dumps({"vectorization_mode": "sync",
+                                               "vector_kwargs": {"autoreset_mode": mode}})))
+    h = result["history"]
+    assert sum(x["samples"] for x in h) == samples
+    assert sum(x["episodes"] for x in h) == episodes and all(x["length_mean"] == 4 for x in h)
+
+
 def test_init_from_starts_from_the_policy_and_checks_spaces(tmp_path, tiny_wfm):
     import gymnasium as gym
 
@@ -97,6 +124,7 @@ def test_ppo_on_pixels_in_the_world_model_env(tmp_path, tiny_wfm):
     h = result["history"]
     # 5-step episodes: every 6th step of a row is a reset step, so 2 rows x 24 steps hold 8 episodes
     assert sum(x["episodes"] for x in h) == 8 and all(x["length_mean"] == 5 for x in h)
+    assert sum(x["samples"] for x in h) == 48 - 8  # the 8 reset steps are not trained on
     pol = load_policy(out)
     assert pol.observation_space.shape == (64, 64, 3) and pol.observation_space.dtype == np.uint8
     assert pol.net.config.pixels and pol.extra["algo"] == "ppo"

@@ -73,9 +73,17 @@ def test_learns_an_action_dependent_shift():
         first = first or loss.item()
     m.eval()
     ctx, a = torch.randn(64, 2, 4, 4, 4), torch.randn(64, 7)
-    pred = m.sample(ctx, a, steps=3, noise=torch.randn(64, 4, 4, 4))
+    noise = torch.randn(64, 4, 4, 4)
+    pred = m.sample(ctx, a, steps=3, noise=noise)
     err = (pred - (ctx[:, -1] + a[:, :1, None, None])).pow(2).mean()
-    assert err < 0.5 * (a[:, :1] ** 2).mean() + 0.5  # far better than ignoring the action (error ~2)
+    blind = (a[:, :1] ** 2).mean()  # the error of the best action-blind guess, ctx[:, -1]
+    assert err < 0.3 * blind
+    # The action moves the prediction by the action: same context and noise, another action.
+    a2 = a.clone()
+    a2[:, 0] = -a[:, 0]
+    pred2 = m.sample(ctx, a2, steps=3, noise=noise)
+    shift = (pred2 - pred).mean((1, 2, 3))
+    assert torch.corrcoef(torch.stack([shift, -2 * a[:, 0]]))[0, 1] > 0.9
     assert loss.item() < 0.5 * first
 
 
