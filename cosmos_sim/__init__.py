@@ -14,10 +14,12 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
+from cosmos_sim._moved import install_moved_modules  # noqa: E402
 from cosmos_sim.envs import register_envs  # noqa: E402  (after the rendering backend is chosen)
 
 __version__ = "0.1.0"
 
 register_envs()
+install_moved_modules()
 
 __all__ = ["__version__", "register_envs"]

@@ -20,10 +20,10 @@ import gymnasium as gym
 import numpy as np
 
 import cosmos_sim  # noqa: F401  (registers the ids)
+from cosmos_sim.data.export import contact_sheet, episode_frames, export_episode, tile
+from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.store import TrajectoryStore, is_store
 from cosmos_sim.envs import PHYSICS_SCENARIOS
-from cosmos_sim.export import contact_sheet, episode_frames, export_episode, tile
-from cosmos_sim.generate import GenerateConfig, generate
-from cosmos_sim.store import TrajectoryStore, is_store
 
 MANIPULATION_ID = "cosmos_sim/Manipulation-GT-v0"
 DRIVING_ID = "cosmos_sim/Driving-GT-v0"
@@ -108,7 +108,7 @@ def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
 
 
 def _chw(frames: np.ndarray) -> np.ndarray:
-    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in [0, 1], what cosmos_sim.metrics takes."""
+    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in [0, 1], what cosmos_sim.eval.metrics takes."""
     return frames.transpose(0, 3, 1, 2).astype(np.float32) / 255
 
 
@@ -118,7 +118,7 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
     import imageio.v3 as iio3
 
     from cosmos_sim.bench.wfm import gt_rollouts, psnr_plot, side_by_side
-    from cosmos_sim.metrics import psnr
+    from cosmos_sim.eval.metrics import psnr
 
     gt = gt_rollouts("expert", [cfg.wfm_seed], steps=cfg.wfm_steps)
     env = gym.make("cosmos_sim/Manipulation-WFM-v0", paired=True)
@@ -151,8 +151,8 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
 
     from cosmos_sim.bench.physics import gt_episode
     from cosmos_sim.bench.wfm import side_by_side
-    from cosmos_sim.metrics import psnr
-    from cosmos_sim.predictors import Episode, make_predictor
+    from cosmos_sim.eval.metrics import psnr
+    from cosmos_sim.eval.predictors import Episode, make_predictor
 
     context, horizon = 9, cfg.wfm_steps
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
@@ -225,7 +225,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
                       f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})", "physics_wfm_vs_gt.gif")
     console.print(table)
     console.print("Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
-                  "cosmos_sim.store.TrajectoryStore / cosmos_sim.dataset.TrajectoryWindowDataset.")
+                  "cosmos_sim.data.store.TrajectoryStore / cosmos_sim.data.dataset.TrajectoryWindowDataset.")
     return {"manipulation": m, "driving": d, "physics_frames": p, "wfm": w, "physics_wfm": pw, "seconds": seconds,
             "out": str(out)}
 

@@ -36,7 +36,6 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from cosmos_sim.control_maps import derived_maps, parse_maps
 from cosmos_sim.envs.base import (
     CameraParams,
     GTEnvMixin,
@@ -44,6 +43,7 @@ from cosmos_sim.envs.base import (
     check_image_args,
     intrinsics_from_fovy,
 )
+from cosmos_sim.envs.control_maps import derived_maps, parse_maps
 
 
 @dataclass(frozen=True)

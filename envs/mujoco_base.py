@@ -21,7 +21,6 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from cosmos_sim.control_maps import derived_maps, parse_maps
 from cosmos_sim.envs.base import (
     CameraParams,
     GTEnvMixin,
@@ -30,6 +29,7 @@ from cosmos_sim.envs.base import (
     extrinsics_from_gl_pose,
     intrinsics_from_fovy,
 )
+from cosmos_sim.envs.control_maps import derived_maps, parse_maps
 
 
 class MujocoGTEnv(GTEnvMixin, gym.Env):

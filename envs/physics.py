@@ -74,8 +74,8 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from cosmos_sim.control_maps import parse_maps
 from cosmos_sim.envs import PHYSICS_EPISODE_STEPS
+from cosmos_sim.envs.control_maps import parse_maps
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 
 GRAVITY = 9.81

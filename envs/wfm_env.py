@@ -121,7 +121,7 @@ class _Rollouts:
                 raise ValueError("options['frames'] cannot be used in paired mode (the GT scene starts from a seed)")
             return np.concatenate([np.repeat(f[:1], self.k - len(f), axis=0), f])
         if "episode" in options:
-            from cosmos_sim.store import TrajectoryStore
+            from cosmos_sim.data.store import TrajectoryStore
 
             path, index = options["episode"]
             first = TrajectoryStore.open(path).episode(int(index), keys=["rgb"])["rgb"][:1]

@@ -21,9 +21,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies.networks import make_network, save_policy
 from cosmos_sim.policies.ppo import parse_env_kwargs, resolve_device
-from cosmos_sim.store import TrajectoryStore
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from cosmos_sim.eval import HELD_OUT_SEED
 from cosmos_sim.policies.networks import ActorCritic, check_spaces, load_policy
 from cosmos_sim.policies.ppo import parse_env_kwargs, resolve_device
-
-#: First held-out seed: training data and runs use seeds below it.
-HELD_OUT_SEED = 100000
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 20
     """Episodes side by side as one looping GIF (shorter episodes hold their last frame)."""
     import imageio.v3 as iio3
 
-    from cosmos_sim.export import tile
+    from cosmos_sim.data.export import tile
 
     t = max(len(f) for f in frames)
     padded = [np.concatenate([f, np.repeat(f[-1:], t - len(f), axis=0)]) for f in frames]

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import cosmos_sim  # noqa: F401
-from cosmos_sim.generate import GenerateConfig, generate
+from cosmos_sim.data.generate import GenerateConfig, generate
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

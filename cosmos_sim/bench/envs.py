@@ -3,7 +3,7 @@
 Env cases run on ONE core (the process is pinned with ``sched_setaffinity`` where the OS allows
 it, so llvmpipe's render threads share that core too): steps/s with random actions at 64x64 and
 128x128, RGB alone and RGB+depth+seg (``maps="depth,seg"``; edges/blur are cheap OpenCV passes on
-the RGB). Generation runs ``cosmos_sim.generate`` with 1 and 2 worker processes on all cores and
+the RGB). Generation runs ``cosmos_sim.data.generate`` with 1 and 2 worker processes on all cores and
 reports frames/s and bytes per frame on disk (zarr, compressed).
 """
 
@@ -89,7 +89,7 @@ def env_steps_per_s(env_id: str, size: int, maps: str | None, steps: int, seed: 
 
 
 def generation_throughput(env_id: str, episodes: int, workers: int, size: int, maps: tuple[str, ...]) -> dict:
-    from cosmos_sim.generate import GenerateConfig, generate
+    from cosmos_sim.data.generate import GenerateConfig, generate
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = GenerateConfig(env_id=env_id, episodes=episodes, out=os.path.join(tmp, "gen.zarr"), policy="expert",

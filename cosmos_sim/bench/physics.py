@@ -4,13 +4,13 @@ Protocol (issue 5, after the Cosmos paper's physics-alignment evaluation). For e
 scenario (``cosmos_sim/Physics-<Scenario>-GT-v0``, the dynamic ones by default) and held-out seed
 (``first_seed`` = 100000 onwards; training uses lower seeds) the GT episode is simulated with
 segmentation and depth. A predictor sees the first ``context`` frames (1 or 9) and predicts the
-next ``horizon`` frames; the world model and the baselines (``cosmos_sim.predictors``: copy-last,
+next ``horizon`` frames; the world model and the baselines (``cosmos_sim.eval.predictors``: copy-last,
 constant-velocity optical flow, and the simulator re-run with +-5 % physical parameters) are
 scored the same way, in one table:
 
 - pixels: PSNR (per frame, capped at ``PSNR_CAP_DB`` so identical frames stay finite) and SSIM;
 - objects: IoU of each object's colour-segmented mask vs its GT mask, centroid error in pixels and
-  metres (``cosmos_sim.physics_metrics``); ``object_iou_ceiling`` is the same colour segmentation
+  metres (``cosmos_sim.eval.physics_metrics``); ``object_iou_ceiling`` is the same colour segmentation
   applied to the GT frames themselves: the best any predictor can score;
 - motion (Physics-IQ): spatial, spatiotemporal and weighted spatial IoU of motion masks, and MSE;
 - features: cosine similarity of per-frame features (default: the shipped tokenizer's latents).
@@ -23,7 +23,7 @@ horizon, seeds, feature extractor), and a rerun only computes the missing parts.
 
 3D consistency (``consistency``, on by default): the static ``CameraOrbit`` scene seen from a
 moving camera; each predictor's ``horizon`` predicted frames (and the GT frames themselves, the
-reference) are scored by ``cosmos_sim.consistency3d`` (Sampson error of SIFT matches under a
+reference) are scored by ``cosmos_sim.eval.consistency3d`` (Sampson error of SIFT matches under a
 RANSAC fundamental matrix, camera-pose-estimation success against the GT poses), with PSNR/SSIM
 beside them, in a table of its own (also resumable, one part per predictor).
 
@@ -48,9 +48,9 @@ import numpy as np
 
 from cosmos_sim.bench.common import BenchResult, write_result
 from cosmos_sim.envs import PHYSICS_EPISODE_STEPS, PHYSICS_SCENARIOS
-from cosmos_sim.predictors import BASELINES
+from cosmos_sim.eval import HELD_OUT_SEED
+from cosmos_sim.eval.predictors import BASELINES
 
-HELD_OUT_SEED = 100000
 PSNR_CAP_DB = 60.0
 PARTS_DIR = "physics_parts"
 PART_VERSION = 1  # bump when a part's content or a metric's definition changes
@@ -195,7 +195,7 @@ def pixel_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.n
     """Per-frame PSNR (capped at ``PSNR_CAP_DB``) and SSIM of uint8 ``(T, H, W, 3)`` videos."""
     import torch
 
-    from cosmos_sim.metrics import psnr, ssim
+    from cosmos_sim.eval.metrics import psnr, ssim
 
     p, g = (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth))  # float32: 3x faster
     return np.minimum(psnr(p, g).double().numpy(), PSNR_CAP_DB), ssim(p, g).double().numpy()
@@ -208,7 +208,7 @@ def score_episode(pred: np.ndarray, gt: GTEpisode, context: int, extractor,
     ``gt_features``: the extractor's features of the GT frames predicted, when already computed.
     """
 
-    from cosmos_sim import physics_metrics as pm
+    from cosmos_sim.eval import physics_metrics as pm
 
     h = len(pred)
     sl = slice(context, context + h)
@@ -320,8 +320,8 @@ def evaluate(config: Config | None = None, out_dir: str | os.PathLike = "benchma
     """
     from tqdm.auto import tqdm
 
-    from cosmos_sim.physics_metrics import load_feature_extractor
-    from cosmos_sim.predictors import Episode, make_predictor, predictor_identity
+    from cosmos_sim.eval.physics_metrics import load_feature_extractor
+    from cosmos_sim.eval.predictors import Episode, make_predictor, predictor_identity
 
     cfg = check_config(config or Config())
     if quick:
@@ -391,8 +391,8 @@ def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities
                      seeds: list[int], parts_dir: Path, scenario: str = "CameraOrbit") -> list[dict[str, Any]]:
     """3D-consistency rows (GT first, then each predictor), each a resumable part; see the module docstring."""
 
-    from cosmos_sim.consistency3d import consistency_3d
-    from cosmos_sim.predictors import Episode
+    from cosmos_sim.eval.consistency3d import consistency_3d
+    from cosmos_sim.eval.predictors import Episode
 
     frames = cfg.context + cfg.horizon
     gts: list[GTEpisode] = []

@@ -1,7 +1,7 @@
 """Causal video tokenizers: held-out reconstruction quality, compression, speed and memory.
 
 For each shipped checkpoint (``assets/tokenizers/*``) and each scene, held-out episodes are
-recorded afresh (seeds from ``HELDOUT_SEED`` = 100000 on, never used for training; 64x64) and
+recorded afresh (seeds from ``HELD_OUT_SEED`` = 100000 on, never used for training; 64x64) and
 every whole episode (101 or 49 frames = 1 + 4k) is encoded and decoded as one video ("video"
 setting, e.g. 4x8x8) and frame by frame as images ("image" setting, 1x8x8: the same model with
 T = 1). PSNR and SSIM (11x11 Gaussian window, sigma 1.5) are averaged over all frames. Speed:
@@ -23,11 +23,11 @@ import torch
 
 from cosmos_sim.assets import ASSETS_DIR
 from cosmos_sim.bench.common import BenchResult
-from cosmos_sim.metrics import psnr, ssim
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.eval import HELD_OUT_SEED
+from cosmos_sim.eval.metrics import psnr, ssim
 from cosmos_sim.world_models.tokenizer import Tokenizer
 
-HELDOUT_SEED = 100_000
 #: scene name -> (env id, policy, held-out episodes)
 SCENES: dict[str, tuple[str, str, int]] = {
     "manip_expert": ("cosmos_sim/Manipulation-GT-v0", "expert", 4),
@@ -40,15 +40,15 @@ PICTURE_FRAMES = (0, 4, 8, 24)
 
 
 def heldout_stores(out_dir: str | os.PathLike, episodes: int | None = None) -> dict[str, Path]:
-    """Record the held-out episodes of every scene (seeds HELDOUT_SEED, ...) into ``out_dir``."""
-    from cosmos_sim.generate import GenerateConfig, generate
+    """Record the held-out episodes of every scene (seeds HELD_OUT_SEED, ...) into ``out_dir``."""
+    from cosmos_sim.data.generate import GenerateConfig, generate
 
     paths = {}
     for name, (env_id, policy, n) in SCENES.items():
         path = Path(out_dir) / f"heldout_{name}.zarr"
         if not path.exists():
             generate(GenerateConfig(env_id=env_id, episodes=episodes or n, out=str(path), policy=policy, workers=min(2, episodes or n),
-                                    seed=HELDOUT_SEED, resolution=(64, 64), progress=False))
+                                    seed=HELD_OUT_SEED, resolution=(64, 64), progress=False))
         paths[name] = path
     return paths
 
@@ -197,7 +197,7 @@ def run(quick: bool = False, out_dir: str | os.PathLike = "benchmarks", checkpoi
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comparison_png(models, {s: v[0] for s, v in videos.items()}, out / "tokenizer.png")
-    notes = (f"Held-out episodes: seeds {HELDOUT_SEED}.. of each scene (never used for training), 64x64, whole "
+    notes = (f"Held-out episodes: seeds {HELD_OUT_SEED}.. of each scene (never used for training), 64x64, whole "
              "episodes encoded as one causal video ('video' setting) or frame by frame ('image' setting, same "
              "model). PSNR/SSIM averaged over frames (SSIM: 11x11 Gaussian window, sigma 1.5). Compression = input "
              "values / latent values; DV bits per frame = tokens x log2(64000) / frames. Speed: encode + decode, "

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.eval import HELD_OUT_SEED
 
 STEPS = 16
 REWARD_STEPS = 60
-HELD_OUT_SEED = 100000
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 #: Shipped models measured here: (label, name under assets/wfm/).
 MODELS = (("diffusion", "manip-dit-nano"), ("ar", "manip-gpt-nano"))
@@ -118,7 +118,7 @@ def psnr_plot(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 
 def _tokenizer_ceiling(model, frames: np.ndarray) -> np.ndarray:
     """Per-step PSNR of the tokenizer's image-mode reconstruction of the GT frames."""
-    from cosmos_sim.train_wfm import rollout_metrics
+    from cosmos_sim.train.wfm import rollout_metrics
 
     b, t = frames.shape[:2]
     z = model.encode(frames.reshape(b * t, 1, *frames.shape[2:]))[:, 0]
@@ -197,7 +197,7 @@ def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
 
 def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None = None) -> BenchResult:
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
-    from cosmos_sim.train_wfm import open_loop, rollout_metrics
+    from cosmos_sim.train.wfm import open_loop, rollout_metrics
     from cosmos_sim.world_models.wfm import WorldModel
 
     cfg = config or Config()

@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from cosmos_sim.curate import caption, embed, motion, quality, shard, split, text
 from cosmos_sim.curate.clip import Clip, cpu_seconds
-from cosmos_sim.curate.executor import make_executor
 from cosmos_sim.curate.report import write_report
+from cosmos_sim.workers import make_executor
 
 CLIP_STAGES = ("motion", "quality", "text", "caption", "embed")
 RESULT_VERSION = 1

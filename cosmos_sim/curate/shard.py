@@ -2,7 +2,7 @@
 
 Two formats:
 
-* ``"zarr"`` (default): one trajectory store per bucket (``cosmos_sim.store.TrajectoryStore``),
+* ``"zarr"`` (default): one trajectory store per bucket (``cosmos_sim.data.store.TrajectoryStore``),
   one episode per clip with the key ``rgb`` (T, H, W, 3) uint8, so
   ``TrajectoryWindowDataset(OUT/shards/<bucket>, context, horizon)`` trains on it directly. The
   store's attrs hold ``fps`` and, per episode, the clip id, caption and source.
@@ -31,7 +31,7 @@ import av
 import numpy as np
 
 from cosmos_sim.curate.clip import Clip
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 MANIFEST = "manifest.json"
 _ASPECTS = {"16x9": 16 / 9, "4x3": 4 / 3, "1x1": 1.0, "3x4": 3 / 4, "9x16": 9 / 16, "21x9": 21 / 9}

@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from cosmos_sim.consistency3d import (
+from cosmos_sim.envs.physics import PhysicsGTEnv
+from cosmos_sim.eval.consistency3d import (
     Consistency3DConfig,
     consistency_3d,
     relative_pose,
     rotation_angle_deg,
     sampson_distance,
 )
-from cosmos_sim.envs.physics import PhysicsGTEnv
 
 NOOP = np.zeros(1, dtype=np.float32)
 

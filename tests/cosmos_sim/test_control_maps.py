@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cosmos_sim.control_maps import blurred, canny_edges, derived_maps, parse_maps
+from cosmos_sim.envs.control_maps import blurred, canny_edges, derived_maps, parse_maps
 
 
 def test_edges_of_a_square():

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace, field_docs
+from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace, field_docs
 
 
 @dataclass(frozen=True)

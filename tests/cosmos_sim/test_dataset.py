@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from cosmos_sim.dataset import TrajectoryWindowDataset
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.dataset import TrajectoryWindowDataset
+from cosmos_sim.data.store import TrajectoryStore
 
 LENGTHS = [7, 5, 12, 6]  # rows per episode
 

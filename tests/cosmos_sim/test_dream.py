@@ -8,10 +8,10 @@ from gymnasium import spaces
 
 import cosmos_sim  # noqa: F401
 from cosmos_sim.cli import main
-from cosmos_sim.dataset import TrajectoryWindowDataset
-from cosmos_sim.dream import DreamConfig, dream
+from cosmos_sim.data.dataset import TrajectoryWindowDataset
+from cosmos_sim.data.dream import DreamConfig, dream
+from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies.networks import make_network, save_policy
-from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.world_models.wfm import file_sha
 
 GT_ID = "cosmos_sim/Manipulation-GT-v0"

@@ -7,8 +7,8 @@ import imageio.v3 as iio3
 import numpy as np
 import pytest
 
-from cosmos_sim.export import colourise, contact_sheet, episode_frames, export_episode
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.export import colourise, contact_sheet, episode_frames, export_episode
+from cosmos_sim.data.store import TrajectoryStore
 
 CAMS = ["front", "front_left", "front_right", "rear", "rear_left", "rear_right"]
 

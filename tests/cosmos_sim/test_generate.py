@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from cosmos_sim.generate import GenerateConfig, generate, rollout
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.generate import GenerateConfig, generate, rollout
+from cosmos_sim.data.store import TrajectoryStore
 
 
 class TinyVecEnv(gym.Env):

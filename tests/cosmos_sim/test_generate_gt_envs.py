@@ -4,9 +4,9 @@ import gymnasium as gym
 import numpy as np
 
 import cosmos_sim  # noqa: F401
-from cosmos_sim.export import episode_frames
-from cosmos_sim.generate import GenerateConfig, generate
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.export import episode_frames
+from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.store import TrajectoryStore
 
 
 def test_manipulation_with_maps(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cosmos_sim.metrics import gaussian_window, psnr, ssim
+from cosmos_sim.eval.metrics import gaussian_window, psnr, ssim
 
 
 def test_psnr_known_values():

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from cosmos_sim.generate import GenerateConfig, generate
-from cosmos_sim.object_masks import cell_weights, grow, object_ids, object_masks, seg_key_of
-from cosmos_sim.store import TrajectoryStore
-from cosmos_sim.train_tokenizer import Args as TokArgs
-from cosmos_sim.train_tokenizer import pixel_weights
-from cosmos_sim.train_tokenizer import train as train_tokenizer
-from cosmos_sim.train_wfm import Args as WfmArgs
-from cosmos_sim.train_wfm import train as train_wfm
+from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.object_masks import cell_weights, grow, object_ids, object_masks, seg_key_of
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.train.tokenizer import Args as TokArgs
+from cosmos_sim.train.tokenizer import pixel_weights
+from cosmos_sim.train.tokenizer import train as train_tokenizer
+from cosmos_sim.train.wfm import Args as WfmArgs
+from cosmos_sim.train.wfm import train as train_wfm
 from cosmos_sim.world_models.wfm import tiny_world_model
 
 MANIP = "cosmos_sim/Manipulation-GT-v0"

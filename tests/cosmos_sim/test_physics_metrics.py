@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cosmos_sim import physics_metrics as pm
 from cosmos_sim.bench.physics import DEFAULT_SCENARIOS, gt_episode
 from cosmos_sim.envs.base import project
+from cosmos_sim.eval import physics_metrics as pm
 
 SKY, FLOOR, RED, BLUE = (229, 234, 242), (134, 134, 130), (215, 45, 40), (40, 100, 230)
 K = np.array([[50.0, 0, 32], [0, 50.0, 32], [0, 0, 1]])
@@ -158,11 +158,11 @@ def test_feature_similarity_default_tokenizer_and_pluggable_extractors():
     assert np.allclose(same, 1.0, atol=1e-6)
     held = pm.feature_similarity(np.repeat(gt.frames[:1], 12, axis=0), gt.frames, tok)
     assert held[0] == pytest.approx(1.0, abs=1e-6) and held[-1] < 0.999  # the ball has moved by the end
-    lab = pm.load_feature_extractor("cosmos_sim.physics_metrics:to_lab")  # any module:function
+    lab = pm.load_feature_extractor("cosmos_sim.eval.physics_metrics:to_lab")  # any module:function
     assert np.allclose(pm.feature_similarity(gt.frames[:2], gt.frames[:2], lab), 1.0)
     for bad, msg in (("nope", "must be 'tokenizer' or 'module:function'"),
-                     ("cosmos_sim.physics_metrics:missing", "cannot load feature extractor"),
+                     ("cosmos_sim.eval.physics_metrics:missing", "cannot load feature extractor"),
                      ("no_such_module_xyz:f", "cannot load feature extractor"),
-                     ("cosmos_sim.physics_metrics:DEFAULT_FEATURES", "not callable")):
+                     ("cosmos_sim.eval.physics_metrics:DEFAULT_FEATURES", "not callable")):
         with pytest.raises(ValueError, match=msg):
             pm.load_feature_extractor(bad)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from cosmos_sim import physics_metrics as pm
 from cosmos_sim.bench.physics import gt_episode
-from cosmos_sim.predictors import (
+from cosmos_sim.eval import physics_metrics as pm
+from cosmos_sim.eval.predictors import (
     CopyLast,
     Episode,
     FlowExtrapolation,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import zarr
 
-from cosmos_sim.store import FORMAT_NAME, TrajectoryStore
+from cosmos_sim.data.store import FORMAT_NAME, TrajectoryStore
 
 # Content-verifiable episodes: every value encodes (episode, step), so corruption or misalignment shows.
 EPISODE_SRC = textwrap.dedent(
@@ -210,7 +210,7 @@ def test_uncommitted_first_episode_with_other_keys_is_discarded(tmp_path):
 CHILD = EPISODE_SRC + textwrap.dedent(
     """
     import sys, time
-    from cosmos_sim.store import TrajectoryStore
+    from cosmos_sim.data.store import TrajectoryStore
 
     slow = sys.argv[2] == "slow"
     if slow:  # widen the window between writing an episode's data and committing it

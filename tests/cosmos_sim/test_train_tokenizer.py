@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from cosmos_sim.cli import main
-from cosmos_sim.store import TrajectoryStore
-from cosmos_sim.train_tokenizer import Args, train
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.train.tokenizer import Args, train
 from cosmos_sim.world_models.tokenizer import Tokenizer
 
 TINY = ["--frame-channels", "8", "--channels", "16", "--res-blocks", "1", "--no-attention"]

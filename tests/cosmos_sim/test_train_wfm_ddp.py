@@ -18,13 +18,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cosmos_sim.train_wfm import record_noisy_expert
+from cosmos_sim.train.wfm import record_noisy_expert
 from cosmos_sim.world_models.wfm import tiny_world_model
 
 LAUNCHER = '''
 import os, sys
 import torch
-import cosmos_sim.train_wfm as tw
+import cosmos_sim.train.wfm as tw
 
 learners = []
 

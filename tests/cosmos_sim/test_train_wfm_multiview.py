@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from cosmos_sim.train_tokenizer import Args as TokArgs
-from cosmos_sim.train_tokenizer import train as train_tokenizer
-from cosmos_sim.train_wfm import Args, future_waypoints, record_noisy_expert, store_env_info, train
+from cosmos_sim.train.tokenizer import Args as TokArgs
+from cosmos_sim.train.tokenizer import train as train_tokenizer
+from cosmos_sim.train.wfm import Args, future_waypoints, record_noisy_expert, store_env_info, train
 from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
 
@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
 
 
 def test_noisy_expert_records_every_camera_and_the_ego_state(setup):
-    from cosmos_sim.store import TrajectoryStore
+    from cosmos_sim.data.store import TrajectoryStore
 
     s = TrajectoryStore.open(setup / "train.zarr")
     assert set(CAMS) | {"ego", "action", "reward", "terminated"} <= set(s.keys()) and "rgb" not in s.keys()

@@ -6,8 +6,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import cosmos_sim  # noqa: F401
-from cosmos_sim.control_maps import MAP_NAMES
 from cosmos_sim.envs import registered_ids
+from cosmos_sim.envs.control_maps import MAP_NAMES
 
 IDS = registered_ids()
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import cosmos_sim  # noqa: F401
+from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies.bc import Args, load_pairs, train
 from cosmos_sim.policies.networks import load_policy
-from cosmos_sim.store import TrajectoryStore
 
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 

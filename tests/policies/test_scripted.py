@@ -6,10 +6,10 @@ import pytest
 
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.cli import GENERATE_POLICIES
-from cosmos_sim.generate import GenerateConfig, generate
+from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies import POLICIES, NoisyExpertPolicy, make_policy
-from cosmos_sim.store import TrajectoryStore
-from cosmos_sim.train_wfm import record_noisy_expert
+from cosmos_sim.train.wfm import record_noisy_expert
 
 MANIP = "cosmos_sim/Manipulation-GT-v0"
 

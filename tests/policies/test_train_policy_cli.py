@@ -6,8 +6,8 @@ import pytest
 
 import cosmos_sim  # noqa: F401
 from cosmos_sim.cli import main
+from cosmos_sim.cli.policies import add_train_arguments, train_args_from_namespace
 from cosmos_sim.policies import bc, ppo
-from cosmos_sim.policies.cli import add_train_arguments, train_args_from_namespace
 from cosmos_sim.policies.networks import load_policy
 
 TARGET_ID = "cosmos_sim_test/Target-v0"  # registered by conftest.py

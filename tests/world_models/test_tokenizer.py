@@ -158,7 +158,7 @@ def test_shipped_checkpoints_reconstruct_a_held_out_clip(name):
 
     import cosmos_sim  # noqa: F401  (registers the ids)
     from cosmos_sim.assets import ASSETS_DIR
-    from cosmos_sim.metrics import psnr
+    from cosmos_sim.eval.metrics import psnr
 
     tok = Tokenizer.from_pretrained(ASSETS_DIR / "tokenizers" / name, device="cpu")
     assert tok.config.name.lower() == name.split("-")[0]

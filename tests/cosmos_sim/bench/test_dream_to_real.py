@@ -8,7 +8,7 @@ import torch
 import cosmos_sim  # noqa: F401
 from cosmos_sim.bench import BENCHMARKS, run_benchmark
 from cosmos_sim.bench.dream_to_real import Config, _GTEvaluator
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 ARMS = ["bc", "ppo-gt", "ppo-wfm", "bc+ppo-gt", "bc+ppo-wfm"]

@@ -13,9 +13,9 @@ from cosmos_sim.bench.driving import (
     overlap_columns,
     sift_matches,
 )
-from cosmos_sim.consistency3d import fundamental_from_poses as fundamental
-from cosmos_sim.consistency3d import sampson_distance as sampson
 from cosmos_sim.envs.base import project
+from cosmos_sim.eval.consistency3d import fundamental_from_poses as fundamental
+from cosmos_sim.eval.consistency3d import sampson_distance as sampson
 
 VIEWS = ("front", "front_left", "front_right", "rear", "rear_left", "rear_right")
 

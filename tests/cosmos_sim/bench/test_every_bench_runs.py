@@ -19,7 +19,7 @@ import torch
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.bench import BENCHMARKS, run_benchmark
 from cosmos_sim.bench.curate import PER_VIDEO_STAGES
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 MANIP_ID = "cosmos_sim/Manipulation-GT-v0"
 

@@ -28,7 +28,7 @@ def test_tokenizer_benchmark_on_a_tiny_model(tmp_path, monkeypatch):
     png = (tmp_path / "out" / "tokenizer.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     # The held-out episodes use the documented seeds.
-    from cosmos_sim.store import TrajectoryStore
+    from cosmos_sim.data.store import TrajectoryStore
 
     with TrajectoryStore.open(tmp_path / "heldout_physics_freefall.zarr") as s:
-        assert list(s.episode_seeds) == [bench.HELDOUT_SEED]
+        assert list(s.episode_seeds) == [bench.HELD_OUT_SEED]

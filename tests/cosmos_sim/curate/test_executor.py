@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cosmos_sim.curate.executor import LocalExecutor, RayExecutor, make_executor
+from cosmos_sim.workers import LocalExecutor, RayExecutor, make_executor
 
 
 def square_or_die(x: int) -> int:

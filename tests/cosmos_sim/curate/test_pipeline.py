@@ -12,8 +12,8 @@ import pytest
 from cosmos_sim.cli import main
 from cosmos_sim.curate import CurateConfig, config_from_dict, curate, load_config
 from cosmos_sim.curate.shard import iter_webdataset
-from cosmos_sim.dataset import TrajectoryWindowDataset
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.dataset import TrajectoryWindowDataset
+from cosmos_sim.data.store import TrajectoryStore
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
 

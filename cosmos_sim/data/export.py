@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 _MIN_SIDE = 256  # auto-upscale small frames to at least this many pixels on the short side
 _GAP = 2  # pixels between tiles in grids and contact sheets

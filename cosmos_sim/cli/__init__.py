@@ -64,8 +64,8 @@ def _cmd_list_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from cosmos_sim.control_maps import parse_maps
-    from cosmos_sim.generate import GenerateConfig, generate
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.envs.control_maps import parse_maps
 
     cfg = GenerateConfig(env_id=args.env, episodes=args.episodes, out=args.out, policy=args.policy,
                          workers=args.workers, seed=args.seed, resolution=args.resolution,
@@ -75,7 +75,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from cosmos_sim.export import export_episode
+    from cosmos_sim.data.export import export_episode
 
     path = export_episode(args.store, args.episode, args.out, key=args.key, fps=args.fps)
     print(f"wrote {path}")
@@ -84,7 +84,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from cosmos_sim.bench import benchmark_module, run_benchmark
-    from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 
     if args.name is None:
         if args.help:
@@ -117,21 +117,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
-    from cosmos_sim.train_tokenizer import args_from_namespace, train
+    from cosmos_sim.train.tokenizer import args_from_namespace, train
 
     train(args_from_namespace(args, command=_command_line(args)))
     return 0
 
 
 def _cmd_train_wfm(args: argparse.Namespace) -> int:
-    from cosmos_sim.train_wfm import args_from_namespace, train
+    from cosmos_sim.train.wfm import args_from_namespace, train
 
     train(args_from_namespace(args, command=_command_line(args)))
     return 0
 
 
 def _cmd_train_policy(args: argparse.Namespace) -> int:
-    from cosmos_sim.policies.cli import run_train, train_args_from_namespace
+    from cosmos_sim.cli.policies import run_train, train_args_from_namespace
 
     run_train(train_args_from_namespace(args, command=_command_line(args)))
     return 0
@@ -150,8 +150,8 @@ def _cmd_eval_policy(args: argparse.Namespace) -> int:
 
 
 def _cmd_dream(args: argparse.Namespace) -> int:
-    from cosmos_sim.dream import dream
-    from cosmos_sim.policies.cli import dream_config_from_namespace
+    from cosmos_sim.cli.policies import dream_config_from_namespace
+    from cosmos_sim.data.dream import dream
 
     s = dream(dream_config_from_namespace(args), command=_command_line(args))
     print(f"{s['kept']}/{s['episodes']} dreamed episodes written to {s['out']}: {s['trajectories_per_hour']:,.0f} "
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train-tokenizer", help="train a causal video tokenizer (CV or DV) on trajectory stores",
                        description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
                        "periodic held-out PSNR, best checkpoint in OUT/best.")
-    from cosmos_sim.train_tokenizer import add_cli_arguments
+    from cosmos_sim.train.tokenizer import add_cli_arguments
 
     add_cli_arguments(s)
     s.set_defaults(func=_cmd_train_tokenizer)
@@ -235,12 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a world model over a tokenizer's latents on trajectory stores; resumable "
                        "(same --out), periodic held-out open-loop PSNR, best bundle in OUT/best. Runs under "
                        "torchrun (DDP) unchanged.")
-    from cosmos_sim.train_wfm import add_cli_arguments as add_wfm_arguments
+    from cosmos_sim.train.wfm import add_cli_arguments as add_wfm_arguments
 
     add_wfm_arguments(s)
     s.set_defaults(func=_cmd_train_wfm)
 
-    from cosmos_sim.policies.cli import add_dream_arguments, add_train_arguments
+    from cosmos_sim.cli.policies import add_dream_arguments, add_train_arguments
 
     s = sub.add_parser("train-policy", help="train a policy: PPO in any Gymnasium env, or behaviour cloning",
                        description="PPO (--algo ppo) in any Gymnasium vector env, pixels or state, resumable (same "

@@ -49,11 +49,11 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
-from cosmos_sim.metrics import psnr, ssim
-from cosmos_sim.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
+from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.eval.metrics import psnr, ssim
 from cosmos_sim.policies.scripted import NoisyExpertPolicy
-from cosmos_sim.store import TrajectoryStore
 from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
 

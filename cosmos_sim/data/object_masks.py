@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 STATIC_LABELS = ("background", "table", "floor", "goal", "ramp", "support", "road")
 """Segmentation labels that are scenery, not objects (the scenes' floors, tables, props and goal marks)."""

@@ -45,7 +45,7 @@ the change against a running-average background (``accumulateWeighted``, alpha 0
 the first mask compares the first predicted frame with the last context frame (theirs starts
 empty). Physics-IQ compares with two real takes and normalises by their disagreement ("physical
 variance") into one score; here the physical-variance predictor (the simulator re-run with
-perturbed parameters, ``cosmos_sim.predictors.PhysicalVariance``) is reported as a row beside
+perturbed parameters, ``cosmos_sim.eval.predictors.PhysicalVariance``) is reported as a row beside
 the models instead, and no combined score is computed.
 
 **Feature similarity.** Cosine similarity per frame between features of the predicted and the GT

@@ -16,7 +16,7 @@ scripted expert reads the privileged GT state, which a dream has not: it is only
 GT id as ``--from``, where the GT scene runs in lockstep with the same actions to drive the expert
 (the dream shows what the model predicts for those actions; it may drift from the GT scene).
 
-Store: the module convention of ``cosmos_sim.generate`` (T+1 rows per episode; row t: the frame
+Store: the module convention of ``cosmos_sim.data.generate`` (T+1 rows per episode; row t: the frame
 after t steps and the action taken from it, the last row's action is padding) with keys ``rgb``,
 ``action``, ``reward`` (predicted), ``success_prob`` and ``is_success`` (predicted, per frame),
 ``terminated``/``truncated``; readable by ``TrajectoryWindowDataset``. The root attrs carry the
@@ -91,7 +91,7 @@ class DreamConfig:
 def source_kind(source: str) -> str:
     """'image', 'store' or 'gt' for a ``--from`` value (a ValueError says what is accepted)."""
     import cosmos_sim  # noqa: F401  (registers the ids)
-    from cosmos_sim.store import is_store
+    from cosmos_sim.data.store import is_store
 
     if Path(source).suffix.lower() in IMAGE_SUFFIXES:
         if not Path(source).is_file():
@@ -155,7 +155,7 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
             obs, _ = gt_envs[i if cfg.policy == "expert" else 0].reset(seed=int(s))
             first.append(np.asarray(obs))
     elif kind == "store":
-        from cosmos_sim.store import TrajectoryStore
+        from cosmos_sim.data.store import TrajectoryStore
 
         store = TrajectoryStore.open(cfg.source)
         first = [store.episode(int(s) % store.n_episodes, keys=["rgb"])["rgb"][0] for s in seeds]
@@ -234,10 +234,10 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
 # ---- the run ------------------------------------------------------------------------------------------
 def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
     """Roll out ``cfg.episodes`` dreams and write the kept ones; returns a summary with the measured speed."""
-    from cosmos_sim.curate.executor import make_executor
+    from cosmos_sim.data.generate import CONVENTION
+    from cosmos_sim.data.store import TrajectoryStore
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
-    from cosmos_sim.generate import CONVENTION
-    from cosmos_sim.store import TrajectoryStore
+    from cosmos_sim.workers import make_executor
     from cosmos_sim.world_models.wfm import file_sha
 
     kind = source_kind(cfg.source)

@@ -51,9 +51,9 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
 import cosmos_sim  # noqa: F401  (registers the cosmos_sim ids, also in spawned workers)
-from cosmos_sim.control_maps import parse_maps
+from cosmos_sim.data.store import TrajectoryStore, is_store
+from cosmos_sim.envs.control_maps import parse_maps
 from cosmos_sim.policies import make_policy
-from cosmos_sim.store import TrajectoryStore, is_store
 
 _BLOCK = 4  # episodes per fresh env (see _blocks)
 CONVENTION = (

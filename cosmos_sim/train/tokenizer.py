@@ -24,11 +24,11 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 from tqdm import tqdm
 
-from cosmos_sim.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
-from cosmos_sim.dataset import TrajectoryWindowDataset
-from cosmos_sim.metrics import psnr, ssim
-from cosmos_sim.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
+from cosmos_sim.data.dataset import TrajectoryWindowDataset
+from cosmos_sim.data.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.eval.metrics import psnr, ssim
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
 
 

@@ -1,6 +1,6 @@
 """Training windows from a trajectory store: ``context + horizon`` consecutive rows of one episode.
 
-Alignment follows the store's recording convention (see ``cosmos_sim.generate``): row ``t`` holds
+Alignment follows the store's recording convention (see ``cosmos_sim.data.generate``): row ``t`` holds
 the observation after ``t`` steps and the action/reward of the step taken from it. A window
 starting at row ``s`` therefore holds frames ``s .. s+L-1`` and the actions that lead out of each
 of them; a world model predicts frame ``t+1`` from frames ``<= t`` and ``action[t]``. No window
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cosmos_sim.store import TrajectoryStore
+from cosmos_sim.data.store import TrajectoryStore
 
 
 def is_image_key(row_shape: tuple[int, ...], dtype: np.dtype) -> bool:

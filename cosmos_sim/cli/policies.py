@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from cosmos_sim.dataclass_cli import add_dataclass_arguments
+from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
 from cosmos_sim.policies import bc, ppo
 
 ALGOS = {"ppo": ppo, "bc": bc}
@@ -73,7 +73,7 @@ def run_train(args: ppo.Args | bc.Args) -> dict[str, Any]:
 
 def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model``, ``--from``, ``--policy`` ... (``DreamConfig``'s fields)."""
-    from cosmos_sim.dream import DreamConfig
+    from cosmos_sim.data.dream import DreamConfig
 
     parser.add_argument("--from", dest="source", required=True,
                         help="starting frames: a GT id, a trajectory store PATH.zarr or an image PNG")
@@ -81,7 +81,7 @@ def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def dream_config_from_namespace(ns: argparse.Namespace):
-    from cosmos_sim.dream import DreamConfig
+    from cosmos_sim.data.dream import DreamConfig
 
     return DreamConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(DreamConfig)})
 
