@@ -117,8 +117,9 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
     import imageio.v2 as iio2
     import imageio.v3 as iio3
 
-    from cosmos_sim.bench.wfm import gt_rollouts, psnr_plot, side_by_side
+    from cosmos_sim.data.pictures import psnr_plot, side_by_side
     from cosmos_sim.eval.metrics import psnr
+    from cosmos_sim.eval.rollouts import gt_rollouts
 
     gt = gt_rollouts("expert", [cfg.wfm_seed], steps=cfg.wfm_steps)
     env = gym.make("cosmos_sim/Manipulation-WFM-v0", paired=True)
@@ -149,10 +150,10 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
     """The shipped physics world model continues 9 GT frames of a held-out episode, beside the simulator."""
     import imageio.v3 as iio3
 
-    from cosmos_sim.bench.physics import gt_episode
-    from cosmos_sim.bench.wfm import side_by_side
+    from cosmos_sim.data.pictures import side_by_side
     from cosmos_sim.eval.metrics import psnr
     from cosmos_sim.eval.predictors import Episode, make_predictor
+    from cosmos_sim.eval.rollouts import gt_episode
 
     context, horizon = 9, cfg.wfm_steps
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)

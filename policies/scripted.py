@@ -66,9 +66,11 @@ class NoisyExpertPolicy:
 POLICIES = ("random", "expert", "noisy-expert")
 
 
-def make_policy(name: str, env: gym.Env, seed: int | None = None) -> Policy:
-    """``"random"``, ``"expert"`` or ``"noisy-expert"`` (one per episode: ``seed`` draws its noise); a clear
-    error when the env has no expert."""
+def make_policy(name: str, env: gym.Env, seed: int | None = None, **options) -> Policy:
+    """``"random"``, ``"expert"`` or ``"noisy-expert"`` (one per episode: ``seed`` draws its noise; ``options``:
+    its ``max_noise`` and ``max_random``); a clear error when the env has no expert."""
+    if options and name != "noisy-expert":
+        raise ValueError(f"policy {name!r} takes no options, got {sorted(options)}")
     if name == "random":
         return RandomPolicy(env.action_space, seed)
     if name in ("expert", "noisy-expert"):
@@ -77,5 +79,5 @@ def make_policy(name: str, env: gym.Env, seed: int | None = None) -> Policy:
                 f"env {env.spec.id if env.spec else type(env.unwrapped).__name__} has no scripted expert "
                 f"(no expert_action() method), so --policy {name} cannot run on it; use --policy random"
             )
-        return ExpertPolicy() if name == "expert" else NoisyExpertPolicy(env.action_space, seed)
+        return ExpertPolicy() if name == "expert" else NoisyExpertPolicy(env.action_space, seed, **options)
     raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")

@@ -63,8 +63,8 @@ class Config:
 def gt_episodes(views: tuple[str, ...], n: int, seed: int, steps: int, noise: float) -> dict[str, np.ndarray]:
     """``n`` GT episodes of ``steps`` steps (crashed ones are replaced by later seeds): views
     ``(E, T+1, V, H, W, 3)``, actions ``(E, T, 2)``, ego ``(E, T+1, 6)`` and their seeds."""
+    from cosmos_sim.data.generate import record_noisy_expert
     from cosmos_sim.data.store import TrajectoryStore
-    from cosmos_sim.train.wfm import record_noisy_expert
 
     with tempfile.TemporaryDirectory() as tmp:
         record_noisy_expert(f"{tmp}/ep.zarr", 2 * n, seed, env_id=GT_ID, max_steps=steps, max_noise=noise,
@@ -221,7 +221,7 @@ def lateral_deviation(front: np.ndarray, ego: np.ndarray, odo: LaneOdometry) -> 
 # ---- fidelity, speed and pictures --------------------------------------------------------------------------------
 def view_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Mean PSNR (dB) and SSIM of one view's rollouts ``(E, T, H, W, 3)`` uint8."""
-    from cosmos_sim.train.wfm import rollout_metrics
+    from cosmos_sim.eval.rollouts import rollout_metrics
 
     m = rollout_metrics(pred, truth)
     return float(m["psnr"].mean()), float(m["ssim"].mean())
@@ -252,7 +252,7 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
     import torch
 
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
-    from cosmos_sim.train.wfm import open_loop
+    from cosmos_sim.eval.rollouts import open_loop
     from cosmos_sim.world_models.wfm import WorldModel
 
     cfg = config or Config()

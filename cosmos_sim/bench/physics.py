@@ -50,6 +50,7 @@ from cosmos_sim.bench.common import BenchResult, write_result
 from cosmos_sim.envs import PHYSICS_EPISODE_STEPS, PHYSICS_SCENARIOS
 from cosmos_sim.eval import HELD_OUT_SEED
 from cosmos_sim.eval.predictors import BASELINES
+from cosmos_sim.eval.rollouts import GTEpisode, gt_episode
 
 PSNR_CAP_DB = 60.0
 PARTS_DIR = "physics_parts"
@@ -98,35 +99,6 @@ class Config:
     """Also score 3D consistency on the static CameraOrbit scene (same seeds, context, horizon)."""
 
 
-@dataclass(frozen=True)
-class GTEpisode:
-    """One simulated GT episode with what the metrics need."""
-
-    frames: np.ndarray
-    """``(T, H, W, 3)`` uint8 RGB."""
-    segs: np.ndarray
-    """``(T, H, W)`` int32 instance ids."""
-    depths: np.ndarray
-    """``(T, H, W)`` float32 z-depth (m)."""
-    intrinsics: np.ndarray
-    """``(T, 3, 3)``."""
-    extrinsics: np.ndarray
-    """``(T, 4, 4)`` world-to-camera."""
-    labels: dict[int, str]
-    """Seg id -> name."""
-    objects: tuple[str, ...]
-    """Names of the moving bodies."""
-    env_id: str
-    """Gymnasium id."""
-    seed: int
-    """Reset seed."""
-
-
-def env_id(scenario: str) -> str:
-    """Gymnasium id of a scenario suffix."""
-    return f"cosmos_sim/Physics-{scenario}-GT-v0"
-
-
 def scenario_name(name: str) -> str:
     """``"free_fall"`` or ``"FreeFall"`` -> ``"FreeFall"``; ValueError listing the valid names otherwise."""
     if name in PHYSICS_SCENARIOS:
@@ -154,34 +126,6 @@ def check_config(cfg: Config) -> Config:
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)} or none")
     return Config(**{**asdict(cfg), "scenarios": scenarios})
-
-
-def gt_episode(scenario: str, seed: int, frames: int) -> GTEpisode:
-    """Simulate ``frames`` frames of a scenario's episode with segmentation and depth."""
-    import gymnasium as gym
-
-    import cosmos_sim  # noqa: F401  (registers the ids)
-
-    env = gym.make(env_id(scenario), maps="seg,depth")
-    try:
-        obs, info = env.reset(seed=seed)
-        objects = tuple(info["objects"])
-        rgb, seg, depth, ks, es = [], [], [], [], []
-        noop = np.zeros(env.action_space.shape, env.action_space.dtype)
-        for t in range(frames):
-            if t:
-                obs, _, _, _, info = env.step(noop)
-            cam = next(iter(info["cameras"]))
-            rgb.append(obs)
-            seg.append(info["maps"][cam]["seg"])
-            depth.append(info["maps"][cam]["depth"])
-            ks.append(info["cameras"][cam]["intrinsics"])
-            es.append(info["cameras"][cam]["extrinsics"])
-        labels = dict(env.unwrapped.segmentation_labels)
-    finally:
-        env.close()
-    return GTEpisode(np.stack(rgb), np.stack(seg), np.stack(depth), np.stack(ks), np.stack(es), labels, objects,
-                     env_id(scenario), seed)
 
 
 def _nanmean(x, axis=None):
@@ -425,7 +369,7 @@ def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities
 def _write_gif(path: Path, truth: np.ndarray, pred: np.ndarray) -> None:
     import imageio.v3 as iio3
 
-    from cosmos_sim.bench.wfm import side_by_side
+    from cosmos_sim.data.pictures import side_by_side
 
     iio3.imwrite(path, side_by_side(truth, pred), extension=".gif", duration=150, loop=0)
 
@@ -497,5 +441,5 @@ def run(quick: bool = False, out_dir: str = "benchmarks", config: Config | None 
     return evaluate(config, out_dir, quick=quick, write=False)
 
 
-__all__ = ["Config", "DEFAULT_SCENARIOS", "GTEpisode", "aggregate", "check_config", "consistency_rows", "evaluate", "gt_episode",
+__all__ = ["Config", "DEFAULT_SCENARIOS", "aggregate", "check_config", "consistency_rows", "evaluate",
            "part_key", "per_frame_plot", "run", "score_episode", "scenario_name", "summarise"]

@@ -25,12 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.data.pictures import psnr_plot, side_by_side
 from cosmos_sim.eval import HELD_OUT_SEED
+from cosmos_sim.eval.rollouts import gt_rollouts
 
 STEPS = 16
 REWARD_STEPS = 60
@@ -58,67 +59,9 @@ class Config:
     """Timed env steps per batch size (8 from batch 32 on)."""
 
 
-def gt_rollouts(policy: str, seeds: list[int], steps: int = STEPS, env_id: str = GT_ID) -> dict[str, np.ndarray]:
-    """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``.
-
-    Episodes are stepped for ``steps`` steps even past a success (the scene keeps simulating).
-    """
-    from cosmos_sim.policies import make_policy
-
-    env = gym.make(env_id).unwrapped
-    frames, actions, rewards, success = [], [], [], []
-    for s in seeds:
-        pol = make_policy(policy, env, s)
-        obs, _ = env.reset(seed=s)
-        f, a, r, ok = [obs], [], [], []
-        for _ in range(steps):
-            act = np.asarray(pol(obs, env), dtype=np.float32)
-            obs, rew, _, _, info = env.step(act)
-            f.append(obs)
-            a.append(act)
-            r.append(rew)
-            ok.append(bool(info.get("is_success", False)))
-        frames.append(np.stack(f))
-        actions.append(np.stack(a))
-        rewards.append(r)
-        success.append(ok)
-    env.close()
-    return {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
-            "success": np.array(success)}
-
-
-def side_by_side(gt: np.ndarray, pred: np.ndarray, scale: int = 2) -> np.ndarray:
-    """``(T, H, W, 3)`` GT and prediction -> ``(T, s*H, s*3W + gaps, 3)`` frames: GT | prediction | |error| x 3."""
-    err = np.clip(np.abs(gt.astype(np.int16) - pred.astype(np.int16)).max(-1) * 3, 0, 255).astype(np.uint8)
-    err = np.repeat(err[..., None], 3, axis=-1)
-    gap = np.full((*gt.shape[:2], 8, 3), 255, np.uint8)  # 64x64 frames: widths stay multiples of 16 (video codecs)
-    out = np.concatenate([gt, gap, pred, gap, err], axis=2)
-    return out.repeat(scale, axis=1).repeat(scale, axis=2)
-
-
-def psnr_plot(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
-    """Per-step PSNR curves (label -> (T,) dB) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for label, y in curves.items():
-        ax.plot(np.arange(1, len(y) + 1), y, marker="o", ms=3, label=label)
-    ax.set_xlabel("open-loop step")
-    ax.set_ylabel("PSNR (dB)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def _tokenizer_ceiling(model, frames: np.ndarray) -> np.ndarray:
     """Per-step PSNR of the tokenizer's image-mode reconstruction of the GT frames."""
-    from cosmos_sim.train.wfm import rollout_metrics
+    from cosmos_sim.eval.rollouts import rollout_metrics
 
     b, t = frames.shape[:2]
     z = model.encode(frames.reshape(b * t, 1, *frames.shape[2:]))[:, 0]
@@ -197,7 +140,7 @@ def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
 
 def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None = None) -> BenchResult:
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
-    from cosmos_sim.train.wfm import open_loop, rollout_metrics
+    from cosmos_sim.eval.rollouts import open_loop, rollout_metrics
     from cosmos_sim.world_models.wfm import WorldModel
 
     cfg = config or Config()
@@ -301,4 +244,4 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
     return BenchResult(name="wfm", figures=figures, rows=rows, notes=notes)
 
 
-__all__ = ["gt_rollouts", "matmul_peak", "psnr_plot", "run", "side_by_side"]
+__all__ = ["matmul_peak", "run"]

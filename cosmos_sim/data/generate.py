@@ -38,6 +38,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ class GenerateConfig:
     """Store directory: created if missing, appended to if it is a trajectory store."""
     policy: str = "random"
     """Policy for cosmos_sim.policies.make_policy: "random", "expert" or "noisy-expert"."""
+    policy_options: dict = field(default_factory=dict)
+    """Keyword options of the policy (noisy-expert: max_noise, max_random)."""
     workers: int = 1
     """Rollout processes (1: roll out in this process)."""
     seed: int = 0
@@ -184,9 +187,10 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
     return row
 
 
-def rollout(env: gym.Env, policy_name: str, seed: int, max_steps: int | None = None) -> dict[str, np.ndarray]:
+def rollout(env: gym.Env, policy_name: str, seed: int, max_steps: int | None = None,
+            policy_options: dict | None = None) -> dict[str, np.ndarray]:
     """Run one seeded episode and return its rows ``{key: array (T+1, ...)}`` (module convention)."""
-    policy = make_policy(policy_name, env, seed)
+    policy = make_policy(policy_name, env, seed, **(policy_options or {}))
     obs, info = env.reset(seed=seed)
     rows = [_row(env, obs, info)]
     actions, rewards = [], []
@@ -223,12 +227,12 @@ def rollout(env: gym.Env, policy_name: str, seed: int, max_steps: int | None = N
 
 
 def _rollout_block(
-    spec: EnvSpec, kwargs: dict, policy: str, seeds: list[int], max_steps: int | None
+    spec: EnvSpec, kwargs: dict, policy: str, seeds: list[int], max_steps: int | None, policy_options: dict
 ) -> list[dict[str, np.ndarray]]:
     """Worker task: one env for a block of consecutive episodes."""
     env = _make_env(spec, kwargs)
     try:
-        return [rollout(env, policy, s, max_steps) for s in seeds]
+        return [rollout(env, policy, s, max_steps, policy_options) for s in seeds]
     finally:
         env.close()
 
@@ -277,7 +281,7 @@ def _blocks(seeds: list[int]) -> list[list[int]]:
 
 def _episodes(cfg: GenerateConfig, spec: EnvSpec, kwargs: dict, seeds: list[int]) -> Iterator[dict]:
     """Finished episodes in seed order, from this process or a spawn pool."""
-    tasks = [(spec, kwargs, cfg.policy, block, cfg.max_steps) for block in _blocks(seeds)]
+    tasks = [(spec, kwargs, cfg.policy, block, cfg.max_steps, cfg.policy_options) for block in _blocks(seeds)]
     if cfg.workers == 1:
         for task in tasks:
             yield from _rollout_block(*task)
@@ -340,7 +344,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     try:
         if cfg.max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
             raise ValueError(f"env {cfg.env_id!r} has no time limit; set max_steps so episodes end")
-        make_policy(cfg.policy, env, cfg.seed)  # fail fast, e.g. "expert" for an env without one
+        make_policy(cfg.policy, env, cfg.seed, **cfg.policy_options)  # fail fast, e.g. "expert" for an env without one
         env.reset(seed=cfg.seed)  # some envs know their cameras only after a reset
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
         attrs = {**_env_attrs(env, cfg, kwargs), "command": command, "config": asdict(cfg)}
@@ -412,3 +416,15 @@ def _print_summary(cfg: GenerateConfig, s: dict[str, Any]) -> None:
     for k, v in rows:
         table.add_row(k, v)
     Console().print(table)
+
+
+def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmos_sim/Manipulation-GT-v0",
+                        max_noise: float = 0.6, max_random: float = 0.3, max_steps: int = 100,
+                        maps: tuple[str, ...] = (), workers: int = 1) -> TrajectoryStore:
+    """A new store (replacing ``out``) of ``episodes`` noisy-expert episodes from seed ``seed`` on: world-model
+    training data, ``cosmos-sim generate --policy noisy-expert`` from Python (see ``NoisyExpertPolicy``)."""
+    shutil.rmtree(out, ignore_errors=True)
+    generate(GenerateConfig(env_id=env_id, episodes=episodes, out=out, policy="noisy-expert", seed=seed,
+                            max_steps=max_steps, maps=tuple(maps), workers=workers, progress=False,
+                            policy_options={"max_noise": max_noise, "max_random": max_random}))
+    return TrajectoryStore.open(out)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from cosmos_sim.data.dataset import TrajectoryWindowDataset
 from cosmos_sim.data.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.eval.metrics import psnr, ssim
+from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
 
 
@@ -196,20 +196,12 @@ def evaluate(model: Tokenizer, clips: torch.Tensor, batch: int = 8) -> dict[str,
     return {"val_psnr": float(torch.cat(p).mean()), "val_ssim": float(torch.cat(s).mean())}
 
 
-def lr_at(step: int, args: Args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    frac = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
-
-
 def save_last(model: Tokenizer, opt: torch.optim.Optimizer, step: int, best: float, out: Path, args: Args,
               gen: torch.Generator) -> None:
     model.save_pretrained(out / "last", dtype=None, extra={"step": step, "args": asdict(args)})
     state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best, "rng": torch.get_rng_state(),
              "sampler": gen.get_state()}
-    torch.save(state, out / "last" / "train_state.pt.tmp")
-    os.replace(out / "last" / "train_state.pt.tmp", out / "last" / "train_state.pt")
+    write_train_state(out / "last", state)
 
 
 def train(args: Args) -> dict[str, float]:
@@ -238,12 +230,12 @@ def train(args: Args) -> dict[str, float]:
     model = Tokenizer(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
     step, best, sampler_state = 0, -math.inf, None
-    if (out / "last" / "train_state.pt").is_file():
+    if (out / "last" / TRAIN_STATE).is_file():
         resumed = Tokenizer.from_pretrained(out / "last", device=device)
         if resumed.config != cfg:
             raise ValueError(f"{out / 'last'} was trained with {resumed.config}, not {cfg}; use another --out")
         model.load_state_dict(resumed.state_dict())
-        state = torch.load(out / "last" / "train_state.pt", weights_only=False)
+        state = torch.load(out / "last" / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best_psnr"]
         torch.set_rng_state(state["rng"])
@@ -274,7 +266,7 @@ def train(args: Args) -> dict[str, float]:
             x = torch.stack(items).to(device).float().div_(127.5).sub_(1)
             w = None
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
+            g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
             y = model(x)
         err = y.float() - x
@@ -290,7 +282,7 @@ def train(args: Args) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{train_psnr:.1f}", refresh=False)
         out_of_time = args.time_limit_min and time.time() - t_start > args.time_limit_min * 60
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            figures = {"step": step, "loss": loss.item(), "train_psnr": train_psnr, "lr": lr_at(step, args),
+            figures = {"step": step, "loss": loss.item(), "train_psnr": train_psnr, "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
                        "elapsed_s": round(time.time() - t_start, 1)}
             if val is not None:
                 figures |= evaluate(model, val)

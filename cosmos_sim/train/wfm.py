@@ -50,10 +50,11 @@ from torch import nn
 from tqdm import tqdm
 
 from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
-from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.data.object_masks import STATIC_LABELS
 from cosmos_sim.data.store import TrajectoryStore
-from cosmos_sim.eval.metrics import psnr, ssim
-from cosmos_sim.policies.scripted import NoisyExpertPolicy
+from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
+from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
+from cosmos_sim.train.latents import concat_data, encode_store, latent_stats, sample_batch
 from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
 
@@ -144,210 +145,6 @@ class Args:
     """Metadata stored with the checkpoints (e.g. the command that made it)."""
 
 
-# ---- data -----------------------------------------------------------------------------------------------
-@dataclass
-class LatentData:
-    """Every frame of some stores as latents, with the per-row action, reward and success flag."""
-
-    latents: np.ndarray
-    """(N, C, h, w) float16 raw CV latents, or (N, h, w) int32 DV token ids."""
-    action: np.ndarray
-    """(N, A) float32: the action taken from each row."""
-    reward: np.ndarray
-    """(N,) float32: the reward of that action."""
-    success: np.ndarray
-    """(N,) bool: is_success at each row."""
-    episode_start: np.ndarray
-    """(N,) int64: global row index of each row's episode start."""
-    last: np.ndarray
-    """(N,) bool: the last row of its episode (no next frame)."""
-    pose: np.ndarray | None = None
-    """(N, 3) float32 ego x, y, yaw per row (stores with an ``ego`` key), for waypoints; else None."""
-    weights: np.ndarray | None = None
-    """(N, [V,] h, w) float32 loss weights of each row's latent cells (``--object-weight``); else None."""
-
-
-def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64, object_weight: float = 1.0,
-                 static_labels: tuple[str, ...] = STATIC_LABELS) -> LatentData:
-    """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz; with an
-    ``object_weight`` other than 1 also weigh every latent cell by the objects in it (``cell_weights``)."""
-    store = TrajectoryStore.open(path)
-    keys = store.keys()
-    views = list(model.config.views) or ["rgb"]
-    for k in (*views, "action", "reward"):
-        if k not in keys:
-            raise ValueError(f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`")
-    tok_sha = model.config.tokenizer_sha or "untracked"
-    name = f"{Path(path).name.removesuffix('.zarr')}-{store.n_steps}-{model.config.family}-{tok_sha}.npz"
-    cache = cache_dir / name
-    ends = store.episode_ends
-    starts = np.concatenate([[0], ends[:-1]])
-    episode_start = np.repeat(starts, ends - starts)
-    last = np.zeros(store.n_steps, dtype=bool)
-    last[ends - 1] = True
-    action = store.read("action", 0, store.n_steps).astype(np.float32)
-    reward = store.read("reward", 0, store.n_steps).astype(np.float32)
-    done_key = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
-    success = (store.read(done_key, 0, store.n_steps) if done_key
-               else np.zeros(store.n_steps, dtype=bool)).astype(bool)
-    pose = store.read("ego", 0, store.n_steps)[:, :3].astype(np.float32) if "ego" in keys else None
-    if cache.is_file():
-        latents = np.load(cache)["latents"]
-    else:
-        rgb = (store.read("rgb", 0, store.n_steps) if views == ["rgb"]
-               else np.stack([store.read(v, 0, store.n_steps) for v in views], axis=1))
-        if views != ["rgb"]:
-            batch = max(1, batch // len(views))
-        chunks = []
-        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5):
-            z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
-            chunks.append(z.half() if z.is_floating_point() else z.int())
-        latents = torch.cat(chunks).numpy()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, latents=latents)
-        os.replace(tmp, cache)
-    weights = None
-    if object_weight != 1.0:
-        cell = store.key_info()[views[0]][0][0] // latents.shape[-2]
-        per_view = [cell_weights(object_masks(store, v, static_labels), cell, object_weight) for v in views]
-        weights = per_view[0] if views == ["rgb"] else np.stack(per_view, axis=1)
-    return LatentData(latents, action, reward, success, episode_start, last, pose, weights)
-
-
-def concat_data(parts: list[LatentData]) -> LatentData:
-    offsets = np.cumsum([0] + [len(p.action) for p in parts[:-1]])
-    return LatentData(
-        latents=np.concatenate([p.latents for p in parts]),
-        action=np.concatenate([p.action for p in parts]),
-        reward=np.concatenate([p.reward for p in parts]),
-        success=np.concatenate([p.success for p in parts]),
-        episode_start=np.concatenate([p.episode_start + o for p, o in zip(parts, offsets, strict=True)]),
-        last=np.concatenate([p.last for p in parts]),
-        pose=None if any(p.pose is None for p in parts) else np.concatenate([p.pose for p in parts]),
-        weights=None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts]),
-    )
-
-
-def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """``(B, n, 2)`` ego positions of rows ``t+1 .. t+n`` (held at the episode's last row) in row t's
-    ego frame: x forward, y left, metres."""
-    cur, out = rows.copy(), []
-    for _ in range(n):
-        cur = np.where(last[cur], cur, cur + 1)
-        out.append(pose[cur, :2] - pose[rows, :2])
-    d = np.stack(out, axis=1)
-    c, s = np.cos(pose[rows, 2])[:, None], np.sin(pose[rows, 2])[:, None]
-    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1).astype(np.float32)
-
-
-def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0) -> dict[str, torch.Tensor]:
-    """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
-
-    ``context_actions[:, j]`` leads from context frame j to j + 1 (zero where the context repeats
-    the episode's first frame), ``action`` from the last context frame (row t) to the target;
-    ``waypoints`` (when asked for and the data has poses): ``future_waypoints`` of row t.
-    """
-    offs = np.arange(-k + 1, 1)
-    ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
-    moved = ctx[:, 1:] == ctx[:, :-1] + 1
-    ctx_actions = data.action[ctx[:, :-1]] * moved[..., None]
-    return {
-        "context": torch.from_numpy(data.latents[ctx].astype(data.latents.dtype)),
-        "context_actions": torch.from_numpy(ctx_actions.astype(np.float32)),
-        "action": torch.from_numpy(data.action[rows]),
-        "target": torch.from_numpy(data.latents[rows + 1]),
-        "reward": torch.from_numpy(data.reward[rows]),
-        "success": torch.from_numpy(data.success[rows + 1]),
-    } | ({"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
-         if waypoints and data.pose is not None else {}) | (
-        # where an object is now or was a frame ago: both where it must appear and where it must vanish
-        {"cell_weight": torch.from_numpy(np.maximum(data.weights[rows], data.weights[rows + 1]))}
-        if data.weights is not None else {})
-
-
-def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of CV latents."""
-    z = data.latents.astype(np.float32)
-    axes = tuple(i for i in range(z.ndim) if i != z.ndim - 3)  # all but the channels (N[, V], C, h, w)
-    return z.mean(axis=axes).tolist(), (z.std(axis=axes) + 1e-4).tolist()
-
-
-@dataclass
-class HeldOut:
-    """Held-out episodes for open-loop evaluation: first frames, actions and the true frames."""
-
-    frames: np.ndarray
-    """(E, T+1, H, W, 3) uint8 recorded frames ((E, T+1, V, H, W, 3) multiview; frame 0 starts the rollout)."""
-    actions: np.ndarray
-    """(E, T, A) float32 recorded actions."""
-    seeds: np.ndarray
-    """(E,) the episodes' reset seeds."""
-
-
-def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[str, ...] = ()) -> HeldOut:
-    """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores
-    (``views``: the camera keys of a multiview model, stacked on axis 2)."""
-    frames, actions, seeds = [], [], []
-    for i, p in enumerate(paths):
-        store = TrajectoryStore.open(p)
-        ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
-        want = n // len(paths) + (i < n % len(paths))
-        for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
-            ep = store.episode(e, keys=[*(views or ["rgb"]), "action"])
-            frames.append(np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1])
-            actions.append(ep["action"][:steps].astype(np.float32))
-            seeds.append(int(store.episode_seeds[e]))
-    if not frames:
-        raise ValueError(f"no held-out episode in {paths} has {steps + 1} frames; lower --rollout-steps")
-    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds))
-
-
-@torch.no_grad()
-def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0,
-              return_latents: bool = False) -> np.ndarray | tuple[np.ndarray, torch.Tensor]:
-    """Open-loop rollout from one frame per row: ``first`` (B, H, W, 3), ``actions`` (B, T, A) -> (B, T, H, W, 3).
-
-    The context is the first frame repeated K times (as the env does); sampler noise comes from
-    per-row generators seeded ``seed + row``. ``return_latents`` also returns the predicted
-    latents ``(B, T, ...)``.
-    """
-    k = model.context_frames
-    z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
-    state = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
-    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
-    out, latents = [], []
-    for t in range(actions.shape[1]):
-        state, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
-        out.append(model.decode(z))
-        latents.append(z)
-    frames = np.stack(out, axis=1)
-    return (frames, torch.stack(latents, 1)) if return_latents else frames
-
-
-def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8
-    (multiview (B, T, V, H, W, 3): every view counts as a rollout)."""
-    if pred.ndim == 6:
-        pred, truth = (np.swapaxes(a, 1, 2).reshape(-1, *a.shape[1:2], *a.shape[3:]) for a in (pred, truth))
-    p = torch.from_numpy(pred).permute(0, 1, 4, 2, 3).float() / 255
-    g = torch.from_numpy(truth).permute(0, 1, 4, 2, 3).float() / 255
-    return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
-
-
-def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
-    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame."""
-    was_training = model.training
-    model.eval()
-    pred = open_loop(model, held.frames[:, 0], held.actions)
-    truth = held.frames[:, 1:]
-    m = rollout_metrics(pred, truth)
-    copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
-    model.train(was_training)
-    return {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
-            "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
-
-
 # ---- model ------------------------------------------------------------------------------------------------
 class Learner(nn.Module):
     """Dynamics + reward head with one forward that returns the training losses (what DDP wraps)."""
@@ -433,13 +230,6 @@ def store_env_info(path: str, multiview: bool = False) -> dict:
             "height": int(h), "width": int(w)} | ({"views": views} if multiview else {})
 
 
-def lr_at(step: int, args: Args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    frac = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
-
-
 @torch.no_grad()
 def ema_update(ema: WorldModel, model: WorldModel, decay: float) -> None:
     """EMA of the trained parts (dynamics and head; the tokenizer is frozen)."""
@@ -502,13 +292,13 @@ def train(args: Args) -> dict[str, float]:
     opt = torch.optim.AdamW(learner.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
     step, best = 0, -math.inf
     last_dir = out / "last"
-    if (last_dir / "train_state.pt").is_file():
+    if (last_dir / TRAIN_STATE).is_file():
         resumed = WorldModel.from_pretrained(last_dir, device=device)
         as_json = lambda c: json.loads(json.dumps(asdict(c)))  # noqa: E731  (tuples vs lists)
         if as_json(resumed.config) != as_json(wm.config):
             raise ValueError(f"{last_dir} was trained with another config ({resumed.config}); use another --out")
         learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
-        state = torch.load(last_dir / "train_state.pt", weights_only=False)
+        state = torch.load(last_dir / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
         if args.ema > 0:
             ema.load_state_dict(state["ema"])
@@ -549,7 +339,7 @@ def train(args: Args) -> dict[str, float]:
         picked = rng.choice(rows, args.batch_size)
         batch = {k: v.to(device) for k, v in sample_batch(data, picked, args.context_frames, args.waypoints).items()}
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
+            g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             losses = model(batch)
         opt.zero_grad(set_to_none=True)
@@ -568,7 +358,7 @@ def train(args: Args) -> dict[str, float]:
             out_of_time = bool(flag.item())
         if main and (step % args.eval_every == 0 or step == args.steps or out_of_time):
             figures = {"step": step, "loss": losses["loss"].item(), "dynamics_loss": losses["dynamics"].item(),
-                       "head_loss": losses["head"].item(), "lr": lr_at(step, args),
+                       "head_loss": losses["head"].item(), "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
                        "elapsed_s": round(time.time() - t_start, 1)}
             extra = {"step": step, "args": asdict(args), **args.extra}
             if held is not None:
@@ -599,58 +389,7 @@ def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step:
     state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best,
              "ema": ema.state_dict() if args.ema > 0 else None,
              "sampler": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
-    torch.save(state, out / "last" / "train_state.pt.tmp")
-    os.replace(out / "last" / "train_state.pt.tmp", out / "last" / "train_state.pt")
-
-
-# ---- noisy-expert data (a policy wrapper; the env is unchanged) --------------------------------------------
-def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmos_sim/Manipulation-GT-v0",
-                        max_noise: float = 0.6, max_random: float = 0.3, max_steps: int = 100) -> TrajectoryStore:
-    """Record episodes of ``NoisyExpertPolicy`` (the expert with per-episode Gaussian action noise and
-    random-action bursts; ``cosmos-sim generate --policy noisy-expert`` records the same actions).
-
-    Episode ``i`` resets with ``seed + i`` and draws its noise from that seed. The store
-    has the keys the WFM trainer reads (rgb, action, reward, is_success, terminated, truncated);
-    a Dict observation (the driving cameras and ``ego``) is stored one key per entry instead of
-    ``rgb``, with the ``image_keys`` and ``camera_grid`` attributes ``cosmos-sim generate`` writes.
-    """
-    import gymnasium as gym
-
-    import cosmos_sim  # noqa: F401  (registers the ids)
-
-    env = gym.make(env_id)
-    u = env.unwrapped
-    attrs = {"env_id": env_id, "policy": "noisy-expert", "action_layout": list(u.action_layout)}
-    if isinstance(env.observation_space, gym.spaces.Dict):
-        attrs["image_keys"] = [k for k, sp in env.observation_space.spaces.items() if len(sp.shape) == 3]
-        attrs["camera_grid"] = [list(row) for row in getattr(u, "camera_grid", ())]
-    store = TrajectoryStore.create(out, attrs=attrs, overwrite=True)
-    dim = env.action_space.shape[0]
-    for i in tqdm(range(episodes), desc=f"record {Path(out).name}", mininterval=5):
-        s = seed + i
-        policy = NoisyExpertPolicy(env.action_space, s, max_noise, max_random)
-        obs, info = env.reset(seed=s)
-        frames, acts, rews, succ = [obs], [], [], [bool(info.get("is_success", False))]
-        term, trunc = False, False
-        for _ in range(max_steps):
-            a = policy(obs, env)
-            obs, r, term, trunc, info = env.step(a)
-            frames.append(obs)
-            acts.append(a)
-            rews.append(r)
-            succ.append(bool(info.get("is_success", False)))
-            if term or trunc:
-                break
-        n = len(frames)
-        obs_rows = ({k: np.stack([f[k] for f in frames]) for k in frames[0]} if isinstance(frames[0], dict)
-                    else {"rgb": np.stack(frames)})
-        ep = {**obs_rows, "action": np.stack([*acts, np.zeros(dim, np.float32)]),
-              "reward": np.array([*rews, 0.0], np.float32), "is_success": np.array(succ),
-              "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool)}
-        ep["terminated"][-1], ep["truncated"][-1] = term, trunc or not term
-        store.add_episode(ep, seed=s)
-    env.close()
-    return store
+    write_train_state(out / "last", state)
 
 
 # ---- command line: one flag per Args field, its docstring as the help --------------------------------
@@ -664,4 +403,4 @@ def args_from_namespace(ns, command: str = "") -> Args:
     return dataclass_from_namespace(Args, ns, command)
 
 
-__all__ = ["Args", "encode_store", "evaluate", "open_loop", "record_noisy_expert", "rollout_metrics", "train"]
+__all__ = ["Args", "Learner", "build_model", "store_env_info", "train"]

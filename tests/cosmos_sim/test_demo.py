@@ -5,10 +5,9 @@ import gymnasium as gym
 import imageio.v3 as iio3
 import numpy as np
 
-from cosmos_sim.bench.physics import gt_episode
-from cosmos_sim.bench.wfm import gt_rollouts
 from cosmos_sim.demo import DemoConfig, run_demo
 from cosmos_sim.eval.predictors import Episode, make_predictor
+from cosmos_sim.eval.rollouts import gt_episode, gt_rollouts
 
 
 def _panels(path, scale=3, size=64, gap=8):

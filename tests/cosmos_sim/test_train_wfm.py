@@ -9,8 +9,10 @@ import torch
 from safetensors.torch import load_file
 
 from cosmos_sim.cli import main
+from cosmos_sim.data.generate import record_noisy_expert
 from cosmos_sim.data.store import TrajectoryStore
-from cosmos_sim.train.wfm import Args, LatentData, record_noisy_expert, sample_batch, train
+from cosmos_sim.train.latents import LatentData, sample_batch
+from cosmos_sim.train.wfm import Args, train
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
 
 

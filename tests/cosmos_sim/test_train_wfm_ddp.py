@@ -18,7 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cosmos_sim.train.wfm import record_noisy_expert
+from cosmos_sim.data.generate import record_noisy_expert
 from cosmos_sim.world_models.wfm import tiny_world_model
 
 LAUNCHER = '''

@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from cosmos_sim.data.generate import record_noisy_expert
+from cosmos_sim.train.latents import future_waypoints
 from cosmos_sim.train.tokenizer import Args as TokArgs
 from cosmos_sim.train.tokenizer import train as train_tokenizer
-from cosmos_sim.train.wfm import Args, future_waypoints, record_noisy_expert, store_env_info, train
+from cosmos_sim.train.wfm import Args, store_env_info, train
 from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
 

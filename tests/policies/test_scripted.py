@@ -6,10 +6,9 @@ import pytest
 
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.cli import GENERATE_POLICIES
-from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.generate import GenerateConfig, generate, record_noisy_expert
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies import POLICIES, NoisyExpertPolicy, make_policy
-from cosmos_sim.train.wfm import record_noisy_expert
 
 MANIP = "cosmos_sim/Manipulation-GT-v0"
 
@@ -29,15 +28,22 @@ def test_noisy_expert_is_the_expert_plus_seeded_noise():
         make_policy("expert-ish", env)
 
 
-def test_generate_and_record_noisy_expert_record_the_same_actions(tmp_path):
+def test_generate_records_the_noisy_expert_with_its_options(tmp_path):
     generate(GenerateConfig(env_id=MANIP, episodes=2, out=str(tmp_path / "gen.zarr"), policy="noisy-expert",
                             seed=7, max_steps=12, progress=False))
-    record_noisy_expert(str(tmp_path / "rec.zarr"), episodes=2, seed=7, max_steps=12)
-    gen, rec = TrajectoryStore.open(tmp_path / "gen.zarr"), TrajectoryStore.open(tmp_path / "rec.zarr")
-    assert list(gen.episode_seeds) == list(rec.episode_seeds) == [7, 8]
+    calm = record_noisy_expert(str(tmp_path / "calm.zarr"), episodes=2, seed=7, max_steps=12, max_noise=0.0,
+                               max_random=0.0)
+    expert = tmp_path / "expert.zarr"
+    generate(GenerateConfig(env_id=MANIP, episodes=2, out=str(expert), policy="expert", seed=7, max_steps=12,
+                            progress=False))
+    gen, exp = TrajectoryStore.open(tmp_path / "gen.zarr"), TrajectoryStore.open(expert)
+    assert list(gen.episode_seeds) == list(calm.episode_seeds) == [7, 8]
     for e in range(2):
-        assert np.array_equal(gen.episode(e)["action"], rec.episode(e)["action"])
-        assert np.array_equal(gen.episode(e)["rgb"], rec.episode(e)["rgb"])
+        assert np.allclose(calm.episode(e)["action"], np.clip(exp.episode(e)["action"], -1, 1))  # no noise
+        assert not np.allclose(gen.episode(e)["action"], exp.episode(e)["action"])
+        assert gen.attrs["config"]["policy"] == "noisy-expert"
+    with pytest.raises(ValueError, match="takes no options"):
+        make_policy("expert", gym.make(MANIP), max_noise=0.1)
 
 
 def test_the_cli_offers_every_policy():

@@ -1,0 +1,187 @@
+"""Open-loop rollouts of world models against recorded or simulated ground truth, and their pixel metrics:
+what training evaluates every few hundred steps and what the benchmarks and the demo report.
+
+    held-out store episodes (seeds >= HELD_OUT_SEED) --held_out_episodes--> HeldOut (first frames, actions, truth)
+    GT env + scripted policy --gt_rollouts--> frames, actions, rewards, success
+    physics scenario --gt_episode--> GTEpisode (frames, seg, depth, cameras, object names)
+    WorldModel + first frame + actions --open_loop--> predicted frames --rollout_metrics--> per-step PSNR/SSIM
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.eval.metrics import psnr, ssim
+from cosmos_sim.world_models.wfm import WorldModel
+
+MANIPULATION_GT_ID = "cosmos_sim/Manipulation-GT-v0"
+
+
+@dataclass
+class HeldOut:
+    """Held-out episodes for open-loop evaluation: first frames, actions and the true frames."""
+
+    frames: np.ndarray
+    """(E, T+1, H, W, 3) uint8 recorded frames ((E, T+1, V, H, W, 3) multiview; frame 0 starts the rollout)."""
+    actions: np.ndarray
+    """(E, T, A) float32 recorded actions."""
+    seeds: np.ndarray
+    """(E,) the episodes' reset seeds."""
+
+
+def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[str, ...] = ()) -> HeldOut:
+    """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores
+    (``views``: the camera keys of a multiview model, stacked on axis 2)."""
+    frames, actions, seeds = [], [], []
+    for i, p in enumerate(paths):
+        store = TrajectoryStore.open(p)
+        ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
+        want = n // len(paths) + (i < n % len(paths))
+        for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
+            ep = store.episode(e, keys=[*(views or ["rgb"]), "action"])
+            frames.append(np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1])
+            actions.append(ep["action"][:steps].astype(np.float32))
+            seeds.append(int(store.episode_seeds[e]))
+    if not frames:
+        raise ValueError(f"no held-out episode in {paths} has {steps + 1} frames; lower --rollout-steps")
+    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds))
+
+
+@torch.no_grad()
+def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0,
+              return_latents: bool = False) -> np.ndarray | tuple[np.ndarray, torch.Tensor]:
+    """Open-loop rollout from one frame per row: ``first`` (B, H, W, 3), ``actions`` (B, T, A) -> (B, T, H, W, 3).
+
+    The context is the first frame repeated K times (as the env does); sampler noise comes from
+    per-row generators seeded ``seed + row``. ``return_latents`` also returns the predicted
+    latents ``(B, T, ...)``.
+    """
+    k = model.context_frames
+    z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
+    state = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
+    out, latents = [], []
+    for t in range(actions.shape[1]):
+        state, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
+        out.append(model.decode(z))
+        latents.append(z)
+    frames = np.stack(out, axis=1)
+    return (frames, torch.stack(latents, 1)) if return_latents else frames
+
+
+def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8
+    (multiview (B, T, V, H, W, 3): every view counts as a rollout)."""
+    if pred.ndim == 6:
+        pred, truth = (np.swapaxes(a, 1, 2).reshape(-1, *a.shape[1:2], *a.shape[3:]) for a in (pred, truth))
+    p = torch.from_numpy(pred).permute(0, 1, 4, 2, 3).float() / 255
+    g = torch.from_numpy(truth).permute(0, 1, 4, 2, 3).float() / 255
+    return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
+
+
+def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
+    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame."""
+    was_training = model.training
+    model.eval()
+    pred = open_loop(model, held.frames[:, 0], held.actions)
+    truth = held.frames[:, 1:]
+    m = rollout_metrics(pred, truth)
+    copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
+    model.train(was_training)
+    return {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
+            "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
+
+
+# ---- ground truth simulated afresh -------------------------------------------------------------------
+def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID) -> dict[str, np.ndarray]:
+    """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``.
+
+    Episodes are stepped for ``steps`` steps even past a success (the scene keeps simulating).
+    """
+    from cosmos_sim.policies import make_policy
+
+    env = gym.make(env_id).unwrapped
+    frames, actions, rewards, success = [], [], [], []
+    for s in seeds:
+        pol = make_policy(policy, env, s)
+        obs, _ = env.reset(seed=s)
+        f, a, r, ok = [obs], [], [], []
+        for _ in range(steps):
+            act = np.asarray(pol(obs, env), dtype=np.float32)
+            obs, rew, _, _, info = env.step(act)
+            f.append(obs)
+            a.append(act)
+            r.append(rew)
+            ok.append(bool(info.get("is_success", False)))
+        frames.append(np.stack(f))
+        actions.append(np.stack(a))
+        rewards.append(r)
+        success.append(ok)
+    env.close()
+    return {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
+            "success": np.array(success)}
+
+
+@dataclass(frozen=True)
+class GTEpisode:
+    """One simulated GT episode with what the metrics need."""
+
+    frames: np.ndarray
+    """``(T, H, W, 3)`` uint8 RGB."""
+    segs: np.ndarray
+    """``(T, H, W)`` int32 instance ids."""
+    depths: np.ndarray
+    """``(T, H, W)`` float32 z-depth (m)."""
+    intrinsics: np.ndarray
+    """``(T, 3, 3)``."""
+    extrinsics: np.ndarray
+    """``(T, 4, 4)`` world-to-camera."""
+    labels: dict[int, str]
+    """Seg id -> name."""
+    objects: tuple[str, ...]
+    """Names of the moving bodies."""
+    env_id: str
+    """Gymnasium id."""
+    seed: int
+    """Reset seed."""
+
+
+def physics_env_id(scenario: str) -> str:
+    """Gymnasium id of a scenario suffix."""
+    return f"cosmos_sim/Physics-{scenario}-GT-v0"
+
+
+def gt_episode(scenario: str, seed: int, frames: int) -> GTEpisode:
+    """Simulate ``frames`` frames of a scenario's episode with segmentation and depth."""
+    import cosmos_sim  # noqa: F401  (registers the ids)
+
+    env = gym.make(physics_env_id(scenario), maps="seg,depth")
+    try:
+        obs, info = env.reset(seed=seed)
+        objects = tuple(info["objects"])
+        rgb, seg, depth, ks, es = [], [], [], [], []
+        noop = np.zeros(env.action_space.shape, env.action_space.dtype)
+        for t in range(frames):
+            if t:
+                obs, _, _, _, info = env.step(noop)
+            cam = next(iter(info["cameras"]))
+            rgb.append(obs)
+            seg.append(info["maps"][cam]["seg"])
+            depth.append(info["maps"][cam]["depth"])
+            ks.append(info["cameras"][cam]["intrinsics"])
+            es.append(info["cameras"][cam]["extrinsics"])
+        labels = dict(env.unwrapped.segmentation_labels)
+    finally:
+        env.close()
+    return GTEpisode(np.stack(rgb), np.stack(seg), np.stack(depth), np.stack(ks), np.stack(es), labels, objects,
+                     physics_env_id(scenario), seed)
+
+
+__all__ = ["GTEpisode", "HeldOut", "evaluate", "gt_episode", "gt_rollouts", "held_out_episodes", "open_loop",
+           "physics_env_id", "rollout_metrics"]
+

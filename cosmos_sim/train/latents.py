@@ -1,0 +1,153 @@
+"""World-model training data: every frame of some trajectory stores as tokenizer latents, cached once, and
+the training samples drawn from them.
+
+    store rows --tokenizer (image mode, the env's exact path)--> OUT/cache/<store>-<rows>-<family>-<sha>.npz
+        --> LatentData (latents, action, reward, success, episode starts, [poses], [object weights])
+        --> sample_batch: K context latents (episode starts repeat the first frame with zero actions), the
+            action, the next latent, reward, success, [waypoints], [cell weights]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.world_models.wfm import WorldModel
+
+
+@dataclass
+class LatentData:
+    """Every frame of some stores as latents, with the per-row action, reward and success flag."""
+
+    latents: np.ndarray
+    """(N, C, h, w) float16 raw CV latents, or (N, h, w) int32 DV token ids."""
+    action: np.ndarray
+    """(N, A) float32: the action taken from each row."""
+    reward: np.ndarray
+    """(N,) float32: the reward of that action."""
+    success: np.ndarray
+    """(N,) bool: is_success at each row."""
+    episode_start: np.ndarray
+    """(N,) int64: global row index of each row's episode start."""
+    last: np.ndarray
+    """(N,) bool: the last row of its episode (no next frame)."""
+    pose: np.ndarray | None = None
+    """(N, 3) float32 ego x, y, yaw per row (stores with an ``ego`` key), for waypoints; else None."""
+    weights: np.ndarray | None = None
+    """(N, [V,] h, w) float32 loss weights of each row's latent cells (``--object-weight``); else None."""
+
+
+def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64, object_weight: float = 1.0,
+                 static_labels: tuple[str, ...] = STATIC_LABELS) -> LatentData:
+    """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz; with an
+    ``object_weight`` other than 1 also weigh every latent cell by the objects in it (``cell_weights``)."""
+    store = TrajectoryStore.open(path)
+    keys = store.keys()
+    views = list(model.config.views) or ["rgb"]
+    for k in (*views, "action", "reward"):
+        if k not in keys:
+            raise ValueError(f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`")
+    tok_sha = model.config.tokenizer_sha or "untracked"
+    name = f"{Path(path).name.removesuffix('.zarr')}-{store.n_steps}-{model.config.family}-{tok_sha}.npz"
+    cache = cache_dir / name
+    ends = store.episode_ends
+    starts = np.concatenate([[0], ends[:-1]])
+    episode_start = np.repeat(starts, ends - starts)
+    last = np.zeros(store.n_steps, dtype=bool)
+    last[ends - 1] = True
+    action = store.read("action", 0, store.n_steps).astype(np.float32)
+    reward = store.read("reward", 0, store.n_steps).astype(np.float32)
+    done_key = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
+    success = (store.read(done_key, 0, store.n_steps) if done_key
+               else np.zeros(store.n_steps, dtype=bool)).astype(bool)
+    pose = store.read("ego", 0, store.n_steps)[:, :3].astype(np.float32) if "ego" in keys else None
+    if cache.is_file():
+        latents = np.load(cache)["latents"]
+    else:
+        rgb = (store.read("rgb", 0, store.n_steps) if views == ["rgb"]
+               else np.stack([store.read(v, 0, store.n_steps) for v in views], axis=1))
+        if views != ["rgb"]:
+            batch = max(1, batch // len(views))
+        chunks = []
+        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5):
+            z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
+            chunks.append(z.half() if z.is_floating_point() else z.int())
+        latents = torch.cat(chunks).numpy()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, latents=latents)
+        os.replace(tmp, cache)
+    weights = None
+    if object_weight != 1.0:
+        cell = store.key_info()[views[0]][0][0] // latents.shape[-2]
+        per_view = [cell_weights(object_masks(store, v, static_labels), cell, object_weight) for v in views]
+        weights = per_view[0] if views == ["rgb"] else np.stack(per_view, axis=1)
+    return LatentData(latents, action, reward, success, episode_start, last, pose, weights)
+
+
+def concat_data(parts: list[LatentData]) -> LatentData:
+    offsets = np.cumsum([0] + [len(p.action) for p in parts[:-1]])
+    return LatentData(
+        latents=np.concatenate([p.latents for p in parts]),
+        action=np.concatenate([p.action for p in parts]),
+        reward=np.concatenate([p.reward for p in parts]),
+        success=np.concatenate([p.success for p in parts]),
+        episode_start=np.concatenate([p.episode_start + o for p, o in zip(parts, offsets, strict=True)]),
+        last=np.concatenate([p.last for p in parts]),
+        pose=None if any(p.pose is None for p in parts) else np.concatenate([p.pose for p in parts]),
+        weights=None if any(p.weights is None for p in parts) else np.concatenate([p.weights for p in parts]),
+    )
+
+
+def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """``(B, n, 2)`` ego positions of rows ``t+1 .. t+n`` (held at the episode's last row) in row t's
+    ego frame: x forward, y left, metres."""
+    cur, out = rows.copy(), []
+    for _ in range(n):
+        cur = np.where(last[cur], cur, cur + 1)
+        out.append(pose[cur, :2] - pose[rows, :2])
+    d = np.stack(out, axis=1)
+    c, s = np.cos(pose[rows, 2])[:, None], np.sin(pose[rows, 2])[:, None]
+    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1).astype(np.float32)
+
+
+def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0) -> dict[str, torch.Tensor]:
+    """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
+
+    ``context_actions[:, j]`` leads from context frame j to j + 1 (zero where the context repeats
+    the episode's first frame), ``action`` from the last context frame (row t) to the target;
+    ``waypoints`` (when asked for and the data has poses): ``future_waypoints`` of row t.
+    """
+    offs = np.arange(-k + 1, 1)
+    ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
+    moved = ctx[:, 1:] == ctx[:, :-1] + 1
+    ctx_actions = data.action[ctx[:, :-1]] * moved[..., None]
+    return {
+        "context": torch.from_numpy(data.latents[ctx].astype(data.latents.dtype)),
+        "context_actions": torch.from_numpy(ctx_actions.astype(np.float32)),
+        "action": torch.from_numpy(data.action[rows]),
+        "target": torch.from_numpy(data.latents[rows + 1]),
+        "reward": torch.from_numpy(data.reward[rows]),
+        "success": torch.from_numpy(data.success[rows + 1]),
+    } | ({"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
+         if waypoints and data.pose is not None else {}) | (
+        # where an object is now or was a frame ago: both where it must appear and where it must vanish
+        {"cell_weight": torch.from_numpy(np.maximum(data.weights[rows], data.weights[rows + 1]))}
+        if data.weights is not None else {})
+
+
+def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of CV latents."""
+    z = data.latents.astype(np.float32)
+    axes = tuple(i for i in range(z.ndim) if i != z.ndim - 3)  # all but the channels (N[, V], C, h, w)
+    return z.mean(axis=axes).tolist(), (z.std(axis=axes) + 1e-4).tolist()
+
+
+__all__ = ["LatentData", "concat_data", "encode_store", "future_waypoints", "latent_stats", "sample_batch"]
