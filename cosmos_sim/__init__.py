@@ -22,4 +22,24 @@ __version__ = "0.1.0"
 register_envs()
 install_moved_modules()
 
-__all__ = ["__version__", "register_envs"]
+# The main classes, imported on first use so that `import cosmos_sim` stays cheap (no torch, no zarr).
+_LAZY = {
+    "TrajectoryStore": "cosmos_sim.data.store",
+    "TrajectoryWindowDataset": "cosmos_sim.data.dataset",
+    "GenerateConfig": "cosmos_sim.data.generate",
+    "generate": "cosmos_sim.data.generate",
+    "Tokenizer": "cosmos_sim.world_models.tokenizer",
+    "WorldModel": "cosmos_sim.world_models.wfm",
+    "HELD_OUT_SEED": "cosmos_sim.data",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cosmos_sim' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "register_envs", *_LAZY]

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from cosmos_sim.eval import HELD_OUT_SEED
+from cosmos_sim.data import HELD_OUT_SEED
 from cosmos_sim.policies.networks import ActorCritic, check_spaces, load_policy
 from cosmos_sim.policies.ppo import parse_env_kwargs, resolve_device
 
