@@ -220,24 +220,26 @@ class ObjectMetrics:
     """Object name -> (T,) centroid error in metres across the line of sight."""
 
 
-def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray, intrinsics: np.ndarray,
-                   extrinsics: np.ndarray, ref: ColourReference) -> ObjectMetrics:
+def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray | None, intrinsics: np.ndarray | None,
+                   extrinsics: np.ndarray | None, ref: ColourReference) -> ObjectMetrics:
     """Object IoU and centroid errors of predicted frames (see the module docstring).
 
     Args:
         pred: ``(T, H, W, 3)`` uint8 predicted frames.
         gt_segs: ``(T, H, W)`` GT instance ids of the same time steps.
-        gt_depths: ``(T, H, W)`` GT z-depth in metres.
-        intrinsics: ``(3, 3)`` or per frame ``(T, 3, 3)``.
-        extrinsics: ``(4, 4)`` or per frame ``(T, 4, 4)`` world-to-camera.
+        gt_depths: ``(T, H, W)`` GT z-depth in metres, for the errors in metres (None: those are NaN).
+        intrinsics: ``(3, 3)`` or per frame ``(T, 3, 3)`` (with ``gt_depths``).
+        extrinsics: ``(4, 4)`` or per frame ``(T, 4, 4)`` world-to-camera (with ``gt_depths``).
         ref: reference colours from the GT context (``colour_reference``).
     """
     t = len(pred)
-    if gt_segs.shape != pred.shape[:-1] or gt_depths.shape != gt_segs.shape:
-        raise ValueError(f"pred {pred.shape}, gt_segs {gt_segs.shape} and gt_depths {gt_depths.shape} must cover "
-                         "the same (T, H, W)")
-    ks = np.broadcast_to(intrinsics, (t, 3, 3))
-    es = np.broadcast_to(extrinsics, (t, 4, 4))
+    if gt_segs.shape != pred.shape[:-1] or (gt_depths is not None and gt_depths.shape != gt_segs.shape):
+        raise ValueError(f"pred {pred.shape}, gt_segs {gt_segs.shape} and gt_depths "
+                         f"{None if gt_depths is None else gt_depths.shape} must cover the same (T, H, W)")
+    metres = gt_depths is not None
+    if metres:
+        ks = np.broadcast_to(intrinsics, (t, 3, 3))
+        es = np.broadcast_to(extrinsics, (t, 4, 4))
     labels = segment_by_colour(pred, ref)
     iou, cpx, cm = {}, {}, {}
     for ci, cls in enumerate(ref.classes):
@@ -249,8 +251,9 @@ def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray,
             if cp is None or cg is None:
                 continue
             errs_px[i] = float(np.linalg.norm(cp - cg))
-            z = float(np.median(gt_depths[i][gm]))
-            errs_m[i] = float(np.linalg.norm(backproject(cp, z, ks[i], es[i]) - backproject(cg, z, ks[i], es[i])))
+            if metres:
+                z = float(np.median(gt_depths[i][gm]))
+                errs_m[i] = float(np.linalg.norm(backproject(cp, z, ks[i], es[i]) - backproject(cg, z, ks[i], es[i])))
         for m in cls.members:
             iou[m], cpx[m], cm[m] = ious, errs_px, errs_m
     return ObjectMetrics(iou, cpx, cm)

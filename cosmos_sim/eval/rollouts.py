@@ -9,6 +9,7 @@ what training evaluates every few hundred steps and what the benchmarks and the 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -32,24 +33,35 @@ class HeldOut:
     """(E, T, A) float32 recorded actions."""
     seeds: np.ndarray
     """(E,) the episodes' reset seeds."""
+    segs: np.ndarray | None = None
+    """(E, T+1, H, W) int32 GT instance ids of the frames (single-view stores recorded with --maps seg), or None."""
+    labels: list[dict[int, str]] | None = None
+    """Per episode: seg id -> name (its store's ``segmentation_labels``), with ``segs``."""
 
 
 def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[str, ...] = ()) -> HeldOut:
     """Up to ``n`` episodes with at least ``steps + 1`` frames, spread evenly over the stores
-    (``views``: the camera keys of a multiview model, stacked on axis 2)."""
-    frames, actions, seeds = [], [], []
-    for i, p in enumerate(paths):
-        store = TrajectoryStore.open(p)
+    (``views``: the camera keys of a multiview model, stacked on axis 2). Where every store has the
+    segmentation map of its frames, the episodes carry it too (for object metrics)."""
+    frames, actions, seeds, segs, labels = [], [], [], [], []
+    stores = [TrajectoryStore.open(p) for p in paths]
+    seg_keys = [f"maps/{next(iter(s.attrs.get('cameras', {})), '')}/seg" for s in stores]
+    with_segs = not views and all(k in s.key_info() for k, s in zip(seg_keys, stores, strict=True))
+    for i, store in enumerate(stores):
         ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
         want = n // len(paths) + (i < n % len(paths))
         for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
-            ep = store.episode(e, keys=[*(views or ["rgb"]), "action"])
+            ep = store.episode(e, keys=[*(views or ["rgb"]), "action", *([seg_keys[i]] if with_segs else [])])
             frames.append(np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1])
             actions.append(ep["action"][:steps].astype(np.float32))
             seeds.append(int(store.episode_seeds[e]))
+            if with_segs:
+                segs.append(ep[seg_keys[i]][: steps + 1])
+                labels.append({int(k): v for k, v in store.attrs.get("segmentation_labels", {}).items()})
     if not frames:
         raise ValueError(f"no held-out episode in {paths} has {steps + 1} frames; lower --rollout-steps")
-    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds))
+    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds), np.stack(segs) if with_segs else None,
+                   labels if with_segs else None)
 
 
 @torch.no_grad()
@@ -84,8 +96,36 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray
     return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
 
 
+def object_rollout_metrics(pred: np.ndarray, frames: np.ndarray, segs: np.ndarray, labels: list[dict[int, str]],
+                           objects: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Object IoU and centroid error (px) per episode and step, ``(E, T)`` each (mean over the objects).
+
+    ``pred`` (E, T, H, W, 3) continues ``frames[:, 0]``; ``frames`` (E, T+1, ...) and ``segs`` (E, T+1, H, W) are
+    the truth. Objects are found in the prediction by colour (reference colours from the first GT frame,
+    ``physics_metrics.colour_reference``); ``objects`` defaults to every label that is neither scenery nor the
+    robot (whose grey parts cannot be told from the background by colour).
+    """
+    from cosmos_sim.data.object_masks import STATIC_LABELS
+    from cosmos_sim.eval import physics_metrics as pm
+
+    iou, cpx = np.full(pred.shape[:2], np.nan), np.full(pred.shape[:2], np.nan)
+    for e in range(len(pred)):
+        names = objects or tuple(v for v in labels[e].values() if v not in (*STATIC_LABELS, "robot"))
+        names = tuple(n for n in names if n in labels[e].values())
+        ref = pm.colour_reference(frames[e, :1], segs[e, :1], labels[e], names)
+        if not ref.classes:
+            continue
+        m = pm.object_metrics(pred[e], segs[e, 1:], None, None, None, ref)
+        with warnings.catch_warnings():  # an object lost in every class: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            iou[e] = np.nanmean(np.stack([m.iou[n] for n in names if n in m.iou]), axis=0)
+            cpx[e] = np.nanmean(np.stack([m.centroid_px[n] for n in names if n in m.centroid_px]), axis=0)
+    return {"object_iou": iou, "centroid_px": cpx}
+
+
 def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
-    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame."""
+    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame; with segmentation
+    in the held-out episodes also the objects' IoU and centroid error at the last step."""
     was_training = model.training
     model.eval()
     pred = open_loop(model, held.frames[:, 0], held.actions)
@@ -93,8 +133,15 @@ def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
     m = rollout_metrics(pred, truth)
     copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
     model.train(was_training)
-    return {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
-            "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
+    out = {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
+           "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
+    if held.segs is not None:
+        obj = object_rollout_metrics(pred, held.frames, held.segs, held.labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out |= {"val_object_iou_last": float(np.nanmean(obj["object_iou"][:, -1])),
+                    "val_centroid_px_last": float(np.nanmean(obj["centroid_px"][:, -1]))}
+    return out
 
 
 # ---- ground truth simulated afresh -------------------------------------------------------------------
@@ -182,6 +229,6 @@ def gt_episode(scenario: str, seed: int, frames: int) -> GTEpisode:
                      physics_env_id(scenario), seed)
 
 
-__all__ = ["GTEpisode", "HeldOut", "evaluate", "gt_episode", "gt_rollouts", "held_out_episodes", "open_loop",
+__all__ = ["GTEpisode", "HeldOut", "evaluate", "object_rollout_metrics", "gt_episode", "gt_rollouts", "held_out_episodes", "open_loop",
            "physics_env_id", "rollout_metrics"]
 
