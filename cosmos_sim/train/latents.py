@@ -45,7 +45,7 @@ class LatentData:
 
 
 def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64, object_weight: float = 1.0,
-                 static_labels: tuple[str, ...] = STATIC_LABELS) -> LatentData:
+                 static_labels: tuple[str, ...] = STATIC_LABELS, progress: bool = True) -> LatentData:
     """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz; with an
     ``object_weight`` other than 1 also weigh every latent cell by the objects in it (``cell_weights``)."""
     store = TrajectoryStore.open(path)
@@ -76,7 +76,8 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64,
         if views != ["rgb"]:
             batch = max(1, batch // len(views))
         chunks = []
-        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5):
+        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5,
+                      disable=not progress):
             z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
             chunks.append(z.half() if z.is_floating_point() else z.int())
         latents = torch.cat(chunks).numpy()

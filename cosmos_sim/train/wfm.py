@@ -274,7 +274,8 @@ def train(args: Args) -> dict[str, float]:
     if distributed and not main:
         dist.barrier()
     data = concat_data([encode_store(p, raw, cache_dir, object_weight=args.object_weight,
-                                     static_labels=tuple(args.static_labels)) for p in args.data])
+                                     static_labels=tuple(args.static_labels), progress=args.progress and main)
+                        for p in args.data])
     if distributed and main:
         dist.barrier()
     stats = latent_stats(data) if raw.config.continuous else None
