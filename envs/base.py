@@ -1,5 +1,12 @@
-"""Pieces every cosmos-sim env shares: action checking, pinhole camera geometry, and
+"""Pieces every cosmos-sim env shares: action checking, pinhole camera geometry, options, and
 ``GTEnvMixin``, what the engine base classes (``MujocoGTEnv``, ``BulletGTEnv``) do alike.
+
+Options (every registered env takes them one way): ``Env(config=None, *, render_mode=..., **overrides)``.
+``config`` is the env's frozen, validated config dataclass (its class is the env's ``config_class``;
+default: that class's defaults, which are the registered id's); ``overrides`` are field names of it,
+applied on top (``gym.make(id, width=128, maps="depth")``); an unknown name is a ``ValueError``
+naming it and the valid options (``resolve_config``). The result is ``env.config``. GT configs
+subclass ``GTConfig`` (image size and control maps).
 
 Camera convention (all engines): intrinsics ``K`` is the 3x3 pinhole matrix in pixels with the
 origin at the top-left pixel corner; extrinsics is the 4x4 world-to-camera transform in the
@@ -10,11 +17,18 @@ float32 metres.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from gymnasium import spaces
+
+from cosmos_sim.envs.control_maps import parse_maps
+
+C = TypeVar("C")
 
 # OpenGL camera frame (x right, y up, looking down -z) to OpenCV (x right, y down, z forward).
 GL_TO_CV = np.diag([1.0, -1.0, -1.0])
@@ -80,6 +94,57 @@ def check_image_args(render_mode: str | None, width: int, height: int) -> None:
         raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
     if width < 8 or height < 8:
         raise ValueError(f"image size {width}x{height} too small; use at least 8x8")
+
+
+@dataclass(frozen=True)
+class GTConfig:
+    """What every GT scene's config has: image size and the control maps put in ``info``."""
+
+    width: int = 64
+    """Image width in pixels (of each camera), at least 8."""
+    height: int = 64
+    """Image height in pixels (of each camera), at least 8."""
+    maps: str | tuple[str, ...] | None = None
+    """Control maps put in ``info`` every step: a subset of depth, seg, edges, blur, as "depth,seg" or
+    a sequence; stored as a tuple (empty: none, the default)."""
+
+    def __post_init__(self):
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an int (pixels), got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.width < 8 or self.height < 8:
+            raise ValueError(f"image size {self.width}x{self.height} too small; use at least 8x8")
+        object.__setattr__(self, "maps", parse_maps(self.maps))
+
+
+def resolve_config(env: Any, config: C | None, overrides: dict[str, Any],
+                   others: tuple[str, ...] = ("config", "render_mode")) -> C:
+    """``config`` (default: ``type(env).config_class()``) with ``overrides`` (field name -> value) applied.
+
+    The one way every registered env takes its options. An override that is not a field of the
+    config class is a ValueError naming it, the valid options and the fix (a close spelling, or
+    ``config=``); a ``config`` of another class is a ValueError too. The config class validates the
+    values. ``others``: the env's constructor arguments besides the overrides (named in the error).
+    """
+    cls = type(env).config_class
+    env_name = type(env).__name__
+    if config is not None and not isinstance(config, cls):
+        raise ValueError(f"{env_name}: config must be a {cls.__name__}, got {type(config).__name__}; "
+                         f"build it with {cls.__name__}(...) or pass its fields as keyword options")
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = [k for k in overrides if k not in fields]
+    if unknown:
+        hints = [f"{close[0]}= for {k}=" for k in unknown
+                 if (close := difflib.get_close_matches(k, fields, n=1, cutoff=0.7))]
+        fix = f"did you mean {', '.join(hints)}? Otherwise " if hints else ""
+        raise ValueError(
+            f"{env_name} got unknown option(s) {unknown}. Valid options: the {cls.__name__} fields "
+            f"{', '.join(fields)}, plus {', '.join(f'{o}=' for o in others)}. Fix: {fix}drop the unknown "
+            f"option(s) or spell them as one of these (e.g. gym.make(id, {fields[0]}=...)); several "
+            f"settings at once: config={cls.__name__}(...)")
+    return dataclasses.replace(config if config is not None else cls(), **overrides)
 
 
 class GTEnvMixin:

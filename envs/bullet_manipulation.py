@@ -13,11 +13,13 @@ straight down) and position servos track them for ``frame_skip`` physics steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pybullet
 import pybullet_data
 
+from cosmos_sim.envs.base import resolve_config
 from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, BulletLight, look_at_rotation
 from cosmos_sim.envs.push_task import (  # noqa: F401  (OBS_MODES is re-exported)
     BLOCK_COLOURS,
@@ -57,42 +59,128 @@ class BulletManipulationConfig(PushTaskConfig):
 
 
 class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
-    """Push the red block into the green goal disc with a Kuka iiwa and a pusher rod.
+    r"""Push the red block into the green goal disc with a Kuka iiwa and a pusher rod (PyBullet).
 
-    Action (7-D, each in [-1, 1]; the Cosmos/Bridge end-effector convention):
-        ``[dx, dy, dz, droll, dpitch, dyaw, gripper]``
-        - dx, dy, dz: pusher-tip translation, scaled by ``max_translation`` (2 cm) per step, in
-          the world frame (x away from the robot base, z up); the target is clamped to the
-          workspace box ``WORKSPACE_LOW .. WORKSPACE_HIGH``.
-        - droll, dpitch, dyaw: accepted and ignored: the rod always points straight down (it
-          is round, so its yaw does not matter for pushing).
-        - gripper: accepted and ignored (a pusher has nothing to close).
+    ## Description
+    The push task of ``cosmos_sim/Manipulation-GT-v0`` on another engine, so the two can be
+    compared: PyBullet's Kuka iiwa (``pybullet_data``'s ``kuka_iiwa/model.urdf``) stands behind
+    a table holding 1-3 coloured blocks (red, then blue and yellow distractors) and a flat green
+    goal disc; the task is to push the red block into the goal. The arm carries a rigid pusher
+    rod (fixed constraint to the flange) instead of a gripper; its tip is the end-effector
+    point. Each step the tip target moves by the action's Cartesian delta,
+    ``calculateInverseKinematics`` turns it into joint targets (flange pointing straight down)
+    and position servos (at most ``joint_force``) track them for ``frame_skip`` physics steps.
+    The task (spaces, reward, success, layout sampling) is ``push_task.PushTaskEnv``'s, as in
+    the MuJoCo env. Rendering: PyBullet's TinyRenderer (CPU), no shadows.
 
-    Observation modes, state layout, reward, success and the task's ``info`` keys are
-    ``push_task.PushTaskEnv``'s, as in the MuJoCo env; the end-effector point (``ee_pos``) is
-    the rod tip, and the state's ``ee_yaw`` and ``gripper_opening`` are always 0 here.
+    Cameras: "front" (in front of the table, looking back at the robot; the observation and
+    ``render()``) and "top" (overhead). Segmentation instances: robot (arm and rod), table, goal,
+    then the blocks by name (``red_block``, ``blue_block``, ``yellow_block``); the floor is
+    background. ``expert_action()`` is a scripted pusher from privileged state.
 
-    Cameras: "front" (in front of the table, looking back at the robot) and "top" (overhead).
-    Segmentation instances: robot (arm and rod), table, goal, then the blocks by name
-    (``red_block``, ``blue_block``, ``yellow_block``); the floor is background.
+    ## Action Space
+    The action space is a `Box(-1, 1, (7,), float32)`, the same layout as the MuJoCo env
+    (``action_layout``, the Cosmos/Bridge end-effector convention):
+
+    | Num | Action  | Min | Max | Effect                                                               |
+    |-----|---------|-----|-----|----------------------------------------------------------------------|
+    | 0   | dx      | -1  | 1   | rod-tip move along world x (away from the robot base), x `max_translation` m |
+    | 1   | dy      | -1  | 1   | rod-tip move along world y, x `max_translation` m                    |
+    | 2   | dz      | -1  | 1   | rod-tip move along world z (up), x `max_translation` m               |
+    | 3   | droll   | -1  | 1   | accepted and ignored: the rod always points straight down            |
+    | 4   | dpitch  | -1  | 1   | accepted and ignored                                                 |
+    | 5   | dyaw    | -1  | 1   | accepted and ignored (the rod is round)                              |
+    | 6   | gripper | -1  | 1   | accepted and ignored (a pusher has nothing to close)                 |
+
+    The tip target is clamped to the workspace box ``WORKSPACE_LOW .. WORKSPACE_HIGH`` (x in
+    [-0.15, 0.25] m, y in [-0.25, 0.25] m, z 0.015-0.25 m above the table; the Kuka cannot fold
+    closer to its base with the rod pointing down). An action outside the space, of another
+    shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    Chosen with ``obs_mode``, as in the MuJoCo env:
+
+    - "pixels" (default): the front camera's RGB, `Box(0, 255, (height, width, 3), uint8)`.
+    - "state": `Box(-inf, inf, (8 + 3 * n_objects,), float32)`, laid out as ``state_layout``:
+
+    | Num        | Observation                                         | Unit |
+    |------------|-----------------------------------------------------|------|
+    | 0-2        | rod tip x, y, z (``ee_x``, ``ee_y``, ``ee_z``)      | m    |
+    | 3          | ``ee_yaw``: always 0 here                           | rad  |
+    | 4          | ``gripper_opening``: always 0 here                  | m    |
+    | 5-7        | goal disc centre x, y, z (on the table top)         | m    |
+    | 8 + 3i ... | block i's centre x, y, z (red first)                | m    |
+
+    - "pixels+state": `Dict({"pixels": ..., "state": ...})` of both.
+
+    ## Rewards
+    Dense, in metres: ***reward*** *= -(|p_tip - p_red| + |p_red - (p_goal + [0, 0, BLOCK_HALF])|)
+    + success_bonus * is_success*, where the goal is raised to the block centre height
+    (``BLOCK_HALF`` = 0.035 m) and ``is_success`` is the red block's centre within
+    ``goal_radius`` of the goal centre in xy. ``info`` after ``reset`` and every ``step``:
+    ``is_success``, ``block_goal_distance`` (m, xy), ``ee_pos`` (3,), ``objects`` (pose and
+    linear velocity of robot, table, goal and blocks) and, when ``maps`` is not empty,
+    ``cameras`` (intrinsics, world-to-camera extrinsics) and ``maps`` (per camera).
+
+    ## Starting State
+    Every reset rebuilds the whole simulation from the seed: the blocks' and the goal's xy
+    uniform in x in [-0.08, 0.2] m, y in [-0.2, 0.2] m (``LAYOUT_LOW .. LAYOUT_HIGH``; the arm
+    folds badly closer to its base), block centres at least ``min_separation`` apart and from
+    the goal, the red block at least ``min_goal_distance`` from the goal (rejection sampling);
+    each block rests on the table with a yaw uniform in [-pi, pi). The rod tip starts uniform in
+    x in [-0.1, 0.15] m, y in [-0.15, 0.15] m, 0.12-0.22 m above the table, the arm placed there
+    by IK from an elbow-up rest pose. Reset options are ignored.
+
+    ## Episode End
+    ### Termination
+    When the red block's centre is within ``goal_radius`` (0.05 m) of the goal centre in xy
+    (``info["is_success"]``).
+
+    ### Truncation
+    The registered id truncates after 100 steps (``max_episode_steps``); the env itself never
+    truncates.
+
+    ## Arguments
+    Options come one way: ``BulletManipulationGTEnv(config=None, *, render_mode="rgb_array",
+    **overrides)`` where ``config`` is a ``BulletManipulationConfig`` (default: the registered
+    id's) and every override is one of its fields; an unknown keyword is a ``ValueError`` naming
+    it and the valid ones. The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Manipulation-Bullet-GT-v0", width=128, height=128, n_objects=3)
+    ```
+
+    | Parameter           | Type                         | Default       | Description                                  |
+    |---------------------|------------------------------|---------------|----------------------------------------------|
+    | `config`            | **BulletManipulationConfig** | `None`        | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                      | `"rgb_array"` | "rgb_array" (the front camera) or None       |
+    | `width`             | **int**                      | `64`          | image width in pixels (at least 8)           |
+    | `height`            | **int**                      | `64`          | image height in pixels (at least 8)          |
+    | `maps`              | **str or tuple**             | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `n_objects`         | **int**                      | `1`           | blocks, 1-3; the first (red) is the task object |
+    | `obs_mode`          | **str**                      | `"pixels"`    | "pixels", "state" or "pixels+state"          |
+    | `frame_skip`        | **int**                      | `12`          | physics steps per env step (20 Hz by default) |
+    | `timestep`          | **float**                    | `1 / 240`     | PyBullet integration step (s)                |
+    | `goal_radius`       | **float**                    | `0.05`        | success radius around the goal centre, xy (m) |
+    | `max_translation`   | **float**                    | `0.02`        | rod-tip move per step at an action of +-1 (m) |
+    | `min_separation`    | **float**                    | `0.1`         | minimum xy distance between blocks, and to the goal (m) |
+    | `min_goal_distance` | **float**                    | `0.15`        | minimum initial xy distance red block to goal (m) |
+    | `success_bonus`     | **float**                    | `1.0`         | added to the reward on a success step        |
+    | `joint_force`       | **float**                    | `300.0`       | maximum torque of each arm joint servo (N m) |
+
+    ## Version History
+    * v0: Initial version.
     """
 
-    def __init__(
-        self,
-        config: BulletManipulationConfig | None = None,
-        *,
-        width: int | None = None,
-        height: int | None = None,
-        maps: str | tuple[str, ...] | None = None,
-        render_mode: str | None = "rgb_array",
-        obs_mode: str | None = None,
-        n_objects: int | None = None,
-    ):
-        cfg = (config or BulletManipulationConfig()).with_overrides(width=width, height=height, obs_mode=obs_mode,
-                                                                    n_objects=n_objects)
+    config_class = BulletManipulationConfig
+
+    def __init__(self, config: BulletManipulationConfig | None = None, *, render_mode: str | None = "rgb_array",
+                 **overrides: Any):
+        cfg = resolve_config(self, config, overrides)
         self.config = cfg
         cams = (BulletCamera("front", 45.0, 0.05, 5.0), BulletCamera("top", 40.0, 0.05, 5.0))
-        super().__init__(cams, cfg.width, cfg.height, maps, render_mode,
+        super().__init__(cams, cfg.width, cfg.height, cfg.maps, render_mode,
                          light=BulletLight(direction=(0.3, -0.4, 1.0), ambient=0.55, diffuse=0.55),
                          background_rgb=(70, 75, 85))
         self._init_task()

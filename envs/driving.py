@@ -12,24 +12,8 @@ and every car is placed with ``resetBasePositionAndOrientation``. This is exact,
 10 Hz and deterministic; PyBullet is used for the scene, collision queries
 (``getClosestPoints`` between the ego car and every other car) and rendering.
 
-Cameras (rigidly attached to the ego car, 1.7 m above the road on the car's outline where each
-camera's heading leaves it, so the car's own body stays out of view; pitched 6 deg down; fovy
-75 deg on square pixels, so each neighbouring pair overlaps by ~15 deg): ``front`` (yaw 0),
-``front_left`` (+60), ``front_right`` (-60), ``rear`` (180), ``rear_left`` (+120),
-``rear_right`` (-120); yaw is relative to the car's heading, positive to the left.
-
-Observation: Dict of the six views (HxWx3 uint8) and ``ego`` (float32):
-    [x (m), y (m, 0 = road centre, + left), yaw (rad), speed (m/s),
-     lane_offset (m, signed distance from the nearest lane centre, + left), lane_index (0 = rightmost)]
-Action: Box [-1, 1]^2 = (steering, acceleration); steering +1 is ``max_steer`` to the left,
-acceleration +-1 is +-``max_accel`` (speed is clipped to [0, ``max_speed``]).
-Reward: progress along the road (dx / (max_speed * dt), in [0, 1] a step) minus
-``lane_penalty * (lane_offset / half lane width)^2``, minus ``crash_penalty`` when the episode
-ends on a collision or leaving the road (``info["collision"]``, ``info["off_road"]``; the car
-is off the road when its centre crosses a road edge).
-
-Segmentation: each car is its own instance (``ego``, ``vehicle_0``, ...); static scenery shares
-one id per kind (``road``, ``lane_markings``, ``grass``, ``buildings``, ``trees``).
+The six cameras, the spaces, the reward, the episode end, the reset options and the arguments
+(``DrivingConfig`` fields) are documented on ``DrivingGTEnv``.
 """
 
 from __future__ import annotations
@@ -41,6 +25,7 @@ import numpy as np
 import pybullet
 from gymnasium import spaces
 
+from cosmos_sim.envs.base import GTConfig, resolve_config
 from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rotation
 
 #: Camera name -> yaw relative to the car heading (deg, + left).
@@ -58,9 +43,12 @@ VEHICLE_COLOURS: tuple[tuple[float, float, float], ...] = (
 
 
 @dataclass(frozen=True)
-class DrivingConfig:
-    """Road, car, camera and reward parameters of the driving scene."""
+class DrivingConfig(GTConfig):
+    """Settings of the driving scene: ``GTConfig``'s image size (of each camera) and control maps,
+    then traffic, road, car, camera and reward parameters."""
 
+    num_vehicles: int = 5
+    """Other cars on the road, 0-8."""
     num_lanes: int = 3
     """Number of lanes (all driving towards +x)."""
     lane_width: float = 3.5
@@ -106,6 +94,13 @@ class DrivingConfig:
     expert_cruise_speed: float = 12.0
     """Speed the scripted expert drives at on a free lane (m/s)."""
 
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.num_vehicles <= len(VEHICLE_COLOURS):
+            raise ValueError(f"num_vehicles={self.num_vehicles} out of range; use 0..{len(VEHICLE_COLOURS)}")
+        if self.num_lanes < 1:
+            raise ValueError(f"num_lanes={self.num_lanes}; use at least 1")
+
 
 def _idm_accel(v: float, v0: float, gap: float, dv: float, a_max: float = 2.0, b: float = 3.0,
                s0: float = 2.5, headway: float = 1.2) -> float:
@@ -115,42 +110,137 @@ def _idm_accel(v: float, v0: float, gap: float, dv: float, a_max: float = 2.0, b
 
 
 class DrivingGTEnv(BulletGTEnv):
-    """Ego car with six cameras in seeded multi-lane traffic (see the module docstring).
+    r"""Ego car with six cameras in seeded multi-lane traffic on a straight road (PyBullet).
 
-    ``reset(options=...)`` can fix the scenario instead of sampling it: ``ego_lane`` (int),
-    ``ego_speed`` (m/s), ``vehicles``: one ``(x, lane, speed)`` per other car (x in metres from
-    the ego car, which starts at x = 0; speed 0 gives a parked car, a static obstacle).
+    ## Description
+    A straight one-way road along +x with ``num_lanes`` lanes (white edge lines, dashed lane
+    dividers), grass, roadside buildings and trees, an ego car (white) and ``num_vehicles`` other
+    cars in saturated colours. The other cars drive along their lanes at seeded speeds with an
+    IDM car-following model (they brake for the car ahead, the ego car included, and never change
+    lanes). Motion is kinematic: the ego car follows a kinematic bicycle model (front-wheel
+    steering, body centre as reference point) and every car is placed with
+    ``resetBasePositionAndOrientation``; PyBullet gives the scene, collision queries and
+    rendering (TinyRenderer, CPU).
+
+    Six cameras ride on the ego car, 1.7 m above the road on the car's outline where each
+    camera's heading leaves it, pitched 6 deg down, fovy 75 deg (neighbours overlap by ~15 deg):
+    ``front`` (yaw 0), ``front_left`` (+60), ``front_right`` (-60), ``rear`` (180), ``rear_left``
+    (+120), ``rear_right`` (-120), yaw relative to the car's heading, positive to the left.
+    ``render()`` is their 2x3 grid (``camera_grid``: front row front_left, front, front_right;
+    back row rear_left, rear, rear_right). Segmentation: each car is its own instance (``ego``,
+    ``vehicle_0``, ...); static scenery shares one id per kind (``road``, ``lane_markings``,
+    ``grass``, ``buildings``, ``trees``). ``expert_action()`` is lane keeping (pure pursuit on
+    the nearest lane centre) with IDM car following.
+
+    ## Action Space
+    The action space is a `Box(-1, 1, (2,), float32)` (``action_layout``):
+
+    | Num | Action       | Min | Max | Effect                                                          |
+    |-----|--------------|-----|-----|-----------------------------------------------------------------|
+    | 0   | steering     | -1  | 1   | front-wheel angle, x `max_steer` rad (+1 steers left)           |
+    | 1   | acceleration | -1  | 1   | x `max_accel` m/s^2 (-1 brakes as hard); speed clipped to [0, `max_speed`] |
+
+    An action outside the space, of another shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    A `Dict` of the six camera views, each `Box(0, 255, (height, width, 3), uint8)`, and
+    ``ego``, `Box(-inf, inf, (6,), float32)` (``ego_state()``):
+
+    | Num | Observation                                                      | Unit |
+    |-----|------------------------------------------------------------------|------|
+    | 0   | x along the road (the ego car starts at 0)                       | m    |
+    | 1   | y (0 = road centre, + left)                                      | m    |
+    | 2   | yaw (0 = along the road)                                         | rad  |
+    | 3   | speed                                                            | m/s  |
+    | 4   | lane offset: signed distance from the nearest lane centre, + left | m    |
+    | 5   | index of the nearest lane (0 = rightmost)                        | -    |
+
+    ## Rewards
+    ***reward*** *= progress - lane_penalty * (lane_offset / (lane_width / 2))^2 - crash_penalty
+    * crashed*, where *progress = dx / (max_speed * dt)* is the distance driven along the road
+    this step as a fraction of the most possible (at most 1 a step) and *crashed* is a collision or
+    leaving the road. ``info`` after ``reset`` and every ``step``: ``collision``, ``off_road``
+    (bools), ``objects`` (pose and linear velocity of every car), after a step ``progress`` too,
+    and, when ``maps`` is not empty, ``cameras`` (intrinsics, world-to-camera extrinsics) and
+    ``maps`` (per camera).
+
+    ## Starting State
+    Drawn from the reset seed: the ego car at x = 0 on the centre of a uniformly drawn lane,
+    heading along the road, at a speed uniform in ``ego_speed_range`` (6-10 m/s); each other
+    car at x uniform in ``spawn_range`` (-25 to 45 m from the ego car) in a uniform lane, at
+    least ``min_spawn_gap`` (12 m) from every car in its lane (8 m more for a car ahead of the
+    ego car in its lane), with a desired speed uniform in ``vehicle_speed_range`` (9-14 m/s) that it starts
+    at; roadside buildings and trees at seeded places. ``reset(options=...)`` can fix the
+    scenario instead: ``ego_lane`` (int), ``ego_speed`` (m/s, 0 to ``max_speed``),
+    ``vehicles``: one ``(x, lane, speed)`` per other car (x in metres from the ego car; speed 0
+    gives a parked car, a static obstacle); another option is a ``ValueError``.
+
+    ## Episode End
+    ### Termination
+    On a collision (the ego car touches another car, ``info["collision"]``) or leaving the road
+    (its centre crosses a road edge or passes ``road_end``, ``info["off_road"]``).
+
+    ### Truncation
+    The registered id truncates after 200 steps (20 s, ``max_episode_steps``); the env itself
+    never truncates.
+
+    ## Arguments
+    Options come one way: ``DrivingGTEnv(config=None, *, render_mode="rgb_array", **overrides)``
+    where ``config`` is a ``DrivingConfig`` (default: the registered id's) and every override is
+    one of its fields; an unknown keyword is a ``ValueError`` naming it and the valid ones. The
+    result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Driving-GT-v0", width=96, height=96, num_vehicles=8, maps="depth,seg")
+    ```
+
+    | Parameter             | Type               | Default            | Description                                     |
+    |-----------------------|--------------------|--------------------|-------------------------------------------------|
+    | `config`              | **DrivingConfig**  | `None`             | all settings at once; keyword options replace fields |
+    | `render_mode`         | **str**            | `"rgb_array"`      | "rgb_array" (2x3 grid of the views) or None     |
+    | `width`               | **int**            | `64`               | width of each camera view in pixels (at least 8) |
+    | `height`              | **int**            | `64`               | height of each camera view in pixels (at least 8) |
+    | `maps`                | **str or tuple**   | `None`             | control maps per camera in ``info``: subset of depth, seg, edges, blur |
+    | `num_vehicles`        | **int**            | `5`                | other cars on the road, 0-8                     |
+    | `num_lanes`           | **int**            | `3`                | lanes, all driving towards +x (at least 1)      |
+    | `lane_width`          | **float**          | `3.5`              | lane width (m)                                  |
+    | `road_start`          | **float**          | `-100.0`           | x where the road begins (m)                     |
+    | `road_end`            | **float**          | `600.0`            | x where the road ends (m); driving past it is off-road |
+    | `dt`                  | **float**          | `0.1`              | seconds per env step                            |
+    | `wheelbase`           | **float**          | `2.7`              | bicycle-model wheelbase (m)                     |
+    | `max_steer`           | **float**          | `0.35`             | front-wheel angle at steering = 1 (rad)         |
+    | `max_accel`           | **float**          | `5.0`              | acceleration at acceleration = 1 (m/s^2)        |
+    | `max_speed`           | **float**          | `20.0`             | ego speed limit (m/s)                           |
+    | `car_size`            | **tuple**          | `(4.4, 1.9, 1.5)`  | car length, width, height (m)                   |
+    | `camera_height`       | **float**          | `1.7`              | camera height above the road (m)                |
+    | `camera_mount_margin` | **float**          | `0.05`             | cameras sit this far outside the car's outline (m) |
+    | `camera_pitch_deg`    | **float**          | `6.0`              | downward tilt of every camera (deg)             |
+    | `camera_fovy_deg`     | **float**          | `75.0`             | field of view of every camera (deg)             |
+    | `camera_far`          | **float**          | `150.0`            | far clipping plane (m)                          |
+    | `vehicle_speed_range` | **tuple**          | `(9.0, 14.0)`      | desired speeds of the other cars (m/s), uniform |
+    | `ego_speed_range`     | **tuple**          | `(6.0, 10.0)`      | initial ego speed (m/s), uniform                |
+    | `spawn_range`         | **tuple**          | `(-25.0, 45.0)`    | x range of the other cars at reset, from the ego car (m) |
+    | `min_spawn_gap`       | **float**          | `12.0`             | minimum centre distance of two cars in one lane at reset (m) |
+    | `lane_penalty`        | **float**          | `0.1`              | weight of the squared normalised lane offset in the reward |
+    | `crash_penalty`       | **float**          | `10.0`             | reward subtracted on collision or leaving the road |
+    | `expert_cruise_speed` | **float**          | `12.0`             | speed the scripted expert drives at on a free lane (m/s) |
+
+    ## Version History
+    * v0: Initial version.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     action_layout = ("steering", "acceleration")
     camera_grid = GRID  # how viewers lay out the six cameras (render(), export, demo)
+    config_class = DrivingConfig
 
-    def __init__(
-        self,
-        width: int = 64,
-        height: int = 64,
-        num_vehicles: int = 5,
-        maps: str | tuple[str, ...] | None = None,
-        render_mode: str | None = "rgb_array",
-        config: DrivingConfig = DrivingConfig(),
-    ):
-        """
-        Args:
-            width, height: size of each camera view in pixels.
-            num_vehicles: other cars on the road (0-8).
-            maps: control maps per camera in ``info`` (subset of depth, seg, edges, blur).
-            render_mode: "rgb_array" (2x3 grid of the views) or None.
-            config: road, car, camera and reward parameters.
-        """
-        if not 0 <= num_vehicles <= len(VEHICLE_COLOURS):
-            raise ValueError(f"num_vehicles={num_vehicles} out of range; use 0..{len(VEHICLE_COLOURS)}")
-        if config.num_lanes < 1:
-            raise ValueError(f"num_lanes={config.num_lanes}; use at least 1")
+    def __init__(self, config: DrivingConfig | None = None, *, render_mode: str | None = "rgb_array",
+                 **overrides: Any):
+        config = resolve_config(self, config, overrides)
         cams = tuple(BulletCamera(n, config.camera_fovy_deg, 0.1, config.camera_far) for n in CAMERA_YAWS_DEG)
-        super().__init__(cams, width, height, maps, render_mode)
-        self.cfg = config
-        self.num_vehicles = int(num_vehicles)
+        super().__init__(cams, config.width, config.height, config.maps, render_mode)
+        self.config = config
         views = {c: spaces.Box(0, 255, (self.height, self.width, 3), np.uint8) for c in self.cameras}
         views["ego"] = spaces.Box(-np.inf, np.inf, (6,), np.float32)
         self.observation_space = spaces.Dict(views)
@@ -159,7 +249,7 @@ class DrivingGTEnv(BulletGTEnv):
         self.road_half_width = config.num_lanes * config.lane_width / 2
         # kinematic state: ego [x, y, yaw, speed]; other cars per row [x, lane, speed, desired speed]
         self._ego = np.zeros(4)
-        self._cars = np.zeros((self.num_vehicles, 4))
+        self._cars = np.zeros((self.config.num_vehicles, 4))
         self._ego_uid = -1
         self._car_uids: list[int] = []
         self._collision = False
@@ -173,7 +263,7 @@ class DrivingGTEnv(BulletGTEnv):
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; use ego_lane, ego_speed, vehicles")
         self._build_static(rng)
-        cfg = self.cfg
+        cfg = self.config
         lane = int(options.get("ego_lane", rng.integers(cfg.num_lanes)))
         if not 0 <= lane < cfg.num_lanes:
             raise ValueError(f"ego_lane={lane} out of range; use 0..{cfg.num_lanes - 1}")
@@ -186,8 +276,8 @@ class DrivingGTEnv(BulletGTEnv):
         cars = options.get("vehicles")
         if cars is None:
             cars = self._sample_traffic(rng, lane)
-        elif len(cars) != self.num_vehicles or any(not 0 <= int(c[1]) < cfg.num_lanes for c in cars):
-            raise ValueError(f"options['vehicles'] must list {self.num_vehicles} (x, lane, speed) tuples with "
+        elif len(cars) != self.config.num_vehicles or any(not 0 <= int(c[1]) < cfg.num_lanes for c in cars):
+            raise ValueError(f"options['vehicles'] must list {self.config.num_vehicles} (x, lane, speed) tuples with "
                              f"lanes in 0..{cfg.num_lanes - 1}, got {cars}")
         self._car_uids = []
         for i, (x, ln, v0) in enumerate(cars):
@@ -201,9 +291,9 @@ class DrivingGTEnv(BulletGTEnv):
 
     def _sample_traffic(self, rng: np.random.Generator, ego_lane: int) -> list[tuple[float, int, float]]:
         """(x, lane, speed) of each other car: seeded, apart from each other and from the ego car."""
-        cfg = self.cfg
+        cfg = self.config
         placed, cars = [(0.0, ego_lane)], []
-        for _ in range(self.num_vehicles):
+        for _ in range(self.config.num_vehicles):
             for _ in range(1000):
                 x, ln = rng.uniform(*cfg.spawn_range), int(rng.integers(cfg.num_lanes))
                 # a car ahead of the ego in its lane also needs braking room
@@ -218,7 +308,7 @@ class DrivingGTEnv(BulletGTEnv):
 
     def _build_static(self, rng: np.random.Generator) -> None:
         """Grass, road tiles, lane markings and roadside buildings/trees (positions seeded)."""
-        cfg, c = self.cfg, self.client
+        cfg, c = self.config, self.client
         # grass beside the road only (no overdraw under the road)
         start, end, w, far = cfg.road_start, cfg.road_end, self.road_half_width, 60.0
         grass = self._flat_rects([(start, w, end, far), (start, -far, end, -w), (start - 50, -far, start, far),
@@ -264,7 +354,7 @@ class DrivingGTEnv(BulletGTEnv):
 
     def _car_body(self, rgb) -> int:
         """A box car (body, darker cabin, four wheels) with its frame on the ground at its centre."""
-        ln, wd, ht = self.cfg.car_size
+        ln, wd, ht = self.config.car_size
         r = 0.35
         wheel_q = self.client.getQuaternionFromEuler([np.pi / 2, 0, 0])
         glass = [0.35 * rgb[0] + 0.1, 0.35 * rgb[1] + 0.1, 0.35 * rgb[2] + 0.15, 1]
@@ -290,7 +380,7 @@ class DrivingGTEnv(BulletGTEnv):
 
     # ---- dynamics ----------------------------------------------------------------------------
     def _apply_action(self, action: np.ndarray) -> None:
-        cfg = self.cfg
+        cfg = self.config
         x, y, yaw, v = self._ego
         self._prev_x = x
         steer = float(action[0]) * cfg.max_steer
@@ -305,7 +395,7 @@ class DrivingGTEnv(BulletGTEnv):
 
     def _step_traffic(self) -> None:
         """IDM car following for the other cars, leaders from the state before this step."""
-        cfg = self.cfg
+        cfg = self.config
         ln_len = cfg.car_size[0]
         new = self._cars.copy()
         for i, (x, ln, v, v0) in enumerate(self._cars):
@@ -319,7 +409,7 @@ class DrivingGTEnv(BulletGTEnv):
     def _leader(self, x: float, lane_y: float, v: float, exclude: int = -1) -> tuple[float, float]:
         """(centre distance, v - v_leader) to the nearest car ahead that overlaps the lane at
         ``lane_y`` (the ego car included); (1e3, 0) on a free lane."""
-        cfg = self.cfg
+        cfg = self.config
         reach = (cfg.lane_width + cfg.car_size[1]) / 2
         best, dv = 1e3, 0.0
         ex, ey, eyaw, ev = self._ego
@@ -338,7 +428,7 @@ class DrivingGTEnv(BulletGTEnv):
         return lane, float(y - self.lane_centres[lane])
 
     def _reward(self) -> tuple[float, bool, dict[str, Any]]:
-        cfg = self.cfg
+        cfg = self.config
         x, y = self._ego[0], self._ego[1]
         lane, offset = self._lane()
         off_road = bool(abs(y) > self.road_half_width or x > cfg.road_end)
@@ -374,12 +464,12 @@ class DrivingGTEnv(BulletGTEnv):
         rel = np.deg2rad(CAMERA_YAWS_DEG[camera])
         # mount on the car's outline (plus a margin) where the camera's heading leaves it, so no
         # view is blocked by the ego car's own body
-        half = np.array(self.cfg.car_size[:2]) / 2 + self.cfg.camera_mount_margin
+        half = np.array(self.config.car_size[:2]) / 2 + self.config.camera_mount_margin
         d = np.array([np.cos(rel), np.sin(rel)])
         local = d * np.min(half / np.maximum(np.abs(d), 1e-9))
         c, s = np.cos(yaw), np.sin(yaw)
-        pos = np.array([x + c * local[0] - s * local[1], y + s * local[0] + c * local[1], self.cfg.camera_height])
-        return pos, yaw_pitch_rotation(yaw + rel, np.deg2rad(self.cfg.camera_pitch_deg))
+        pos = np.array([x + c * local[0] - s * local[1], y + s * local[0] + c * local[1], self.config.camera_height])
+        return pos, yaw_pitch_rotation(yaw + rel, np.deg2rad(self.config.camera_pitch_deg))
 
     def _linvel(self, name: str, uid: int) -> np.ndarray:
         if name == "ego":
@@ -390,7 +480,7 @@ class DrivingGTEnv(BulletGTEnv):
     # ---- expert ------------------------------------------------------------------------------
     def expert_action(self) -> np.ndarray:
         """Lane keeping (pure pursuit on the nearest lane centre) and IDM car following."""
-        cfg = self.cfg
+        cfg = self.config
         x, y, yaw, v = self._ego
         lane, _ = self._lane()
         lookahead = max(6.0, 0.8 * v)

@@ -4,43 +4,49 @@
 six cameras at once (one batched forward pass; ``gym.make_vec`` batches many rollouts into it).
 Loads the shipped nano checkpoint ``assets/wfm/drive-mv-nano`` by default (``device="auto"``).
 
-Observation: a Dict like ``Driving-GT-v0``'s: the six camera views (same keys, HxWx3 uint8) and
-``ego`` = ``[speed]`` (float32 (1,), m/s). Speed is the documented subset of the GT ``ego`` vector
-the model env can know without a map: it is dead-reckoned from the actions with the GT car's own
-longitudinal model (``speed += acceleration * max_accel * dt``, clipped to ``[0, max_speed]``), which
-is exactly what the GT env does; position, yaw and lane offset would need the road, which only the
-pictures show.
-Action: as the GT env, Box [-1, 1]^2 = (steering, acceleration).
-Reward and termination: the model's head, trained on the GT reward (progress along the road
-minus the lane and crash penalties) and on the GT termination (collision or leaving the road);
-``terminated`` when the predicted termination probability > 0.5 (``info["crash_prob"]``).
-``render()``: the 2x3 grid (front row front_left, front, front_right; back row rear_left, rear,
-rear_right; ``envs.driving.GRID``).
-
-Start of an episode (``reset(seed=..., options=...)``):
-    default               the GT scene is reset with that seed and its first six views fill the K
-                          context slots; the speed is the GT car's;
-    ``options["views"]``  ``{camera: (H, W, 3) or (n, H, W, 3) uint8}`` for every camera (1..K
-                          frames, front-padded by repeating the first); ``options["speed"]``
-                          (m/s, default 0).
-With ``paired=True`` the GT scene is stepped beside the model and ``info`` adds ``gt_views``
-(V, H, W, 3 in the model's view order), ``gt_reward`` and ``gt_terminated``.
+Spaces, reward, reset options, episode end and arguments (``DrivingWorldModelEnvConfig``,
+``DrivingWorldModelVectorEnvConfig``) are documented on the two env classes.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from cosmos_sim.envs.driving import GRID
-from cosmos_sim.envs.wfm_env import WorldModelEnv, WorldModelVectorEnv, _Rollouts
+from cosmos_sim.envs.wfm_env import (
+    WorldModelEnv,
+    WorldModelEnvConfig,
+    WorldModelVectorEnv,
+    WorldModelVectorEnvConfig,
+    _Rollouts,
+)
 
 #: Checkpoint the registered driving WFM env loads when none is given (a directory under assets/wfm/).
 DEFAULT_CHECKPOINT = "drive-mv-nano"
 CRASH_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class DrivingWorldModelEnvConfig(WorldModelEnvConfig):
+    """``WorldModelEnvConfig`` with the shipped multi-view driving checkpoint as the default."""
+
+    checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT
+    """A multiview ``WorldModel`` bundle directory or a name under ``assets/wfm/`` (None: the
+    shipped ``drive-mv-nano``)."""
+
+
+@dataclass(frozen=True)
+class DrivingWorldModelVectorEnvConfig(DrivingWorldModelEnvConfig, WorldModelVectorEnvConfig):
+    """``DrivingWorldModelEnvConfig`` plus the vector env's own time limit."""
+
+    max_episode_steps: int | None = 200
+    """Rows are truncated after this many steps (None or 0: never), 200 as ``Driving-GT-v0``;
+    ``gym.make_vec`` passes the registered id's ``max_episode_steps``."""
 
 
 def grid_image(views: np.ndarray, names: tuple[str, ...], layout=GRID) -> np.ndarray:
@@ -57,7 +63,7 @@ class DrivingRollouts(_Rollouts):
         self.views = self.model.config.views
         self.frames = np.zeros((n, len(self.views), *self.frame_shape), dtype=np.uint8)
         self.speed = np.zeros(n, dtype=np.float32)
-        gt_cfg = self.gt[0].cfg
+        gt_cfg = self.gt[0].config
         self.accel_step, self.max_speed = gt_cfg.max_accel * gt_cfg.dt, gt_cfg.max_speed
 
     def _make_gt(self) -> gym.Env:
@@ -149,31 +155,157 @@ class DrivingRollouts(_Rollouts):
 
 
 class DrivingWorldModelEnv(WorldModelEnv):
-    """One multi-view driving rollout (see the module docstring)."""
+    r"""One multi-view driving world-model rollout: ``step`` predicts the next frame of all six cameras.
+
+    ## Description
+    ``cosmos_sim/Driving-WFM-v0``: a multi-view DiT (``world_models/multiview.py``; by default
+    the shipped nano checkpoint ``assets/wfm/drive-mv-nano``, trained on
+    ``cosmos_sim/Driving-GT-v0`` at 64x64) predicts the next frame of the six ego-car cameras at
+    once, in one forward pass, from the last ``K`` frames and the action. The ego speed is
+    dead-reckoned from the actions with the GT car's own longitudinal model. ``render()`` is the
+    2x3 grid of ``Driving-GT-v0`` (``camera_grid``: front row front_left, front, front_right;
+    back row rear_left, rear, rear_right). ``paired=True`` steps the GT scene beside the model
+    with the same actions for comparison. The sampler noise comes from a torch generator seeded
+    at reset, so the same seed and actions give the same frames on the CPU.
+    ``gym.make_vec(id, num_envs=N)`` gives ``DrivingWorldModelVectorEnv``.
+
+    ## Action Space
+    As ``Driving-GT-v0``: `Box(-1, 1, (2,), float32)` = (steering, acceleration). An action
+    outside the space, of another shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    A `Dict` like ``Driving-GT-v0``'s: the six camera views (same keys, each `Box(0, 255,
+    (H, W, 3), uint8)` at the checkpoint's ``frame_size``, 64x64 for the shipped one) and
+    ``ego``, `Box(0, max_speed, (1,), float32)`: the speed (m/s), the subset of the GT ``ego``
+    vector the model env can know without a map. It follows the GT car's longitudinal model
+    (``speed += acceleration * max_accel * dt``, clipped to ``[0, max_speed]``), exactly as the
+    GT env; position, yaw and lane offset would need the road, which only the pictures show.
+
+    ## Rewards
+    The reward head's prediction, trained on the GT reward (progress along the road minus the
+    lane and crash penalties). ``info`` after each ``step``: ``step`` (model steps since reset)
+    and ``crash_prob`` (the head's termination probability); with ``paired=True`` also
+    ``gt_views`` ``(V, H, W, 3)`` in the model's view order, ``gt_reward`` and
+    ``gt_terminated``. ``info`` after ``reset``: ``step`` = 0.
+
+    ## Starting State
+    ``reset(seed=..., options=...)`` fills the ``K`` context slots:
+
+    - default: the GT scene is reset with that seed and its first six views fill the ``K``
+      slots; the speed is the GT car's;
+    - ``options["views"]``: ``{camera: (H, W, 3) or (n, H, W, 3) uint8}`` for every camera
+      (1..K frames, front-padded by repeating the first), with ``options["speed"]`` (m/s,
+      default 0); not allowed with ``paired=True``. Another option is a ``ValueError``.
+
+    ## Episode End
+    ### Termination
+    When the predicted termination (crash) probability exceeds 0.5 (``CRASH_THRESHOLD``,
+    ``info["crash_prob"]``), trained on the GT termination (collision or leaving the road).
+
+    ### Truncation
+    The registered id truncates after 200 steps (``max_episode_steps``, as the GT scene); the
+    env itself never truncates.
+
+    ## Arguments
+    Options come one way: ``DrivingWorldModelEnv(config=None, *, render_mode="rgb_array",
+    **overrides)`` where ``config`` is a ``DrivingWorldModelEnvConfig`` (default: the registered
+    id's) and every override is one of its fields; an unknown keyword is a ``ValueError`` naming
+    it and the valid ones, raised before anything is loaded. The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Driving-WFM-v0", device="cpu", sampler_steps=4)
+    ```
+
+    | Parameter       | Type                           | Default           | Description                                |
+    |-----------------|--------------------------------|-------------------|--------------------------------------------|
+    | `config`        | **DrivingWorldModelEnvConfig** | `None`            | all settings at once; keyword options replace fields |
+    | `render_mode`   | **str**                        | `"rgb_array"`     | "rgb_array" (the 2x3 grid) or None         |
+    | `checkpoint`    | **str or path**                | `"drive-mv-nano"` | multiview bundle directory or name under ``assets/wfm/`` |
+    | `device`        | **str**                        | `"auto"`          | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`        | **bool**                       | `False`           | step the GT scene beside the model, its outcome in ``info`` |
+    | `sampler_steps` | **int or None**                | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+
+    ## Version History
+    * v0: Initial version.
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     core_class = DrivingRollouts
+    config_class = DrivingWorldModelEnvConfig
     camera_grid = GRID
-
-    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "auto", paired: bool = False,
-                 sampler_steps: int | None = None, render_mode: str | None = "rgb_array"):
-        """Arguments as ``WorldModelEnv``; the default checkpoint is ``assets/wfm/drive-mv-nano``."""
-        super().__init__(checkpoint, device, paired, sampler_steps, render_mode)
 
 
 class DrivingWorldModelVectorEnv(WorldModelVectorEnv):
-    """``num_envs`` multi-view driving rollouts, one batched forward pass per step, next-step autoreset."""
+    r"""``num_envs`` multi-view driving rollouts, one batched forward pass per step, next-step autoreset.
+
+    ## Description
+    The natively batched form of ``DrivingWorldModelEnv`` that ``gym.make_vec(id, num_envs=N)``
+    gives for ``cosmos_sim/Driving-WFM-v0``: all ``N`` rollouts share one model and advance with
+    one forward pass per step; row ``i`` after ``reset(seed=s)`` is the single env reset with
+    seed ``s + i``. Finished rows restart on the next step (``autoreset_mode = NEXT_STEP``): that
+    step returns the new episode's first views with reward 0, not terminated or truncated.
+
+    ## Action Space
+    ``single_action_space`` is `Box(-1, 1, (2,), float32)` (steering, acceleration);
+    ``action_space`` is it batched, ``(num_envs, 2)``. A batch of another shape, or any row
+    outside the space or with NaN, raises a ``ValueError``.
+
+    ## Observation Space
+    ``single_observation_space`` is ``DrivingWorldModelEnv``'s Dict (six views and ``ego`` =
+    ``[speed]``); ``observation_space`` batches every entry over the rows. ``render()`` returns
+    the rows' 2x3 grids, ``(num_envs, 2H, 3W, 3)``.
+
+    ## Rewards
+    As ``DrivingWorldModelEnv``, per row; ``info`` holds arrays over the rows (``step``,
+    ``crash_prob``; with ``paired=True`` ``gt_views``, ``gt_reward``, ``gt_terminated``).
+
+    ## Starting State
+    As ``DrivingWorldModelEnv``; ``reset(seed=s)`` seeds row ``i`` with ``s + i`` (a list gives
+    one seed per row; None draws them), ``options`` apply to every row. Autoreset rows draw new
+    seeds from the env's generator.
+
+    ## Episode End
+    ### Termination
+    Per row, when the predicted crash probability exceeds 0.5 (``CRASH_THRESHOLD``).
+
+    ### Truncation
+    Per row, after ``max_episode_steps`` model steps (default 200, as ``Driving-GT-v0``; None
+    or 0: never).
+
+    ## Arguments
+    Options come one way: ``DrivingWorldModelVectorEnv(num_envs=1, config=None, *,
+    render_mode="rgb_array", **overrides)`` where ``config`` is a
+    ``DrivingWorldModelVectorEnvConfig`` (default: the registered id's) and every override is
+    one of its fields; an unknown keyword is a ``ValueError`` naming it and the valid ones. The
+    result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    envs = gym.make_vec("cosmos_sim/Driving-WFM-v0", num_envs=16, device="cuda")
+    ```
+
+    | Parameter           | Type                                 | Default           | Description                   |
+    |---------------------|--------------------------------------|-------------------|-------------------------------|
+    | `num_envs`          | **int**                              | `1`               | rollouts stepped together (>= 1) |
+    | `config`            | **DrivingWorldModelVectorEnvConfig** | `None`            | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                              | `"rgb_array"`     | "rgb_array" (every row's grid) or None |
+    | `checkpoint`        | **str or path**                      | `"drive-mv-nano"` | multiview bundle directory or name under ``assets/wfm/`` |
+    | `device`            | **str**                              | `"auto"`          | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`            | **bool**                             | `False`           | step a GT scene per row beside the model |
+    | `sampler_steps`     | **int or None**                      | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `max_episode_steps` | **int or None**                      | `200`             | truncation per row (None or 0: never) |
+
+    ## Version History
+    * v0: Initial version.
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10, "autoreset_mode": WorldModelVectorEnv.metadata[
         "autoreset_mode"]}
     core_class = DrivingRollouts
+    config_class = DrivingWorldModelVectorEnvConfig
     camera_grid = GRID
 
-    def __init__(self, num_envs: int = 1, checkpoint: str | os.PathLike | None = None, device: str = "auto",
-                 paired: bool = False, sampler_steps: int | None = None, max_episode_steps: int | None = 200,
-                 render_mode: str | None = "rgb_array"):
-        """Arguments as ``WorldModelVectorEnv`` (episodes truncated at 200 steps, as Driving-GT-v0)."""
-        super().__init__(num_envs, checkpoint, device, paired, sampler_steps, max_episode_steps, render_mode)
 
-
-__all__ = ["DEFAULT_CHECKPOINT", "DrivingRollouts", "DrivingWorldModelEnv", "DrivingWorldModelVectorEnv", "grid_image"]
+__all__ = ["DEFAULT_CHECKPOINT", "DrivingRollouts", "DrivingWorldModelEnv", "DrivingWorldModelEnvConfig",
+           "DrivingWorldModelVectorEnv", "DrivingWorldModelVectorEnvConfig", "grid_image"]

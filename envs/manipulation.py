@@ -13,10 +13,12 @@ scene ``cosmos_sim/Manipulation-Bullet-GT-v0``; this module adds the MuJoCo scen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
 
+from cosmos_sim.envs.base import resolve_config
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 from cosmos_sim.envs.push_task import (  # noqa: F401  (OBS_MODES is re-exported)
     BLOCK_COLOURS,
@@ -188,44 +190,125 @@ def _quat_from_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
 
 
 class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
-    """Push the red block into the green goal disc with a mocap-driven 6-joint arm.
+    r"""Push the red block into the green goal disc with a mocap-driven 6-joint arm (MuJoCo).
 
-    Action (7-D, each in [-1, 1]; the Cosmos/Bridge end-effector convention):
-        ``[dx, dy, dz, droll, dpitch, dyaw, gripper]``
-        - dx, dy, dz: grip-point translation, scaled by ``max_translation`` (2 cm) per step, in
-          the world frame (x away from the robot base, z up). The target is clamped to the
-          workspace box ``WORKSPACE_LOW .. WORKSPACE_HIGH``.
-        - droll, dpitch, dyaw: rotation increments, scaled by ``max_rotation`` (0.1 rad) per
-          step, of the gripper's world roll/pitch/yaw (gripper pointing down is 0, 0, 0).
-          Roll and pitch are clamped to +-0.3 rad around pointing down; yaw to +-pi/2 (the
-          gripper is symmetric under a half turn).
-        - gripper: absolute finger command, -1 fully open .. +1 closed.
+    ## Description
+    A tabletop scene in MuJoCo: a 6-joint arm with a two-finger parallel gripper stands behind a
+    table holding 1-3 coloured blocks (red, then blue and yellow distractors) and a flat green
+    goal disc. The task is to push the red block into the goal. The arm is driven like
+    gymnasium-robotics' Fetch: a mocap body welded to the hand moves by a clamped Cartesian
+    delta each step and the passive, gravity-compensated joints follow; the fingers are
+    position servos. The task (spaces, reward, success, layout sampling) is
+    ``push_task.PushTaskEnv``'s, shared with ``cosmos_sim/Manipulation-Bullet-GT-v0``.
 
-    Observation modes, state layout, reward, success and the task's ``info`` keys are
-    ``push_task.PushTaskEnv``'s; the end-effector point (``ee_pos``) is the grip point.
-    Cameras: "front" (3/4 view of the whole workspace box) and "top" (straight down,
-    ``TOP_CAM_HEIGHT`` above the table).
+    Cameras: "front" (3/4 view of the whole workspace box; the observation and ``render()``) and
+    "top" (straight down, ``TOP_CAM_HEIGHT`` = 1 m above the table). Segmentation instances:
+    robot (arm and gripper), table, goal, then the blocks by name (``red_block``, ``blue_block``,
+    ``yellow_block``); everything else (the floor) is background. ``expert_action()`` is a
+    scripted pusher from privileged state: 49/50 successes on seeds 0-49 with one block, 48/50
+    with three (292/300 on seeds 0-299 with one), 32 steps on average.
 
-    Segmentation instances: robot (arm and gripper), table, goal, then the blocks by name
-    (``red_block``, ``blue_block``, ``yellow_block``).
+    ## Action Space
+    The action space is a `Box(-1, 1, (7,), float32)` (``action_layout``, the Cosmos/Bridge
+    end-effector convention):
 
-    ``expert_action()`` is a scripted pusher: 49/50 successes on seeds 0-49 with one block,
-    48/50 with three (292/300 on seeds 0-299 with one), 32 steps on average.
+    | Num | Action  | Min | Max | Effect                                                              |
+    |-----|---------|-----|-----|---------------------------------------------------------------------|
+    | 0   | dx      | -1  | 1   | grip-point move along world x (away from the robot base), x `max_translation` m |
+    | 1   | dy      | -1  | 1   | grip-point move along world y, x `max_translation` m                |
+    | 2   | dz      | -1  | 1   | grip-point move along world z (up), x `max_translation` m           |
+    | 3   | droll   | -1  | 1   | gripper roll increment, x `max_rotation` rad                        |
+    | 4   | dpitch  | -1  | 1   | gripper pitch increment, x `max_rotation` rad                       |
+    | 5   | dyaw    | -1  | 1   | gripper yaw increment, x `max_rotation` rad                         |
+    | 6   | gripper | -1  | 1   | absolute finger command: -1 fully open .. +1 closed                 |
+
+    The grip-point target is clamped to the workspace box ``WORKSPACE_LOW .. WORKSPACE_HIGH``
+    (x, y in [-0.25, 0.25] m, z 0.015-0.25 m above the table). Roll and pitch (0, 0 is pointing
+    straight down) are clamped to +-0.3 rad, yaw to +-pi/2 (the gripper is symmetric under a half
+    turn). An action outside the space, of another shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    Chosen with ``obs_mode``:
+
+    - "pixels" (default): the front camera's RGB, `Box(0, 255, (height, width, 3), uint8)`.
+    - "state": `Box(-inf, inf, (8 + 3 * n_objects,), float32)`, laid out as ``state_layout``:
+
+    | Num        | Observation                                   | Unit |
+    |------------|-----------------------------------------------|------|
+    | 0-2        | grip point x, y, z (``ee_x``, ``ee_y``, ``ee_z``) | m    |
+    | 3          | commanded gripper yaw (``ee_yaw``)            | rad  |
+    | 4          | finger opening, sum of both fingers' travel (``gripper_opening``, 0-0.08) | m |
+    | 5-7        | goal disc centre x, y, z (on the table top)   | m    |
+    | 8 + 3i ... | block i's centre x, y, z (red first)          | m    |
+
+    - "pixels+state": `Dict({"pixels": ..., "state": ...})` of both.
+
+    ## Rewards
+    Dense, in metres: ***reward*** *= -(|p_grip - p_red| + |p_red - (p_goal + [0, 0, BLOCK_HALF])|)
+    + success_bonus * is_success*, where the goal is raised to the block centre height
+    (``BLOCK_HALF`` = 0.035 m) and ``is_success`` is the red block's centre within
+    ``goal_radius`` of the goal centre in xy. ``info`` after ``reset`` and every ``step``:
+    ``is_success``, ``block_goal_distance`` (m, xy), ``ee_pos`` (3,), ``objects`` (pose and
+    linear velocity of every instance body) and, when ``maps`` is not empty, ``cameras``
+    (intrinsics, world-to-camera extrinsics) and ``maps`` (per camera).
+
+    ## Starting State
+    Drawn from the reset seed: the blocks' and the goal's xy uniform in x in [-0.15, 0.2] m,
+    y in [-0.2, 0.2] m (``LAYOUT_LOW .. LAYOUT_HIGH``), block centres at least
+    ``min_separation`` apart and from the goal, the red block at least ``min_goal_distance``
+    from the goal (rejection sampling); each block rests on the table with a yaw uniform in
+    [-pi, pi). The grip point starts uniform in
+    x, y in [-0.15, 0.15] m, 0.12-0.22 m above the table, pointing straight down (yaw 0) with
+    the fingers open, the arm placed there by closed-form IK. Reset options are ignored.
+
+    ## Episode End
+    ### Termination
+    When the red block's centre is within ``goal_radius`` (0.05 m) of the goal centre in xy
+    (``info["is_success"]``).
+
+    ### Truncation
+    The registered id truncates after 100 steps (``max_episode_steps``); the env itself never
+    truncates.
+
+    ## Arguments
+    Options come one way: ``ManipulationGTEnv(config=None, *, render_mode="rgb_array", **overrides)``
+    where ``config`` is a ``ManipulationConfig`` (default: the registered id's) and every override
+    is one of its fields; an unknown keyword is a ``ValueError`` naming it and the valid ones.
+    The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Manipulation-GT-v0", width=128, height=128, obs_mode="pixels+state", maps="depth,seg")
+    ```
+
+    | Parameter           | Type                   | Default       | Description                                        |
+    |---------------------|------------------------|---------------|----------------------------------------------------|
+    | `config`            | **ManipulationConfig** | `None`        | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                | `"rgb_array"` | "rgb_array" (the front camera) or None             |
+    | `width`             | **int**                | `64`          | image width in pixels (at least 8)                 |
+    | `height`            | **int**                | `64`          | image height in pixels (at least 8)                |
+    | `maps`              | **str or tuple**       | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `n_objects`         | **int**                | `1`           | blocks, 1-3; the first (red) is the task object    |
+    | `obs_mode`          | **str**                | `"pixels"`    | "pixels", "state" or "pixels+state"                |
+    | `frame_skip`        | **int**                | `10`          | physics steps per env step (20 Hz by default)      |
+    | `timestep`          | **float**              | `0.005`       | MuJoCo integration step (s)                        |
+    | `goal_radius`       | **float**              | `0.05`        | success radius around the goal centre, xy (m)      |
+    | `max_translation`   | **float**              | `0.02`        | grip-point move per step at an action of +-1 (m)   |
+    | `min_separation`    | **float**              | `0.1`         | minimum xy distance between blocks, and to the goal (m) |
+    | `min_goal_distance` | **float**              | `0.15`        | minimum initial xy distance red block to goal (m)  |
+    | `success_bonus`     | **float**              | `1.0`         | added to the reward on a success step              |
+    | `max_rotation`      | **float**              | `0.1`         | gripper rotation per step at an action of +-1 (rad) |
+    | `msaa_samples`      | **int**                | `0`           | MSAA of RGB frames; 4 is smoother, ~0.6 ms a frame dearer on llvmpipe |
+
+    ## Version History
+    * v0: Initial version.
     """
 
-    def __init__(
-        self,
-        config: ManipulationConfig | None = None,
-        *,
-        width: int | None = None,
-        height: int | None = None,
-        maps: str | tuple[str, ...] | None = None,
-        render_mode: str | None = "rgb_array",
-        obs_mode: str | None = None,
-        n_objects: int | None = None,
-    ):
-        cfg = (config or default_config()).with_overrides(width=width, height=height, obs_mode=obs_mode,
-                                                          n_objects=n_objects)
+    config_class = ManipulationConfig
+
+    def __init__(self, config: ManipulationConfig | None = None, *, render_mode: str | None = "rgb_array",
+                 **overrides: Any):
+        cfg = resolve_config(self, config, overrides)
         self.config = cfg
         super().__init__(
             scene_xml(cfg),
@@ -234,7 +317,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
             width=cfg.width,
             height=cfg.height,
             frame_skip=cfg.frame_skip,
-            maps=maps,
+            maps=cfg.maps,
             render_mode=render_mode,
         )
         self._init_task()

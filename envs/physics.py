@@ -64,7 +64,6 @@ stiffness ``contact_stiffness`` (1/s^2) and damping ``2 * zeta * sqrt(stiffness)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -75,7 +74,7 @@ import numpy as np
 from gymnasium import spaces
 
 from cosmos_sim.envs import PHYSICS_EPISODE_STEPS
-from cosmos_sim.envs.control_maps import parse_maps
+from cosmos_sim.envs.base import GTConfig, resolve_config
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 
 GRAVITY = 9.81
@@ -90,13 +89,10 @@ CAMERA_RIG = "camera_rig"  # mocap body carrying a moving camera
 
 
 @dataclass(frozen=True)
-class PhysicsConfig:
-    """Settings shared by every physics scenario."""
+class PhysicsConfig(GTConfig):
+    """Settings shared by every physics scenario: ``GTConfig``'s image size and control maps, then
+    frame rate, integration and rendering."""
 
-    width: int = 64
-    """Image width in pixels."""
-    height: int = 64
-    """Image height in pixels."""
     fps: int = 20
     """Frames (env steps) per simulated second."""
     timestep: float = 0.002
@@ -105,10 +101,14 @@ class PhysicsConfig:
     """Video length the initial-condition ranges are designed for (the ids' max_episode_steps)."""
     contact_stiffness: float = 3e4
     """Contact spring stiffness (1/s^2) for bodies with a restitution; ~2 cm penetration at 4 m/s."""
-    maps: str | tuple[str, ...] | None = None
-    """Control maps put in ``info`` every step (subset of depth, seg, edges, blur)."""
     antialias_samples: int = 4
     """MSAA samples of the RGB render; 0 renders ~3x faster but with jagged edges at 64x64."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.fps <= 0 or self.timestep <= 0 or abs(self.frame_skip * self.fps * self.timestep - 1.0) > 1e-6:
+            raise ValueError(f"fps={self.fps} and timestep={self.timestep} must give a whole number of physics "
+                             "steps per frame (1 / (fps * timestep)); e.g. fps=20, timestep=0.002")
 
     @property
     def frame_skip(self) -> int:
@@ -531,35 +531,115 @@ def restitution_solref(e: float, stiffness: float) -> tuple[float, float]:
 
 # ---- the env ---------------------------------------------------------------------------------
 class PhysicsGTEnv(MujocoGTEnv):
-    """One rigid-body physics scenario as a no-control Gymnasium env (see the module docstring).
+    r"""One seeded rigid-body physics scenario as a no-control Gymnasium env (MuJoCo).
 
-    Args:
-        scenario: one of ``SCENARIO_KEYS``.
-        config: settings (default: ``default_config()``).
-        render_mode: "rgb_array" or None.
-        **overrides: ``PhysicsConfig`` fields to replace, e.g. ``width=128, maps="depth,seg"``.
+    ## Description
+    Short physics videos for physics-alignment and 3D-consistency benchmarks, one registered id
+    ``cosmos_sim/Physics-<Scenario>-GT-v0`` per scenario key (``SCENARIO_KEYS``):
 
-    Reset options: ``{"perturb": p, "take": k}`` (see the module docstring). ``info["physics"]``
-    at reset holds the physical parameters used; ``self.physics_params`` keeps them.
-    Segmentation instances: the moving bodies by name, then props (``ramp``, ``support``), then
-    ``floor``.
+    | Id suffix       | `scenario`       | Event                                                        |
+    |-----------------|------------------|--------------------------------------------------------------|
+    | `FreeFall`      | `free_fall`      | a ball and a tumbling block dropped (or tossed up) side by side |
+    | `InclinedPlane` | `inclined_plane` | a ball rolls and a block slides down a tilted ramp           |
+    | `Bounce`        | `bounce`         | a ball bouncing across the floor with a sampled restitution  |
+    | `Collision`     | `collision`      | a ball sliding on a low-friction floor hits a resting ball   |
+    | `StackTopple`   | `stack_topple`   | a staircase stack of four blocks whose overhang makes it topple |
+    | `Dominoes`      | `dominoes`       | a row of five dominoes, the first one pushed                 |
+    | `Pendulum`      | `pendulum`       | a bob on a rod swinging on a hinge (no damping)              |
+    | `Projectile`    | `projectile`     | a ball launched at an angle that lands and rolls to a stop   |
+    | `CameraOrbit`   | `camera_orbit`   | a static scene of five objects seen by a camera circling it  |
+
+    Every scene shares one template: plain floor, plain sky, headlight, no shadows and a fixed
+    ``main`` camera framing the event. ``CameraOrbit`` (the 3D-consistency scene) departs from it
+    twice: its floor has a checker texture (feature points for matching) and its ``main``
+    camera moves every step along a seeded circle around the scene centre, always looking at
+    the same point; its five objects (boxes, a sphere, cylinders) are jointless, exactly at rest,
+    so ``info["objects"]`` lists them with zero velocity, and ``info["cameras"]["main"]`` and the
+    depth/seg maps follow the camera. Segmentation instances: the moving bodies by name, then
+    props (``ramp``, ``stopper``, ``support``), then ``floor``; the sky is background.
+
+    Contacts: moving objects carry ``priority="1"`` so a contact with the floor or a prop uses
+    the object's own friction and restitution; a restitution ``e`` is a damped contact spring of
+    stiffness ``contact_stiffness`` whose half-cycle loses a factor ``e`` of the speed (see
+    ``restitution_solref``).
+
+    ## Action Space
+    There is no control: the action space is `Box(-1, 1, (1,), float32)` (``action_layout ==
+    ("noop",)``), checked and then ignored, so the shared tooling (trajectory stores, random
+    policies, the out-of-range action check) stays uniform. An action outside the space, of
+    another shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    The ``main`` camera's RGB, `Box(0, 255, (height, width, 3), uint8)`, at ``fps`` frames per
+    simulated second.
+
+    ## Rewards
+    None: the reward is always 0. ``info`` after ``reset`` and every ``step``: ``objects`` (pose
+    and linear velocity of every instance body) and, when ``maps`` is not empty, ``cameras``
+    (intrinsics, world-to-camera extrinsics) and ``maps``; at ``reset`` also ``physics``, the
+    physical parameters used (floats; ``self.physics_params`` keeps them): ``"<body>/mass"``
+    (kg), ``"<body>/friction"`` (sliding), ``"<body>/rolling_friction"`` (m),
+    ``"<body>/restitution"``, scenario geometry (``"ramp/angle_deg"``, ``"rod/length"``,
+    ``"orbit/radius"``, ``"orbit/step_deg"``, ...) and ``"gravity"`` (9.81 m/s^2).
+
+    ## Starting State
+    Initial positions, velocities, masses, friction and restitution (where they apply) are drawn
+    from the reset seed within ranges that keep the event in view for the whole video;
+    ``CameraOrbit`` draws its objects' sizes, places and yaw and the orbit (radius, height, start
+    azimuth, and a signed 2-4 deg azimuth step per frame). Restitution is capped at
+    ``MAX_RESTITUTION`` (0.98). Reset options ``{"perturb": p, "take": k}`` give "two takes" of
+    one event: the initial positions and velocities of ``reset(seed=s)``, with every mass,
+    friction and restitution multiplied by its own factor uniform in ``[1 - p, 1 + p]``
+    (``0 <= p <= MAX_PERTURB`` = 0.5), from a random stream keyed by the seed and ``take``
+    (an int >= 0, default 0); geometry is never perturbed (so ``CameraOrbit``, which has no
+    mass, friction or restitution, is unchanged). Another option is a ``ValueError``.
+
+    ## Episode End
+    ### Termination
+    Never: ``terminated`` is always False.
+
+    ### Truncation
+    The registered ids truncate after ``PHYSICS_EPISODE_STEPS`` = 48 steps (2.4 s at 20 fps,
+    ``max_episode_steps``); the env itself never truncates.
+
+    ## Arguments
+    Options come one way: ``PhysicsGTEnv(scenario, config=None, render_mode="rgb_array",
+    **overrides)`` where ``scenario`` is one of ``SCENARIO_KEYS`` (the registered ids set it),
+    ``config`` is a ``PhysicsConfig`` (default: the registered ids') and every override is one of
+    its fields; an unknown keyword is a ``ValueError`` naming it and the valid ones. The result
+    is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Physics-Bounce-GT-v0", width=128, height=128, maps="depth,seg")
+    ```
+
+    | Parameter           | Type              | Default       | Description                                              |
+    |---------------------|-------------------|---------------|----------------------------------------------------------|
+    | `scenario`          | **str**           | (required)    | one of ``SCENARIO_KEYS``; set by each registered id      |
+    | `config`            | **PhysicsConfig** | `None`        | all settings at once; keyword options replace fields     |
+    | `render_mode`       | **str**           | `"rgb_array"` | "rgb_array" (the ``main`` camera) or None                |
+    | `width`             | **int**           | `64`          | image width in pixels (at least 8)                       |
+    | `height`            | **int**           | `64`          | image height in pixels (at least 8)                      |
+    | `maps`              | **str or tuple**  | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `fps`               | **int**           | `20`          | frames (env steps) per simulated second                  |
+    | `timestep`          | **float**         | `0.002`       | MuJoCo step (s); ``1 / (fps * timestep)`` must be whole  |
+    | `episode_steps`     | **int**           | `48`          | video length the initial-condition ranges are made for   |
+    | `contact_stiffness` | **float**         | `3e4`         | contact spring stiffness (1/s^2) of bodies with a restitution |
+    | `antialias_samples` | **int**           | `4`           | MSAA of the RGB render; 0 is ~3x faster, jagged at 64x64 |
+
+    ## Version History
+    * v0: Initial version.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    config_class = PhysicsConfig
 
     def __init__(self, scenario: str, config: PhysicsConfig | None = None, render_mode: str | None = "rgb_array",
                  **overrides: Any):
         if scenario not in _BUILDERS:
             raise ValueError(f"unknown physics scenario {scenario!r}; choose one of {list(SCENARIO_KEYS)}")
-        fields = {f.name for f in dataclasses.fields(PhysicsConfig)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise ValueError(f"unknown PhysicsConfig field(s) {unknown}; valid: {sorted(fields)}")
-        cfg = dataclasses.replace(config or default_config(), **overrides)
-        if cfg.fps <= 0 or cfg.timestep <= 0 or abs(cfg.frame_skip * cfg.fps * cfg.timestep - 1.0) > 1e-6:
-            raise ValueError(f"fps={cfg.fps} and timestep={cfg.timestep} must give a whole number of physics "
-                             "steps per frame (1 / (fps * timestep)); e.g. fps=20, timestep=0.002")
-        cfg = dataclasses.replace(cfg, maps=parse_maps(cfg.maps))
+        cfg = resolve_config(self, config, overrides, others=("scenario", "config", "render_mode"))
         self.config, self.scenario = cfg, scenario
         self._scenario = _BUILDERS[scenario]()
         super().__init__(_scene_xml(self._scenario, cfg, scenario), cameras=("main",),

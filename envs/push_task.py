@@ -5,8 +5,9 @@ are one task on two engines: push the red block (the first of 1-3 coloured block
 into a goal disc with a 7-D end-effector action. What the task fixes lives here, so the two envs
 cannot drift apart:
 
-* ``PushTaskConfig``: the task's settings (image size, blocks, observation mode, goal radius, step
-  size, layout separations, success bonus); each engine's config subclasses it with its own fields;
+* ``PushTaskConfig``: the task's settings (image size and control maps from ``base.GTConfig``,
+  blocks, observation mode, goal radius, step size, layout separations, success bonus); each
+  engine's config subclasses it with its own fields;
 * table height, block size and colours, the action layout;
 * ``sample_layout``: block and goal positions for a new episode;
 * ``PushTaskEnv``: a mixin for the engine's GT env class giving it the spaces, ``state_layout``,
@@ -16,12 +17,13 @@ cannot drift apart:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from cosmos_sim.envs.base import GTConfig
 
 OBS_MODES = ("pixels", "state", "pixels+state")
 ACTION_LAYOUT: tuple[str, ...] = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
@@ -40,13 +42,10 @@ BLOCK_COLOURS: tuple[tuple[str, tuple[float, float, float]], ...] = (
 
 
 @dataclass(frozen=True)
-class PushTaskConfig:
-    """Settings of the push task that every engine shares (engine configs subclass this)."""
+class PushTaskConfig(GTConfig):
+    """Settings of the push task that every engine shares (engine configs subclass this), after
+    ``GTConfig``'s image size and control maps."""
 
-    width: int = 64
-    """Image width in pixels."""
-    height: int = 64
-    """Image height in pixels."""
     n_objects: int = 1
     """Number of blocks, 1-3; the first (red) is the task object, the others are distractors."""
     obs_mode: str = "pixels"
@@ -67,6 +66,7 @@ class PushTaskConfig:
     """Added to the reward on the step the task succeeds."""
 
     def __post_init__(self):
+        super().__post_init__()
         if not 1 <= self.n_objects <= len(BLOCK_COLOURS):
             raise ValueError(f"n_objects={self.n_objects}; choose 1 to {len(BLOCK_COLOURS)}")
         if self.obs_mode not in OBS_MODES:
@@ -80,10 +80,6 @@ class PushTaskConfig:
     def block_names(self) -> tuple[str, ...]:
         """Body/instance names of the blocks in play: ``red_block`` first."""
         return tuple(f"{c}_block" for c, _ in BLOCK_COLOURS[: self.n_objects])
-
-    def with_overrides(self, **overrides: Any):
-        """A copy with every override that is not None applied (the env constructors' kwargs)."""
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def sample_layout(rng: np.random.Generator, cfg: PushTaskConfig, low_xy, high_xy) -> tuple[np.ndarray, np.ndarray]:

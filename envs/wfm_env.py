@@ -6,32 +6,21 @@ by default, or any ``WorldModel`` bundle by path (``checkpoint=...``). ``gym.mak
 ``N`` rollouts with one batched forward pass and resets finished ones on the next step
 (``autoreset_mode = NEXT_STEP``, Gymnasium's default).
 
-Start of an episode (``reset(seed=..., options=...)``):
-    default             the GT scene (``config.env_id``) is reset with the same seed and its first
-                        frame fills all ``K`` context slots (the model was trained on episode starts
-                        padded the same way);
-    ``options["frames"]``   1..K uint8 frames ``(n, H, W, 3)`` (or one ``(H, W, 3)``), oldest first,
-                        front-padded by repeating the first; frames of another size are an error;
-    ``options["episode"]``  ``(store_path, index)``: the first frame of a recorded episode.
-
-Observation: the decoded predicted frame (HxWx3 uint8, like the GT env). Reward and termination
-come from the model's reward head (terminated when the predicted success probability > 0.5).
-``info``: ``step`` (model steps since reset), ``success_prob``, ``is_success``; with
-``paired=True`` the GT scene is stepped beside the model with the same actions and ``info`` adds
-``gt_frame``, ``gt_reward`` and ``gt_is_success``.
-
-Determinism: the sampler noise of each rollout comes from a torch generator seeded at reset, so
-the same seed and actions give the same frames on the CPU.
+Spaces, reward, reset options, episode end and arguments (``WorldModelEnvConfig``,
+``WorldModelVectorEnvConfig``) are documented on the two env classes.
 
 Other observation layouts (the six driving cameras of ``envs/driving_wfm.py``) subclass
 ``_Rollouts`` (``observation_space``, ``observation``, ``render``, ``context_frames``, ``step``)
-and set ``core_class`` on subclasses of the two envs.
+and set ``core_class`` (and ``config_class`` for other defaults) on subclasses of the two envs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -40,11 +29,44 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cosmos_sim.envs.base import check_action
+from cosmos_sim.envs.base import check_action, resolve_config
 
 #: Checkpoint the registered WFM env loads when none is given (a directory under assets/wfm/).
 DEFAULT_CHECKPOINT = "manip-dit-nano"
 SUCCESS_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class WorldModelEnvConfig:
+    """Settings of a world-model env: which checkpoint, where it runs, and how it is stepped."""
+
+    checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT
+    """A ``WorldModel.save_pretrained`` bundle directory or a name under ``assets/wfm/`` (None: the
+    env's shipped default)."""
+    device: str = "auto"
+    """Torch device of the model: "auto" (CUDA if available), "cpu", "cuda", ..."""
+    paired: bool = False
+    """Step the GT scene beside the model with the same actions and put its outcome in ``info``."""
+    sampler_steps: int | None = None
+    """Denoiser calls per frame (diffusion), replacing the checkpoint's; None keeps it."""
+
+    def __post_init__(self):
+        if self.sampler_steps is not None and self.sampler_steps < 1:
+            raise ValueError(f"sampler_steps must be >= 1, got {self.sampler_steps}")
+
+
+@dataclass(frozen=True)
+class WorldModelVectorEnvConfig(WorldModelEnvConfig):
+    """``WorldModelEnvConfig`` plus the vector env's own time limit."""
+
+    max_episode_steps: int | None = 100
+    """Rows are truncated after this many steps (None or 0: never); ``gym.make_vec`` passes the
+    registered id's ``max_episode_steps``."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_episode_steps is not None and self.max_episode_steps < 0:
+            raise ValueError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
@@ -71,11 +93,7 @@ class _Rollouts:
 
         self.model = WorldModel.from_pretrained(resolve_checkpoint(checkpoint), device=device)
         cfg = self.model.config
-        if sampler_steps is not None:
-            if sampler_steps < 1:
-                raise ValueError(f"sampler_steps must be >= 1, got {sampler_steps}")
-            import dataclasses
-
+        if sampler_steps is not None:  # validated >= 1 by WorldModelEnvConfig
             self.model.config = dataclasses.replace(cfg, sampler_steps=int(sampler_steps))
         self.n, self.paired = n, paired
         self.k = self.model.context_frames
@@ -191,26 +209,92 @@ class _Rollouts:
 
 
 class WorldModelEnv(gym.Env):
-    """One world-model rollout as a Gymnasium env (see the module docstring)."""
+    r"""One rollout of a learned world model as a Gymnasium env: ``step`` returns the predicted next frame.
+
+    ## Description
+    ``cosmos_sim/Manipulation-WFM-v0``: a world model (by default the shipped nano diffusion
+    model ``assets/wfm/manip-dit-nano``, trained on ``cosmos_sim/Manipulation-GT-v0`` at 64x64)
+    imitates the GT scene it was trained on (``model.config.env_id``). Each ``step`` predicts the
+    next latent frame from the last ``K`` (the checkpoint's context frames) and the action,
+    decodes it, and predicts reward and success with the model's reward head. Nothing is simulated unless ``paired=True``, which steps the GT
+    scene beside the model with the same actions for comparison.
+
+    Determinism: the sampler noise comes from a torch generator seeded at reset, so the same seed
+    and actions give the same frames on the CPU. ``gym.make_vec(id, num_envs=N)`` gives
+    ``WorldModelVectorEnv``, which steps ``N`` rollouts with one batched forward pass.
+
+    ## Action Space
+    The GT scene's action space, checked against the checkpoint's ``action_layout``; for the
+    shipped checkpoint `Box(-1, 1, (7,), float32)` ``[dx, dy, dz, droll, dpitch, dyaw,
+    gripper]`` as ``cosmos_sim/Manipulation-GT-v0``. An action outside the space, of another
+    shape or with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    The decoded predicted frame, `Box(0, 255, (H, W, 3), uint8)` at the checkpoint's
+    ``frame_size`` (64x64 for the shipped one), like the GT scene's pixels; ``render()`` returns
+    the same frame.
+
+    ## Rewards
+    The reward head's prediction for the new frame and action (trained on the GT reward).
+    ``info`` after each ``step``: ``step`` (model steps since reset), ``success_prob`` (the head's
+    success probability) and ``is_success``; with ``paired=True`` also ``gt_frame``,
+    ``gt_reward`` and ``gt_is_success`` of the GT scene. ``info`` after ``reset``: ``step`` = 0.
+
+    ## Starting State
+    ``reset(seed=..., options=...)`` fills the ``K`` context slots:
+
+    - default: the GT scene is reset with the same seed and its first frame fills all ``K``
+      slots (the model was trained on episode starts padded the same way);
+    - ``options["frames"]``: 1..K uint8 frames ``(n, H, W, 3)`` (or one ``(H, W, 3)``), oldest
+      first, front-padded by repeating the first; frames of another size are a ``ValueError``
+      (not allowed with ``paired=True``);
+    - ``options["episode"]``: ``(store_path, index)``, the first frame of a recorded episode.
+
+    ## Episode End
+    ### Termination
+    When the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``;
+    ``info["is_success"]``).
+
+    ### Truncation
+    The registered id truncates after 100 steps (``max_episode_steps``, as the GT scene); the
+    env itself never truncates.
+
+    ## Arguments
+    Options come one way: ``WorldModelEnv(config=None, *, render_mode="rgb_array", **overrides)``
+    where ``config`` is a ``WorldModelEnvConfig`` (default: the registered id's) and every
+    override is one of its fields; an unknown keyword is a ``ValueError`` naming it and the valid
+    ones, raised before anything is loaded. The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/Manipulation-WFM-v0", paired=True, device="cpu")
+    ```
+
+    | Parameter       | Type                    | Default            | Description                                     |
+    |-----------------|-------------------------|--------------------|-------------------------------------------------|
+    | `config`        | **WorldModelEnvConfig** | `None`             | all settings at once; keyword options replace fields |
+    | `render_mode`   | **str**                 | `"rgb_array"`      | "rgb_array" (the predicted frame) or None       |
+    | `checkpoint`    | **str or path**         | `"manip-dit-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
+    | `device`        | **str**                 | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`        | **bool**                | `False`            | step the GT scene beside the model, its outcome in ``info`` |
+    | `sampler_steps` | **int or None**         | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+
+    ## Version History
+    * v0: Initial version.
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     core_class = _Rollouts
+    config_class = WorldModelEnvConfig
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str = "auto", paired: bool = False,
-                 sampler_steps: int | None = None, render_mode: str | None = "rgb_array"):
-        """
-        Args:
-            checkpoint: a ``WorldModel`` bundle directory or a name under ``assets/wfm/``
-                (default: the shipped nano model).
-            device: "auto" (CUDA if available), "cpu", "cuda".
-            paired: step the GT scene beside the model and put its frame in ``info``.
-            sampler_steps: override the checkpoint's denoiser calls per frame (diffusion).
-            render_mode: "rgb_array" (the predicted frame) or None.
-        """
+    def __init__(self, config: WorldModelEnvConfig | None = None, *, render_mode: str | None = "rgb_array",
+                 **overrides: Any):
+        cfg = resolve_config(self, config, overrides)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
+        self.config = cfg
         self.render_mode = render_mode
-        self.core = self.core_class(1, checkpoint, device, paired, sampler_steps)
+        self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
         self.model = self.core.model
         self.action_space = self.core.action_space
         self.action_layout = self.model.config.action_layout
@@ -237,21 +321,85 @@ class WorldModelEnv(gym.Env):
 
 
 class WorldModelVectorEnv(VectorEnv):
-    """``num_envs`` world-model rollouts stepped by one batched forward pass, with next-step autoreset."""
+    r"""``num_envs`` world-model rollouts stepped by one batched forward pass, with next-step autoreset.
+
+    ## Description
+    The natively batched form of ``WorldModelEnv`` that ``gym.make_vec(id, num_envs=N)`` gives
+    for ``cosmos_sim/Manipulation-WFM-v0``: all ``N`` rollouts share one model and advance with
+    one forward pass per step. Row ``i`` after ``reset(seed=s)`` is the single env reset with seed
+    ``s + i`` and given the same actions. Finished rows restart on the next step
+    (``autoreset_mode = NEXT_STEP``, Gymnasium's default): that step returns the new episode's
+    first frame with reward 0, not terminated or truncated, and ``info["step"]`` 0.
+
+    ## Action Space
+    ``single_action_space`` is ``WorldModelEnv``'s (for the shipped checkpoint
+    `Box(-1, 1, (7,), float32)`); ``action_space`` is it batched, `Box(-1, 1, (num_envs, 7),
+    float32)`. A batch of another shape, or any row outside the space or with NaN, raises a
+    ``ValueError``.
+
+    ## Observation Space
+    ``single_observation_space`` is ``WorldModelEnv``'s (`Box(0, 255, (H, W, 3), uint8)`);
+    ``observation_space`` is it batched, ``(num_envs, H, W, 3)``. ``render()`` returns all rows'
+    frames.
+
+    ## Rewards
+    As ``WorldModelEnv``, per row: the reward head's prediction; ``info`` holds arrays over the
+    rows (``step``, ``success_prob``, ``is_success``; with ``paired=True`` ``gt_frame``,
+    ``gt_reward``, ``gt_is_success``).
+
+    ## Starting State
+    As ``WorldModelEnv``; ``reset(seed=s)`` seeds row ``i`` with ``s + i`` (a list gives one seed
+    per row; None draws them), ``options`` apply to every row. Autoreset rows draw new seeds
+    from the env's generator.
+
+    ## Episode End
+    ### Termination
+    Per row, when the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``).
+
+    ### Truncation
+    Per row, after ``max_episode_steps`` model steps (default 100, the registered id's; None or 0:
+    never).
+
+    ## Arguments
+    Options come one way: ``WorldModelVectorEnv(num_envs=1, config=None, *,
+    render_mode="rgb_array", **overrides)`` where ``config`` is a ``WorldModelVectorEnvConfig``
+    (default: the registered id's) and every override is one of its fields; an unknown keyword
+    is a ``ValueError`` naming it and the valid ones. The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    envs = gym.make_vec("cosmos_sim/Manipulation-WFM-v0", num_envs=64, device="cuda")
+    ```
+
+    | Parameter           | Type                          | Default            | Description                               |
+    |---------------------|-------------------------------|--------------------|-------------------------------------------|
+    | `num_envs`          | **int**                       | `1`                | rollouts stepped together (>= 1)          |
+    | `config`            | **WorldModelVectorEnvConfig** | `None`             | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                       | `"rgb_array"`      | "rgb_array" (every row's frame) or None   |
+    | `checkpoint`        | **str or path**               | `"manip-dit-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
+    | `device`            | **str**                       | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`            | **bool**                      | `False`            | step a GT scene per row beside the model  |
+    | `sampler_steps`     | **int or None**               | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `max_episode_steps` | **int or None**               | `100`              | truncation per row (None or 0: never)     |
+
+    ## Version History
+    * v0: Initial version.
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
     core_class = _Rollouts
+    config_class = WorldModelVectorEnvConfig
 
-    def __init__(self, num_envs: int = 1, checkpoint: str | os.PathLike | None = None, device: str = "auto",
-                 paired: bool = False, sampler_steps: int | None = None, max_episode_steps: int | None = 100,
-                 render_mode: str | None = "rgb_array"):
-        """Arguments as ``WorldModelEnv``, plus ``num_envs`` and ``max_episode_steps`` (truncation)."""
+    def __init__(self, num_envs: int = 1, config: WorldModelVectorEnvConfig | None = None, *,
+                 render_mode: str | None = "rgb_array", **overrides: Any):
+        cfg = resolve_config(self, config, overrides, others=("num_envs", "config", "render_mode"))
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
-        self.num_envs, self.render_mode, self.max_episode_steps = num_envs, render_mode, max_episode_steps
-        self.core = self.core_class(num_envs, checkpoint, device, paired, sampler_steps)
+        self.config = cfg
+        self.num_envs, self.render_mode, self.max_episode_steps = num_envs, render_mode, cfg.max_episode_steps
+        self.core = self.core_class(num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
         self.model = self.core.model
         self.single_action_space = self.core.action_space
         self.single_observation_space = self.core.observation_space()
@@ -299,4 +447,5 @@ class WorldModelVectorEnv(VectorEnv):
         self.core.close()
 
 
-__all__ = ["DEFAULT_CHECKPOINT", "WorldModelEnv", "WorldModelVectorEnv", "resolve_checkpoint"]
+__all__ = ["DEFAULT_CHECKPOINT", "WorldModelEnv", "WorldModelEnvConfig", "WorldModelVectorEnv",
+           "WorldModelVectorEnvConfig", "resolve_checkpoint"]

@@ -79,7 +79,7 @@ def test_maps_match_known_geometry():
     env = DrivingGTEnv(width=w, height=h, num_vehicles=1, maps="depth,seg")
     _, info = env.reset(seed=0, options={"ego_lane": 1, "ego_speed": 0.0, "vehicles": [(15.0, 1, 0.0)]})
     car = info["objects"]["vehicle_0"]["pos"]
-    length, _, height = env.cfg.car_size
+    length, _, height = env.config.car_size
     k, e = info["cameras"]["front"]["intrinsics"], info["cameras"]["front"]["extrinsics"]
     seg, depth = info["maps"]["front"]["seg"], info["maps"]["front"]["depth"]
 

@@ -79,7 +79,7 @@ def test_same_seed_same_video_other_seed_other_start(scenario):
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="free_fall.*projectile"):
         PhysicsGTEnv("rolling_boulder")
-    with pytest.raises(ValueError, match="unknown PhysicsConfig field"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['colour'\].*PhysicsConfig fields"):
         PhysicsGTEnv("bounce", colour="red")
     with pytest.raises(ValueError, match="whole number"):
         PhysicsGTEnv("bounce", fps=30)

@@ -28,9 +28,11 @@ def _target(ee, block, goal, push_from=None, **kw):
 def test_config_validation_block_names_and_overrides():
     cfg = PushTaskConfig(n_objects=3)
     assert cfg.block_names == ("red_block", "blue_block", "yellow_block")
-    assert cfg.with_overrides(width=32, height=None, n_objects=2) == PushTaskConfig(width=32, n_objects=2)
+    assert PushTaskConfig(maps="depth, seg").maps == ("depth", "seg") and PushTaskConfig().maps == ()
     for bad, match in ((dict(n_objects=0), "n_objects=0"), (dict(obs_mode="rgb"), "obs_mode 'rgb'"),
-                       (dict(frame_skip=0), "frame_skip"), (dict(goal_radius=0.0), "goal_radius")):
+                       (dict(frame_skip=0), "frame_skip"), (dict(goal_radius=0.0), "goal_radius"),
+                       (dict(width=4), "image size 4x64"), (dict(height=None), "height must be an int"),
+                       (dict(maps="normals"), "unknown control map")):
         with pytest.raises(ValueError, match=match):
             PushTaskConfig(**bad)
     # engine configs keep their own defaults and fields, and the task's validation
