@@ -1,17 +1,24 @@
 """Benchmarks: ``cosmos-sim bench <name> --out DIR`` writes ``DIR/<name>.json`` and ``DIR/<name>.md``.
 
-Each benchmark is a module here with ``run(out_dir, quick=False) -> BenchResult``; add new ones to
-``BENCHMARKS``. A benchmark with options of its own defines a ``Config`` dataclass (one field per
-option, a docstring line each): ``cosmos-sim bench NAME --help`` lists them as flags and ``run``
-receives ``config=Config(...)``. The JSON has the form ``{"name", "figures": {metric: number}, "rows": [...],
-"machine": {...}, "command": "..."}``; the latest results the README quotes live in
-``benchmarks/`` at the repository root.
+The contract, the same for every benchmark (``tests/cosmos_sim/bench/test_contract.py`` checks it):
+each is a module here, listed in ``BENCHMARKS``, that defines
+
+- ``Config``: a frozen dataclass with one field per option, each with a default and a docstring
+  under it (its ``--help`` line), that checks its values when built (``__post_init__``) and says the
+  value, what was expected and the flag to change. A benchmark without options has an empty ``Config``.
+  ``cosmos-sim bench NAME --help`` lists the fields as flags (``--field-name``); a benchmark with no
+  fields refuses any flag of its own.
+- ``run(config: Config, out_dir: str, quick: bool = False) -> BenchResult``: measures, writes any
+  pictures into ``out_dir`` (not the JSON or markdown: ``run_benchmark`` does) and returns the
+  figures. ``quick`` (``--quick``, a smoke run) may only lower settings of ``config``.
+
+The JSON has the form ``{"name", "figures": {metric: number}, "rows": [...], "machine": {...},
+"command": "..."}``; the latest results the README quotes live in ``benchmarks/`` at the repository root.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 
 from cosmos_sim.bench.common import BenchResult, machine_info, write_result
 
@@ -37,16 +44,13 @@ def benchmark_module(name: str):
 def run_benchmark(name: str, out_dir: str, quick: bool = False, command: str = "", config=None) -> BenchResult:
     """Run benchmark ``name`` and write its JSON and markdown into ``out_dir``.
 
-    ``config``: an instance of the module's ``Config`` dataclass, for benchmarks that have one.
+    ``config``: an instance of the module's ``Config`` dataclass (default ``Config()``).
     """
     module = benchmark_module(name)
-    params = inspect.signature(module.run).parameters
-    kwargs = {"out_dir": out_dir} if "out_dir" in params else {}  # benchmarks that write pictures too
-    if config is not None:
-        if "config" not in params:
-            raise ValueError(f"benchmark {name!r} takes no options")
-        kwargs["config"] = config
-    result: BenchResult = module.run(quick=quick, **kwargs)
+    if config is not None and not isinstance(config, module.Config):
+        raise ValueError(f"benchmark {name!r} takes a {module.__name__}.Config, got a {type(config).__qualname__}; "
+                         f"build its options with {module.__name__}.Config(...)")
+    result: BenchResult = module.run(config if config is not None else module.Config(), out_dir, quick)
     result.command = command or f"cosmos-sim bench {name} --out {out_dir}" + (" --quick" if quick else "")
     write_result(result, out_dir)
     return result

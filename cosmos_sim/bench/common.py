@@ -33,6 +33,24 @@ class BenchResult:
                 "machine": machine_info(), "command": self.command}
 
 
+def config_error(bench: str, name: str, value: Any, expected: str) -> ValueError:
+    """A benchmark ``Config`` error that says the value, what was expected and the flag that fixes it."""
+    flag = "--" + name.replace("_", "-")
+    return ValueError(f"bench {bench}: {name} = {value!r}, expected {expected}; pass {flag} with {expected}")
+
+
+def check_at_least(bench: str, cfg: Any, minimum: float, *names: str) -> None:
+    """Raise ``config_error`` for the first of ``cfg``'s fields ``names`` below ``minimum`` (a tuple field: empty,
+    or any element below it)."""
+    for name in names:
+        value = getattr(cfg, name)
+        if isinstance(value, tuple):
+            if not value or min(value) < minimum:
+                raise config_error(bench, name, value, f"one or more values, each >= {minimum}")
+        elif value < minimum:
+            raise config_error(bench, name, value, f"a value >= {minimum}")
+
+
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on."""
     info: dict[str, Any] = {

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.bench.common import BenchResult, check_at_least, config_error
 from cosmos_sim.curate import CurateConfig, curate, synth
 
 SIZE = (1280, 720)
@@ -35,6 +35,14 @@ class Config:
     """Length of each video (a hard cut every 4 s)."""
     executors: tuple[str, ...] = ()
     """Executors timed, "local" and/or "ray" (empty: local, and Ray when installed)."""
+
+    def __post_init__(self) -> None:
+        check_at_least("curate", self, 1, "videos")
+        if self.seconds <= 0:
+            raise config_error("curate", "seconds", self.seconds, "a length > 0")
+        unknown = [e for e in self.executors if e not in ("local", "ray")]
+        if unknown:
+            raise config_error("curate", "executors", self.executors, "local and/or ray")
 
 
 def make_footage(root: Path, n_videos: int, seconds: float, shot_s: float = 4.0) -> float:
@@ -61,20 +69,16 @@ def run_once(raw: Path, out: Path, executor: str, workers: int) -> dict:
     return summary
 
 
-def run(quick: bool = False, executors: tuple[str, ...] | None = None, config: Config | None = None) -> BenchResult:
-    """Time the pipeline on each executor (default: local, and Ray when installed)."""
-    cfg = config or Config()
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """Time the pipeline on each executor (default: local, and Ray when installed); nothing is written into
+    ``out_dir`` but the result."""
+    cfg = config
     if quick:
         cfg = dataclasses.replace(cfg, videos=min(cfg.videos, 2), seconds=min(cfg.seconds, 8.0))
-    if cfg.videos < 1 or cfg.seconds <= 0:
-        raise ValueError(f"videos must be >= 1 and seconds > 0, got {cfg}")
     n_videos, seconds = cfg.videos, cfg.seconds
-    executors = executors or cfg.executors
+    executors = cfg.executors
     if not executors:
         executors = ("local", "ray") if importlib.util.find_spec("ray") else ("local",)
-    unknown = [e for e in executors if e not in ("local", "ray")]
-    if unknown:
-        raise ValueError(f"unknown executor(s) {unknown}; valid: 'local', 'ray'")
     rows, figures = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.bench.common import BenchResult, check_at_least, config_error
 
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 WFM_ID = "cosmos_sim/Manipulation-WFM-v0"
@@ -71,6 +71,17 @@ class Config:
     """torch threads (the budget is stated for one)."""
     keep_policies: str = ""
     """Directory to keep the trained policies in (empty: a temporary directory)."""
+
+    def __post_init__(self) -> None:
+        check_at_least("dream-to-real", self, 1, "steps", "num_envs", "num_steps", "eval_points", "eval_episodes",
+                       "bc_epochs", "threads")
+        for name in ("learning_rate", "finetune_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise config_error("dream-to-real", name, getattr(self, name), "a rate > 0")
+        if not self.bc_data:
+            raise config_error("dream-to-real", "bc_data", self.bc_data, "one or more trajectory stores")
+        if not self.wfm:
+            raise config_error("dream-to-real", "wfm", self.wfm, "a bundle directory or shipped name")
 
 
 def _quick(cfg: Config) -> Config:
@@ -167,10 +178,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None = None) -> BenchResult:
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """Train and evaluate every arm within the budget of ``config``; the plot goes to ``out_dir``."""
     from cosmos_sim.policies import bc
 
-    cfg = config or Config()
+    cfg = config
     if quick:
         cfg = _quick(cfg)
     threads = torch.get_num_threads()

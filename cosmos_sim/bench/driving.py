@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.bench.common import BenchResult, check_at_least
 from cosmos_sim.eval import HELD_OUT_SEED
 from cosmos_sim.eval.consistency3d import fundamental_from_poses, sampson_distance
 
@@ -57,6 +57,10 @@ class Config:
     """Batch sizes of the speed measurement."""
     threads: int = 1
     """torch CPU threads (0: torch's default; on a shared 2-core CPU two threads spin against each other)."""
+
+    def __post_init__(self) -> None:
+        check_at_least("driving", self, 1, "seeds", "steps", "speed_steps", "speed_batches")
+        check_at_least("driving", self, 0, "threads")
 
 
 # ---- episodes --------------------------------------------------------------------------------------
@@ -247,7 +251,8 @@ def grid_video(gt: np.ndarray, pred: np.ndarray, views: tuple[str, ...], scale: 
 
 
 # ---- the benchmark --------------------------------------------------------------------------------------
-def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None = None) -> BenchResult:
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """Measure the model of ``config``; the GIF goes to ``out_dir``."""
     import imageio.v3 as iio3
     import torch
 
@@ -255,12 +260,10 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
     from cosmos_sim.eval.rollouts import open_loop
     from cosmos_sim.world_models.wfm import WorldModel
 
-    cfg = config or Config()
+    cfg = config
     if quick:
         cfg = dataclasses.replace(cfg, seeds=min(cfg.seeds, 2), steps=min(cfg.steps, 8),
                                   speed_steps=min(cfg.speed_steps, 2))
-    if min(cfg.seeds, cfg.steps, cfg.speed_steps, *cfg.speed_batches) < 1:
-        raise ValueError(f"seeds, steps, speed_steps and speed_batches must be >= 1, got {cfg}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(out_dir)

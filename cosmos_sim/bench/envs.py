@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 
 import cosmos_sim  # noqa: F401  (registers the ids)
-from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.bench.common import BenchResult, check_at_least, config_error
 
 ENV_CASES: dict[str, str] = {
     "manipulation": "cosmos_sim/Manipulation-GT-v0",
@@ -45,13 +45,18 @@ class Config:
     workers: tuple[int, ...] = (1, 2)
     """Worker counts of the generation runs."""
 
+    def __post_init__(self) -> None:
+        check_config(self)
+
 
 def check_config(cfg: Config) -> Config:
+    """``cfg`` if every option is valid; ValueError saying the value, the expectation and the flag otherwise."""
     unknown = [c for c in cfg.cases if c not in ENV_CASES]
     if unknown:
-        raise ValueError(f"unknown env case(s) {unknown}; valid: {list(ENV_CASES)}")
-    if cfg.steps < 1 or cfg.episodes < 1 or not cfg.sizes or min(cfg.sizes) < 1 or min(cfg.workers, default=1) < 1:
-        raise ValueError(f"steps, episodes, sizes and workers must be >= 1, got {cfg}")
+        raise config_error("envs", "cases", cfg.cases, f"names from {', '.join(ENV_CASES)}")
+    check_at_least("envs", cfg, 1, "sizes", "steps", "episodes")
+    if min(cfg.workers, default=1) < 1:  # (no workers: no generation run)
+        raise config_error("envs", "workers", cfg.workers, "worker counts >= 1")
     return cfg
 
 
@@ -98,11 +103,11 @@ def generation_throughput(env_id: str, episodes: int, workers: int, size: int, m
     return summary
 
 
-def run(quick: bool = False, config: Config | None = None) -> BenchResult:
-    cfg = config or Config()
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """Time every env case and generation run of ``config`` (nothing is written into ``out_dir`` but the result)."""
+    cfg = config
     if quick:
         cfg = dataclasses.replace(cfg, steps=min(cfg.steps, 100), episodes=min(cfg.episodes, 4))
-    check_config(cfg)
     steps = cfg.steps
     rows: list[dict] = []
     figures: dict[str, float] = {}

@@ -40,7 +40,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,9 @@ class Config:
     consistency: bool = True
     """Also score 3D consistency on the static CameraOrbit scene (same seeds, context, horizon)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenarios", _checked_scenarios(self))  # free_fall -> FreeFall, no duplicates
+
 
 def scenario_name(name: str) -> str:
     """``"free_fall"`` or ``"FreeFall"`` -> ``"FreeFall"``; ValueError listing the valid names otherwise."""
@@ -110,22 +113,30 @@ def scenario_name(name: str) -> str:
                      f"(or their keys {list(by_key)})")
 
 
-def check_config(cfg: Config) -> Config:
-    """``cfg`` with scenario names normalised; ValueError saying what to change for a bad one."""
+def _checked_scenarios(cfg: Config) -> tuple[str, ...]:
+    """``cfg``'s scenario names normalised; ValueError saying what to change for a bad option."""
     scenarios = tuple(dict.fromkeys(scenario_name(s) for s in cfg.scenarios))
     if not scenarios:
         raise ValueError("no scenario given; pass --scenarios with one or more of " + ", ".join(DEFAULT_SCENARIOS))
     if cfg.context < 1 or cfg.horizon < 1:
-        raise ValueError(f"context ({cfg.context}) and horizon ({cfg.horizon}) must both be >= 1")
+        raise ValueError(f"context ({cfg.context}) and horizon ({cfg.horizon}) must both be >= 1; "
+                         "pass --context and --horizon of 1 or more")
     if cfg.context + cfg.horizon > PHYSICS_EPISODE_STEPS + 1:
         raise ValueError(f"context + horizon = {cfg.context + cfg.horizon} frames do not fit the "
                          f"{PHYSICS_EPISODE_STEPS + 1}-frame episodes; lower --horizon or --context")
     if cfg.seeds < 1 or cfg.first_seed < 0:
-        raise ValueError(f"seeds ({cfg.seeds}) must be >= 1 and first_seed ({cfg.first_seed}) >= 0")
+        raise ValueError(f"seeds ({cfg.seeds}) must be >= 1 and first_seed ({cfg.first_seed}) >= 0; "
+                         "pass --seeds of 1 or more and --first-seed of 0 or more")
     unknown = [b for b in cfg.baselines if b not in (*BASELINES, "none")]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)} or none")
-    return Config(**{**asdict(cfg), "scenarios": scenarios})
+    return scenarios
+
+
+def check_config(cfg: Config) -> Config:
+    """``cfg`` checked again, scenario names normalised (``Config`` does both when it is built, so this
+    only matters for an instance changed behind the dataclass's back)."""
+    return replace(cfg)
 
 
 def _nanmean(x, axis=None):
@@ -436,7 +447,7 @@ def summarise(cfg: Config, names: list[str], parts: dict[tuple[str, str], dict],
     return BenchResult(name="physics", figures=figures, rows=rows, notes=notes)
 
 
-def run(quick: bool = False, out_dir: str = "benchmarks", config: Config | None = None) -> BenchResult:
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     """``cosmos-sim bench physics``: ``evaluate`` (``run_benchmark`` writes the JSON and markdown)."""
     return evaluate(config, out_dir, quick=quick, write=False)
 

@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,12 @@ CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano")
 PICTURE_FRAMES = (0, 4, 8, 24)
 
 
+@dataclass(frozen=True)
+class Config:
+    """``cosmos-sim bench tokenizer`` has no options of its own (``--quick``: one held-out episode per scene, one
+    timed repetition)."""
+
+
 def heldout_stores(out_dir: str | os.PathLike, episodes: int | None = None) -> dict[str, Path]:
     """Record the held-out episodes of every scene (seeds HELD_OUT_SEED, ...) into ``out_dir``."""
     from cosmos_sim.data.generate import GenerateConfig, generate
@@ -48,7 +55,7 @@ def heldout_stores(out_dir: str | os.PathLike, episodes: int | None = None) -> d
         path = Path(out_dir) / f"heldout_{name}.zarr"
         if not path.exists():
             generate(GenerateConfig(env_id=env_id, episodes=episodes or n, out=str(path), policy=policy, workers=min(2, episodes or n),
-                                    seed=HELD_OUT_SEED, resolution=(64, 64), progress=False))
+                                    seed=HELD_OUT_SEED, resolution=(64, 64), maps=("seg",), progress=False))
         paths[name] = path
     return paths
 
@@ -60,6 +67,21 @@ def episodes_of(path: Path, key: str = "rgb") -> list[torch.Tensor]:
     return [torch.from_numpy(np.ascontiguousarray(e[: 1 + (len(e) - 1) // 4 * 4].transpose(0, 3, 1, 2))) for e in eps]
 
 
+def segs_of(path: Path) -> tuple[list[np.ndarray], dict[int, str]] | None:
+    """Every episode's segmentation of the observation camera, cut like ``episodes_of``, and the labels (None for a
+    store recorded without seg)."""
+    from cosmos_sim.data.object_masks import seg_key_of
+
+    with TrajectoryStore.open(path) as s:
+        try:
+            key = seg_key_of(s)
+        except ValueError:
+            return None
+        segs = [s.episode(i, keys=[key])[key] for i in range(s.n_episodes)]
+        labels = {int(k): v for k, v in s.attrs.get("segmentation_labels", {}).items()}
+    return [e[: 1 + (len(e) - 1) // 4 * 4] for e in segs], labels
+
+
 @torch.no_grad()
 def reconstruct(model: Tokenizer, video: torch.Tensor, setting: str) -> torch.Tensor:
     """``video`` (T, 3, H, W) uint8 -> float reconstruction, as one video or frame by frame."""
@@ -68,14 +90,27 @@ def reconstruct(model: Tokenizer, video: torch.Tensor, setting: str) -> torch.Te
     return torch.cat([model.reconstruct(video[i : i + 32]).cpu() for i in range(0, len(video), 32)])  # images
 
 
-def quality(model: Tokenizer, videos: list[torch.Tensor], setting: str) -> dict[str, float]:
-    """Mean PSNR / SSIM over every frame of ``videos``."""
-    p, s = [], []
-    for v in videos:
+def quality(model: Tokenizer, videos: list[torch.Tensor], setting: str, segs=None) -> dict[str, float]:
+    """Mean PSNR / SSIM over every frame of ``videos``; with ``segs`` (``segs_of``) also the objects' mean IoU
+    (found by colour in the reconstruction, against the GT masks; the robot and scenery not counted)."""
+    from cosmos_sim.eval.rollouts import object_rollout_metrics
+
+    p, s, iou = [], [], []
+    for i, v in enumerate(videos):
         rec, gt = reconstruct(model, v, setting), v.float() / 255
         p.append(psnr(rec, gt))
         s.append(ssim(rec, gt))
-    return {"psnr": float(torch.cat(p).mean()), "ssim": float(torch.cat(s).mean()), "frames": sum(len(v) for v in videos)}
+        if segs is not None:
+            frames = v.permute(0, 2, 3, 1).numpy()
+            pred = (rec.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+            seg = segs[0][i]
+            m = object_rollout_metrics(pred[None], np.concatenate([frames[:1], frames])[None],
+                                       np.concatenate([seg[:1], seg])[None], [segs[1]])
+            iou.append(m["object_iou"][0])
+    out = {"psnr": float(torch.cat(p).mean()), "ssim": float(torch.cat(s).mean()), "frames": sum(len(v) for v in videos)}
+    if iou:
+        out["object_iou"] = float(np.nanmean(np.concatenate(iou)))
+    return out
 
 
 @torch.no_grad()
@@ -151,9 +186,15 @@ def comparison_png(models: dict[str, Tokenizer], videos: dict[str, torch.Tensor]
     return path
 
 
-def run(quick: bool = False, out_dir: str | os.PathLike = "benchmarks", checkpoints: dict[str, Path] | None = None,
-        data_dir: str | os.PathLike | None = None) -> BenchResult:
-    """Measure every checkpoint (default: the shipped ``assets/tokenizers/*``) on fresh held-out episodes."""
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """``cosmos-sim bench tokenizer``: ``measure`` the shipped ``assets/tokenizers/*``; the picture goes to ``out_dir``."""
+    return measure(out_dir, quick)
+
+
+def measure(out_dir: str | os.PathLike, quick: bool = False, checkpoints: dict[str, Path] | None = None,
+            data_dir: str | os.PathLike | None = None) -> BenchResult:
+    """Measure every checkpoint (default: the shipped ``assets/tokenizers/*``) on fresh held-out episodes
+    (recorded into ``data_dir``, default a temporary directory)."""
     checkpoints = checkpoints or {n: ASSETS_DIR / "tokenizers" / n for n in CHECKPOINTS}
     models = {n: Tokenizer.from_pretrained(p) for n, p in checkpoints.items()}
     rows: list[dict] = []
@@ -161,10 +202,11 @@ def run(quick: bool = False, out_dir: str | os.PathLike = "benchmarks", checkpoi
     with tempfile.TemporaryDirectory() as tmp:
         stores = heldout_stores(data_dir or tmp, episodes=1 if quick else None)
         videos = {scene: episodes_of(p) for scene, p in stores.items()}
+        segs = {scene: segs_of(p) for scene, p in stores.items()}
     for name, model in models.items():
         cfg = model.config
         for setting in ("video", "image"):
-            per_scene = {scene: quality(model, v, setting) for scene, v in videos.items()}
+            per_scene = {scene: quality(model, v, setting, segs[scene]) for scene, v in videos.items()}
             n = sum(q["frames"] for q in per_scene.values())
             mean_p = sum(q["psnr"] * q["frames"] for q in per_scene.values()) / n
             mean_s = sum(q["ssim"] * q["frames"] for q in per_scene.values()) / n
@@ -174,7 +216,10 @@ def run(quick: bool = False, out_dir: str | os.PathLike = "benchmarks", checkpoi
             bits = model.bits_per_frame() * cfg.temporal_compression / tc if cfg.kind == "DV" else None
             for scene, q in per_scene.items():
                 rows.append({"checkpoint": name, "setting": label, "scene": scene, "frames": q["frames"],
-                             "psnr_db": round(q["psnr"], 2), "ssim": round(q["ssim"], 4)})
+                             "psnr_db": round(q["psnr"], 2), "ssim": round(q["ssim"], 4),
+                             "object_iou": round(q["object_iou"], 3) if "object_iou" in q else None})
+                if "object_iou" in q:
+                    figures[f"{label}_object_iou_{scene}"] = round(q["object_iou"], 3)
             rows.append({"checkpoint": name, "setting": label, "scene": "ALL (frame-weighted)", "frames": n,
                          "psnr_db": round(mean_p, 2), "ssim": round(mean_s, 4), "compression": round(ratio, 1),
                          "bits_per_frame": None if bits is None else round(bits, 1)})
@@ -200,7 +245,8 @@ def run(quick: bool = False, out_dir: str | os.PathLike = "benchmarks", checkpoi
     notes = (f"Held-out episodes: seeds {HELD_OUT_SEED}.. of each scene (never used for training), 64x64, whole "
              "episodes encoded as one causal video ('video' setting) or frame by frame ('image' setting, same "
              "model). PSNR/SSIM averaged over frames (SSIM: 11x11 Gaussian window, sigma 1.5). Compression = input "
-             "values / latent values; DV bits per frame = tokens x log2(64000) / frames. Speed: encode + decode, "
+             "values / latent values; object_iou: the moving objects (not the robot) found by colour in the "
+             "reconstruction against their GT segmentation (1 = kept whole); DV bits per frame = tokens x log2(64000) / frames. Speed: encode + decode, "
              f"fp32, {torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'CPU'}; peak "
              "memory = peak RSS of a fresh process (model loaded + one batch). Picture: tokenizer.png (GT | "
              "reconstruction | error x4 per checkpoint).")

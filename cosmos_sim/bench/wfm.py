@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cosmos_sim.bench.common import BenchResult
+from cosmos_sim.bench.common import BenchResult, check_at_least
 from cosmos_sim.data.pictures import psnr_plot, side_by_side
 from cosmos_sim.eval import HELD_OUT_SEED
 from cosmos_sim.eval.rollouts import gt_rollouts
 
 STEPS = 16
 REWARD_STEPS = 60
-GT_ID = "cosmos_sim/Manipulation-GT-v0"
 #: Shipped models measured here: (label, name under assets/wfm/).
 MODELS = (("diffusion", "manip-dit-nano"), ("ar", "manip-gpt-nano"))
 
@@ -58,15 +57,50 @@ class Config:
     speed_steps: int = 16
     """Timed env steps per batch size (8 from batch 32 on)."""
 
+    def __post_init__(self) -> None:
+        check_at_least("wfm", self, 1, "seeds", "steps", "reward_steps", "speed_steps", "speed_batches")
 
-def _tokenizer_ceiling(model, frames: np.ndarray) -> np.ndarray:
-    """Per-step PSNR of the tokenizer's image-mode reconstruction of the GT frames."""
+
+def _tokenizer_ceiling(model, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step PSNR of the tokenizer's image-mode reconstruction of the GT frames, and that reconstruction."""
     from cosmos_sim.eval.rollouts import rollout_metrics
 
     b, t = frames.shape[:2]
     z = model.encode(frames.reshape(b * t, 1, *frames.shape[2:]))[:, 0]
     rec = model.decode(z).reshape(frames.shape)
-    return rollout_metrics(rec, frames)["psnr"]
+    return rollout_metrics(rec, frames)["psnr"], rec
+
+
+def _block_names(labels: dict) -> tuple[str, ...]:
+    return tuple(v for v in labels.values() if v.endswith("block"))
+
+
+def _block_metrics(pred: np.ndarray, g: dict) -> dict[str, np.ndarray]:
+    """Per-step block IoU and centroid error (px), mean over episodes, of ``pred`` continuing ``g``'s frames."""
+    import warnings
+
+    from cosmos_sim.eval.rollouts import object_rollout_metrics
+
+    m = object_rollout_metrics(pred, g["frames"], g["segs"], [g["labels"]] * len(pred), _block_names(g["labels"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block lost in every episode at a step: NaN
+        return {k: np.nanmean(v, axis=0) for k, v in m.items()}
+
+
+def block_in_goal(frames: np.ndarray, g: dict) -> np.ndarray:
+    """(E,) whether the block's colour centroid in ``frames`` (E, H, W, 3) lies inside the goal disc (seen in
+    the GT first frame's segmentation: its centroid and the radius of a disc of its area)."""
+    from cosmos_sim.eval import physics_metrics as pm
+
+    ids = {v: k for k, v in g["labels"].items()}
+    out = np.zeros(len(frames), bool)
+    for e in range(len(frames)):
+        goal = g["segs"][e, 0] == ids["goal"]
+        ref = pm.colour_reference(g["frames"][e, :1], g["segs"][e, :1], g["labels"], _block_names(g["labels"]))
+        block = pm.segment_by_colour(frames[e], ref) > 0
+        c, cg = pm.centroid(block), pm.centroid(goal)
+        out[e] = c is not None and cg is not None and np.linalg.norm(c - cg) <= np.sqrt(goal.sum() / np.pi)
+    return out
 
 
 def vector_env_speed(venv, steps: int, seed: int = 0) -> float:
@@ -138,23 +172,22 @@ def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
             "episodes_with_success": float(succ.any(1).mean())}
 
 
-def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None = None) -> BenchResult:
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """Measure the models of ``config``; the pictures go to ``out_dir``."""
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
     from cosmos_sim.eval.rollouts import open_loop, rollout_metrics
     from cosmos_sim.world_models.wfm import WorldModel
 
-    cfg = config or Config()
+    cfg = config
     if quick:
         cfg = dataclasses.replace(cfg, seeds=min(cfg.seeds, 4), speed_steps=min(cfg.speed_steps, 4),
                                   speed_batches=tuple(b for b in cfg.speed_batches if b <= 16) or (1,))
-    if min(cfg.seeds, cfg.steps, cfg.reward_steps, cfg.speed_steps, *cfg.speed_batches) < 1:
-        raise ValueError(f"seeds, steps, reward_steps, speed_steps and speed_batches must be >= 1, got {cfg}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_seeds, steps = cfg.seeds, cfg.steps
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + n_seeds))
-    gt = {pol: gt_rollouts(pol, seeds, steps=steps) for pol in ("expert", "random")}
-    long_expert = gt_rollouts("expert", seeds, steps=cfg.reward_steps)
+    gt = {pol: gt_rollouts(pol, seeds, steps=steps, segs=True) for pol in ("expert", "random")}
+    long_expert = gt_rollouts("expert", seeds, steps=cfg.reward_steps, segs=True)
     figures: dict[str, float] = {}
     rows: list[dict] = []
     curves: dict[str, np.ndarray] = {}
@@ -163,9 +196,13 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
         copy = rollout_metrics(np.repeat(g["frames"][:, :1], steps, axis=1), truth)
         figures[f"copy_last_psnr_mean_db_{pol}"] = float(copy["psnr"].mean())
         figures[f"copy_last_ssim_mean_{pol}"] = float(copy["ssim"].mean())
+        blocks = _block_metrics(np.repeat(g["frames"][:, :1], steps, axis=1), g)
+        figures[f"copy_last_block_iou_step{steps}_{pol}"] = float(blocks["object_iou"][-1])
+        figures[f"copy_last_block_centroid_px_step{steps}_{pol}"] = float(blocks["centroid_px"][-1])
         rows.append({"model": "copy-last-frame", "policy": pol, "psnr_mean_db": float(copy["psnr"].mean()),
                      "psnr_step1_db": float(copy["psnr"][0]), f"psnr_step{steps}_db": float(copy["psnr"][-1]),
-                     "ssim_mean": float(copy["ssim"].mean())})
+                     "ssim_mean": float(copy["ssim"].mean()), f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
+                     f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1])})
         curves[f"copy-last ({pol})"] = copy["psnr"]
 
     speed_batches = cfg.speed_batches
@@ -180,15 +217,20 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
             raise
         model = WorldModel.from_pretrained(model_dir, device="cpu")
         fam = label = model.config.family
-        if label in measured:
-            raise ValueError(f"bench wfm measures one model per family: {name} and {measured[label]} are both {label}")
+        if label in measured:  # a second model of a family (e.g. a new checkpoint beside the shipped one)
+            label = Path(name).name.replace("-", "_")
         measured[label] = name
         for pol, g in gt.items():
             pred, lat = open_loop(model, g["frames"][:, 0], g["actions"], return_latents=True)
             m = rollout_metrics(pred, g["frames"][:, 1:])
             r_pred, _ = model.reward(lat.flatten(0, 1), g["actions"].reshape(-1, g["actions"].shape[-1]))
             figures[f"reward_mae_open_loop_{label}_{pol}"] = float(np.abs(r_pred - g["reward"].reshape(-1)).mean())
-            ceiling = _tokenizer_ceiling(model, g["frames"][:, 1:])
+            ceiling, rec = _tokenizer_ceiling(model, g["frames"][:, 1:])
+            blocks = _block_metrics(pred, g)
+            rec_blocks = _block_metrics(rec, g)
+            figures[f"block_iou_step{steps}_{label}_{pol}"] = float(blocks["object_iou"][-1])
+            figures[f"block_centroid_px_step{steps}_{label}_{pol}"] = float(blocks["centroid_px"][-1])
+            figures[f"tokenizer_block_iou_{label}_{pol}"] = float(np.nanmean(rec_blocks["object_iou"]))
             figures[f"psnr_mean_db_{label}_{pol}"] = float(m["psnr"].mean())
             figures[f"ssim_mean_{label}_{pol}"] = float(m["ssim"].mean())
             figures[f"tokenizer_psnr_db_{label}_{pol}"] = float(ceiling.mean())
@@ -196,6 +238,9 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
                          "psnr_mean_db": float(m["psnr"].mean()), "psnr_step1_db": float(m["psnr"][0]),
                          f"psnr_step{steps}_db": float(m["psnr"][-1]), "ssim_mean": float(m["ssim"].mean()),
                          "tokenizer_ceiling_db": float(ceiling.mean()),
+                         f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
+                         f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1]),
+                         "tokenizer_block_iou": float(np.nanmean(rec_blocks["object_iou"])),
                          "psnr_per_step_db": [round(float(v), 2) for v in m["psnr"]]})
             curves[f"{label} ({pol})"] = m["psnr"]
             if pol == "expert":
@@ -209,6 +254,16 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
         # Reward head on whole expert episodes (most succeed within 60 steps), teacher forced.
         acc = _reward_accuracy(model, long_expert)
         figures |= {f"{k}_{label}": v for k, v in acc.items()}
+        # Whole expert episodes open loop: does the block end in the goal disc in the model when it does in the
+        # scene, and does the reward head say so?
+        pred_long, lat_long = open_loop(model, long_expert["frames"][:, 0], long_expert["actions"], return_latents=True)
+        gt_done = long_expert["success"][:, -1]
+        _, p_done = model.reward(lat_long[:, -1], long_expert["actions"][:, -1])
+        figures[f"goal_agreement_{label}"] = float((block_in_goal(pred_long[:, -1], long_expert) == gt_done).mean())
+        figures[f"reward_head_goal_agreement_{label}"] = float(((np.asarray(p_done) > 0.5) == gt_done).mean())
+        figures["gt_success_at_end"] = float(gt_done.mean())
+        figures["goal_rule_accuracy_gt"] = float(
+            (block_in_goal(long_expert["frames"][:, -1], long_expert) == gt_done).mean())
         # Speed, FLOPs, peak.
         flops = _flops_per_step(model)
         figures[f"gflop_per_step_{label}"] = flops / 1e9
@@ -233,15 +288,22 @@ def run(out_dir: str = "benchmarks", quick: bool = False, config: Config | None 
     notes = (f"Open-loop {steps}-step rollouts from seeds {seeds[0]}..{seeds[-1]} (held out: training used seeds "
              "< 100000) under the scripted expert and the random policy; the GT first frame fills the K context "
              "slots. copy-last-frame holds that first frame. tokenizer_ceiling_db: PSNR of the tokenizer's own "
-             "reconstruction of the GT frames. Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
+             f"reconstruction of the GT frames. block_iou_step{steps} / block_centroid_px_step{steps}: the block "
+             "found by colour in the prediction (reference colour from the GT first frame) against its GT "
+             "segmentation mask at the last step (mean over episodes); tokenizer_block_iou: the same on the "
+             f"tokenizer's reconstruction of the GT frames. goal_agreement: over {cfg.reward_steps}-step expert "
+             "episodes replayed open loop, how often the block ends inside the goal disc in the prediction exactly "
+             "when the GT episode ends in success (goal_rule_accuracy_gt: the same image rule on the GT frames); "
+             "reward_head_goal_agreement: the same for the reward head's success flag on the last predicted latent. "
+             "Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
              f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
              "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png.")
     headline = [f"{k}: {v:.4g}" for k, v in figures.items()
-                if k.startswith(("psnr_mean_db_", "psnr_gain", "steps_per_s", "ms_per_step", "gflop", "peak_",
+                if k.startswith(("psnr_mean_db_", "psnr_gain", "block_", "goal_", "reward_head_goal", "steps_per_s", "ms_per_step", "gflop", "peak_",
                                  "success_accuracy", "success_recall", "reward_mae_diffusion", "reward_mae_ar"))
                 and not k.endswith(("_expert", "_random"))]
     notes += "\n\nHeadline figures: " + "; ".join(headline) + "."
     return BenchResult(name="wfm", figures=figures, rows=rows, notes=notes)
 
 
-__all__ = ["matmul_peak", "run"]
+__all__ = ["Config", "matmul_peak", "run"]

@@ -11,17 +11,82 @@
     cosmos-sim dream --model DIR --from ...  synthetic trajectories rolled out inside a world model
     cosmos-sim curate INPUT_DIR OUT_DIR      raw videos -> filtered, captioned, deduplicated training shards
     cosmos-sim demo                          the README's demo
+
+Flags: every command's flags come from a dataclass (``cosmos_sim.cli.dataclass_cli``: one flag per
+field, its docstring as the help): ``GenerateConfig``, ``DreamConfig``, the trainers' ``Args``, ... and,
+for commands without a config of their own, a small dataclass here or in ``cli/policies.py``.
+``--env-kwargs`` is a JSON object everywhere, and commands with progress bars take ``--no-progress``.
+A command's arguments are added to its parser only when that command is parsed (or its help shown),
+so ``cosmos-sim --help`` imports no command module (no torch, no zarr).
+
+Errors: a ``cosmos_sim.errors.CosmosSimError`` (ConfigError, StoreError, CheckpointError: bad input
+the user can fix) is printed as one line, ``cosmos-sim CMD: error: ...``, exit code 2; so are argparse
+usage errors. Every other exception is a bug and leaves ``main`` with its traceback, a bare ValueError
+included. ``cosmos-sim --debug CMD ...`` shows the traceback of user errors too.
+
+Modules that still raise bare ValueErrors for user input are handled by one rule only: a command's
+config-building/validation step (building its config, the checks that need no long work) runs
+inside ``_validating()``, which turns a ValueError or FileNotFoundError raised there into a
+ConfigError with the same message. Nothing else is caught, so a ValueError from the command's work
+(rollouts, training, encoding ...) is a traceback. The checks some commands repeat in that step
+(``_check_train_wfm``, ``cli.policies.check_eval_args``, ``data.generate.check_config``,
+``data.dream.check_config``) are there for errors their modules do not yet raise as CosmosSimError.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from cosmos_sim.errors import ConfigError, CosmosSimError
 
 # cosmos_sim.policies.POLICIES, spelled out so that `--help` imports nothing heavy (a test keeps them equal).
 GENERATE_POLICIES = ("random", "expert", "noisy-expert")
+
+
+class _Parser(argparse.ArgumentParser):
+    """A sub-command parser whose arguments are added on first use (parsing or help) by ``populate``, so
+    that building the ``cosmos-sim`` parser imports no command's module."""
+
+    def __init__(self, *args, populate: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def _populated(self) -> None:
+        populate, self._populate = self._populate, None
+        if populate is not None:
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._populated()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._populated()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._populated()
+        return super().format_usage()
+
+
+@contextlib.contextmanager
+def _validating() -> Iterator[None]:
+    """Around a command's config-building/validation step only, never around its work: a bare ValueError
+    (or FileNotFoundError) raised there is a user error from a module that does not raise
+    ``cosmos_sim.errors`` yet; it leaves as a ConfigError with the same message (see the module docstring)."""
+    try:
+        yield
+    except CosmosSimError:
+        raise
+    except (ValueError, FileNotFoundError) as e:
+        raise ConfigError(str(e)) from e
 
 
 def _resolution(text: str) -> tuple[int, int]:
@@ -35,16 +100,40 @@ def _resolution(text: str) -> tuple[int, int]:
     return size
 
 
-def _json_dict(text: str) -> dict:
-    import json
+def _names(text: str) -> tuple[str, ...]:
+    """``"depth, seg"`` -> ``("depth", "seg")`` (blanks stripped, repeats dropped); ``""`` -> ``()``."""
+    return tuple(dict.fromkeys(m.strip() for m in text.split(","))) if text.strip() else ()
 
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"--env-kwargs {text!r} is not JSON: {e}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"--env-kwargs must be a JSON object like '{{\"n_objects\": 3}}', got {text!r}")
-    return value
+
+@dataclass(frozen=True)
+class ExportArgs:
+    """Settings of ``cosmos-sim export`` (the arguments of ``cosmos_sim.data.export.export_episode``)."""
+
+    store: str
+    """Trajectory store path."""
+    out: str
+    """Output file; .mp4 or .gif."""
+    episode: int = 0
+    """Episode index (negative counts from the end)."""
+    key: str | None = None
+    """Data key to show; None: rgb, or all cameras as a grid."""
+    fps: int | None = None
+    """Frames per second; None: the env's."""
+
+
+@dataclass(frozen=True)
+class CurateArgs:
+    """Inputs of ``cosmos-sim curate``; its other flags are ``CurateConfig`` fields that override the --config file."""
+
+    input_dir: str
+    """Directory of raw videos (searched recursively)."""
+    out_dir: str
+    """Output directory (clips, shards, report)."""
+    config: str | None = None
+    """TOML or JSON file with [split], [motion], ... sections; None: the defaults."""
+
+
+_CURATE_FLAGS = ("executor", "workers", "ray_address", "progress")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -64,25 +153,29 @@ def _cmd_list_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from cosmos_sim.data.generate import GenerateConfig, generate
-    from cosmos_sim.envs.control_maps import parse_maps
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.data.generate import GenerateConfig, check_config, generate
 
-    cfg = GenerateConfig(env_id=args.env, episodes=args.episodes, out=args.out, policy=args.policy,
-                         workers=args.workers, seed=args.seed, resolution=args.resolution,
-                         maps=parse_maps(args.maps), max_steps=args.max_steps, env_kwargs=args.env_kwargs)
+    with _validating():
+        cfg = dataclass_from_namespace(GenerateConfig, args)
+        check_config(cfg)  # parse_maps (envs/control_maps.py) raises a bare ValueError for an unknown map
     generate(cfg)
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.data.export import export_episode
 
-    path = export_episode(args.store, args.episode, args.out, key=args.key, fps=args.fps)
+    a = dataclass_from_namespace(ExportArgs, args)
+    path = export_episode(a.store, a.episode, a.out, key=a.key, fps=a.fps)
     print(f"wrote {path}")
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from cosmos_sim.bench import benchmark_module, run_benchmark
     from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 
@@ -91,23 +184,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.parser.print_help()
             return 0
         args.parser.error("the benchmark name is required")
-    # A benchmark's own options come from its Config dataclass, parsed from what the bench parser left.
-    if args.help:
-        args.rest.append("--help")
-    cls = getattr(benchmark_module(args.name), "Config", None)
-    config = None
-    if cls is not None:
-        p = argparse.ArgumentParser(prog=f"cosmos-sim bench {args.name}", description=f"options of bench {args.name}")
-        add_dataclass_arguments(p, cls)
-        if "-h" in args.rest or "--help" in args.rest:
-            p.print_help()
-            return 0
-        config = dataclass_from_namespace(cls, p.parse_args(args.rest))
-    elif args.help:
-        args.parser.print_help()
+    # A benchmark's own options are the fields of its Config dataclass, parsed from what the bench parser left.
+    cls = benchmark_module(args.name).Config
+    fields = dataclasses.fields(cls)
+    p = argparse.ArgumentParser(prog=f"cosmos-sim bench {args.name}",
+                                description=f"Options of bench {args.name}, besides --out and --quick"
+                                + ("." if fields else f": none, bench {args.name} takes no options of its own."))
+    add_dataclass_arguments(p, cls)
+    if args.help or "-h" in args.rest or "--help" in args.rest:
+        p.print_help()
         return 0
-    elif args.rest:
-        raise ValueError(f"benchmark {args.name!r} takes no options, got {' '.join(args.rest)}")
+    with _validating():  # Config checks its values when built
+        if not fields and args.rest:
+            raise ValueError(f"benchmark {args.name!r} takes no options, got {' '.join(args.rest)}; "
+                             "run it with --out and --quick only")
+        config = dataclass_from_namespace(cls, p.parse_args(args.rest))
     result = run_benchmark(args.name, args.out, quick=args.quick, command=_command_line(args), config=config)
     width = max(len(k) for k in result.figures) if result.figures else 0
     for k, v in result.figures.items():
@@ -117,33 +208,62 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
-    from cosmos_sim.train.tokenizer import args_from_namespace, train
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.train.tokenizer import Args, train
 
-    train(args_from_namespace(args, command=_command_line(args)))
+    with _validating():
+        a = dataclass_from_namespace(Args, args, _command_line(args))
+    train(a)
     return 0
 
 
-def _cmd_train_wfm(args: argparse.Namespace) -> int:
-    from cosmos_sim.train.wfm import args_from_namespace, train
+def _check_train_wfm(a) -> None:
+    """train-wfm's validation step: the first store has what the family needs and the tokenizer suits the family.
 
-    train(args_from_namespace(args, command=_command_line(args)))
+    ``train`` checks the same before its long work (in this order), but with bare ValueErrors
+    (``store_env_info`` in train/wfm.py, ``WorldModel.__init__`` in world_models/wfm.py); running the
+    checks here keeps them one-line messages. Remove once those raise ``cosmos_sim.errors`` classes.
+    """
+    from cosmos_sim.train.wfm import build_model, store_env_info
+    from cosmos_sim.world_models.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_pretrained(a.tokenizer, device="cpu")
+    env_info = store_env_info(a.data[0], multiview=a.family == "multiview")
+    build_model(a, tokenizer, a.tokenizer, None, env_info)
+
+
+def _cmd_train_wfm(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.train.wfm import Args, train
+
+    with _validating():
+        a = dataclass_from_namespace(Args, args, _command_line(args))
+        _check_train_wfm(a)
+    train(a)
     return 0
 
 
 def _cmd_train_policy(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.policies import run_train, train_args_from_namespace
 
-    run_train(train_args_from_namespace(args, command=_command_line(args)))
+    with _validating():  # ppo.Args/bc.Args check their values with bare ValueErrors
+        a = train_args_from_namespace(args, command=_command_line(args))
+    run_train(a)
     return 0
 
 
 def _cmd_eval_policy(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.cli.policies import EvalArgs, check_eval_args
     from cosmos_sim.policies.evaluate import evaluate
 
-    gif = None if args.gif_episodes == 0 else (args.gif or os.path.join(args.policy, "eval.gif"))
-    r = evaluate(args.policy, args.env, episodes=args.episodes, seed=args.seed, env_kwargs=args.env_kwargs,
-                 gif=gif, gif_episodes=args.gif_episodes, deterministic=not args.sample)
-    print(f"{args.env}: success rate {r.success_rate:.3f}, mean return {r.mean_return:.2f}, mean length "
+    with _validating():
+        a = dataclass_from_namespace(EvalArgs, args)
+        check_eval_args(a)
+    gif = None if a.gif_episodes == 0 else (a.gif or os.path.join(a.policy, "eval.gif"))
+    r = evaluate(a.policy, a.env_id, episodes=a.episodes, seed=a.seed, env_kwargs=a.env_kwargs,
+                 gif=gif, gif_episodes=a.gif_episodes, deterministic=not a.sample)
+    print(f"{a.env_id}: success rate {r.success_rate:.3f}, mean return {r.mean_return:.2f}, mean length "
           f"{r.mean_length:.1f} over {len(r.seeds)} episodes (seeds {r.seeds[0]}..{r.seeds[-1]})"
           + (f"; GIF {r.gif}" if r.gif else ""))
     return 0
@@ -151,29 +271,107 @@ def _cmd_eval_policy(args: argparse.Namespace) -> int:
 
 def _cmd_dream(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.policies import dream_config_from_namespace
-    from cosmos_sim.data.dream import dream
+    from cosmos_sim.data.dream import check_config, dream
 
-    s = dream(dream_config_from_namespace(args), command=_command_line(args))
+    with _validating():  # resolve_checkpoint (envs/wfm_env.py) raises a bare ValueError for an unknown model
+        cfg = dream_config_from_namespace(args)
+        check_config(cfg)
+    s = dream(cfg, command=_command_line(args))
     print(f"{s['kept']}/{s['episodes']} dreamed episodes written to {s['out']}: {s['trajectories_per_hour']:,.0f} "
           f"trajectories/hour, {s['frames_per_s']:.1f} frames/s, mean predicted return {s['mean_predicted_return']:.2f}")
     return 0
 
 
 def _cmd_curate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.curate import curate, load_config
 
-    cfg = load_config(args.config, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
-                      progress=False if args.no_progress else None)
-    summary = curate(args.input_dir, args.out_dir, cfg)
+    with _validating():  # load_config and CurateConfig (curate/pipeline.py) raise bare ValueErrors
+        a = dataclass_from_namespace(CurateArgs, args)
+        cfg = load_config(a.config, **{k: getattr(args, k) for k in _CURATE_FLAGS if hasattr(args, k)})
+        if not Path(a.input_dir).is_dir():
+            raise ConfigError(f"input directory {a.input_dir} does not exist or is not a directory")
+    summary = curate(a.input_dir, a.out_dir, cfg)
     print(summary["text"])
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(out=args.out, episodes=args.episodes, workers=args.workers))
+    with _validating():
+        cfg = dataclass_from_namespace(DemoConfig, args)
+    run_demo(cfg)
     return 0
+
+
+# ---- the arguments of each command, added when the command is parsed (see _Parser) ----------------------
+def _generate_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.data.generate import GenerateConfig
+
+    add_dataclass_arguments(
+        s, GenerateConfig, flags={"env_id": ("--env", "--env-id")}, choices={"policy": GENERATE_POLICIES},
+        defaults={"episodes": 10}, types={"resolution": _resolution, "maps": _names},
+        metavars={"resolution": "WxH", "maps": "MAP[,MAP...]"},
+    )
+
+
+def _export_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+
+    add_dataclass_arguments(s, ExportArgs, positional=("store",))
+
+
+def _train_tokenizer_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.train.tokenizer import Args
+
+    add_dataclass_arguments(s, Args, required=("data",))
+
+
+def _train_wfm_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.train.wfm import Args
+
+    add_dataclass_arguments(s, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar", "multiview"]})
+
+
+def _train_policy_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.policies import add_train_arguments
+
+    add_train_arguments(s)
+
+
+def _eval_policy_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.policies import add_eval_arguments
+
+    add_eval_arguments(s)
+
+
+def _dream_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.policies import add_dream_arguments
+
+    add_dream_arguments(s)
+
+
+def _curate_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.curate import CurateConfig
+
+    add_dataclass_arguments(s, CurateArgs, positional=("input_dir", "out_dir"))
+    add_dataclass_arguments(s, CurateConfig, only=_CURATE_FLAGS, choices={"executor": ["local", "ray"]},
+                            defaults=dict.fromkeys(_CURATE_FLAGS, argparse.SUPPRESS))
+
+
+def _demo_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.demo import DemoConfig
+
+    add_dataclass_arguments(s, DemoConfig)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,34 +382,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="World foundation models as Gymnasium environments, beside MuJoCo/PyBullet ground truth. "
         "Run `cosmos-sim <command> --help` for a command's options.",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of user errors too (bugs always show theirs); before the command")
+    sub = p.add_subparsers(dest="command", required=True, metavar="<command>", parser_class=_Parser)
 
     s = sub.add_parser("list-envs", help="list the registered cosmos_sim Gymnasium ids")
     s.set_defaults(func=_cmd_list_envs)
 
     s = sub.add_parser("generate", help="record episodes of any rgb_array Gymnasium env into a zarr store",
                        description="Roll out a policy in a Gymnasium env (ours or any registered one that renders "
-                       "rgb_array) and append whole episodes to a zarr v3 trajectory store.")
-    s.add_argument("--env", required=True, help="Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0 or Hopper-v5")
-    s.add_argument("--episodes", type=int, default=10, help="number of episodes to record (default 10)")
-    s.add_argument("--out", required=True, help="store path, e.g. data/manip.zarr (appended to if it exists)")
-    s.add_argument("--policy", default="random", choices=GENERATE_POLICIES,
-                   help="who acts (default random; noisy-expert: the expert with per-episode action noise and "
-                   "random-action bursts, world-model training data)")
-    s.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed+i")
-    s.add_argument("--resolution", type=_resolution, default=None, help="image size WxH, e.g. 64x64")
-    s.add_argument("--maps", default="", help="control maps to record, e.g. depth,seg,edges,blur (cosmos_sim envs)")
-    s.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode")
-    s.add_argument("--env-kwargs", type=_json_dict, default={}, help='env constructor kwargs as JSON, e.g. \'{"n_objects": 3}\'')
+                       "rgb_array) and append whole episodes to a zarr v3 trajectory store. Flags: the fields "
+                       "of cosmos_sim.data.generate.GenerateConfig.", populate=_generate_arguments)
     s.set_defaults(func=_cmd_generate)
 
-    s = sub.add_parser("export", help="write one stored episode as MP4 or GIF")
-    s.add_argument("store", help="trajectory store path")
-    s.add_argument("--episode", type=int, default=0, help="episode index (default 0)")
-    s.add_argument("--out", required=True, help="output file; .mp4 or .gif")
-    s.add_argument("--key", default=None, help="data key to show (default rgb, or all cameras as a grid)")
-    s.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's)")
+    s = sub.add_parser("export", help="write one stored episode as MP4 or GIF", populate=_export_arguments)
     s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md",
@@ -225,65 +409,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-tokenizer", help="train a causal video tokenizer (CV or DV) on trajectory stores",
                        description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
-                       "periodic held-out PSNR, best checkpoint in OUT/best.")
-    from cosmos_sim.train.tokenizer import add_cli_arguments
-
-    add_cli_arguments(s)
+                       "periodic held-out PSNR, best checkpoint in OUT/best.", populate=_train_tokenizer_arguments)
     s.set_defaults(func=_cmd_train_tokenizer)
 
     s = sub.add_parser("train-wfm", help="train an action-conditioned world model (diffusion DiT or AR GPT)",
                        description="Train a world model over a tokenizer's latents on trajectory stores; resumable "
                        "(same --out), periodic held-out open-loop PSNR, best bundle in OUT/best. Runs under "
-                       "torchrun (DDP) unchanged.")
-    from cosmos_sim.train.wfm import add_cli_arguments as add_wfm_arguments
-
-    add_wfm_arguments(s)
+                       "torchrun (DDP) unchanged.", populate=_train_wfm_arguments)
     s.set_defaults(func=_cmd_train_wfm)
-
-    from cosmos_sim.cli.policies import add_dream_arguments, add_train_arguments
 
     s = sub.add_parser("train-policy", help="train a policy: PPO in any Gymnasium env, or behaviour cloning",
                        description="PPO (--algo ppo) in any Gymnasium vector env, pixels or state, resumable (same "
                        "--out); behaviour cloning (--algo bc) from trajectory stores. Both write a policy directory "
-                       "that eval-policy, dream and --init-from read.")
-    add_train_arguments(s)
+                       "that eval-policy, dream and --init-from read.", populate=_train_policy_arguments)
     s.set_defaults(func=_cmd_train_policy)
 
-    s = sub.add_parser("eval-policy", help="evaluate a policy directory in an env (success rate, return, GIF)")
-    s.add_argument("--policy", required=True, help="policy directory (from train-policy)")
-    s.add_argument("--env", required=True, help="Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0")
-    s.add_argument("--episodes", type=int, default=20, help="episodes (default 20)")
-    s.add_argument("--seed", type=int, default=100000, help="seed of the first episode (default 100000: held out)")
-    s.add_argument("--env-kwargs", default="", help="env constructor kwargs as JSON")
-    s.add_argument("--gif", default=None, help="GIF path (default POLICY/eval.gif)")
-    s.add_argument("--gif-episodes", type=int, default=3, help="episodes shown in the GIF; 0: no GIF (default 3)")
-    s.add_argument("--sample", action="store_true", help="sample actions instead of the policy mean")
+    s = sub.add_parser("eval-policy", help="evaluate a policy directory in an env (success rate, return, GIF)",
+                       populate=_eval_policy_arguments)
     s.set_defaults(func=_cmd_eval_policy)
 
     s = sub.add_parser("dream", help="roll policies out inside a world model into a trajectory store",
                        description="Synthetic trajectories: from starting frames (a GT id's first frames, a store's "
                        "episode starts or one image), roll out a policy in a world model and write a trajectory store "
-                       "with predicted rewards and provenance. Worker processes by default, Ray with --executor ray.")
-    add_dream_arguments(s)
+                       "with predicted rewards and provenance. Worker processes by default, Ray with --executor ray.",
+                       populate=_dream_arguments)
     s.set_defaults(func=_cmd_dream)
 
     s = sub.add_parser("curate", help="curate raw videos into filtered, captioned, deduplicated training shards",
                        description="Split videos into shots, filter (motion, quality, burned-in text), caption, "
                        "deduplicate and shard them; every clip's fate goes to OUT_DIR/report.json. Re-running "
-                       "skips videos already done.")
-    s.add_argument("input_dir", help="directory of raw videos (searched recursively)")
-    s.add_argument("out_dir", help="output directory (clips, shards, report)")
-    s.add_argument("--config", default=None, help="TOML or JSON file with [split], [motion], ... sections")
-    s.add_argument("--executor", choices=["local", "ray"], default=None, help="local processes (default) or ray")
-    s.add_argument("--workers", type=int, default=None, help="videos processed in parallel (default 2)")
-    s.add_argument("--ray-address", default=None, help="existing Ray cluster address (default: start Ray here)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+                       "skips videos already done. --executor, --workers, --ray-address and --[no-]progress "
+                       "override the --config file.", populate=_curate_arguments)
     s.set_defaults(func=_cmd_curate)
 
-    s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video")
-    s.add_argument("--out", default="out/demo", help="output directory (default out/demo)")
-    s.add_argument("--episodes", type=int, default=4, help="manipulation episodes to record (default 4)")
-    s.add_argument("--workers", type=int, default=2, help="worker processes for recording (default 2)")
+    s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video",
+                       populate=_demo_arguments)
     s.set_defaults(func=_cmd_demo)
     return p
 
@@ -297,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv, args.rest = argv, rest
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:  # bad input: a clear message, no traceback
+    except CosmosSimError as e:  # bad input: one line (every other exception is a bug: its traceback)
+        if args.debug:
+            traceback.print_exc()
         print(f"cosmos-sim {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -2,16 +2,21 @@
 
 ``train-policy --algo ppo|bc`` takes the union of ``ppo.Args`` and ``bc.Args`` flags; a flag that
 is not given keeps the chosen algorithm's own default (the two differ, e.g. ``--out``), and a flag
-the chosen algorithm does not have is an error.
+the chosen algorithm does not have is an error. ``--env-kwargs`` is a JSON object in every command
+(``ppo.Args``/``bc.Args`` keep it as JSON text).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, json_object
+from cosmos_sim.data import HELD_OUT_SEED
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.policies import bc, ppo
 
 ALGOS = {"ppo": ppo, "bc": bc}
@@ -30,7 +35,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", "--env-id", dest="env_id",
                         help="Gymnasium id (ppo: where to train, default cosmos_sim/Manipulation-GT-v0; bc: whose "
                         "spaces the policy gets, default the store's env_id)")
-    add_dataclass_arguments(parser, ppo.Args, skip=("extra", "env_id"))
+    add_dataclass_arguments(parser, ppo.Args, skip=("extra", "env_id"), types={"env_kwargs": json_object},
+                            metavars={"env_kwargs": "JSON"})
     ppo_names = {f.name for f in dataclasses.fields(ppo.Args)}
     add_dataclass_arguments(parser, bc.Args, skip=("extra", "env_id", *ppo_names))
     _suppress_defaults(parser, start)
@@ -44,8 +50,10 @@ def train_args_from_namespace(ns: argparse.Namespace, command: str = "") -> ppo.
     foreign = sorted(k for k in given if k not in names)
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
-        raise ValueError(f"{flags} do not apply to --algo {ns.algo}; see cosmos-sim train-policy --help")
+        raise ConfigError(f"{flags} do not apply to --algo {ns.algo}; see cosmos-sim train-policy --help")
     values: dict[str, Any] = {k: tuple(v) if isinstance(names[k].default, tuple) else v for k, v in given.items()}
+    if isinstance(values.get("env_kwargs"), dict):  # parsed by the flag; the Args keep JSON text
+        values["env_kwargs"] = json.dumps(values["env_kwargs"]) if values["env_kwargs"] else ""
     if command:
         values["extra"] = {"command": command}
     return cls(**values)
@@ -71,20 +79,70 @@ def run_train(args: ppo.Args | bc.Args) -> dict[str, Any]:
     return r
 
 
+@dataclass(frozen=True)
+class EvalArgs:
+    """Settings of ``cosmos-sim eval-policy`` (the arguments of ``cosmos_sim.policies.evaluate.evaluate``)."""
+
+    policy: str
+    """Policy directory (from train-policy)."""
+    env_id: str
+    """Gymnasium id, e.g. cosmos_sim/Manipulation-GT-v0."""
+    episodes: int = 20
+    """Episodes."""
+    seed: int = HELD_OUT_SEED
+    """Seed of the first episode (the default is held out: no training data uses it)."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Env constructor kwargs as a JSON object."""
+    gif: str | None = None
+    """GIF path; None: POLICY/eval.gif."""
+    gif_episodes: int = 3
+    """Episodes shown in the GIF; 0: no GIF."""
+    sample: bool = False
+    """Sample actions instead of the policy mean."""
+
+    def __post_init__(self):
+        if self.episodes < 1:
+            raise ConfigError(f"episodes must be >= 1, got {self.episodes}")
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--policy``, ``--env`` ... (``EvalArgs``'s fields)."""
+    add_dataclass_arguments(parser, EvalArgs, flags={"env_id": ("--env", "--env-id")})
+
+
+def check_eval_args(a: EvalArgs) -> None:
+    """What ``evaluate`` checks before its episodes: the policy directory loads and its spaces match the env's.
+
+    eval-policy runs this in its validation step, so that these errors stay one-line messages while
+    ``cosmos_sim.policies`` raises bare ValueErrors for them (to be removed once it raises
+    ``cosmos_sim.errors`` classes). It builds the env once more than ``evaluate`` needs.
+    """
+    import gymnasium as gym
+
+    from cosmos_sim.policies.networks import check_spaces, load_policy
+
+    policy = load_policy(a.policy)
+    probe = gym.make(a.env_id, **a.env_kwargs)
+    try:
+        check_spaces(policy, probe.observation_space, probe.action_space, what=a.env_id)
+    finally:
+        probe.close()
+
+
 def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model``, ``--from``, ``--policy`` ... (``DreamConfig``'s fields)."""
     from cosmos_sim.data.dream import DreamConfig
 
-    parser.add_argument("--from", dest="source", required=True,
-                        help="starting frames: a GT id, a trajectory store PATH.zarr or an image PNG")
-    add_dataclass_arguments(parser, DreamConfig, skip=("source",), choices={"executor": ["local", "ray"]})
+    add_dataclass_arguments(parser, DreamConfig, flags={"source": ("--from",)}, required=("source",),
+                            choices={"executor": ["local", "ray"]}, metavars={"source": "GT_ID|PATH.zarr|IMAGE"})
 
 
 def dream_config_from_namespace(ns: argparse.Namespace):
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.data.dream import DreamConfig
 
-    return DreamConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(DreamConfig)})
+    return dataclass_from_namespace(DreamConfig, ns)
 
 
-__all__ = ["add_dream_arguments", "add_train_arguments", "dream_config_from_namespace", "run_train",
-           "train_args_from_namespace"]
+__all__ = ["EvalArgs", "add_dream_arguments", "add_eval_arguments", "add_train_arguments", "check_eval_args",
+           "dream_config_from_namespace", "run_train", "train_args_from_namespace"]

@@ -42,6 +42,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from cosmos_sim.errors import ConfigError
+
 SUCCESS_THRESHOLD = 0.5
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -82,26 +84,26 @@ class DreamConfig:
     def __post_init__(self):
         for name in ("episodes", "max_steps", "workers", "block"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.executor not in ("local", "ray"):
-            raise ValueError(f"executor must be 'local' or 'ray', got {self.executor!r}")
+            raise ConfigError(f"executor must be 'local' or 'ray', got {self.executor!r}")
 
 
 # ---- sources and policies ----------------------------------------------------------------------------
 def source_kind(source: str) -> str:
-    """'image', 'store' or 'gt' for a ``--from`` value (a ValueError says what is accepted)."""
+    """'image', 'store' or 'gt' for a ``--from`` value (a ConfigError says what is accepted)."""
     import cosmos_sim  # noqa: F401  (registers the ids)
     from cosmos_sim.data.store import is_store
 
     if Path(source).suffix.lower() in IMAGE_SUFFIXES:
         if not Path(source).is_file():
-            raise ValueError(f"image {source} does not exist")
+            raise ConfigError(f"image {source} does not exist")
         return "image"
     if is_store(source):
         return "store"
     if source in gym.registry:
         return "gt"
-    raise ValueError(f"--from {source!r} is neither a registered Gymnasium id, a trajectory store nor a PNG/JPEG "
+    raise ConfigError(f"--from {source!r} is neither a registered Gymnasium id, a trajectory store nor a PNG/JPEG "
                      "image; e.g. --from cosmos_sim/Manipulation-GT-v0, --from data/tok/train_manip_expert.zarr, "
                      "--from frame.png")
 
@@ -114,19 +116,32 @@ def _load_image(path: str, frame_shape: tuple[int, ...]) -> np.ndarray:
         img = np.repeat(img[..., None], 3, axis=-1)
     img = img[..., :3].astype(np.uint8)
     if img.shape != frame_shape:
-        raise ValueError(f"image {path} is {img.shape[1]}x{img.shape[0]}, the world model works on "
+        raise ConfigError(f"image {path} is {img.shape[1]}x{img.shape[0]}, the world model works on "
                          f"{frame_shape[1]}x{frame_shape[0]} frames; resize it first")
     return img
 
 
 def _check_policy(policy: str, kind: str) -> None:
     if policy == "expert" and kind != "gt":
-        raise ValueError("the 'expert' policy reads the GT scene's privileged state, which a dream has not: use it "
+        raise ConfigError("the 'expert' policy reads the GT scene's privileged state, which a dream has not: use it "
                          "with a GT id as --from (the GT scene then runs in lockstep to drive it), or use "
                          "--policy random or a policy directory (policies that read pixels)")
     if policy not in ("random", "expert") and not (Path(policy) / "config.json").is_file():
-        raise ValueError(f"--policy {policy!r} is not 'random', 'expert' or a policy directory (config.json + "
+        raise ConfigError(f"--policy {policy!r} is not 'random', 'expert' or a policy directory (config.json + "
                          "model.safetensors, from cosmos-sim train-policy)")
+
+
+def check_config(cfg: DreamConfig) -> tuple[str, Path]:
+    """The checks ``dream`` runs before any work; returns the source's kind and the model directory.
+
+    Raises a ConfigError for a bad source or policy, and the ValueError of
+    ``cosmos_sim.envs.wfm_env.resolve_checkpoint`` for an unknown model.
+    """
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
+
+    kind = source_kind(cfg.source)
+    _check_policy(cfg.policy, kind)
+    return kind, resolve_checkpoint(cfg.model)
 
 
 # ---- one block of episodes (runs in a worker) ------------------------------------------------------
@@ -163,7 +178,7 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
         first = [_load_image(cfg.source, frame_shape)] * n
     first_frames = np.stack(first)
     if first_frames.shape[1:] != frame_shape:
-        raise ValueError(f"starting frames from {cfg.source} are {first_frames.shape[1:]}, the model needs "
+        raise ConfigError(f"starting frames from {cfg.source} are {first_frames.shape[1:]}, the model needs "
                          f"{frame_shape}")
 
     net = None
@@ -236,13 +251,10 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
     """Roll out ``cfg.episodes`` dreams and write the kept ones; returns a summary with the measured speed."""
     from cosmos_sim.data.generate import CONVENTION
     from cosmos_sim.data.store import TrajectoryStore
-    from cosmos_sim.envs.wfm_env import resolve_checkpoint
     from cosmos_sim.workers import make_executor
     from cosmos_sim.world_models.wfm import file_sha
 
-    kind = source_kind(cfg.source)
-    _check_policy(cfg.policy, kind)
-    model_dir = resolve_checkpoint(cfg.model)
+    kind, model_dir = check_config(cfg)
     meta = json.loads((model_dir / "config.json").read_text())["config"]  # the bundle's WorldModelConfig
     seeds = list(range(cfg.seed, cfg.seed + cfg.episodes))
     blocks = [seeds[i : i + cfg.block] for i in range(0, len(seeds), cfg.block)]
@@ -295,4 +307,4 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
     return summary
 
 
-__all__ = ["DreamConfig", "dream", "dream_block", "source_kind"]
+__all__ = ["DreamConfig", "check_config", "dream", "dream_block", "source_kind"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreError
 
 _MIN_SIDE = 256  # auto-upscale small frames to at least this many pixels on the short side
 _GAP = 2  # pixels between tiles in grids and contact sheets
@@ -54,7 +55,7 @@ def default_keys(store: TrajectoryStore) -> list[str]:
         return ["rgb"]
     cams = camera_keys(store)
     if not cams:
-        raise ValueError(
+        raise StoreError(
             f"store {store.path} has no rgb or camera key to show; pass key=... (viewable: {viewable_keys(store)})"
         )
     return cams
@@ -126,9 +127,9 @@ def _upscale(frames: np.ndarray, scale: int | None) -> np.ndarray:
 def _check_episode(store: TrajectoryStore, episode: int) -> int:
     n = store.n_episodes
     if n == 0:
-        raise ValueError(f"store {store.path} has no episodes to export")
+        raise StoreError(f"store {store.path} has no episodes to export")
     if not isinstance(episode, int | np.integer) or not -n <= episode < n:
-        raise ValueError(f"episode {episode!r} out of range: store {store.path} has {n} episodes (0..{n - 1})")
+        raise ConfigError(f"episode {episode!r} out of range: store {store.path} has {n} episodes (0..{n - 1})")
     return int(episode) % n
 
 
@@ -138,7 +139,7 @@ def _resolve_keys(store: TrajectoryStore, key: str | None) -> list[str]:
     ok = viewable_keys(store)
     if key not in ok:
         what = "is not an image or map" if key in store.keys() else "is not in the store"
-        raise ValueError(f"key {key!r} {what} ({store.path}); viewable keys: {ok}")
+        raise ConfigError(f"key {key!r} {what} ({store.path}); viewable keys: {ok}")
     return [key]
 
 
@@ -173,7 +174,7 @@ def export_episode(
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".mp4", ".gif"):
-        raise ValueError(f"output {out} must end in .mp4 or .gif")
+        raise ConfigError(f"output {out} must end in .mp4 or .gif")
     store = TrajectoryStore.open(store_path)
     frames = _upscale(episode_frames(store, episode, key), scale)
     fps = float(fps or store.attrs.get("fps") or 20)
@@ -208,7 +209,7 @@ def contact_sheet(
 
     store = TrajectoryStore.open(store_path)
     if store.n_episodes == 0:
-        raise ValueError(f"store {store.path} has no episodes for a contact sheet")
+        raise StoreError(f"store {store.path} has no episodes for a contact sheet")
     if episodes is None or isinstance(episodes, int):
         episodes = range(min(store.n_episodes, 8 if episodes is None else episodes))
     rows = []

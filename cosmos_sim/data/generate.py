@@ -54,6 +54,7 @@ from gymnasium.envs.registration import EnvSpec
 import cosmos_sim  # noqa: F401  (registers the cosmos_sim ids, also in spawned workers)
 from cosmos_sim.data.store import TrajectoryStore, is_store
 from cosmos_sim.envs.control_maps import parse_maps
+from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.policies import make_policy
 
 _BLOCK = 4  # episodes per fresh env (see _blocks)
@@ -110,32 +111,34 @@ def _make_env(env: str | EnvSpec, kwargs: dict[str, Any]) -> gym.Env:
     try:
         return gym.make(env, **kwargs)
     except gym.error.NameNotFound as e:
-        raise ValueError(f"unknown env id {name!r} ({e}); see `cosmos-sim list-envs` or register it first") from e
+        raise ConfigError(f"unknown env id {name!r} ({e}); see `cosmos-sim list-envs` or register it first") from e
     except TypeError as e:
         msg = str(e)
         if "maps" in kwargs and "'maps'" in msg:
-            raise ValueError(
+            raise ConfigError(
                 f"env {name!r} does not accept a `maps` kwarg, so control maps cannot be recorded from it; "
                 "maps are supported by cosmos_sim GT envs (cosmos_sim/...-GT-v0); drop maps"
             ) from e
         if "width" in kwargs and ("'width'" in msg or "'height'" in msg):
-            raise ValueError(
+            raise ConfigError(
                 f"env {name!r} does not accept width=/height= kwargs, so resolution cannot be set; "
                 "omit resolution to record at its native render size"
             ) from e
         raise
 
 
-def _check_config(cfg: GenerateConfig) -> None:
+def check_config(cfg: GenerateConfig) -> None:
+    """The checks of ``cfg`` that need no env (``generate`` runs them first): a ConfigError, or the
+    ValueError of ``parse_maps`` for an unknown control map."""
     if cfg.episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {cfg.episodes}")
+        raise ConfigError(f"episodes must be >= 1, got {cfg.episodes}")
     if cfg.workers < 1:
-        raise ValueError(f"workers must be >= 1, got {cfg.workers}")
+        raise ConfigError(f"workers must be >= 1, got {cfg.workers}")
     if cfg.max_steps is not None and cfg.max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1 or None, got {cfg.max_steps}")
+        raise ConfigError(f"max_steps must be >= 1 or None, got {cfg.max_steps}")
     if cfg.resolution is not None and (len(cfg.resolution) != 2 or min(cfg.resolution) < 1):
-        raise ValueError(f"resolution must be (width, height) with positive sizes, got {cfg.resolution}")
-    parse_maps(tuple(cfg.maps))  # unknown map names -> ValueError
+        raise ConfigError(f"resolution must be (width, height) with positive sizes, got {cfg.resolution}")
+    parse_maps(tuple(cfg.maps))  # unknown map names -> ValueError (cosmos_sim.envs.control_maps)
 
 
 # ---- one episode -----------------------------------------------------------------------------
@@ -159,7 +162,7 @@ def _flatten_obs(obs: Any, space: gym.Space, prefix: str = "") -> Iterator[tuple
         key = prefix.rstrip("/") or ("rgb" if image else "state")
         yield key, np.asarray(obs), image
     else:
-        raise ValueError(
+        raise ConfigError(
             f"observation space {space} is not supported by the trajectory store "
             "(use Box, Discrete, MultiDiscrete, MultiBinary, or Dict/Tuple of them)"
         )
@@ -211,7 +214,7 @@ def rollout(env: gym.Env, policy_name: str, seed: int, max_steps: int | None = N
     keys = set(rows[0])
     for t, r in enumerate(rows):
         if set(r) != keys:
-            raise ValueError(
+            raise StoreError(
                 f"env {env.spec.id if env.spec else env} changed its recorded keys at step {t} "
                 f"(added {sorted(set(r) - keys)}, removed {sorted(keys - set(r))}); each step's "
                 "observation/info must have the same structure"
@@ -304,7 +307,7 @@ def _open_store(cfg: GenerateConfig, attrs: dict) -> TrajectoryStore:
         store = TrajectoryStore.open(cfg.out, mode="a")
         if store.attrs.get("env_id") != cfg.env_id:
             store.close()
-            raise ValueError(
+            raise StoreError(
                 f"store {cfg.out} holds episodes of {store.attrs.get('env_id')!r}, not {cfg.env_id!r}; "
                 "use another --out"
             )
@@ -337,13 +340,13 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     """
     from tqdm.auto import tqdm
 
-    _check_config(cfg)
+    check_config(cfg)
     t0 = time.perf_counter()
     kwargs = _env_kwargs(cfg)
     env = _make_env(cfg.env_id, kwargs)  # a probe: clear errors and attrs before any work starts
     try:
         if cfg.max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
-            raise ValueError(f"env {cfg.env_id!r} has no time limit; set max_steps so episodes end")
+            raise ConfigError(f"env {cfg.env_id!r} has no time limit; set max_steps so episodes end")
         make_policy(cfg.policy, env, cfg.seed, **cfg.policy_options)  # fail fast, e.g. "expert" for an env without one
         env.reset(seed=cfg.seed)  # some envs know their cameras only after a reset
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""

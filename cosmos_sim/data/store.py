@@ -35,6 +35,10 @@ Atomicity (an episode is visible only once it is fully written):
 
 One writer at a time: a writable store holds an exclusive ``flock`` on its directory (released
 by the kernel when the process dies, so a crash never leaves a stale lock).
+
+Errors: a path that is not a store, a corrupt or locked store, or an episode that does not fit the
+store raise ``cosmos_sim.errors.StoreError`` (``StoreNotFoundError``, also a FileNotFoundError, for a
+missing path); both are ValueErrors. Out-of-range rows/episodes and unknown keys stay IndexError/KeyError.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
+
+from cosmos_sim.errors import ConfigError, StoreError, StoreNotFoundError
 
 try:  # POSIX only; on other systems the single-writer rule is simply not enforced
     import fcntl
@@ -153,13 +159,13 @@ class TrajectoryStore:
         p = Path(path)
         if p.exists() and not overwrite:
             what = "a trajectory store" if is_store(p) else "something that is not a trajectory store"
-            raise ValueError(
+            raise StoreError(
                 f"{p} already exists ({what}); open it with TrajectoryStore.open(path, mode='a') to append, "
                 "or pass overwrite=True to replace it"
             )
         if p.exists() and not (is_store(p) or (p.is_dir() and not any(p.iterdir()))):
             # Never wipe a directory that is not ours, even with overwrite=True.
-            raise ValueError(f"{p} exists and is not a trajectory store or an empty directory; choose another path")
+            raise StoreError(f"{p} exists and is not a trajectory store or an empty directory; choose another path")
         root = zarr.open_group(str(p), mode="w", zarr_format=3)
         root.attrs.update(
             _jsonable(
@@ -188,25 +194,25 @@ class TrajectoryStore:
     def open(cls, path: str | os.PathLike, mode: str = "r") -> TrajectoryStore:
         """Open an existing store read-only (``"r"``) or for appending (``"a"``)."""
         if mode not in ("r", "a"):
-            raise ValueError(f"mode must be 'r' (read) or 'a' (append), got {mode!r}")
+            raise ConfigError(f"mode must be 'r' (read) or 'a' (append), got {mode!r}")
         p = Path(path)
         if not p.exists():
-            raise FileNotFoundError(f"no trajectory store at {p}: the path does not exist")
+            raise StoreNotFoundError(f"no trajectory store at {p}: the path does not exist")
         if not p.is_dir():
-            raise ValueError(f"{p} is not a trajectory store (it is a file, not a zarr directory)")
+            raise StoreError(f"{p} is not a trajectory store (it is a file, not a zarr directory)")
         try:
             root = zarr.open_group(str(p), mode="r" if mode == "r" else "r+")
         except (FileNotFoundError, zarr.errors.GroupNotFoundError) as e:
-            raise ValueError(f"{p} is not a trajectory store (no zarr group there)") from e
+            raise StoreError(f"{p} is not a trajectory store (no zarr group there)") from e
         fmt = root.attrs.get("format")
         if fmt != FORMAT_NAME:
-            raise ValueError(
+            raise StoreError(
                 f"{p} is a zarr group but not a trajectory store (attr 'format' is {fmt!r}, "
                 f"expected {FORMAT_NAME!r})"
             )
         version = root.attrs.get("format_version")
         if version != FORMAT_VERSION:
-            raise ValueError(
+            raise StoreError(
                 f"{p} has trajectory store format version {version}, this code reads version {FORMAT_VERSION}"
             )
         lock_fd = None
@@ -249,7 +255,7 @@ class TrajectoryStore:
         ends = np.asarray(self._meta["episode_ends"][: self._n_episodes], dtype=np.int64)
         seeds = np.asarray(self._meta["episode_seeds"][: self._n_episodes], dtype=np.int64)
         if len(ends) != self._n_episodes or (self._n_episodes and ends[-1] != self._n_steps):
-            raise ValueError(
+            raise StoreError(
                 f"trajectory store {self.path} is corrupt: the commit record says {self._n_episodes} "
                 f"episodes / {self._n_steps} steps but meta/episode_ends disagrees"
             )
@@ -257,7 +263,7 @@ class TrajectoryStore:
         self._keys = self._discover_keys() if self._n_episodes else []
         for key in self._keys:
             if self._array(key).shape[0] < self._n_steps:
-                raise ValueError(
+                raise StoreError(
                     f"trajectory store {self.path} is corrupt: data/{key} has {self._array(key).shape[0]} "
                     f"rows, fewer than the {self._n_steps} committed"
                 )
@@ -379,7 +385,7 @@ class TrajectoryStore:
             if gen >= 0 and crc == _crc(gen, n_eps, n_steps) and (best is None or gen > best[0]):
                 best = (gen, n_eps, n_steps, slot)
         if best is None:
-            raise ValueError(f"trajectory store {self.path} is corrupt: no valid commit record in meta/commit")
+            raise StoreError(f"trajectory store {self.path} is corrupt: no valid commit record in meta/commit")
         return best
 
     def _commit(self, n_episodes: int, n_steps: int) -> None:
@@ -426,42 +432,42 @@ class TrajectoryStore:
 
     def _check_writable(self) -> None:
         if self.mode != "a" or self._lock_fd is None:
-            raise ValueError(f"trajectory store {self.path} is open read-only; open it with mode='a' to write")
+            raise StoreError(f"trajectory store {self.path} is open read-only; open it with mode='a' to write")
 
     def _check_episode_arrays(self, arrays: dict[str, np.ndarray]) -> int:
         if not arrays:
-            raise ValueError("an episode needs at least one key")
+            raise StoreError("an episode needs at least one key")
         lengths = {k: (v.shape[0] if v.ndim else None) for k, v in arrays.items()}
         first = next(iter(arrays))
         length = lengths[first]
         for key, n in lengths.items():
             if n is None:
-                raise ValueError(f"episode key {key!r} is a scalar; every key needs a leading time axis (T, ...)")
+                raise StoreError(f"episode key {key!r} is a scalar; every key needs a leading time axis (T, ...)")
             if n != length:
-                raise ValueError(
+                raise StoreError(
                     f"episode key {key!r} has {n} rows but {first!r} has {length}; all keys need the same length"
                 )
         if length == 0:
-            raise ValueError("an episode needs at least one row (T >= 1)")
+            raise StoreError("an episode needs at least one row (T >= 1)")
         for key, v in arrays.items():
             if v.dtype.kind not in "biuf":
-                raise ValueError(f"episode key {key!r} has dtype {v.dtype}; use bool, integer or float arrays")
+                raise StoreError(f"episode key {key!r} has dtype {v.dtype}; use bool, integer or float arrays")
         if self._n_episodes == 0:
             return length
         missing, extra = sorted(set(self._keys) - set(arrays)), sorted(set(arrays) - set(self._keys))
         if missing or extra:
-            raise ValueError(
+            raise StoreError(
                 f"episode keys do not match trajectory store {self.path}: missing {missing}, unexpected {extra} "
                 f"(store keys: {self._keys})"
             )
         for key, v in arrays.items():
             shape, dtype = tuple(self._array(key).shape[1:]), np.dtype(self._array(key).dtype)
             if tuple(v.shape[1:]) != shape:
-                raise ValueError(
+                raise StoreError(
                     f"episode key {key!r} has row shape {tuple(v.shape[1:])}, the store has {shape}"
                 )
             if v.dtype != dtype:
-                raise ValueError(f"episode key {key!r} has dtype {v.dtype}, the store has {dtype}")
+                raise StoreError(f"episode key {key!r} has dtype {v.dtype}, the store has {dtype}")
         return length
 
 
@@ -491,7 +497,7 @@ def _lock_dir(path: Path) -> int | None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise ValueError(
+        raise StoreError(
             f"trajectory store {path} is open for writing by another process; only one writer at a time"
         ) from None
     return fd

@@ -145,19 +145,22 @@ def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
 
 
 # ---- ground truth simulated afresh -------------------------------------------------------------------
-def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID) -> dict[str, np.ndarray]:
-    """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``.
+def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID,
+                segs: bool = False) -> dict:
+    """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``; with
+    ``segs`` also ``segs`` ``(E, steps+1, H, W)`` (instance ids of the observation camera) and ``labels``.
 
     Episodes are stepped for ``steps`` steps even past a success (the scene keeps simulating).
     """
     from cosmos_sim.policies import make_policy
 
-    env = gym.make(env_id).unwrapped
-    frames, actions, rewards, success = [], [], [], []
+    env = gym.make(env_id, **({"maps": "seg"} if segs else {})).unwrapped
+    cam = env.cameras[0] if segs else None
+    frames, actions, rewards, success, seg = [], [], [], [], []
     for s in seeds:
         pol = make_policy(policy, env, s)
-        obs, _ = env.reset(seed=s)
-        f, a, r, ok = [obs], [], [], []
+        obs, info = env.reset(seed=s)
+        f, a, r, ok, sg = [obs], [], [], [], [info["maps"][cam]["seg"]] if segs else []
         for _ in range(steps):
             act = np.asarray(pol(obs, env), dtype=np.float32)
             obs, rew, _, _, info = env.step(act)
@@ -165,13 +168,18 @@ def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MA
             a.append(act)
             r.append(rew)
             ok.append(bool(info.get("is_success", False)))
+            if segs:
+                sg.append(info["maps"][cam]["seg"])
         frames.append(np.stack(f))
         actions.append(np.stack(a))
         rewards.append(r)
         success.append(ok)
+        seg.append(sg)
+    labels = dict(getattr(env, "segmentation_labels", {}))
     env.close()
-    return {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
-            "success": np.array(success)}
+    out = {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
+           "success": np.array(success)}
+    return out | ({"segs": np.stack([np.stack(x) for x in seg]), "labels": labels} if segs else {})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 from tqdm import tqdm
 
-from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.data.dataset import TrajectoryWindowDataset
 from cosmos_sim.data.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
 from cosmos_sim.data.store import TrajectoryStore
@@ -301,14 +300,3 @@ def train(args: Args) -> dict[str, float]:
     if val is None:  # no held-out data: ship the last weights as "best"
         model.save_pretrained(out / "best", extra={"step": step, **args.extra})
     return figures
-
-
-# ---- command line: one flag per Args field, its docstring as the help --------------------------------
-def add_cli_arguments(parser) -> None:
-    """Add ``--data``, ``--kind`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
-    add_dataclass_arguments(parser, Args, required=("data",))
-
-
-def args_from_namespace(ns, command: str = "") -> Args:
-    """``Args`` from parsed argparse values (and the command line, stored with the checkpoints)."""
-    return dataclass_from_namespace(Args, ns, command)

@@ -49,7 +49,6 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
 from cosmos_sim.data.object_masks import STATIC_LABELS
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
@@ -306,12 +305,6 @@ def train(args: Args) -> dict[str, float]:
         step, best = state["step"], state["best_psnr"]
         if main:
             print(f"resumed from {last_dir} at step {step} (best held-out PSNR {best:.2f} dB)")
-    # Batch draws and diffusion noise continue exactly where a resumed run stopped (rank 0's streams are
-    # saved; other ranks draw afresh), so an interrupted run ends with the weights of an uninterrupted one.
-    rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)
-    if step and main and state.get("sampler") is not None:
-        rng.bit_generator.state = state["sampler"]
-        torch.set_rng_state(state["torch_rng"])
     elif args.init_from:
         init = WorldModel.from_pretrained(args.init_from, device=device)
         for part in ("dynamics", "head"):
@@ -320,6 +313,12 @@ def train(args: Args) -> dict[str, float]:
             ema.load_state_dict(wm.state_dict())
         if main:
             print(f"initialised the dynamics and head from {args.init_from}")
+    # Batch draws and diffusion noise continue exactly where a resumed run stopped (rank 0's streams are
+    # saved; other ranks draw afresh), so an interrupted run ends with the weights of an uninterrupted one.
+    rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)
+    if step and main and state.get("sampler") is not None:
+        rng.bit_generator.state = state["sampler"]
+        torch.set_rng_state(state["torch_rng"])
     n_params = sum(p.numel() for p in learner.parameters())
     if main:
         print(f"{args.family}: {n_params / 1e6:.2f} M parameters (dynamics + head) on {device}")
@@ -391,17 +390,6 @@ def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step:
              "ema": ema.state_dict() if args.ema > 0 else None,
              "sampler": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
     write_train_state(out / "last", state)
-
-
-# ---- command line: one flag per Args field, its docstring as the help --------------------------------
-def add_cli_arguments(parser) -> None:
-    """Add ``--data``, ``--family`` ... (every ``Args`` field but ``extra``) to an argparse parser."""
-    add_dataclass_arguments(parser, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar", "multiview"]})
-
-
-def args_from_namespace(ns, command: str = "") -> Args:
-    """``Args`` from parsed argparse values (and the command line, stored with the checkpoints)."""
-    return dataclass_from_namespace(Args, ns, command)
 
 
 __all__ = ["Args", "Learner", "build_model", "store_env_info", "train"]

@@ -46,3 +46,46 @@ def test_defaults_help_required_and_choices(capsys):
         _parse([])  # --data is required
     with pytest.raises(SystemExit):
         _parse(["--data", "x", "--family", "c"])
+
+
+@dataclass(frozen=True)
+class Rich:
+    """Fields of every kind a command needs."""
+
+    store: str
+    """Input store (no default: required)."""
+    env_id: str = "A-v0"
+    """Env id."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Env kwargs."""
+    max_steps: int | None = None
+    """Step cap."""
+    workers: int = 2
+    """Workers."""
+    size: tuple[int, int] | None = None
+    """Image size."""
+
+
+def test_dicts_are_json_optionals_typed_and_overrides():
+    p = argparse.ArgumentParser()
+    add_dataclass_arguments(p, Rich, positional=("store",), flags={"env_id": ("--env", "--env-id")},
+                            types={"size": lambda t: tuple(int(v) for v in t.split("x"))})
+    ns = p.parse_args(["s.zarr", "--env", "B-v0", "--env-kwargs", '{"n": 3}', "--max-steps", "7", "--size", "4x2"])
+    assert dataclass_from_namespace(Rich, ns) == Rich("s.zarr", "B-v0", {"n": 3}, 7, 2, (4, 2))
+    assert dataclass_from_namespace(Rich, p.parse_args(["s", "--env-kwargs", ""])) == Rich("s")
+    for bad in ("[1]", "{bad"):
+        with pytest.raises(SystemExit):
+            p.parse_args(["s", "--env-kwargs", bad])
+    with pytest.raises(SystemExit):
+        p.parse_args([])  # the positional store is required
+
+
+def test_required_without_default_only_and_suppressed_defaults():
+    p = argparse.ArgumentParser()
+    add_dataclass_arguments(p, Rich, only=("store", "workers"), defaults={"workers": argparse.SUPPRESS})
+    assert "Workers. (default 2)" in p.format_help() and "--max-steps" not in p.format_help()
+    with pytest.raises(SystemExit):
+        p.parse_args([])  # --store has no default
+    ns = p.parse_args(["--store", "s"])
+    assert not hasattr(ns, "workers") and dataclass_from_namespace(Rich, ns) == Rich("s")
+    assert dataclass_from_namespace(Rich, p.parse_args(["--store", "s", "--workers", "5"])).workers == 5

@@ -11,6 +11,7 @@ from cosmos_sim.cli import main
 from cosmos_sim.data.dataset import TrajectoryWindowDataset
 from cosmos_sim.data.dream import DreamConfig, dream
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.policies.networks import make_network, save_policy
 from cosmos_sim.world_models.wfm import file_sha
 
@@ -107,19 +108,19 @@ def test_expert_runs_the_gt_scene_in_lockstep_and_needs_a_gt_source(tiny_wfm, tm
     expected = env.expert_action()
     assert np.allclose(TrajectoryStore.open(tmp_path / "e.zarr").episode(0)["action"][0], expected)
     iio.imwrite(tmp_path / "start.png", np.zeros((64, 64, 3), np.uint8))
-    with pytest.raises(ValueError, match="privileged"):
+    with pytest.raises(ConfigError, match="privileged"):
         dream(_cfg(tiny_wfm, tmp_path / "x.zarr", policy="expert", source=str(tmp_path / "start.png")))
 
 
 def test_bad_input_is_a_clear_error(tiny_wfm, tmp_path):
     iio.imwrite(tmp_path / "big.png", np.zeros((32, 48, 3), np.uint8))
-    with pytest.raises(ValueError, match="resize"):
+    with pytest.raises(ConfigError, match="resize"):
         dream(_cfg(tiny_wfm, tmp_path / "a.zarr", source=str(tmp_path / "big.png")))
-    with pytest.raises(ValueError, match="neither a registered"):
+    with pytest.raises(ConfigError, match="neither a registered"):
         dream(_cfg(tiny_wfm, tmp_path / "b.zarr", source="no/such-thing"))
-    with pytest.raises(ValueError, match="policy directory"):
+    with pytest.raises(ConfigError, match="policy directory"):
         dream(_cfg(tiny_wfm, tmp_path / "c.zarr", policy="greedy"))
-    with pytest.raises(ValueError, match="executor"):
+    with pytest.raises(ConfigError, match="executor"):
         _cfg(tiny_wfm, tmp_path / "d.zarr", executor="slurm")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from cosmos_sim.data.export import colourise, contact_sheet, episode_frames, export_episode
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreNotFoundError
 
 CAMS = ["front", "front_left", "front_right", "rear", "rear_left", "rear_right"]
 
@@ -93,13 +94,13 @@ def test_contact_sheet_grid(single, tmp_path):
 
 
 def test_clear_errors(single, tmp_path):
-    with pytest.raises(ValueError, match=r"episode 5 out of range.*2 episodes \(0..1\)"):
+    with pytest.raises(ConfigError, match=r"episode 5 out of range.*2 episodes \(0..1\)"):
         export_episode(single, 5, tmp_path / "x.mp4")
-    with pytest.raises(ValueError, match=r"'nope' is not in the store.*viewable keys: \['maps/front/depth'"):
+    with pytest.raises(ConfigError, match=r"'nope' is not in the store.*viewable keys: \['maps/front/depth'"):
         export_episode(single, 0, tmp_path / "x.mp4", key="nope")
-    with pytest.raises(ValueError, match="'action' is not an image or map"):
+    with pytest.raises(ConfigError, match="'action' is not an image or map"):
         export_episode(single, 0, tmp_path / "x.gif", key="action")
-    with pytest.raises(ValueError, match=r"must end in \.mp4 or \.gif"):
+    with pytest.raises(ConfigError, match=r"must end in \.mp4 or \.gif"):
         export_episode(single, 0, tmp_path / "x.avi")
-    with pytest.raises(FileNotFoundError, match="no trajectory store"):
+    with pytest.raises(StoreNotFoundError, match="no trajectory store"):
         export_episode(tmp_path / "missing", 0, tmp_path / "x.mp4")

@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 from cosmos_sim.data.generate import GenerateConfig, generate, rollout
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreError
 
 
 class TinyVecEnv(gym.Env):
@@ -214,23 +215,23 @@ def test_one_and_two_workers_give_identical_stores(tmp_path):
 
 
 def test_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="does not accept width=/height="):
+    with pytest.raises(ConfigError, match="does not accept width=/height="):
         generate(cfg(tmp_path, resolution=(64, 64)))
-    with pytest.raises(ValueError, match="does not accept a `maps` kwarg"):
+    with pytest.raises(ConfigError, match="does not accept a `maps` kwarg"):
         generate(cfg(tmp_path, maps=("depth",)))
     with pytest.raises(ValueError, match="unknown control map"):
         generate(cfg(tmp_path, env_id="TinyMaps-v0", maps=("normals",)))
-    with pytest.raises(ValueError, match="unknown env id 'Nope-v0'"):
+    with pytest.raises(ConfigError, match="unknown env id 'Nope-v0'"):
         generate(cfg(tmp_path, env_id="Nope-v0"))
     with pytest.raises(ValueError, match="no scripted expert"):
         generate(cfg(tmp_path, policy="expert"))
-    with pytest.raises(ValueError, match="no time limit; set max_steps"):
+    with pytest.raises(ConfigError, match="no time limit; set max_steps"):
         generate(cfg(tmp_path, env_id="TinyNoLimit-v0"))
-    with pytest.raises(ValueError, match="episodes must be >= 1"):
+    with pytest.raises(ConfigError, match="episodes must be >= 1"):
         generate(cfg(tmp_path, episodes=0))
     assert not (tmp_path / "s.zarr").exists()  # nothing written by a failed config
     generate(cfg(tmp_path, episodes=1))
-    with pytest.raises(ValueError, match="holds episodes of 'TinyVec-v0', not 'TinyDict-v0'"):
+    with pytest.raises(StoreError, match="holds episodes of 'TinyVec-v0', not 'TinyDict-v0'"):
         generate(cfg(tmp_path, env_id="TinyDict-v0"))
 
 

@@ -16,6 +16,7 @@ import pytest
 import zarr
 
 from cosmos_sim.data.store import FORMAT_NAME, TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreError, StoreNotFoundError
 
 # Content-verifiable episodes: every value encodes (episode, step), so corruption or misalignment shows.
 EPISODE_SRC = textwrap.dedent(
@@ -104,6 +105,21 @@ def test_open_errors_name_the_path(tmp_path):
         TrajectoryStore.open(f)
     with pytest.raises(ValueError, match="mode"):
         TrajectoryStore.open(other, mode="w")
+
+
+def test_store_problems_are_store_errors_and_bad_arguments_config_errors(tmp_path):
+    with pytest.raises(StoreNotFoundError, match="no trajectory store at"):
+        TrajectoryStore.open(tmp_path / "missing")
+    s = TrajectoryStore.create(tmp_path / "s.zarr")
+    s.add_episode(make_episode(0))
+    for call, match in ((lambda: TrajectoryStore.create(s.path), "already exists"),
+                        (lambda: TrajectoryStore.open(s.path, mode="a"), "open for writing"),
+                        (lambda: s.add_episode({"rgb": make_episode(1)["rgb"]}), "missing"),
+                        (lambda: TrajectoryStore.open(s.path).add_episode(make_episode(1)), "read-only")):
+        with pytest.raises(StoreError, match=match):
+            call()
+    with pytest.raises(ConfigError, match="mode"):
+        TrajectoryStore.open(s.path, mode="w")
 
 
 def test_create_refuses_existing_paths(tmp_path):

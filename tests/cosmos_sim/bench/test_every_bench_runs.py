@@ -118,6 +118,8 @@ MAY_BE_NULL = {
     "driving": ("sampson_median_px_pred_", "sampson_mean_px_pred_"),
     # a stage that took less than the report's 1 ms resolution has no finite speed
     "curate": tuple(f"local_{s}_x_realtime_per_core" for s in PER_VIDEO_STAGES),
+    # a model that lost the block in every episode has no centroid to measure the error of (its IoU is 0)
+    "wfm": ("block_centroid_px_step",),
 }
 
 

@@ -13,9 +13,8 @@ def test_tokenizer_benchmark_on_a_tiny_model(tmp_path, monkeypatch):
     Tokenizer(TokenizerConfig(kind="DV", frame_channels=8, channels=16, norm_groups=4, res_blocks=1)).save_pretrained(ck)
     monkeypatch.setattr(bench, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)})
     monkeypatch.setattr(bench, "CHECKPOINTS", ())
-    real_run = bench.run
-    monkeypatch.setattr(bench, "run", lambda quick=False, out_dir="x": real_run(
-        quick, out_dir, checkpoints={"dv-tiny": ck}, data_dir=tmp_path))
+    monkeypatch.setattr(bench, "run", lambda config, out_dir, quick=False: bench.measure(
+        out_dir, quick, checkpoints={"dv-tiny": ck}, data_dir=tmp_path))
     result = run_benchmark("tokenizer", str(tmp_path / "out"), quick=True)
     f = result.figures
     assert f["DV4x8x8_compression"] == 4 * 8 * 8 * 3 / 6 and f["DV1x8x8_compression"] == 32.0

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesse
 
 def test_bench_rows_and_figures(monkeypatch):
     monkeypatch.setattr(bench, "SIZE", (320, 180))  # 720p is for the real run; the structure is the same
-    result = bench.run(quick=True, executors=("local",))
+    result = bench.run(bench.Config(executors=("local",)), "unused", quick=True)
     stages = [r["stage"] for r in result.rows]
     assert stages[:7] == list(bench.PER_VIDEO_STAGES)
     assert "end to end, 2 workers (wall)" in stages and "shard (kept clips only) (wall)" in stages
