@@ -36,7 +36,7 @@ SCENES: dict[str, tuple[str, str, int]] = {
     **{f"physics_{s.lower()}": (f"cosmos_sim/Physics-{s}-GT-v0", "random", 3) for s in (
         "FreeFall", "InclinedPlane", "Bounce", "Collision", "StackTopple", "Dominoes", "Pendulum", "Projectile")},
 }
-CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano")
+CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano")
 PICTURE_FRAMES = (0, 4, 8, 24)
 
 
