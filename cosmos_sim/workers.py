@@ -37,7 +37,7 @@ class LocalExecutor:
         _check_main_importable()
         finished: set[int] = set()
         try:
-            with _pool(self.workers) as pool:
+            with process_pool(self.workers) as pool:
                 futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
                 for f in as_completed(futures):
                     result = f.result()
@@ -50,7 +50,7 @@ class LocalExecutor:
 
     @staticmethod
     def _isolated(fn: Callable[[Any], Any], task: Any, on_crash: Callable[[Any, BaseException], Any] | None) -> Any:
-        with _pool(1) as pool:
+        with process_pool(1) as pool:
             try:
                 return pool.submit(fn, task).result()
             except BrokenProcessPool as e:
@@ -62,9 +62,27 @@ class LocalExecutor:
         pass
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes that die with this one and run one torch thread each (see ``_worker_init``)."""
     # spawn, not fork: the parent may hold threads (zarr, torch, tqdm) that fork would copy half-way
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+
+
+def _worker_init() -> None:
+    """In each worker: die when the parent dies (a SIGKILLed parent otherwise leaves its workers waiting
+    forever, ~300 MiB each), and one OpenMP/torch thread (workers already fill the cores; more threads per
+    process spin against each other)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+        if os.getppid() == 1:  # the parent died before the line above ran
+            os._exit(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _check_main_importable() -> None:

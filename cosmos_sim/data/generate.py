@@ -35,8 +35,6 @@ atomically by ``TrajectoryStore.add_episode``.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -56,6 +54,7 @@ from cosmos_sim.data.store import TrajectoryStore, is_store
 from cosmos_sim.envs.control_maps import parse_maps
 from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.policies import make_policy
+from cosmos_sim.workers import process_pool
 
 _BLOCK = 4  # episodes per fresh env (see _blocks)
 CONVENTION = (
@@ -289,8 +288,7 @@ def _episodes(cfg: GenerateConfig, spec: EnvSpec, kwargs: dict, seeds: list[int]
         for task in tasks:
             yield from _rollout_block(*task)
         return
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
+    with process_pool(cfg.workers) as pool:
         # A bounded window of blocks in flight keeps memory flat when writing lags behind.
         todo = iter(tasks)
         pending = [pool.submit(_rollout_block, *t) for _, t in zip(range(2 * cfg.workers), todo, strict=False)]
