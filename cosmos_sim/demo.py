@@ -56,7 +56,9 @@ class DemoConfig:
 def _label(img: np.ndarray, text: str, width: int = 120) -> np.ndarray:
     """Prefix an image row with a white label cell."""
     cell = np.full((img.shape[0], width, 3), 255, np.uint8)
-    cv2.putText(cell, text, (4, img.shape[0] // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        cell, text, (4, img.shape[0] // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
+    )
     return np.concatenate([cell, img], axis=1)
 
 
@@ -73,8 +75,12 @@ def _manipulation_maps_picture(store_path: Path, out_png: Path, n: int) -> None:
     length = int(store.episode_lengths[0])
     idx = np.linspace(0, length - 1, n).round().astype(int)
     rows = []
-    for key, title in (("rgb", "rgb"), ("maps/front/depth", "depth (m)"), ("maps/front/seg", "segmentation"),
-                       ("maps/front/edges", "canny edges")):
+    for key, title in (
+        ("rgb", "rgb"),
+        ("maps/front/depth", "depth (m)"),
+        ("maps/front/seg", "segmentation"),
+        ("maps/front/edges", "canny edges"),
+    ):
         cells = episode_frames(store, 0, key, rows=idx).repeat(2, axis=1).repeat(2, axis=2)
         rows.append(_label(tile([c[None] for c in cells], ncols=n)[0], title))
     cv2.imwrite(str(out_png), cv2.cvtColor(tile([r[None] for r in rows], ncols=1)[0], cv2.COLOR_RGB2BGR))
@@ -100,7 +106,9 @@ def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
         idx = np.linspace(0, len(video) - 1, cfg.frames_per_row).round().astype(int)
         cells = video[idx].repeat(2, axis=1).repeat(2, axis=2)
         rows.append(_label(tile([c[None] for c in cells], ncols=len(cells))[0], suffix))
-    cv2.imwrite(str(out / "physics.png"), cv2.cvtColor(tile([r[None] for r in rows], ncols=1)[0], cv2.COLOR_RGB2BGR))
+    cv2.imwrite(
+        str(out / "physics.png"), cv2.cvtColor(tile([r[None] for r in rows], ncols=1)[0], cv2.COLOR_RGB2BGR)
+    )
     t = min(len(v) for v in videos)
     grid = tile([v[:t].repeat(2, axis=1).repeat(2, axis=2) for v in videos], ncols=4)
     iio3.imwrite(out / "physics.gif", grid, extension=".gif", duration=1000 / 15, loop=0)
@@ -139,11 +147,18 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
     video = side_by_side(gt_frames, pred, scale=3)
     iio2.mimwrite(out / "wfm_vs_gt.mp4", list(video), fps=10, codec="libx264", pixelformat="yuv420p")
     iio3.imwrite(out / "wfm_vs_gt.gif", video, extension=".gif", duration=100, loop=0)
-    psnr_plot({"world model": model_psnr, "copy last frame": copy_psnr}, out / "wfm_psnr.png",
-              f"WFM vs GT, seed {cfg.wfm_seed}, scripted expert")
+    psnr_plot(
+        {"world model": model_psnr, "copy last frame": copy_psnr},
+        out / "wfm_psnr.png",
+        f"WFM vs GT, seed {cfg.wfm_seed}, scripted expert",
+    )
     r = np.array(rewards)
-    return {"psnr_mean": float(model_psnr.mean()), "copy_psnr_mean": float(copy_psnr.mean()), "ms_per_step": ms,
-            "reward_mae": float(np.abs(r[:, 0] - r[:, 1]).mean())}
+    return {
+        "psnr_mean": float(model_psnr.mean()),
+        "copy_psnr_mean": float(copy_psnr.mean()),
+        "ms_per_step": ms,
+        "reward_mae": float(np.abs(r[:, 0] - r[:, 1]).mean()),
+    }
 
 
 def _physics_model(cfg: DemoConfig, out: Path) -> dict:
@@ -157,12 +172,23 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
 
     context, horizon = 9, cfg.wfm_steps
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
-    pred = make_predictor("physics-dit-nano").predict(Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed)
+    pred = make_predictor("physics-dit-nano").predict(
+        Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed
+    )
     truth = gt.frames[context:]
-    iio3.imwrite(out / "physics_wfm_vs_gt.gif", side_by_side(truth, pred, scale=3), extension=".gif", duration=100,
-                 loop=0)
-    return {"psnr_mean": float(psnr(_chw(pred), _chw(truth)).mean()),
-            "copy_psnr_mean": float(psnr(_chw(np.repeat(gt.frames[context - 1:context], horizon, 0)), _chw(truth)).mean())}
+    iio3.imwrite(
+        out / "physics_wfm_vs_gt.gif",
+        side_by_side(truth, pred, scale=3),
+        extension=".gif",
+        duration=100,
+        loop=0,
+    )
+    return {
+        "psnr_mean": float(psnr(_chw(pred), _chw(truth)).mean()),
+        "copy_psnr_mean": float(
+            psnr(_chw(np.repeat(gt.frames[context - 1 : context], horizon, 0)), _chw(truth)).mean()
+        ),
+    }
 
 
 def run_demo(cfg: DemoConfig | None = None) -> dict:
@@ -182,8 +208,17 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     console.rule(f"[bold]1/{parts} manipulation (MuJoCo): scripted expert, RGB + depth + seg + edges")
     manip = out / "manipulation.zarr"
     _fresh(manip)
-    m = generate(GenerateConfig(env_id=MANIPULATION_ID, episodes=cfg.episodes, out=str(manip), policy="expert",
-                                workers=cfg.workers, resolution=(cfg.size, cfg.size), maps=("depth", "seg", "edges")))
+    m = generate(
+        GenerateConfig(
+            env_id=MANIPULATION_ID,
+            episodes=cfg.episodes,
+            out=str(manip),
+            policy="expert",
+            workers=cfg.workers,
+            resolution=(cfg.size, cfg.size),
+            maps=("depth", "seg", "edges"),
+        )
+    )
     contact_sheet(manip, out / "manipulation_episodes.png", frames=cfg.frames_per_row, scale=2)
     _manipulation_maps_picture(manip, out / "manipulation_maps.png", cfg.frames_per_row)
     export_episode(manip, 0, out / "manipulation_ep0.mp4")
@@ -191,8 +226,17 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     console.rule(f"[bold]2/{parts} driving (PyBullet): six cameras, lane-keeping expert")
     drive = out / "driving.zarr"
     _fresh(drive)
-    d = generate(GenerateConfig(env_id=DRIVING_ID, episodes=1, out=str(drive), policy="expert", workers=1,
-                                resolution=(cfg.size, cfg.size), max_steps=cfg.driving_steps))
+    d = generate(
+        GenerateConfig(
+            env_id=DRIVING_ID,
+            episodes=1,
+            out=str(drive),
+            policy="expert",
+            workers=1,
+            resolution=(cfg.size, cfg.size),
+            max_steps=cfg.driving_steps,
+        )
+    )
     contact_sheet(drive, out / "driving.png", frames=4, scale=2)
     export_episode(drive, 0, out / "driving_ep0.mp4")
 
@@ -210,25 +254,52 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     for col in ("scene", "recorded", "result", "files"):
         table.add_column(col)
     sr = "n/a" if m["success_rate"] is None else f"{100 * m['success_rate']:.0f} %"
-    table.add_row("Manipulation-GT (MuJoCo)", f"{m['episodes']} episodes, {m['frames']} frames",
-                  f"expert success {sr}, {m['bytes_per_frame'] / 1024:.1f} KiB/frame",
-                  "manipulation.zarr, manipulation_episodes.png, manipulation_maps.png, manipulation_ep0.mp4")
-    table.add_row("Driving-GT (PyBullet)", f"1 episode, {d['frames']} frames x 6 cameras",
-                  f"return {d['mean_return']:.1f}", "driving.zarr, driving.png, driving_ep0.mp4")
-    table.add_row("Physics-*-GT (MuJoCo)", f"{len(p)} scenarios, {sum(p.values())} frames", "",
-                  "physics.png, physics.gif")
+    table.add_row(
+        "Manipulation-GT (MuJoCo)",
+        f"{m['episodes']} episodes, {m['frames']} frames",
+        f"expert success {sr}, {m['bytes_per_frame'] / 1024:.1f} KiB/frame",
+        "manipulation.zarr, manipulation_episodes.png, manipulation_maps.png, manipulation_ep0.mp4",
+    )
+    table.add_row(
+        "Driving-GT (PyBullet)",
+        f"1 episode, {d['frames']} frames x 6 cameras",
+        f"return {d['mean_return']:.1f}",
+        "driving.zarr, driving.png, driving_ep0.mp4",
+    )
+    table.add_row(
+        "Physics-*-GT (MuJoCo)",
+        f"{len(p)} scenarios, {sum(p.values())} frames",
+        "",
+        "physics.png, physics.gif",
+    )
     if w is not None:
-        table.add_row("Manipulation-WFM (shipped diffusion nano)", f"{cfg.wfm_steps} steps beside GT, seed {cfg.wfm_seed}",
-                      f"PSNR {w['psnr_mean']:.1f} dB (copy-last {w['copy_psnr_mean']:.1f}), {w['ms_per_step']:.0f} ms/step, "
-                      f"reward error {w['reward_mae']:.3f}", "wfm_vs_gt.mp4, wfm_vs_gt.gif, wfm_psnr.png")
-        table.add_row("physics-dit-nano (shipped physics WFM)",
-                      f"{cfg.physics_scenario}, 9 GT frames -> {cfg.wfm_steps} predicted, seed {cfg.wfm_seed}",
-                      f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})", "physics_wfm_vs_gt.gif")
+        table.add_row(
+            "Manipulation-WFM (shipped diffusion nano)",
+            f"{cfg.wfm_steps} steps beside GT, seed {cfg.wfm_seed}",
+            f"PSNR {w['psnr_mean']:.1f} dB (copy-last {w['copy_psnr_mean']:.1f}), {w['ms_per_step']:.0f} ms/step, "
+            f"reward error {w['reward_mae']:.3f}",
+            "wfm_vs_gt.mp4, wfm_vs_gt.gif, wfm_psnr.png",
+        )
+        table.add_row(
+            "physics-dit-nano (shipped physics WFM)",
+            f"{cfg.physics_scenario}, 9 GT frames -> {cfg.wfm_steps} predicted, seed {cfg.wfm_seed}",
+            f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})",
+            "physics_wfm_vs_gt.gif",
+        )
     console.print(table)
-    console.print("Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
-                  "cosmos_sim.data.store.TrajectoryStore / cosmos_sim.data.dataset.TrajectoryWindowDataset.")
-    return {"manipulation": m, "driving": d, "physics_frames": p, "wfm": w, "physics_wfm": pw, "seconds": seconds,
-            "out": str(out)}
+    console.print(
+        "Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
+        "cosmos_sim.data.store.TrajectoryStore / cosmos_sim.data.dataset.TrajectoryWindowDataset."
+    )
+    return {
+        "manipulation": m,
+        "driving": d,
+        "physics_frames": p,
+        "wfm": w,
+        "physics_wfm": pw,
+        "seconds": seconds,
+        "out": str(out),
+    }
 
 
 __all__ = ["DemoConfig", "run_demo"]

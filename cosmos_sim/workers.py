@@ -28,8 +28,12 @@ class LocalExecutor:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
-                       on_crash: Callable[[Any, BaseException], Any] | None = None) -> Iterator[Any]:
+    def imap_unordered(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Iterable[Any],
+        on_crash: Callable[[Any, BaseException], Any] | None = None,
+    ) -> Iterator[Any]:
         tasks = list(tasks)
         if self.workers == 1 or len(tasks) <= 1:
             yield from map(fn, tasks)
@@ -49,7 +53,9 @@ class LocalExecutor:
                     yield self._isolated(fn, t, on_crash)
 
     @staticmethod
-    def _isolated(fn: Callable[[Any], Any], task: Any, on_crash: Callable[[Any, BaseException], Any] | None) -> Any:
+    def _isolated(
+        fn: Callable[[Any], Any], task: Any, on_crash: Callable[[Any, BaseException], Any] | None
+    ) -> Any:
         with process_pool(1) as pool:
             try:
                 return pool.submit(fn, task).result()
@@ -89,8 +95,10 @@ def _check_main_importable() -> None:
     """Spawned workers re-import ``__main__``; code fed on stdin cannot be, so say so up front."""
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if main_file is not None and not os.path.exists(main_file):
-        raise ValueError(f"worker processes cannot re-import the calling script ({main_file!r}, e.g. code fed on "
-                         "stdin): run it from a file (with an `if __name__ == '__main__':` guard) or use workers=1")
+        raise ValueError(
+            f"worker processes cannot re-import the calling script ({main_file!r}, e.g. code fed on "
+            "stdin): run it from a file (with an `if __name__ == '__main__':` guard) or use workers=1"
+        )
 
 
 class RayExecutor:
@@ -103,16 +111,22 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise ValueError("the ray executor needs Ray: pip install 'cosmos-sim[ray]' "
-                             "(or use the default local executor)") from None
+            raise ValueError(
+                "the ray executor needs Ray: pip install 'cosmos-sim[ray]' "
+                "(or use the default local executor)"
+            ) from None
         self._ray = ray
         self._started = not ray.is_initialized()
         if self._started:
             kw: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any],
-                       on_crash: Callable[[Any, BaseException], Any] | None = None) -> Iterator[Any]:
+    def imap_unordered(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Iterable[Any],
+        on_crash: Callable[[Any, BaseException], Any] | None = None,
+    ) -> Iterator[Any]:
         remote = self._ray.remote(num_cpus=1, max_retries=0)(fn)
         refs = {remote.remote(t): t for t in tasks}
         pending = list(refs)

@@ -37,25 +37,48 @@ PHYSICS_EPISODE_STEPS = 48
 
 def _specs() -> list[dict]:
     specs = [
-        dict(id="cosmos_sim/Manipulation-GT-v0", entry_point="cosmos_sim.envs.manipulation:ManipulationGTEnv",
-             max_episode_steps=100),
-        dict(id="cosmos_sim/Manipulation-Bullet-GT-v0",
-             entry_point="cosmos_sim.envs.bullet_manipulation:BulletManipulationGTEnv", max_episode_steps=100),
-        dict(id="cosmos_sim/Driving-GT-v0", entry_point="cosmos_sim.envs.driving:DrivingGTEnv",
-             max_episode_steps=200),
+        dict(
+            id="cosmos_sim/Manipulation-GT-v0",
+            entry_point="cosmos_sim.envs.manipulation:ManipulationGTEnv",
+            max_episode_steps=100,
+        ),
+        dict(
+            id="cosmos_sim/Manipulation-Bullet-GT-v0",
+            entry_point="cosmos_sim.envs.bullet_manipulation:BulletManipulationGTEnv",
+            max_episode_steps=100,
+        ),
+        dict(
+            id="cosmos_sim/Driving-GT-v0",
+            entry_point="cosmos_sim.envs.driving:DrivingGTEnv",
+            max_episode_steps=200,
+        ),
     ]
     for suffix, key in PHYSICS_SCENARIOS.items():
-        specs.append(dict(id=f"cosmos_sim/Physics-{suffix}-GT-v0", entry_point="cosmos_sim.envs.physics:PhysicsGTEnv",
-                          kwargs={"scenario": key}, max_episode_steps=PHYSICS_EPISODE_STEPS))
+        specs.append(
+            dict(
+                id=f"cosmos_sim/Physics-{suffix}-GT-v0",
+                entry_point="cosmos_sim.envs.physics:PhysicsGTEnv",
+                kwargs={"scenario": key},
+                max_episode_steps=PHYSICS_EPISODE_STEPS,
+            )
+        )
     return specs
 
 
 def _wfm_specs() -> list[dict]:
     return [
-        dict(id="cosmos_sim/Manipulation-WFM-v0", entry_point="cosmos_sim.envs.wfm_env:WorldModelEnv",
-             vector_entry_point="cosmos_sim.envs.wfm_env:WorldModelVectorEnv", max_episode_steps=100),
-        dict(id="cosmos_sim/Driving-WFM-v0", entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelEnv",
-             vector_entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelVectorEnv", max_episode_steps=200),
+        dict(
+            id="cosmos_sim/Manipulation-WFM-v0",
+            entry_point="cosmos_sim.envs.wfm_env:WorldModelEnv",
+            vector_entry_point="cosmos_sim.envs.wfm_env:WorldModelVectorEnv",
+            max_episode_steps=100,
+        ),
+        dict(
+            id="cosmos_sim/Driving-WFM-v0",
+            entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelEnv",
+            vector_entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelVectorEnv",
+            max_episode_steps=200,
+        ),
     ]
 
 

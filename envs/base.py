@@ -45,8 +45,10 @@ def check_action(space: spaces.Box, action) -> np.ndarray:
     bad = np.flatnonzero((a < lo - 1e-6) | (a > hi + 1e-6))
     if len(bad):
         i = int(bad[0])
-        raise ValueError(f"action {a} is outside the action space: element {i} is {a.flat[i]:g}, expected "
-                         f"[{lo.flat[i]:g}, {hi.flat[i]:g}] ({len(bad)} element(s) out of range); clip it first")
+        raise ValueError(
+            f"action {a} is outside the action space: element {i} is {a.flat[i]:g}, expected "
+            f"[{lo.flat[i]:g}, {hi.flat[i]:g}] ({len(bad)} element(s) out of range); clip it first"
+        )
     return a.astype(np.float32)
 
 
@@ -119,8 +121,9 @@ class GTConfig:
         object.__setattr__(self, "maps", parse_maps(self.maps))
 
 
-def resolve_config(env: Any, config: C | None, overrides: dict[str, Any],
-                   others: tuple[str, ...] = ("config", "render_mode")) -> C:
+def resolve_config(
+    env: Any, config: C | None, overrides: dict[str, Any], others: tuple[str, ...] = ("config", "render_mode")
+) -> C:
     """``config`` (default: ``type(env).config_class()``) with ``overrides`` (field name -> value) applied.
 
     The one way every registered env takes its options. An override that is not a field of the
@@ -131,19 +134,25 @@ def resolve_config(env: Any, config: C | None, overrides: dict[str, Any],
     cls = type(env).config_class
     env_name = type(env).__name__
     if config is not None and not isinstance(config, cls):
-        raise ValueError(f"{env_name}: config must be a {cls.__name__}, got {type(config).__name__}; "
-                         f"build it with {cls.__name__}(...) or pass its fields as keyword options")
+        raise ValueError(
+            f"{env_name}: config must be a {cls.__name__}, got {type(config).__name__}; "
+            f"build it with {cls.__name__}(...) or pass its fields as keyword options"
+        )
     fields = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = [k for k in overrides if k not in fields]
     if unknown:
-        hints = [f"{close[0]}= for {k}=" for k in unknown
-                 if (close := difflib.get_close_matches(k, fields, n=1, cutoff=0.7))]
+        hints = [
+            f"{close[0]}= for {k}="
+            for k in unknown
+            if (close := difflib.get_close_matches(k, fields, n=1, cutoff=0.7))
+        ]
         fix = f"did you mean {', '.join(hints)}? Otherwise " if hints else ""
         raise ValueError(
             f"{env_name} got unknown option(s) {unknown}. Valid options: the {cls.__name__} fields "
             f"{', '.join(fields)}, plus {', '.join(f'{o}=' for o in others)}. Fix: {fix}drop the unknown "
             f"option(s) or spell them as one of these (e.g. gym.make(id, {fields[0]}=...)); several "
-            f"settings at once: config={cls.__name__}(...)")
+            f"settings at once: config={cls.__name__}(...)"
+        )
     return dataclasses.replace(config if config is not None else cls(), **overrides)
 
 

@@ -96,7 +96,9 @@ def yaw_pitch_rotation(yaw: float, pitch: float) -> np.ndarray:
     return np.column_stack([right, down, forward])
 
 
-def projection_matrix_gl(intrinsics: np.ndarray, width: int, height: int, near: float, far: float) -> list[float]:
+def projection_matrix_gl(
+    intrinsics: np.ndarray, width: int, height: int, near: float, far: float
+) -> list[float]:
     """OpenGL projection matrix (column-major, as PyBullet wants it) for pinhole ``intrinsics``."""
     fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
     m = np.zeros((4, 4))
@@ -186,9 +188,12 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
         # TinyRenderer samples pixel (i, j) at (u, v) = (i, j + 1) instead of the centre
         # (i + 0.5, j + 0.5) that K assumes (measured against projected box edges); shifting the
         # principal point half a pixel for rendering makes the images match K exactly.
-        render_k = {n: k + np.array([[0, 0, -0.5], [0, 0, 0.5], [0, 0, 0]]) for n, k in self._intrinsics.items()}
+        render_k = {
+            n: k + np.array([[0, 0, -0.5], [0, 0, 0.5], [0, 0, 0]]) for n, k in self._intrinsics.items()
+        }
         self._projection = {
-            c.name: projection_matrix_gl(render_k[c.name], self.width, self.height, c.near, c.far) for c in cameras
+            c.name: projection_matrix_gl(render_k[c.name], self.width, self.height, c.near, c.far)
+            for c in cameras
         }
         with _quiet_stdout():  # PyBullet's C code prints "argv[0]=" on every connect
             self.client: BulletClient | None = BulletClient(connection_mode=pybullet.DIRECT)
@@ -246,7 +251,9 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
         body in ``info["objects"]``; only a body that opens a new name can be tracked."""
         ids = {n: i for i, n in self.segmentation_labels.items()}
         if name in ids and track:
-            raise ValueError(f"tracked instance {name!r} already registered; give each tracked body its own name")
+            raise ValueError(
+                f"tracked instance {name!r} already registered; give each tracked body its own name"
+            )
         iid = ids.get(name, len(self.segmentation_labels))
         self.segmentation_labels[iid] = name
         if uid >= len(self._uid_instance):
@@ -261,8 +268,9 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
         c = self.client
         vis = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=list(rgba))
         col = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=list(half_extents)) if collide else -1
-        return c.createMultiBody(mass, col, vis, basePosition=list(pos),
-                                 baseOrientation=c.getQuaternionFromEuler([0.0, 0.0, yaw]))
+        return c.createMultiBody(
+            mass, col, vis, basePosition=list(pos), baseOrientation=c.getQuaternionFromEuler([0.0, 0.0, yaw])
+        )
 
     def _flat_rects(self, rects, rgba) -> int:
         """Visual shape of axis-aligned rectangles ``(x0, y0, x1, y1)`` in the z = 0 plane, facing
@@ -272,8 +280,13 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
             n = len(verts)
             verts += [[x0, y0, 0.0], [x1, y0, 0.0], [x1, y1, 0.0], [x0, y1, 0.0]]
             idx += [n, n + 1, n + 2, n, n + 2, n + 3]
-        return self.client.createVisualShape(pybullet.GEOM_MESH, vertices=verts, indices=idx,
-                                             normals=[[0.0, 0.0, 1.0]] * len(verts), rgbaColor=list(rgba))
+        return self.client.createVisualShape(
+            pybullet.GEOM_MESH,
+            vertices=verts,
+            indices=idx,
+            normals=[[0.0, 0.0, 1.0]] * len(verts),
+            rgbaColor=list(rgba),
+        )
 
     # ---- rendering, cameras, objects ---------------------------------------------------------
     def rgb(self, camera: str | None = None) -> np.ndarray:
@@ -331,12 +344,16 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
             raise ValueError(f"camera {camera!r} not in the scene; choose from {list(self.cameras)}")
         light = self.light
         _, _, rgba, buf, raw = self.client.getCameraImage(
-            self.width, self.height,
+            self.width,
+            self.height,
             viewMatrix=view_matrix_gl(self.camera_params(camera).extrinsics),
             projectionMatrix=self._projection[camera],
-            lightDirection=list(light.direction), shadow=0,
-            lightAmbientCoeff=light.ambient, lightDiffuseCoeff=light.diffuse,
-            lightSpecularCoeff=light.specular, renderer=pybullet.ER_TINY_RENDERER,
+            lightDirection=list(light.direction),
+            shadow=0,
+            lightAmbientCoeff=light.ambient,
+            lightDiffuseCoeff=light.diffuse,
+            lightSpecularCoeff=light.specular,
+            renderer=pybullet.ER_TINY_RENDERER,
         )
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)[..., :3].copy()
         raw = np.asarray(raw, dtype=np.int64).reshape(self.height, self.width)

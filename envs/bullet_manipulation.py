@@ -175,14 +175,25 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
 
     config_class = BulletManipulationConfig
 
-    def __init__(self, config: BulletManipulationConfig | None = None, *, render_mode: str | None = "rgb_array",
-                 **overrides: Any):
+    def __init__(
+        self,
+        config: BulletManipulationConfig | None = None,
+        *,
+        render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ):
         cfg = resolve_config(self, config, overrides)
         self.config = cfg
         cams = (BulletCamera("front", 45.0, 0.05, 5.0), BulletCamera("top", 40.0, 0.05, 5.0))
-        super().__init__(cams, cfg.width, cfg.height, cfg.maps, render_mode,
-                         light=BulletLight(direction=(0.3, -0.4, 1.0), ambient=0.55, diffuse=0.55),
-                         background_rgb=(70, 75, 85))
+        super().__init__(
+            cams,
+            cfg.width,
+            cfg.height,
+            cfg.maps,
+            render_mode,
+            light=BulletLight(direction=(0.3, -0.4, 1.0), ambient=0.55, diffuse=0.55),
+            background_rgb=(70, 75, 85),
+        )
         self._init_task()
         front_pos, front_target = np.array([0.63, -0.44, TABLE_Z + 0.74]), np.array([0.0, 0.0, TABLE_Z + 0.1])
         self._camera_poses = {
@@ -208,11 +219,13 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
         goal_vis = self._disc(cfg.goal_radius, (0.1, 0.8, 0.25))
         blocks, goal = sample_layout(rng, cfg, LAYOUT_LOW, LAYOUT_HIGH)
         self._goal = np.array([*goal, TABLE_Z])
-        self._add_instance("goal", c.createMultiBody(0, -1, goal_vis, basePosition=[*goal, TABLE_Z + 0.001]),
-                           track=True)
+        self._add_instance(
+            "goal", c.createMultiBody(0, -1, goal_vis, basePosition=[*goal, TABLE_Z + 0.001]), track=True
+        )
         self._blocks = []
-        for name, xy, yaw, (_, rgb) in zip(self.block_names, blocks, rng.uniform(-np.pi, np.pi, len(blocks)),
-                                           BLOCK_COLOURS, strict=False):
+        for name, xy, yaw, (_, rgb) in zip(
+            self.block_names, blocks, rng.uniform(-np.pi, np.pi, len(blocks)), BLOCK_COLOURS, strict=False
+        ):
             uid = self._box([BLOCK_HALF] * 3, [*xy, TABLE_Z + BLOCK_HALF], (*rgb, 1), mass=0.1, yaw=yaw)
             c.changeDynamics(uid, -1, lateralFriction=0.5, spinningFriction=0.001)
             self._add_instance(name, uid, track=True)
@@ -225,14 +238,20 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
         a = np.linspace(0, 2 * np.pi, segments, endpoint=False)
         verts = [[0.0, 0.0, 0.0]] + [[radius * np.cos(t), radius * np.sin(t), 0.0] for t in a]
         idx = [i for k in range(segments) for i in (0, 1 + k, 1 + (k + 1) % segments)]
-        return self.client.createVisualShape(pybullet.GEOM_MESH, vertices=verts, indices=idx,
-                                             normals=[[0, 0, 1]] * len(verts), rgbaColor=[*rgb, 1])
+        return self.client.createVisualShape(
+            pybullet.GEOM_MESH,
+            vertices=verts,
+            indices=idx,
+            normals=[[0, 0, 1]] * len(verts),
+            rgbaColor=[*rgb, 1],
+        )
 
     def _build_robot(self, tip: np.ndarray) -> None:
         """Load the Kuka, put its tip at ``tip`` (IK), and attach the pusher rod to the flange."""
         c = self.client
-        self._robot = c.loadURDF(pybullet_data.getDataPath() + "/kuka_iiwa/model.urdf",
-                                 [BASE_X, 0, TABLE_Z], useFixedBase=True)
+        self._robot = c.loadURDF(
+            pybullet_data.getDataPath() + "/kuka_iiwa/model.urdf", [BASE_X, 0, TABLE_Z], useFixedBase=True
+        )
         self._add_instance("robot", self._robot, track=True)
         for link in range(-1, c.getNumJoints(self._robot)):  # light grey arm, dark wrist: unlike any block
             rgba = [0.3, 0.32, 0.36, 1] if link >= EE_LINK - 1 else [0.82, 0.84, 0.88, 1]
@@ -247,16 +266,18 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
             for j, qj in zip(self._arm_joints, q, strict=True):
                 c.resetJointState(self._robot, j, qj)
         self._target = np.array(tip, dtype=np.float64)
-        rod_vis = c.createVisualShape(pybullet.GEOM_CYLINDER, radius=ROD_RADIUS, length=ROD_LEN,
-                                      rgbaColor=[0.2, 0.2, 0.22, 1])
+        rod_vis = c.createVisualShape(
+            pybullet.GEOM_CYLINDER, radius=ROD_RADIUS, length=ROD_LEN, rgbaColor=[0.2, 0.2, 0.22, 1]
+        )
         rod_col = c.createCollisionShape(pybullet.GEOM_CYLINDER, radius=ROD_RADIUS, height=ROD_LEN)
         pos, orn = c.getLinkState(self._robot, EE_LINK, computeForwardKinematics=True)[4:6]
         offset = [0, 0, FLANGE_LEN + ROD_LEN / 2]
         rod_pos, rod_orn = c.multiplyTransforms(pos, orn, offset, [0, 0, 0, 1])
         self._rod = c.createMultiBody(0.05, rod_col, rod_vis, basePosition=rod_pos, baseOrientation=rod_orn)
         self._add_instance("robot", self._rod)
-        cid = c.createConstraint(self._robot, EE_LINK, self._rod, -1, pybullet.JOINT_FIXED, [0, 0, 0], offset,
-                                 [0, 0, 0])
+        cid = c.createConstraint(
+            self._robot, EE_LINK, self._rod, -1, pybullet.JOINT_FIXED, [0, 0, 0], offset, [0, 0, 0]
+        )
         c.changeConstraint(cid, maxForce=2000)
         c.setCollisionFilterPair(self._robot, self._rod, EE_LINK, -1, 0)
         self._servo(self._ik(tip))
@@ -266,15 +287,28 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
         lo, hi = self._limits
         flange = np.asarray(tip) + [0.0, 0.0, FLANGE_LEN + ROD_LEN]
         q = self.client.calculateInverseKinematics(
-            self._robot, EE_LINK, flange.tolist(), self._down, lowerLimits=lo.tolist(), upperLimits=hi.tolist(),
-            jointRanges=(hi - lo).tolist(), restPoses=list(ARM_REST), maxNumIterations=50,
-            residualThreshold=1e-5)
+            self._robot,
+            EE_LINK,
+            flange.tolist(),
+            self._down,
+            lowerLimits=lo.tolist(),
+            upperLimits=hi.tolist(),
+            jointRanges=(hi - lo).tolist(),
+            restPoses=list(ARM_REST),
+            maxNumIterations=50,
+            residualThreshold=1e-5,
+        )
         return np.asarray(q)
 
     def _servo(self, q: np.ndarray) -> None:
         n = len(self._arm_joints)
-        self.client.setJointMotorControlArray(self._robot, self._arm_joints, pybullet.POSITION_CONTROL,
-                                              targetPositions=q.tolist(), forces=[self.config.joint_force] * n)
+        self.client.setJointMotorControlArray(
+            self._robot,
+            self._arm_joints,
+            pybullet.POSITION_CONTROL,
+            targetPositions=q.tolist(),
+            forces=[self.config.joint_force] * n,
+        )
 
     def _apply_action(self, action: np.ndarray) -> None:
         cfg = self.config
@@ -306,9 +340,17 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
         """
         cfg = self.config
         target, _ = push_expert_target(
-            self.ee_pos(), self.block_pos(0), self._goal, self._target, standoff=BLOCK_HALF + ROD_RADIUS + 0.01,
-            pre_margin=0.0, z_push=WORKSPACE_LOW[2] + 0.005, max_translation=cfg.max_translation,
-            low=WORKSPACE_LOW, high=WORKSPACE_HIGH)
+            self.ee_pos(),
+            self.block_pos(0),
+            self._goal,
+            self._target,
+            standoff=BLOCK_HALF + ROD_RADIUS + 0.01,
+            pre_margin=0.0,
+            z_push=WORKSPACE_LOW[2] + 0.005,
+            max_translation=cfg.max_translation,
+            low=WORKSPACE_LOW,
+            high=WORKSPACE_HIGH,
+        )
         # command relative to the commanded target, not the lagging tip, so servo lag does not add up
         move = np.clip((target - self._target) / cfg.max_translation, -1.0, 1.0)
         return np.array([*move, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)

@@ -30,15 +30,28 @@ from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rot
 
 #: Camera name -> yaw relative to the car heading (deg, + left).
 CAMERA_YAWS_DEG: dict[str, float] = {
-    "front": 0.0, "front_left": 60.0, "front_right": -60.0,
-    "rear": 180.0, "rear_left": 120.0, "rear_right": -120.0,
+    "front": 0.0,
+    "front_left": 60.0,
+    "front_right": -60.0,
+    "rear": 180.0,
+    "rear_left": 120.0,
+    "rear_right": -120.0,
 }
 #: 2x3 layout of ``render()``: front row, back row.
-GRID: tuple[tuple[str, ...], ...] = (("front_left", "front", "front_right"), ("rear_left", "rear", "rear_right"))
+GRID: tuple[tuple[str, ...], ...] = (
+    ("front_left", "front", "front_right"),
+    ("rear_left", "rear", "rear_right"),
+)
 
 VEHICLE_COLOURS: tuple[tuple[float, float, float], ...] = (
-    (0.85, 0.1, 0.1), (0.1, 0.3, 0.95), (0.95, 0.8, 0.05), (0.95, 0.45, 0.0),
-    (0.6, 0.1, 0.8), (0.0, 0.8, 0.85), (0.9, 0.2, 0.6), (0.2, 0.2, 0.2),
+    (0.85, 0.1, 0.1),
+    (0.1, 0.3, 0.95),
+    (0.95, 0.8, 0.05),
+    (0.95, 0.45, 0.0),
+    (0.6, 0.1, 0.8),
+    (0.0, 0.8, 0.85),
+    (0.9, 0.2, 0.6),
+    (0.2, 0.2, 0.2),
 )
 
 
@@ -102,8 +115,16 @@ class DrivingConfig(GTConfig):
             raise ValueError(f"num_lanes={self.num_lanes}; use at least 1")
 
 
-def _idm_accel(v: float, v0: float, gap: float, dv: float, a_max: float = 2.0, b: float = 3.0,
-               s0: float = 2.5, headway: float = 1.2) -> float:
+def _idm_accel(
+    v: float,
+    v0: float,
+    gap: float,
+    dv: float,
+    a_max: float = 2.0,
+    b: float = 3.0,
+    s0: float = 2.5,
+    headway: float = 1.2,
+) -> float:
     """Intelligent Driver Model acceleration; ``gap`` is bumper to bumper, ``dv`` = v - v_leader."""
     s_star = s0 + max(0.0, v * headway + v * dv / (2 * np.sqrt(a_max * b)))
     return a_max * (1 - (v / max(v0, 1e-3)) ** 4 - (s_star / max(gap, 0.1)) ** 2)
@@ -235,8 +256,9 @@ class DrivingGTEnv(BulletGTEnv):
     camera_grid = GRID  # how viewers lay out the six cameras (render(), export, demo)
     config_class = DrivingConfig
 
-    def __init__(self, config: DrivingConfig | None = None, *, render_mode: str | None = "rgb_array",
-                 **overrides: Any):
+    def __init__(
+        self, config: DrivingConfig | None = None, *, render_mode: str | None = "rgb_array", **overrides: Any
+    ):
         config = resolve_config(self, config, overrides)
         cams = tuple(BulletCamera(n, config.camera_fovy_deg, 0.1, config.camera_far) for n in CAMERA_YAWS_DEG)
         super().__init__(cams, config.width, config.height, config.maps, render_mode)
@@ -277,8 +299,10 @@ class DrivingGTEnv(BulletGTEnv):
         if cars is None:
             cars = self._sample_traffic(rng, lane)
         elif len(cars) != self.config.num_vehicles or any(not 0 <= int(c[1]) < cfg.num_lanes for c in cars):
-            raise ValueError(f"options['vehicles'] must list {self.config.num_vehicles} (x, lane, speed) tuples with "
-                             f"lanes in 0..{cfg.num_lanes - 1}, got {cars}")
+            raise ValueError(
+                f"options['vehicles'] must list {self.config.num_vehicles} (x, lane, speed) tuples with "
+                f"lanes in 0..{cfg.num_lanes - 1}, got {cars}"
+            )
         self._car_uids = []
         for i, (x, ln, v0) in enumerate(cars):
             self._cars[i] = (x, ln, v0, v0)
@@ -311,8 +335,15 @@ class DrivingGTEnv(BulletGTEnv):
         cfg, c = self.config, self.client
         # grass beside the road only (no overdraw under the road)
         start, end, w, far = cfg.road_start, cfg.road_end, self.road_half_width, 60.0
-        grass = self._flat_rects([(start, w, end, far), (start, -far, end, -w), (start - 50, -far, start, far),
-                                  (end, -far, end + 50, far)], (0.35, 0.6, 0.25, 1))
+        grass = self._flat_rects(
+            [
+                (start, w, end, far),
+                (start, -far, end, -w),
+                (start - 50, -far, start, far),
+                (end, -far, end + 50, far),
+            ],
+            (0.35, 0.6, 0.25, 1),
+        )
         self._add_instance("grass", c.createMultiBody(0, -1, grass, basePosition=[0, 0, 0]))
         tile = 50.0  # road and markings in 50 m pieces, so each mesh stays small
         dash, period = 3.0, 10.0
@@ -342,14 +373,20 @@ class DrivingGTEnv(BulletGTEnv):
     def _tree(self, pos, height: float) -> int:
         """A stylised tree: trunk and two stacked canopy boxes (boxes: spheres cost TinyRenderer ~30 %)."""
         w = height * 0.22
-        boxes = [([0.15, 0.15, height * 0.2], [0, 0, height * 0.2], [0.45, 0.3, 0.15, 1]),
-                 ([w, w, height * 0.2], [0, 0, height * 0.55], [0.1, 0.45, 0.12, 1]),
-                 ([w * 0.6, w * 0.6, height * 0.12], [0, 0, height * 0.85], [0.15, 0.55, 0.15, 1])]
+        boxes = [
+            ([0.15, 0.15, height * 0.2], [0, 0, height * 0.2], [0.45, 0.3, 0.15, 1]),
+            ([w, w, height * 0.2], [0, 0, height * 0.55], [0.1, 0.45, 0.12, 1]),
+            ([w * 0.6, w * 0.6, height * 0.12], [0, 0, height * 0.85], [0.15, 0.55, 0.15, 1]),
+        ]
         vis = self.client.createVisualShapeArray(
-            shapeTypes=[pybullet.GEOM_BOX] * 3, halfExtents=[b[0] for b in boxes],
-            visualFramePositions=[b[1] for b in boxes], rgbaColors=[b[2] for b in boxes])
-        col = self.client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[w, w, height / 2],
-                                               collisionFramePosition=[0, 0, height / 2])
+            shapeTypes=[pybullet.GEOM_BOX] * 3,
+            halfExtents=[b[0] for b in boxes],
+            visualFramePositions=[b[1] for b in boxes],
+            rgbaColors=[b[2] for b in boxes],
+        )
+        col = self.client.createCollisionShape(
+            pybullet.GEOM_BOX, halfExtents=[w, w, height / 2], collisionFramePosition=[0, 0, height / 2]
+        )
         return self.client.createMultiBody(0, col, vis, basePosition=list(pos))
 
     def _car_body(self, rgb) -> int:
@@ -362,13 +399,21 @@ class DrivingGTEnv(BulletGTEnv):
         wheels = [[sx * ln * 0.3, sy * (wd / 2 - 0.1), r] for sx in (-1, 1) for sy in (-1, 1)]
         vis = self.client.createVisualShapeArray(
             shapeTypes=shapes,
-            halfExtents=[[ln / 2, wd / 2, (ht * 0.55 - 0.25) / 2], [ln * 0.27, wd / 2 - 0.08, ht * 0.2]] + [[0, 0, 0]] * 4,
-            radii=[0, 0] + [r] * 4, lengths=[0, 0] + [0.25] * 4,
-            visualFramePositions=[[0, 0, 0.25 + (ht * 0.55 - 0.25) / 2], [-ln * 0.05, 0, ht * 0.55 + ht * 0.2]] + wheels,
+            halfExtents=[[ln / 2, wd / 2, (ht * 0.55 - 0.25) / 2], [ln * 0.27, wd / 2 - 0.08, ht * 0.2]]
+            + [[0, 0, 0]] * 4,
+            radii=[0, 0] + [r] * 4,
+            lengths=[0, 0] + [0.25] * 4,
+            visualFramePositions=[
+                [0, 0, 0.25 + (ht * 0.55 - 0.25) / 2],
+                [-ln * 0.05, 0, ht * 0.55 + ht * 0.2],
+            ]
+            + wheels,
             visualFrameOrientations=[[0, 0, 0, 1]] * 2 + [wheel_q] * 4,
-            rgbaColors=[[*rgb, 1], glass] + [[0.08, 0.08, 0.08, 1]] * 4)
-        col = self.client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[ln / 2, wd / 2, ht / 2],
-                                               collisionFramePosition=[0, 0, ht / 2])
+            rgbaColors=[[*rgb, 1], glass] + [[0.08, 0.08, 0.08, 1]] * 4,
+        )
+        col = self.client.createCollisionShape(
+            pybullet.GEOM_BOX, halfExtents=[ln / 2, wd / 2, ht / 2], collisionFramePosition=[0, 0, ht / 2]
+        )
         return self.client.createMultiBody(0, col, vis, basePosition=[0, 0, 0])
 
     def _place_cars(self) -> None:
@@ -468,7 +513,9 @@ class DrivingGTEnv(BulletGTEnv):
         d = np.array([np.cos(rel), np.sin(rel)])
         local = d * np.min(half / np.maximum(np.abs(d), 1e-9))
         c, s = np.cos(yaw), np.sin(yaw)
-        pos = np.array([x + c * local[0] - s * local[1], y + s * local[0] + c * local[1], self.config.camera_height])
+        pos = np.array(
+            [x + c * local[0] - s * local[1], y + s * local[0] + c * local[1], self.config.camera_height]
+        )
         return pos, yaw_pitch_rotation(yaw + rel, np.deg2rad(self.config.camera_pitch_deg))
 
     def _linvel(self, name: str, uid: int) -> np.ndarray:

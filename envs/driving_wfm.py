@@ -25,6 +25,7 @@ from cosmos_sim.envs.wfm_env import (
     WorldModelVectorEnvConfig,
     _Rollouts,
 )
+from cosmos_sim.errors import CheckpointError, ConfigError
 
 #: Checkpoint the registered driving WFM env loads when none is given (a directory under assets/wfm/).
 DEFAULT_CHECKPOINT = "drive-mv-nano"
@@ -68,18 +69,24 @@ class DrivingRollouts(_Rollouts):
 
     def _make_gt(self) -> gym.Env:
         cfg = self.model.config
-        if cfg.family != "multiview":  # checked here: the base class builds the GT scenes right after loading
-            raise ValueError(f"Driving-WFM-v0 needs a multiview world model, got a {cfg.family} one; "
-                             f"pass checkpoint= a bundle trained with `cosmos-sim train-wfm --family multiview`")
+        if (
+            not self.model.family.multi_view
+        ):  # checked here: the base class builds the GT scenes right after loading
+            raise CheckpointError(
+                f"Driving-WFM-v0 needs a multiview world model, got a {cfg.family} one; "
+                f"pass checkpoint= a bundle trained with `cosmos-sim train-wfm --family multiview`"
+            )
         env = gym.make(cfg.env_id, **cfg.env_kwargs).unwrapped
         space = env.observation_space
         missing = [v for v in cfg.views if not isinstance(space, spaces.Dict) or v not in space.spaces]
         if missing:
-            raise ValueError(f"checkpoint views {missing} are not observations of {cfg.env_id}")
+            raise CheckpointError(f"checkpoint views {missing} are not observations of {cfg.env_id}")
         shapes = {space.spaces[v].shape for v in cfg.views}
         if shapes != {self.frame_shape}:
-            raise ValueError(f"checkpoint works on {self.frame_shape} views but {cfg.env_id} with "
-                             f"{cfg.env_kwargs} renders {shapes}")
+            raise CheckpointError(
+                f"checkpoint works on {self.frame_shape} views but {cfg.env_id} with "
+                f"{cfg.env_kwargs} renders {shapes}"
+            )
         return env
 
     # ---- observations ------------------------------------------------------------------------------
@@ -104,46 +111,58 @@ class DrivingRollouts(_Rollouts):
         options = dict(options or {})
         unknown = set(options) - {"views", "speed"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; use 'views' (and 'speed')")
+            raise ConfigError(f"unknown reset option(s) {sorted(unknown)}; use 'views' (and 'speed')")
         if "views" not in options:
             if "speed" in options:
-                raise ValueError("options['speed'] goes with options['views']; a seeded reset takes the GT car's speed")
+                raise ConfigError(
+                    "options['speed'] goes with options['views']; a seeded reset takes the GT car's speed"
+                )
             obs, _ = self.gt[row if self.paired else 0].reset(seed=int(seed))
             self.speed[row] = float(obs["ego"][3])
             return np.repeat(np.stack([obs[v] for v in self.views])[None], self.k, axis=0)
         if self.paired:
-            raise ValueError("options['views'] cannot be used in paired mode (the GT scene starts from a seed)")
+            raise ConfigError(
+                "options['views'] cannot be used in paired mode (the GT scene starts from a seed)"
+            )
         speed = float(options.get("speed", 0.0))
         if not 0 <= speed <= self.max_speed:
-            raise ValueError(f"options['speed']={speed} out of range; use 0..{self.max_speed} m/s")
+            raise ConfigError(f"options['speed']={speed} out of range; use 0..{self.max_speed} m/s")
         self.speed[row] = speed
         return self._user_views(options["views"])
 
     def _user_views(self, given) -> np.ndarray:
         if not isinstance(given, dict):
-            raise ValueError(f"options['views'] must be a dict {{camera: frames}} of the cameras {self.views}, "
-                             f"got {type(given).__name__}")
+            raise ConfigError(
+                f"options['views'] must be a dict {{camera: frames}} of the cameras {self.views}, "
+                f"got {type(given).__name__}"
+            )
         missing, extra = [v for v in self.views if v not in given], sorted(set(given) - set(self.views))
         if missing or extra:
-            raise ValueError(f"options['views'] must hold exactly the cameras {self.views}: missing {missing}, "
-                             f"unknown {extra}")
+            raise ConfigError(
+                f"options['views'] must hold exactly the cameras {self.views}: missing {missing}, "
+                f"unknown {extra}"
+            )
         arrays = {v: np.asarray(given[v]) for v in self.views}
         arrays = {v: a[None] if a.ndim == 3 else a for v, a in arrays.items()}
         shapes = {v: a.shape for v, a in arrays.items()}
         if len(set(shapes.values())) != 1:
-            raise ValueError(f"options['views'] must all have one shape; got {shapes}")
+            raise ConfigError(f"options['views'] must all have one shape; got {shapes}")
         f = np.stack([arrays[v] for v in self.views], axis=1)  # (n, V, H, W, 3)
         if f.ndim != 5 or f.shape[2:] != self.frame_shape or f.dtype != np.uint8:
-            raise ValueError(f"each view must be uint8 (H, W, 3) = {self.frame_shape} or (n, H, W, 3) with "
-                             f"1 <= n <= {self.k}, got {f.dtype} {f.shape[:1] + f.shape[2:]}; resize them first")
+            raise ConfigError(
+                f"each view must be uint8 (H, W, 3) = {self.frame_shape} or (n, H, W, 3) with "
+                f"1 <= n <= {self.k}, got {f.dtype} {f.shape[:1] + f.shape[2:]}; resize them first"
+            )
         if not 1 <= len(f) <= self.k:
-            raise ValueError(f"options['views'] hold {len(f)} frames per camera; pass 1 to {self.k}")
+            raise ConfigError(f"options['views'] hold {len(f)} frames per camera; pass 1 to {self.k}")
         return np.concatenate([np.repeat(f[:1], self.k - len(f), axis=0), f])
 
     # ---- step --------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         reward, p = self.model_step(actions)
-        self.speed = np.clip(self.speed + actions[:, 1] * self.accel_step, 0.0, self.max_speed).astype(np.float32)
+        self.speed = np.clip(self.speed + actions[:, 1] * self.accel_step, 0.0, self.max_speed).astype(
+            np.float32
+        )
         terminated = p > CRASH_THRESHOLD
         info: dict[str, np.ndarray] = {"step": self.steps.copy(), "crash_prob": p.astype(np.float32)}
         if self.paired:
@@ -300,12 +319,22 @@ class DrivingWorldModelVectorEnv(WorldModelVectorEnv):
     * v0: Initial version.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10, "autoreset_mode": WorldModelVectorEnv.metadata[
-        "autoreset_mode"]}
+    metadata = {
+        "render_modes": ["rgb_array"],
+        "render_fps": 10,
+        "autoreset_mode": WorldModelVectorEnv.metadata["autoreset_mode"],
+    }
     core_class = DrivingRollouts
     config_class = DrivingWorldModelVectorEnvConfig
     camera_grid = GRID
 
 
-__all__ = ["DEFAULT_CHECKPOINT", "DrivingRollouts", "DrivingWorldModelEnv", "DrivingWorldModelEnvConfig",
-           "DrivingWorldModelVectorEnv", "DrivingWorldModelVectorEnvConfig", "grid_image"]
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "DrivingRollouts",
+    "DrivingWorldModelEnv",
+    "DrivingWorldModelEnvConfig",
+    "DrivingWorldModelVectorEnv",
+    "DrivingWorldModelVectorEnvConfig",
+    "grid_image",
+]

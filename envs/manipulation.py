@@ -306,8 +306,13 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
 
     config_class = ManipulationConfig
 
-    def __init__(self, config: ManipulationConfig | None = None, *, render_mode: str | None = "rgb_array",
-                 **overrides: Any):
+    def __init__(
+        self,
+        config: ManipulationConfig | None = None,
+        *,
+        render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ):
         cfg = resolve_config(self, config, overrides)
         self.config = cfg
         super().__init__(
@@ -326,10 +331,18 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         def jnt(name: str) -> int:
             return int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name)])
 
-        self._arm_qpos = np.array([jnt(f"j{i}_{n}") for i, n in enumerate(
-            ("yaw", "shoulder", "elbow", "wrist_pitch", "wrist_roll", "hand_yaw"), start=1)])
+        self._arm_qpos = np.array(
+            [
+                jnt(f"j{i}_{n}")
+                for i, n in enumerate(
+                    ("yaw", "shoulder", "elbow", "wrist_pitch", "wrist_roll", "hand_yaw"), start=1
+                )
+            ]
+        )
         self._finger_qpos = np.array([jnt("finger_left"), jnt("finger_right")])
-        self._block_qpos = np.array([int(m.jnt_qposadr[m.body_jntadr[self._body(b)]]) for b in self.block_names])
+        self._block_qpos = np.array(
+            [int(m.jnt_qposadr[m.body_jntadr[self._body(b)]]) for b in self.block_names]
+        )
         self._grip_site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "grip")
         self._goal_mocap = int(m.body_mocapid[self._body("goal")])
         self._ee_mocap = int(m.body_mocapid[self._body("mocap")])
@@ -361,9 +374,11 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
     def _reset_scene(self, rng: np.random.Generator, options: dict | None) -> None:
         d = self.data
         blocks, goal = sample_layout(rng, self.config, LAYOUT_LOW, LAYOUT_HIGH)
-        for adr, xy, yaw in zip(self._block_qpos, blocks, rng.uniform(-np.pi, np.pi, len(blocks)), strict=True):
-            d.qpos[adr:adr + 3] = (*xy, TABLE_Z + BLOCK_HALF)
-            d.qpos[adr + 3:adr + 7] = _quat_from_rpy(0.0, 0.0, yaw)
+        for adr, xy, yaw in zip(
+            self._block_qpos, blocks, rng.uniform(-np.pi, np.pi, len(blocks)), strict=True
+        ):
+            d.qpos[adr : adr + 3] = (*xy, TABLE_Z + BLOCK_HALF)
+            d.qpos[adr + 3 : adr + 7] = _quat_from_rpy(0.0, 0.0, yaw)
         self._goal = np.array([*goal, TABLE_Z])
         d.mocap_pos[self._goal_mocap] = self._goal + [0.0, 0.0, 0.001]
         grip = rng.uniform([-0.15, -0.15, TABLE_Z + 0.12], [0.15, 0.15, TABLE_Z + 0.22])
@@ -408,8 +423,17 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         cfg = self.config
         grip = self.grip_pos()
         target, u = push_expert_target(
-            grip, self.block_pos(0), self._goal, grip, standoff=BLOCK_HALF + 0.02, pre_margin=0.01,
-            z_push=WORKSPACE_LOW[2], max_translation=cfg.max_translation, low=WORKSPACE_LOW, high=WORKSPACE_HIGH)
+            grip,
+            self.block_pos(0),
+            self._goal,
+            grip,
+            standoff=BLOCK_HALF + 0.02,
+            pre_margin=0.01,
+            z_push=WORKSPACE_LOW[2],
+            max_translation=cfg.max_translation,
+            low=WORKSPACE_LOW,
+            high=WORKSPACE_HIGH,
+        )
         move = np.clip((target - grip) / cfg.max_translation, -1.0, 1.0)
         yaw_target = np.arctan2(u[1], u[0])  # hand x (finger thickness) along the push
         yaw_target = (yaw_target + np.pi / 2) % np.pi - np.pi / 2

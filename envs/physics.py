@@ -106,9 +106,15 @@ class PhysicsConfig(GTConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.fps <= 0 or self.timestep <= 0 or abs(self.frame_skip * self.fps * self.timestep - 1.0) > 1e-6:
-            raise ValueError(f"fps={self.fps} and timestep={self.timestep} must give a whole number of physics "
-                             "steps per frame (1 / (fps * timestep)); e.g. fps=20, timestep=0.002")
+        if (
+            self.fps <= 0
+            or self.timestep <= 0
+            or abs(self.frame_skip * self.fps * self.timestep - 1.0) > 1e-6
+        ):
+            raise ValueError(
+                f"fps={self.fps} and timestep={self.timestep} must give a whole number of physics "
+                "steps per frame (1 / (fps * timestep)); e.g. fps=20, timestep=0.002"
+            )
 
     @property
     def frame_skip(self) -> int:
@@ -139,9 +145,13 @@ class CameraSpec:
         eye = np.asarray(self.eye, float)
         right, up, _ = _look_at_axes(eye, self.target)
         if self.moving:  # the rig carries the pose; the camera is at the rig's origin, unrotated
-            return (f'<body name="{CAMERA_RIG}" mocap="true" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}">'
-                    f'<camera name="{name}" fovy="{self.fovy}"/></body>')
-        return f'<camera name="{name}" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}" fovy="{self.fovy}"/>'
+            return (
+                f'<body name="{CAMERA_RIG}" mocap="true" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}">'
+                f'<camera name="{name}" fovy="{self.fovy}"/></body>'
+            )
+        return (
+            f'<camera name="{name}" pos="{_vec(eye)}" xyaxes="{_vec(right)} {_vec(up)}" fovy="{self.fovy}"/>'
+        )
 
 
 def _look_at_axes(eye, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,8 +182,9 @@ class CameraOrbit:
     def eye(self, step: int) -> np.ndarray:
         """Camera position after ``step`` env steps."""
         a = np.deg2rad(self.start_deg + step * self.step_deg)
-        return np.array([self.target[0] + self.radius * np.cos(a), self.target[1] + self.radius * np.sin(a),
-                         self.height])
+        return np.array(
+            [self.target[0] + self.radius * np.cos(a), self.target[1] + self.radius * np.sin(a), self.height]
+        )
 
     def pose(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """(position, quat wxyz) of the camera rig after ``step`` env steps (MuJoCo camera axes)."""
@@ -231,20 +242,26 @@ def _free_body(name: str, geom: str) -> str:
 
 
 def _sphere(name: str, radius: float, rgba: str, extra: str = "") -> str:
-    return _free_body(name, f'<geom name="{name}" type="sphere" size="{radius}" rgba="{rgba}" priority="1" {extra}/>')
+    return _free_body(
+        name, f'<geom name="{name}" type="sphere" size="{radius}" rgba="{rgba}" priority="1" {extra}/>'
+    )
 
 
 def _box(name: str, half: tuple[float, float, float], rgba: str) -> str:
-    return _free_body(name, f'<geom name="{name}" type="box" size="{_vec(half)}" rgba="{rgba}" priority="1"/>')
+    return _free_body(
+        name, f'<geom name="{name}" type="box" size="{_vec(half)}" rgba="{rgba}" priority="1"/>'
+    )
 
 
 def _scene_xml(scenario: Scenario, cfg: PhysicsConfig, key: str) -> str:
     """The shared template: plain floor and sky, soft headlight, no shadows, the main camera."""
     floor_asset, floor_look = "", 'size="30 30 0.1" rgba="0.66 0.66 0.64 1"'
     if scenario.textured_floor:  # 0.25 m squares: several per object footprint, resolvable at 64x64
-        floor_asset = ('<texture name="checker" type="2d" builtin="checker" rgb1="0.78 0.78 0.75" '
-                       'rgb2="0.5 0.5 0.48" width="64" height="64"/>'
-                       '<material name="checker" texture="checker" texrepeat="2 2" texuniform="true"/>')
+        floor_asset = (
+            '<texture name="checker" type="2d" builtin="checker" rgb1="0.78 0.78 0.75" '
+            'rgb2="0.5 0.5 0.48" width="64" height="64"/>'
+            '<material name="checker" texture="checker" texrepeat="2 2" texuniform="true"/>'
+        )
         # Render the plane as 2 m quads, not 0.1 m ones: 7x faster on llvmpipe, mean change 0.3/255.
         floor_look = 'size="30 30 2" material="checker"'
     return f"""
@@ -300,16 +317,27 @@ def _free_fall() -> Scenario:
         # Dropped from rest at different heights, so the two impacts come at different times.
         joints = {
             "ball": _free([-0.45, _u(rng, -0.2, 0.2), _u(rng, 1.2, 2.0)]),
-            "block": _free([0.35, _u(rng, -0.2, 0.2), _u(rng, 1.2, 2.0)], _random_quat(rng),
-                           angvel=rng.uniform(-1.5, 1.5, 3)),
+            "block": _free(
+                [0.35, _u(rng, -0.2, 0.2), _u(rng, 1.2, 2.0)],
+                _random_quat(rng),
+                angvel=rng.uniform(-1.5, 1.5, 3),
+            ),
         }
-        params = {"ball/mass": _u(rng, 0.2, 2.0), "ball/friction": _u(rng, 0.3, 0.9),
-                  "ball/restitution": _u(rng, 0.5, 0.8), "block/mass": _u(rng, 0.2, 2.0),
-                  "block/friction": _u(rng, 0.3, 0.9)}  # the block lands with the default inelastic contact
+        params = {
+            "ball/mass": _u(rng, 0.2, 2.0),
+            "ball/friction": _u(rng, 0.3, 0.9),
+            "ball/restitution": _u(rng, 0.5, 0.8),
+            "block/mass": _u(rng, 0.2, 2.0),
+            "block/friction": _u(rng, 0.3, 0.9),
+        }  # the block lands with the default inelastic contact
         return InitialState(joints, params)
 
-    return Scenario(_sphere("ball", r, RED) + _box("block", (half,) * 3, BLUE), ("ball", "block"),
-                    CameraSpec((0.0, -3.8, 1.3), (0.0, 0.0, 1.05), 44.0), sample)
+    return Scenario(
+        _sphere("ball", r, RED) + _box("block", (half,) * 3, BLUE),
+        ("ball", "block"),
+        CameraSpec((0.0, -3.8, 1.3), (0.0, 0.0, 1.05), 44.0),
+        sample,
+    )
 
 
 def _inclined_plane() -> Scenario:
@@ -333,16 +361,26 @@ def _inclined_plane() -> Scenario:
             "ball": _free(on_ramp(_u(rng, 0.1, 0.3), -0.22, r)),  # starts behind the block, overtakes it
             "block": _free(on_ramp(_u(rng, 0.55, 0.8), 0.22, half), quat),
         }
-        params = {"ball/mass": _u(rng, 0.2, 2.0), "ball/friction": _u(rng, 0.4, 0.9),
-                  "block/mass": _u(rng, 0.2, 2.0), "block/friction": _u(rng, 0.3, 0.7) * float(np.tan(theta))}
-        return InitialState(joints, params, {"ramp/angle_deg": float(np.rad2deg(theta))},
-                            {"ramp": (centre, quat)})
+        params = {
+            "ball/mass": _u(rng, 0.2, 2.0),
+            "ball/friction": _u(rng, 0.4, 0.9),
+            "block/mass": _u(rng, 0.2, 2.0),
+            "block/friction": _u(rng, 0.3, 0.7) * float(np.tan(theta)),
+        }
+        return InitialState(
+            joints, params, {"ramp/angle_deg": float(np.rad2deg(theta))}, {"ramp": (centre, quat)}
+        )
 
-    props = (f'<geom name="ramp" type="box" size="{length / 2} {width / 2} {thick / 2}" rgba="{PROP}"/>'
-             f'<geom name="stopper" type="box" pos="{stopper_x} 0 0.07" size="0.05 {width / 2} 0.07" rgba="{PROP}"/>')
-    return Scenario(props + _sphere("ball", r, RED) + _box("block", (half,) * 3, BLUE),
-                    ("ball", "block", "ramp", "stopper"), CameraSpec((-0.2, -3.7, 1.6), (-0.1, 0.0, 0.3), 45.0),
-                    sample)
+    props = (
+        f'<geom name="ramp" type="box" size="{length / 2} {width / 2} {thick / 2}" rgba="{PROP}"/>'
+        f'<geom name="stopper" type="box" pos="{stopper_x} 0 0.07" size="0.05 {width / 2} 0.07" rgba="{PROP}"/>'
+    )
+    return Scenario(
+        props + _sphere("ball", r, RED) + _box("block", (half,) * 3, BLUE),
+        ("ball", "block", "ramp", "stopper"),
+        CameraSpec((-0.2, -3.7, 1.6), (-0.1, 0.0, 0.3), 45.0),
+        sample,
+    )
 
 
 def _bounce() -> Scenario:
@@ -350,13 +388,22 @@ def _bounce() -> Scenario:
 
     def sample(rng):
         side = _sign(rng)  # start on one side, bounce towards the other
-        joints = {"ball": _free([side * _u(rng, 0.5, 0.8), 0.0, _u(rng, 1.3, 1.8)],
-                                linvel=[-side * _u(rng, 0.2, 0.5), 0.0, 0.0])}
-        params = {"ball/mass": _u(rng, 0.2, 2.0), "ball/friction": _u(rng, 0.2, 0.6),
-                  "ball/restitution": _u(rng, 0.6, 0.9)}
+        joints = {
+            "ball": _free(
+                [side * _u(rng, 0.5, 0.8), 0.0, _u(rng, 1.3, 1.8)],
+                linvel=[-side * _u(rng, 0.2, 0.5), 0.0, 0.0],
+            )
+        }
+        params = {
+            "ball/mass": _u(rng, 0.2, 2.0),
+            "ball/friction": _u(rng, 0.2, 0.6),
+            "ball/restitution": _u(rng, 0.6, 0.9),
+        }
         return InitialState(joints, params)
 
-    return Scenario(_sphere("ball", r, RED), ("ball",), CameraSpec((0.0, -3.6, 1.2), (0.0, 0.0, 0.9), 42.0), sample)
+    return Scenario(
+        _sphere("ball", r, RED), ("ball",), CameraSpec((0.0, -3.6, 1.2), (0.0, 0.0, 0.9), 42.0), sample
+    )
 
 
 def _collision() -> Scenario:
@@ -368,12 +415,22 @@ def _collision() -> Scenario:
             "ball_b": _free([_u(rng, -0.4, -0.1), _u(rng, -0.12, 0.12), r]),
         }
         e = _u(rng, 0.7, 0.95)
-        params = {"ball_a/mass": _u(rng, 0.5, 1.5), "ball_a/friction": _u(rng, 0.01, 0.05), "ball_a/restitution": e,
-                  "ball_b/mass": _u(rng, 0.5, 1.5), "ball_b/friction": _u(rng, 0.01, 0.05), "ball_b/restitution": e}
+        params = {
+            "ball_a/mass": _u(rng, 0.5, 1.5),
+            "ball_a/friction": _u(rng, 0.01, 0.05),
+            "ball_a/restitution": e,
+            "ball_b/mass": _u(rng, 0.5, 1.5),
+            "ball_b/friction": _u(rng, 0.01, 0.05),
+            "ball_b/restitution": e,
+        }
         return InitialState(joints, params)
 
-    return Scenario(_sphere("ball_a", r, RED) + _sphere("ball_b", r, BLUE), ("ball_a", "ball_b"),
-                    CameraSpec((0.15, -3.3, 2.3), (0.15, 0.25, 0.0), 50.0), sample)
+    return Scenario(
+        _sphere("ball_a", r, RED) + _sphere("ball_b", r, BLUE),
+        ("ball_a", "ball_b"),
+        CameraSpec((0.15, -3.3, 2.3), (0.15, 0.25, 0.0), 50.0),
+        sample,
+    )
 
 
 def _stack_topple() -> Scenario:
@@ -387,9 +444,13 @@ def _stack_topple() -> Scenario:
         overhang = _u(rng, 0.01, 0.04)
         mean_level = float(np.dot(masses[1:], np.arange(1, n)) / masses[1:].sum())
         step = (half + overhang) / mean_level
-        joints = {f"block_{i}": _free([i * step - 0.4, _u(rng, -0.02, 0.02), half + 2 * half * i],
-                                      _quat_axis_angle([0, 0, 1], _u(rng, -0.08, 0.08)))
-                  for i in range(n)}
+        joints = {
+            f"block_{i}": _free(
+                [i * step - 0.4, _u(rng, -0.02, 0.02), half + 2 * half * i],
+                _quat_axis_angle([0, 0, 1], _u(rng, -0.08, 0.08)),
+            )
+            for i in range(n)
+        }
         params = {}
         for i in range(n):
             params |= {f"block_{i}/mass": float(masses[i]), f"block_{i}/friction": _u(rng, 0.4, 0.9)}
@@ -407,9 +468,12 @@ def _dominoes() -> Scenario:
     def sample(rng):
         gaps = rng.uniform(0.3, 0.42, n - 1)  # under the domino height, so each one reaches the next
         xs = np.concatenate([[0.0], np.cumsum(gaps)]) - 0.75
-        joints = {f"domino_{i}": _free([xs[i], _u(rng, -0.03, 0.03), hz],
-                                       _quat_axis_angle([0, 0, 1], _u(rng, -0.06, 0.06)))
-                  for i in range(n)}
+        joints = {
+            f"domino_{i}": _free(
+                [xs[i], _u(rng, -0.03, 0.03), hz], _quat_axis_angle([0, 0, 1], _u(rng, -0.06, 0.06))
+            )
+            for i in range(n)
+        }
         # The push: domino_0 starts rotating (+y) about its bottom front edge, so it tips forward
         # rather than scraping its foot along the floor. v = w x (centre - edge).
         w = _u(rng, 1.0, 2.0)
@@ -429,7 +493,9 @@ def _pendulum() -> Scenario:
     pivot_z, length, r = 1.7, 1.0, 0.14
 
     def sample(rng):
-        joints = {"rod": (np.array([_sign(rng) * np.deg2rad(_u(rng, 20.0, 60.0))]), np.array([_u(rng, -0.3, 0.3)]))}
+        joints = {
+            "rod": (np.array([_sign(rng) * np.deg2rad(_u(rng, 20.0, 60.0))]), np.array([_u(rng, -0.3, 0.3)]))
+        }
         params = {"bob/mass": _u(rng, 0.5, 2.0), "rod/mass": _u(rng, 0.05, 0.2)}
         return InitialState(joints, params, {"rod/length": length})
 
@@ -443,7 +509,9 @@ def _pendulum() -> Scenario:
         <geom name="bob" type="sphere" size="{r}" rgba="{RED}" mass="1"/>
       </body>
     </body>"""
-    return Scenario(bodies, ("rod", "bob", "support"), CameraSpec((0.0, -3.0, 1.3), (0.0, 0.0, 1.1), 45.0), sample)
+    return Scenario(
+        bodies, ("rod", "bob", "support"), CameraSpec((0.0, -3.0, 1.3), (0.0, 0.0, 1.1), 45.0), sample
+    )
 
 
 def _projectile() -> Scenario:
@@ -451,20 +519,40 @@ def _projectile() -> Scenario:
 
     def sample(rng):
         speed, angle = _u(rng, 4.3, 5.0), np.deg2rad(_u(rng, 55.0, 70.0))
-        joints = {"ball": _free([_u(rng, -1.45, -1.2), _u(rng, -0.2, 0.2), r], linvel=[speed * np.cos(angle), 0.0, speed * np.sin(angle)])}
-        params = {"ball/mass": _u(rng, 0.2, 2.0), "ball/friction": _u(rng, 0.5, 0.9),
-                  "ball/rolling_friction": _u(rng, 0.06, 0.1), "ball/restitution": _u(rng, 0.2, 0.5)}
-        return InitialState(joints, params, {"launch/speed": speed, "launch/angle_deg": float(np.rad2deg(angle))})
+        joints = {
+            "ball": _free(
+                [_u(rng, -1.45, -1.2), _u(rng, -0.2, 0.2), r],
+                linvel=[speed * np.cos(angle), 0.0, speed * np.sin(angle)],
+            )
+        }
+        params = {
+            "ball/mass": _u(rng, 0.2, 2.0),
+            "ball/friction": _u(rng, 0.5, 0.9),
+            "ball/rolling_friction": _u(rng, 0.06, 0.1),
+            "ball/restitution": _u(rng, 0.2, 0.5),
+        }
+        return InitialState(
+            joints, params, {"launch/speed": speed, "launch/angle_deg": float(np.rad2deg(angle))}
+        )
 
     # condim 6: rolling friction on landing, so the ball stops in view (soft ground)
-    return Scenario(_sphere("ball", r, RED, 'condim="6"'), ("ball",),
-                    CameraSpec((0.15, -4.6, 1.2), (0.15, 0.0, 0.85), 45.0), sample)
+    return Scenario(
+        _sphere("ball", r, RED, 'condim="6"'),
+        ("ball",),
+        CameraSpec((0.15, -4.6, 1.2), (0.15, 0.0, 0.85), 45.0),
+        sample,
+    )
 
 
 def _camera_orbit() -> Scenario:
     # (name, MuJoCo geom type, colour); sizes, positions and yaw are drawn per episode
-    objects = (("box_0", "box", RED), ("sphere_0", "sphere", BLUE), ("cylinder_0", "cylinder", YELLOW),
-               ("box_1", "box", GREEN), ("cylinder_1", "cylinder", PURPLE))
+    objects = (
+        ("box_0", "box", RED),
+        ("sphere_0", "sphere", BLUE),
+        ("cylinder_0", "cylinder", YELLOW),
+        ("box_1", "box", GREEN),
+        ("cylinder_1", "cylinder", PURPLE),
+    )
     target_z, spread = 0.2, 0.8  # look-at height; objects stand within this radius of the centre
 
     def size(rng, kind: str) -> np.ndarray:
@@ -476,14 +564,18 @@ def _camera_orbit() -> Scenario:
 
     def sample(rng):
         sizes = {name: size(rng, kind) for name, kind, _ in objects}
-        footprint = {name: float(np.linalg.norm(sz[:2])) if kind == "box" else float(sz[0])
-                     for (name, kind, _), sz in zip(objects, sizes.values(), strict=True)}
+        footprint = {
+            name: float(np.linalg.norm(sz[:2])) if kind == "box" else float(sz[0])
+            for (name, kind, _), sz in zip(objects, sizes.values(), strict=True)
+        }
         placed: dict[str, np.ndarray] = {}
         for name, _, _ in objects:  # rejection sampling: no two objects touch (5 cm apart at least)
             for _attempt in range(1000):
                 r, a = spread * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
                 xy = np.array([r * np.cos(a), r * np.sin(a)])
-                if all(np.linalg.norm(xy - p) > footprint[name] + footprint[o] + 0.05 for o, p in placed.items()):
+                if all(
+                    np.linalg.norm(xy - p) > footprint[name] + footprint[o] + 0.05 for o, p in placed.items()
+                ):
                     break
             else:
                 raise RuntimeError("camera_orbit: could not place the objects apart; widen the spread")
@@ -492,30 +584,44 @@ def _camera_orbit() -> Scenario:
         for name, kind, _ in objects:
             z = sizes[name][2] if kind == "box" else sizes[name][1] if kind == "cylinder" else sizes[name][0]
             body_poses[name] = (np.array([*placed[name], z]), _quat_axis_angle([0, 0, 1], _u(rng, 0, np.pi)))
-        orbit = CameraOrbit(target=(0.0, 0.0, target_z), radius=_u(rng, 2.4, 3.0), height=_u(rng, 0.9, 1.6),
-                            start_deg=_u(rng, 0.0, 360.0), step_deg=_sign(rng) * _u(rng, 2.0, 4.0))
-        geometry = {"orbit/radius": orbit.radius, "orbit/height": orbit.height, "orbit/start_deg": orbit.start_deg,
-                    "orbit/step_deg": orbit.step_deg, "orbit/target_z": target_z}
+        orbit = CameraOrbit(
+            target=(0.0, 0.0, target_z),
+            radius=_u(rng, 2.4, 3.0),
+            height=_u(rng, 0.9, 1.6),
+            start_deg=_u(rng, 0.0, 360.0),
+            step_deg=_sign(rng) * _u(rng, 2.0, 4.0),
+        )
+        geometry = {
+            "orbit/radius": orbit.radius,
+            "orbit/height": orbit.height,
+            "orbit/start_deg": orbit.start_deg,
+            "orbit/step_deg": orbit.step_deg,
+            "orbit/target_z": target_z,
+        }
         return InitialState({}, {}, geometry, body_poses=body_poses, geom_sizes=sizes, camera_orbit=orbit)
 
     # jointless bodies: welded to the world, so exactly at rest and never in contact with the floor
-    bodies = "".join(f'<body name="{name}"><geom name="{name}" type="{kind}" size="0.1 0.1 0.1" rgba="{rgba}"/></body>'
-                     for name, kind, rgba in objects)
+    bodies = "".join(
+        f'<body name="{name}"><geom name="{name}" type="{kind}" size="0.1 0.1 0.1" rgba="{rgba}"/></body>'
+        for name, kind, rgba in objects
+    )
     camera = CameraSpec((2.7, 0.0, 1.2), (0.0, 0.0, target_z), 45.0, moving=True)  # pose replaced every reset
     return Scenario(bodies, tuple(name for name, _, _ in objects), camera, sample, textured_floor=True)
 
 
-_BUILDERS: Mapping[str, Callable[[], Scenario]] = MappingProxyType({
-    "free_fall": _free_fall,
-    "inclined_plane": _inclined_plane,
-    "bounce": _bounce,
-    "collision": _collision,
-    "stack_topple": _stack_topple,
-    "dominoes": _dominoes,
-    "pendulum": _pendulum,
-    "projectile": _projectile,
-    "camera_orbit": _camera_orbit,
-})
+_BUILDERS: Mapping[str, Callable[[], Scenario]] = MappingProxyType(
+    {
+        "free_fall": _free_fall,
+        "inclined_plane": _inclined_plane,
+        "bounce": _bounce,
+        "collision": _collision,
+        "stack_topple": _stack_topple,
+        "dominoes": _dominoes,
+        "pendulum": _pendulum,
+        "projectile": _projectile,
+        "camera_orbit": _camera_orbit,
+    }
+)
 
 #: The scenario keys ``PhysicsGTEnv(scenario=...)`` accepts.
 SCENARIO_KEYS: tuple[str, ...] = tuple(_BUILDERS)
@@ -635,16 +741,28 @@ class PhysicsGTEnv(MujocoGTEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     config_class = PhysicsConfig
 
-    def __init__(self, scenario: str, config: PhysicsConfig | None = None, render_mode: str | None = "rgb_array",
-                 **overrides: Any):
+    def __init__(
+        self,
+        scenario: str,
+        config: PhysicsConfig | None = None,
+        render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ):
         if scenario not in _BUILDERS:
             raise ValueError(f"unknown physics scenario {scenario!r}; choose one of {list(SCENARIO_KEYS)}")
         cfg = resolve_config(self, config, overrides, others=("scenario", "config", "render_mode"))
         self.config, self.scenario = cfg, scenario
         self._scenario = _BUILDERS[scenario]()
-        super().__init__(_scene_xml(self._scenario, cfg, scenario), cameras=("main",),
-                         instances=(*self._scenario.instances, "floor"), width=cfg.width, height=cfg.height,
-                         frame_skip=cfg.frame_skip, maps=cfg.maps, render_mode=render_mode)
+        super().__init__(
+            _scene_xml(self._scenario, cfg, scenario),
+            cameras=("main",),
+            instances=(*self._scenario.instances, "floor"),
+            width=cfg.width,
+            height=cfg.height,
+            frame_skip=cfg.frame_skip,
+            maps=cfg.maps,
+            render_mode=render_mode,
+        )
         self.metadata = {**type(self).metadata, "render_fps": cfg.fps}
         self.action_layout: tuple[str, ...] = ("noop",)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
@@ -687,8 +805,8 @@ class PhysicsGTEnv(MujocoGTEnv):
         for name, (qpos, qvel) in state.joints.items():
             jid = self._id(mujoco.mjtObj.mjOBJ_JOINT, name)
             qa, da = int(m.jnt_qposadr[jid]), int(m.jnt_dofadr[jid])
-            self.data.qpos[qa:qa + len(qpos)] = qpos
-            self.data.qvel[da:da + len(qvel)] = qvel
+            self.data.qpos[qa : qa + len(qpos)] = qpos
+            self.data.qvel[da : da + len(qvel)] = qvel
         self.physics_params = {**params, **state.geometry, "gravity": GRAVITY}
         self._orbit, self._step_index = state.camera_orbit, 0
         self._move_camera()
@@ -714,9 +832,13 @@ class PhysicsGTEnv(MujocoGTEnv):
             gid = self._id(mujoco.mjtObj.mjOBJ_GEOM, name)
             m.geom_size[gid] = size
             kind = m.geom_type[gid]  # bounding-sphere radius, used by collision broad phase
-            m.geom_rbound[gid] = (size[0] if kind == mujoco.mjtGeom.mjGEOM_SPHERE
-                                  else np.hypot(size[0], size[1]) if kind == mujoco.mjtGeom.mjGEOM_CYLINDER
-                                  else np.linalg.norm(size))
+            m.geom_rbound[gid] = (
+                size[0]
+                if kind == mujoco.mjtGeom.mjGEOM_SPHERE
+                else np.hypot(size[0], size[1])
+                if kind == mujoco.mjtGeom.mjGEOM_CYLINDER
+                else np.linalg.norm(size)
+            )
         for name, (pos, quat) in state.body_poses.items():
             bid = self._id(mujoco.mjtObj.mjOBJ_BODY, name)
             if m.body_jntnum[bid]:
@@ -760,7 +882,9 @@ def _perturb_options(options: dict | None) -> tuple[float, int]:
         raise ValueError(f"unknown reset option(s) {unknown}; physics envs accept 'perturb' and 'take'")
     perturb, take = float(options.get("perturb", 0.0)), options.get("take", 0)
     if not 0.0 <= perturb <= MAX_PERTURB:
-        raise ValueError(f"options['perturb']={perturb} must be in [0, {MAX_PERTURB}] (a relative scale, e.g. 0.05)")
+        raise ValueError(
+            f"options['perturb']={perturb} must be in [0, {MAX_PERTURB}] (a relative scale, e.g. 0.05)"
+        )
     if not isinstance(take, int | np.integer) or take < 0:
         raise ValueError(f"options['take']={take!r} must be a non-negative int")
     return perturb, int(take)

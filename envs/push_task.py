@@ -72,7 +72,9 @@ class PushTaskConfig(GTConfig):
         if self.obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode {self.obs_mode!r} unknown; choose one of {OBS_MODES}")
         if self.frame_skip < 1 or self.timestep <= 0:
-            raise ValueError(f"frame_skip ({self.frame_skip}) must be >= 1 and timestep ({self.timestep}) > 0")
+            raise ValueError(
+                f"frame_skip ({self.frame_skip}) must be >= 1 and timestep ({self.timestep}) > 0"
+            )
         if self.goal_radius <= 0:
             raise ValueError(f"goal_radius must be positive, got {self.goal_radius}")
 
@@ -82,7 +84,9 @@ class PushTaskConfig(GTConfig):
         return tuple(f"{c}_block" for c, _ in BLOCK_COLOURS[: self.n_objects])
 
 
-def sample_layout(rng: np.random.Generator, cfg: PushTaskConfig, low_xy, high_xy) -> tuple[np.ndarray, np.ndarray]:
+def sample_layout(
+    rng: np.random.Generator, cfg: PushTaskConfig, low_xy, high_xy
+) -> tuple[np.ndarray, np.ndarray]:
     """Block xy positions (n x 2) and the goal xy, uniform in the box ``low_xy .. high_xy``, with
     ``cfg``'s separations (rejection sampling)."""
     n = cfg.n_objects
@@ -92,8 +96,11 @@ def sample_layout(rng: np.random.Generator, cfg: PushTaskConfig, low_xy, high_xy
         blocks, goal = pts[:n], pts[n]
         gaps = np.linalg.norm(blocks[:, None] - blocks[None], axis=-1) + np.eye(n)
         to_goal = np.linalg.norm(blocks - goal, axis=-1)
-        if (gaps.min() >= cfg.min_separation and to_goal[0] >= cfg.min_goal_distance
-                and np.all(to_goal[1:] >= cfg.min_separation)):
+        if (
+            gaps.min() >= cfg.min_separation
+            and to_goal[0] >= cfg.min_goal_distance
+            and np.all(to_goal[1:] >= cfg.min_separation)
+        ):
             return blocks, goal
     raise RuntimeError("could not place the blocks; lower min_separation or min_goal_distance")
 
@@ -184,7 +191,14 @@ class PushTaskEnv:
         self.block_names = cfg.block_names
         self.action_space = spaces.Box(-1.0, 1.0, shape=(len(ACTION_LAYOUT),), dtype=np.float32)
         self.state_layout: tuple[str, ...] = (
-            "ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "goal_x", "goal_y", "goal_z",
+            "ee_x",
+            "ee_y",
+            "ee_z",
+            "ee_yaw",
+            "gripper_opening",
+            "goal_x",
+            "goal_y",
+            "goal_z",
             *(f"{b}_{ax}" for b in self.block_names for ax in "xyz"),
         )
         state_space = spaces.Box(-np.inf, np.inf, shape=(len(self.state_layout),), dtype=np.float32)
@@ -217,7 +231,9 @@ class PushTaskEnv:
     def state(self) -> np.ndarray:
         """The privileged state vector (layout in ``state_layout``)."""
         blocks = np.concatenate([self.block_pos(i) for i in range(len(self.block_names))])
-        return np.concatenate([self.ee_pos(), self._ee_yaw_and_opening(), self._goal, blocks]).astype(np.float32)
+        return np.concatenate([self.ee_pos(), self._ee_yaw_and_opening(), self._goal, blocks]).astype(
+            np.float32
+        )
 
     def _reward(self) -> tuple[float, bool, dict[str, Any]]:
         ee, block = self.ee_pos(), self.block_pos(0)
@@ -225,7 +241,11 @@ class PushTaskEnv:
         success = block_goal <= self.config.goal_radius
         reward = -(np.linalg.norm(ee - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
         reward += self.config.success_bonus * success
-        return float(reward), success, {"is_success": success, "block_goal_distance": block_goal, "ee_pos": ee}
+        return (
+            float(reward),
+            success,
+            {"is_success": success, "block_goal_distance": block_goal, "ee_pos": ee},
+        )
 
     def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
         if "is_success" not in extra:  # reset: report the same keys as step

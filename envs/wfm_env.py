@@ -30,6 +30,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from cosmos_sim.envs.base import check_action, resolve_config
+from cosmos_sim.errors import CheckpointError, ConfigError
 
 #: Checkpoint the registered WFM env loads when none is given (a directory under assets/wfm/).
 DEFAULT_CHECKPOINT = "manip-dit-nano"
@@ -52,7 +53,7 @@ class WorldModelEnvConfig:
 
     def __post_init__(self):
         if self.sampler_steps is not None and self.sampler_steps < 1:
-            raise ValueError(f"sampler_steps must be >= 1, got {self.sampler_steps}")
+            raise ConfigError(f"sampler_steps must be >= 1, got {self.sampler_steps}")
 
 
 @dataclass(frozen=True)
@@ -66,23 +67,20 @@ class WorldModelVectorEnvConfig(WorldModelEnvConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.max_episode_steps is not None and self.max_episode_steps < 0:
-            raise ValueError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
+            raise ConfigError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
     """A bundle directory from a path, a name under ``assets/wfm/``, or None (the shipped default)."""
-    from cosmos_sim.assets import ASSETS_DIR
+    from cosmos_sim.world_models.pretrained import resolve_pretrained
 
-    shipped = ASSETS_DIR / "wfm"
-    name = checkpoint or DEFAULT_CHECKPOINT
-    path = Path(name)
-    if path.is_dir():
-        return path
-    if (shipped / str(name)).is_dir():
-        return shipped / str(name)
-    available = sorted(p.name for p in shipped.iterdir() if p.is_dir()) if shipped.is_dir() else []
-    raise ValueError(f"world-model checkpoint {str(name)!r} is neither a directory nor a shipped name "
-                     f"(shipped: {available}); pass checkpoint=PATH to a WorldModel.save_pretrained directory")
+    return resolve_pretrained(
+        checkpoint or DEFAULT_CHECKPOINT,
+        "wfm",
+        "world-model",
+        "pass checkpoint=PATH to a WorldModel.save_pretrained directory",
+        strict=True,
+    )
 
 
 class _Rollouts:
@@ -102,11 +100,15 @@ class _Rollouts:
         self.gt = [self._make_gt() for _ in range(n if paired else 1)]
         layout = tuple(getattr(self.gt[0], "action_layout", ()))
         if layout and layout != cfg.action_layout:
-            raise ValueError(f"checkpoint action layout {cfg.action_layout} does not match {cfg.env_id}'s {layout}")
+            raise CheckpointError(
+                f"checkpoint action layout {cfg.action_layout} does not match {cfg.env_id}'s {layout}"
+            )
         self.action_space: spaces.Box = self.gt[0].action_space
         if self.action_space.shape != (len(cfg.action_layout),):
-            raise ValueError(f"checkpoint has {len(cfg.action_layout)} action dims, {cfg.env_id} has "
-                             f"{self.action_space.shape}")
+            raise CheckpointError(
+                f"checkpoint has {len(cfg.action_layout)} action dims, {cfg.env_id} has "
+                f"{self.action_space.shape}"
+            )
         self.generators = [torch.Generator().manual_seed(i) for i in range(n)]
         self.state = None
         self.frames = np.zeros((n, *self.frame_shape), dtype=np.uint8)
@@ -117,8 +119,10 @@ class _Rollouts:
         env = gym.make(cfg.env_id, **cfg.env_kwargs).unwrapped
         obs_shape = env.observation_space.shape
         if obs_shape != self.frame_shape:
-            raise ValueError(f"checkpoint works on {self.frame_shape} frames but {cfg.env_id} with "
-                             f"{cfg.env_kwargs} renders {obs_shape}")
+            raise CheckpointError(
+                f"checkpoint works on {self.frame_shape} frames but {cfg.env_id} with "
+                f"{cfg.env_kwargs} renders {obs_shape}"
+            )
         return env
 
     # ---- context frames ------------------------------------------------------------------------------
@@ -130,13 +134,17 @@ class _Rollouts:
             if f.ndim == 3:
                 f = f[None]
             if f.ndim != 4 or f.shape[1:] != self.frame_shape or f.dtype != np.uint8:
-                raise ValueError(f"options['frames'] must be uint8 (n, {', '.join(map(str, self.frame_shape))}) "
-                                 f"with 1 <= n <= {self.k}, got {f.dtype} {f.shape}; resize frames to "
-                                 f"{self.frame_shape[1]}x{self.frame_shape[0]} first")
+                raise ConfigError(
+                    f"options['frames'] must be uint8 (n, {', '.join(map(str, self.frame_shape))}) "
+                    f"with 1 <= n <= {self.k}, got {f.dtype} {f.shape}; resize frames to "
+                    f"{self.frame_shape[1]}x{self.frame_shape[0]} first"
+                )
             if not 1 <= len(f) <= self.k:
-                raise ValueError(f"options['frames'] holds {len(f)} frames; pass 1 to {self.k}")
+                raise ConfigError(f"options['frames'] holds {len(f)} frames; pass 1 to {self.k}")
             if self.paired:
-                raise ValueError("options['frames'] cannot be used in paired mode (the GT scene starts from a seed)")
+                raise ConfigError(
+                    "options['frames'] cannot be used in paired mode (the GT scene starts from a seed)"
+                )
             return np.concatenate([np.repeat(f[:1], self.k - len(f), axis=0), f])
         if "episode" in options:
             from cosmos_sim.data.store import TrajectoryStore
@@ -144,7 +152,7 @@ class _Rollouts:
             path, index = options["episode"]
             first = TrajectoryStore.open(path).episode(int(index), keys=["rgb"])["rgb"][:1]
             if first.shape[1:] != self.frame_shape:
-                raise ValueError(f"episode frames are {first.shape[1:]}, the model needs {self.frame_shape}")
+                raise ConfigError(f"episode frames are {first.shape[1:]}, the model needs {self.frame_shape}")
             return np.repeat(first, self.k, axis=0)
         gt = self.gt[row if self.paired else 0]
         obs, _ = gt.reset(seed=int(seed))
@@ -194,8 +202,11 @@ class _Rollouts:
         """One batched forward pass for all rows: frames, rewards, terminated, info arrays."""
         reward, p = self.model_step(actions)
         terminated = p > SUCCESS_THRESHOLD
-        info: dict[str, np.ndarray] = {"step": self.steps.copy(), "success_prob": p.astype(np.float32),
-                                       "is_success": terminated.copy()}
+        info: dict[str, np.ndarray] = {
+            "step": self.steps.copy(),
+            "success_prob": p.astype(np.float32),
+            "is_success": terminated.copy(),
+        }
         if self.paired:
             gt = [env.step(a) for env, a in zip(self.gt, actions, strict=True)]
             info["gt_frame"] = np.stack([np.asarray(g[0]) for g in gt])
@@ -287,11 +298,16 @@ class WorldModelEnv(gym.Env):
     core_class = _Rollouts
     config_class = WorldModelEnvConfig
 
-    def __init__(self, config: WorldModelEnvConfig | None = None, *, render_mode: str | None = "rgb_array",
-                 **overrides: Any):
+    def __init__(
+        self,
+        config: WorldModelEnvConfig | None = None,
+        *,
+        render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ):
         cfg = resolve_config(self, config, overrides)
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
+            raise ConfigError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.config = cfg
         self.render_mode = render_mode
         self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
@@ -311,7 +327,13 @@ class WorldModelEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         action = check_action(self.action_space, action)
         _, reward, terminated, info = self.core.step(action[None])
-        return self.core.observation(0), float(reward[0]), bool(terminated[0]), False, {k: v[0] for k, v in info.items()}
+        return (
+            self.core.observation(0),
+            float(reward[0]),
+            bool(terminated[0]),
+            False,
+            {k: v[0] for k, v in info.items()},
+        )
 
     def render(self):
         return None if self.render_mode is None else self.core.render(0)
@@ -390,13 +412,19 @@ class WorldModelVectorEnv(VectorEnv):
     core_class = _Rollouts
     config_class = WorldModelVectorEnvConfig
 
-    def __init__(self, num_envs: int = 1, config: WorldModelVectorEnvConfig | None = None, *,
-                 render_mode: str | None = "rgb_array", **overrides: Any):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        config: WorldModelVectorEnvConfig | None = None,
+        *,
+        render_mode: str | None = "rgb_array",
+        **overrides: Any,
+    ):
         cfg = resolve_config(self, config, overrides, others=("num_envs", "config", "render_mode"))
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
+            raise ConfigError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.config = cfg
         self.num_envs, self.render_mode, self.max_episode_steps = num_envs, render_mode, cfg.max_episode_steps
         self.core = self.core_class(num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
@@ -413,7 +441,7 @@ class WorldModelVectorEnv(VectorEnv):
         if isinstance(seed, int):
             return [seed + i for i in range(n)]
         if len(seed) != n:
-            raise ValueError(f"got {len(seed)} seeds for {n} envs")
+            raise ConfigError(f"got {len(seed)} seeds for {n} envs")
         return [int(s) if s is not None else int(self.np_random.integers(2**31)) for s in seed]
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
@@ -427,10 +455,16 @@ class WorldModelVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions, dtype=np.float32)
         if a.shape != self.action_space.shape:
-            raise ValueError(f"actions have shape {a.shape}, expected {self.action_space.shape} (num_envs x action dims)")
+            raise ConfigError(
+                f"actions have shape {a.shape}, expected {self.action_space.shape} (num_envs x action dims)"
+            )
         checked = np.stack([check_action(self.single_action_space, row) for row in a])
         _, reward, terminated, info = self.core.step(checked)
-        truncated = (self.core.steps >= self.max_episode_steps) if self.max_episode_steps else np.zeros_like(terminated)
+        truncated = (
+            (self.core.steps >= self.max_episode_steps)
+            if self.max_episode_steps
+            else np.zeros_like(terminated)
+        )
         done = self._autoreset.copy()
         if done.any():  # next-step autoreset: these rows start a new episode instead of stepping
             rows = np.flatnonzero(done)
@@ -447,5 +481,11 @@ class WorldModelVectorEnv(VectorEnv):
         self.core.close()
 
 
-__all__ = ["DEFAULT_CHECKPOINT", "WorldModelEnv", "WorldModelEnvConfig", "WorldModelVectorEnv",
-           "WorldModelVectorEnvConfig", "resolve_checkpoint"]
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "WorldModelEnv",
+    "WorldModelEnvConfig",
+    "WorldModelVectorEnv",
+    "WorldModelVectorEnvConfig",
+    "resolve_checkpoint",
+]

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.policies.networks import make_network, save_policy
 from cosmos_sim.policies.ppo import parse_env_kwargs, resolve_device
 
@@ -53,7 +54,7 @@ class Args:
     augment: bool = True
     """Random +-2 pixel shifts of image observations (less overfitting on few episodes)."""
     finetune_log_std: float = -1.0
-    """Log-std written into the policy for later PPO fine-tuning (mse only)."""
+    """Log-std written into the policy, the starting exploration of a PPO fine-tune (mse only)."""
     channels: tuple[int, ...] = (16, 32, 32, 32)
     """CNN channels (pixels)."""
     hidden: int = 256
@@ -67,13 +68,13 @@ class Args:
 
     def __post_init__(self):
         if self.loss not in ("mse", "nll"):
-            raise ValueError(f"loss must be 'mse' or 'nll', got {self.loss!r}")
+            raise ConfigError(f"loss must be 'mse' or 'nll', got {self.loss!r}")
         if not self.data:
-            raise ValueError("pass at least one trajectory store (--data PATH ...)")
+            raise ConfigError("pass at least one trajectory store (--data PATH ...)")
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+            raise ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
         if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
 def load_pairs(paths: tuple[str, ...], obs_key: str = "rgb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,15 +84,17 @@ def load_pairs(paths: tuple[str, ...], obs_key: str = "rgb") -> tuple[np.ndarray
         store = TrajectoryStore.open(path)
         for key in (obs_key, "action"):
             if key not in store.keys():
-                raise ValueError(f"store {path} has no {key!r} key (keys: {store.keys()}); behaviour cloning needs "
-                                 f"{obs_key!r} and 'action'")
+                raise StoreError(
+                    f"store {path} has no {key!r} key (keys: {store.keys()}); behaviour cloning needs "
+                    f"{obs_key!r} and 'action'"
+                )
         for i in range(store.n_episodes):
             e = store.episode(i, keys=[obs_key, "action"])
             obs.append(e[obs_key][:-1])  # the last row's action is padding
             act.append(e["action"][:-1])
             ep.append(np.full(len(e["action"]) - 1, len(ep)))
     if not obs or sum(len(o) for o in obs) == 0:
-        raise ValueError(f"no (observation, action) pairs in {list(paths)}")
+        raise StoreError(f"no (observation, action) pairs in {list(paths)}")
     return np.concatenate(obs), np.concatenate(act).astype(np.float32), np.concatenate(ep)
 
 
@@ -113,13 +116,17 @@ def train(args: Args) -> dict[str, Any]:
     obs, act, ep = load_pairs(args.data, args.obs_key)
     env_id = args.env_id or TrajectoryStore.open(args.data[0]).attrs.get("env_id", "")
     if not env_id:
-        raise ValueError(f"{args.data[0]} has no env_id attr; pass --env-id to say whose spaces the policy gets")
+        raise StoreError(
+            f"{args.data[0]} has no env_id attr; pass --env-id to say whose spaces the policy gets"
+        )
     env = gym.make(env_id, **parse_env_kwargs(args.env_kwargs))
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     if obs.shape[1:] != obs_space.shape or act.shape[1:] != act_space.shape:
-        raise ValueError(f"store rows ({args.obs_key} {obs.shape[1:]}, action {act.shape[1:]}) do not match "
-                         f"{env_id}'s spaces ({obs_space}, {act_space}); pass the env they were recorded in")
+        raise ConfigError(
+            f"store rows ({args.obs_key} {obs.shape[1:]}, action {act.shape[1:]}) do not match "
+            f"{env_id}'s spaces ({obs_space}, {act_space}); pass the env they were recorded in"
+        )
     net = make_network(obs_space, act_space, channels=args.channels, hidden=args.hidden).to(device)
 
     rng = np.random.default_rng(args.seed)
@@ -137,8 +144,16 @@ def train(args: Args) -> dict[str, Any]:
             return None
         net.eval()
         with torch.no_grad():
-            return float(np.mean([((net(x[i:i + 256].to(device))[0].mean - y[i:i + 256].to(device)) ** 2).mean().item()
-                                  for i in range(0, len(x), 256)]))
+            return float(
+                np.mean(
+                    [
+                        ((net(x[i : i + 256].to(device))[0].mean - y[i : i + 256].to(device)) ** 2)
+                        .mean()
+                        .item()
+                        for i in range(0, len(x), 256)
+                    ]
+                )
+            )
 
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
     gen = torch.Generator().manual_seed(args.seed)
@@ -163,11 +178,23 @@ def train(args: Args) -> dict[str, Any]:
     if args.loss == "mse":
         with torch.no_grad():
             net.log_std.fill_(args.finetune_log_std)
-    result = {"out": args.out, "train_mse": mse(x_tr, y_tr), "val_mse": mse(x_va, y_va),
-              "val_mse_initial": val_initial, "history": history, "pairs": len(obs)}
-    extra = {"algo": "bc", "env_id": env_id, "data": [str(Path(p)) for p in args.data],
-             "args": {k: v for k, v in dataclasses.asdict(args).items() if k != "extra"},
-             "train_mse": result["train_mse"], "val_mse": result["val_mse"], **args.extra}
+    result = {
+        "out": args.out,
+        "train_mse": mse(x_tr, y_tr),
+        "val_mse": mse(x_va, y_va),
+        "val_mse_initial": val_initial,
+        "history": history,
+        "pairs": len(obs),
+    }
+    extra = {
+        "algo": "bc",
+        "env_id": env_id,
+        "data": [str(Path(p)) for p in args.data],
+        "args": {k: v for k, v in dataclasses.asdict(args).items() if k != "extra"},
+        "train_mse": result["train_mse"],
+        "val_mse": result["val_mse"],
+        **args.extra,
+    }
     save_policy(args.out, net.cpu(), obs_space, act_space, extra=extra)
     return result
 

@@ -5,7 +5,7 @@
 Episodes run on explicit reset seeds, by default the held-out ones (``>= 100000``: datasets and
 training use smaller seeds), all in one vector env so the policy acts on a batch per step. The
 policy acts with its mean action (``deterministic=True``) unless asked to sample. A policy whose
-observation or action space differs from the env's is refused with a ValueError naming both.
+observation or action space differs from the env's is refused with a ConfigError naming both.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from cosmos_sim.data import HELD_OUT_SEED
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.policies.networks import ActorCritic, check_spaces, load_policy
 from cosmos_sim.policies.ppo import parse_env_kwargs, resolve_device
 
@@ -44,18 +45,31 @@ class EvalResult:
     """Path of the GIF written, if any."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"success_rate": self.success_rate, "mean_return": self.mean_return, "mean_length": self.mean_length,
-                "episodes": len(self.seeds), "first_seed": self.seeds[0] if self.seeds else None, "gif": self.gif}
+        return {
+            "success_rate": self.success_rate,
+            "mean_return": self.mean_return,
+            "mean_length": self.mean_length,
+            "episodes": len(self.seeds),
+            "first_seed": self.seeds[0] if self.seeds else None,
+            "gif": self.gif,
+        }
 
 
-def run_episodes(net: ActorCritic, env_id: str, seeds: list[int], env_kwargs: dict[str, Any] | None = None,
-                 deterministic: bool = True, record: int = 0, batch: int = 16) -> tuple[EvalResult, list[np.ndarray]]:
+def run_episodes(
+    net: ActorCritic,
+    env_id: str,
+    seeds: list[int],
+    env_kwargs: dict[str, Any] | None = None,
+    deterministic: bool = True,
+    record: int = 0,
+    batch: int = 16,
+) -> tuple[EvalResult, list[np.ndarray]]:
     """One episode per seed with an in-memory network (no space check; see ``evaluate``).
 
     Returns the result and the frames ``(T, H, W, 3)`` of the first ``record`` episodes.
     """
     if not seeds:
-        raise ValueError("need at least one episode (seed)")
+        raise ConfigError("need at least one episode (seed)")
     returns, successes, lengths, frames = [], [], [], []
     device = net.log_std.device
     gen = torch.Generator(device=device).manual_seed(int(seeds[0]))
@@ -93,9 +107,14 @@ def run_episodes(net: ActorCritic, env_id: str, seeds: list[int], env_kwargs: di
         lengths += length.tolist()
         frames += [np.stack(f) for f in film]
     net.train(was_training)
-    result = EvalResult(success_rate=float(np.mean(successes)), mean_return=float(np.mean(returns)),
-                        mean_length=float(np.mean(lengths)), returns=tuple(returns), successes=tuple(successes),
-                        seeds=tuple(int(s) for s in seeds))
+    result = EvalResult(
+        success_rate=float(np.mean(successes)),
+        mean_return=float(np.mean(returns)),
+        mean_length=float(np.mean(lengths)),
+        returns=tuple(returns),
+        successes=tuple(successes),
+        seeds=tuple(int(s) for s in seeds),
+    )
     return result, frames
 
 
@@ -114,16 +133,25 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 20
     return path
 
 
-def evaluate(policy_dir: str | os.PathLike, env_id: str, episodes: int = 20, seed: int = HELD_OUT_SEED,
-             env_kwargs: dict[str, Any] | str | None = None, gif: str | os.PathLike | None = None,
-             gif_episodes: int = 3, deterministic: bool = True, device: str = "auto") -> EvalResult:
+def evaluate(
+    policy_dir: str | os.PathLike,
+    env_id: str,
+    episodes: int = 20,
+    seed: int = HELD_OUT_SEED,
+    env_kwargs: dict[str, Any] | str | None = None,
+    gif: str | os.PathLike | None = None,
+    gif_episodes: int = 3,
+    deterministic: bool = True,
+    device: str = "auto",
+) -> EvalResult:
     """Run ``episodes`` episodes (seeds ``seed, seed+1, ...``) of a policy directory in ``env_id``.
 
     Raises:
-        ValueError: the policy's observation/action space differs from the env's (both are named).
+        CheckpointError: ``policy_dir`` is not a policy directory (the bad file is named).
+        ConfigError: the policy's observation/action space differs from the env's (both are named).
     """
     if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
     kwargs = parse_env_kwargs(env_kwargs) if isinstance(env_kwargs, str) else dict(env_kwargs or {})
     policy = load_policy(policy_dir, resolve_device(device))
     probe = gym.make(env_id, **kwargs)
@@ -133,8 +161,14 @@ def evaluate(policy_dir: str | os.PathLike, env_id: str, episodes: int = 20, see
     finally:
         probe.close()
     record = gif_episodes if gif else 0
-    result, frames = run_episodes(policy.net, env_id, list(range(seed, seed + episodes)), kwargs,
-                                  deterministic=deterministic, record=record)
+    result, frames = run_episodes(
+        policy.net,
+        env_id,
+        list(range(seed, seed + episodes)),
+        kwargs,
+        deterministic=deterministic,
+        record=record,
+    )
     if gif and frames:
         result = EvalResult(**{**result.__dict__, "gif": str(write_gif(frames, gif, fps=fps))})
     return result

@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.policies.networks import ActorCritic, check_spaces, load_policy, make_network, save_policy
+from cosmos_sim.world_models.pretrained import resolve_device as resolve_torch_device
 
 TRAIN_STATE = "train_state.pt"
 
@@ -103,20 +105,28 @@ class Args:
     """Metadata stored with the checkpoint (e.g. the command line)."""
 
     def __post_init__(self):
-        for name in ("total_steps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "checkpoint_every"):
+        for name in (
+            "total_steps",
+            "num_envs",
+            "num_steps",
+            "num_minibatches",
+            "update_epochs",
+            "checkpoint_every",
+        ):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.num_envs * self.num_steps < self.num_minibatches:
-            raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be at least "
-                             f"num_minibatches ({self.num_minibatches})")
+            raise ConfigError(
+                f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be at least "
+                f"num_minibatches ({self.num_minibatches})"
+            )
 
 
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    return torch.device(device)
+    """ "auto" (CUDA when present), "cpu" or "cuda[:N]"; a ConfigError for another or one not on this machine."""
+    if device != "auto" and device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    return resolve_torch_device(device)
 
 
 def parse_env_kwargs(text: str) -> dict[str, Any]:
@@ -126,19 +136,23 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"env_kwargs {text!r} is not JSON ({e}); pass e.g. '{{\"n_objects\": 2}}'") from None
+        raise ConfigError(
+            f"env_kwargs {text!r} is not JSON ({e}); pass e.g. '{{\"n_objects\": 2}}'"
+        ) from None
     if not isinstance(value, dict):
-        raise ValueError(f"env_kwargs must be a JSON object, got {text!r}")
+        raise ConfigError(f"env_kwargs must be a JSON object, got {text!r}")
     return value
 
 
 def make_envs(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
     envs = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
     if not isinstance(envs.single_action_space, gym.spaces.Box):
-        raise ValueError(f"PPO here is for continuous actions; {env_id} has {envs.single_action_space}")
+        raise ConfigError(f"PPO here is for continuous actions; {env_id} has {envs.single_action_space}")
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-        raise ValueError(f"{env_id}'s vector env uses autoreset mode {mode}; PPO needs NEXT_STEP or SAME_STEP")
+        raise ConfigError(
+            f"{env_id}'s vector env uses autoreset mode {mode}; PPO needs NEXT_STEP or SAME_STEP"
+        )
     return envs
 
 
@@ -149,12 +163,21 @@ def _episode_success(info: dict, rows: np.ndarray, same_step: bool) -> np.ndarra
     if "is_success" not in info:
         return np.zeros(len(rows), dtype=bool)
     ok = np.asarray(info["is_success"]).astype(bool)
-    mask = np.asarray(info.get("_is_success", np.ones_like(ok))).astype(bool)  # Sync/AsyncVectorEnv's "present" mask
+    mask = np.asarray(info.get("_is_success", np.ones_like(ok))).astype(
+        bool
+    )  # Sync/AsyncVectorEnv's "present" mask
     return (ok & mask)[rows]
 
 
-def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: torch.Tensor, terminated: torch.Tensor,
-                done: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_value: torch.Tensor,
+    terminated: torch.Tensor,
+    done: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
     """Generalised advantage estimates (T, N) of a rollout.
 
     ``values[t]`` is V(obs the action of step t was taken from); the value after step t is
@@ -197,8 +220,16 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
         check_spaces(ckpt, obs_space, act_space, what=args.env_id)
         net, state = ckpt.net, None
     else:
-        net, state = make_network(obs_space, act_space, channels=args.channels, hidden=args.hidden,
-                                  init_log_std=args.init_log_std).to(device), None
+        net, state = (
+            make_network(
+                obs_space,
+                act_space,
+                channels=args.channels,
+                hidden=args.hidden,
+                init_log_std=args.init_log_std,
+            ).to(device),
+            None,
+        )
     net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate, eps=1e-5)
     if state is not None:
@@ -206,16 +237,22 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
         optimizer.param_groups[0]["lr"] = args.learning_rate  # the saved state carries the old run's rate
     if global_step >= args.total_steps:
         envs.close()
-        print(f"{out} already holds {global_step} steps >= total_steps={args.total_steps}; raise --total-steps")
+        print(
+            f"{out} already holds {global_step} steps >= total_steps={args.total_steps}; raise --total-steps"
+        )
         return {"out": str(out), "global_step": global_step, "history": history, "steps_per_s": 0.0}
     torch.manual_seed(args.seed + global_step)
 
     # ---- rollout buffers -------------------------------------------------------------------------
     n, t_len = args.num_envs, args.num_steps
-    obs_buf = torch.zeros((t_len, n, *obs_space.shape), dtype=torch.as_tensor(obs_space.sample()).dtype, device=device)
+    obs_buf = torch.zeros(
+        (t_len, n, *obs_space.shape), dtype=torch.as_tensor(obs_space.sample()).dtype, device=device
+    )
     act_buf = torch.zeros((t_len, n, *act_space.shape), device=device)
     logp_buf, rew_buf, val_buf = (torch.zeros((t_len, n), device=device) for _ in range(3))
-    term_buf, done_buf, valid_buf = (torch.zeros((t_len, n), dtype=torch.bool, device=device) for _ in range(3))
+    term_buf, done_buf, valid_buf = (
+        torch.zeros((t_len, n), dtype=torch.bool, device=device) for _ in range(3)
+    )
     low, high = act_space.low, act_space.high
 
     # A resumed run starts new episodes with other seeds than the first run.
@@ -287,8 +324,13 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
         b_adv, b_ret, b_val = adv.flatten()[keep], returns.flatten()[keep], val_buf.flatten()[keep]
         batch = len(b_obs)
         mb_size = max(1, batch // args.num_minibatches)
-        stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [],
-                                         "clipfrac": []}
+        stats: dict[str, list[float]] = {
+            "policy_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "approx_kl": [],
+            "clipfrac": [],
+        }
         for _epoch in range(args.update_epochs):
             perm = torch.randperm(batch, device=device)
             for s in range(0, batch, mb_size):
@@ -303,8 +345,9 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
                 mb_adv = b_adv[mb]
                 if args.norm_adv and len(mb) > 1:
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                pg_loss = torch.max(-mb_adv * ratio,
-                                    -mb_adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+                pg_loss = torch.max(
+                    -mb_adv * ratio, -mb_adv * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)
+                ).mean()
                 if args.clip_vloss:
                     v_clipped = b_val[mb] + (value - b_val[mb]).clamp(-args.clip_coef, args.clip_coef)
                     v_loss = 0.5 * torch.max((value - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2).mean()
@@ -316,19 +359,28 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.max_grad_norm)
                 optimizer.step()
-                for k, v in (("policy_loss", pg_loss), ("value_loss", v_loss), ("entropy", entropy),
-                             ("approx_kl", approx_kl)):
+                for k, v in (
+                    ("policy_loss", pg_loss),
+                    ("value_loss", v_loss),
+                    ("entropy", entropy),
+                    ("approx_kl", approx_kl),
+                ):
                     stats[k].append(float(v.item()))
             if args.target_kl and stats["approx_kl"][-1] > args.target_kl:
                 break
 
         # ---- log, callback, checkpoint -----------------------------------------------------------
         sps = (global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
-        row = {"step": global_step, "episodes": len(finished), "samples": batch,  # reset steps left out
-               "return_mean": float(np.mean([f[0] for f in finished])) if finished else None,
-               "length_mean": float(np.mean([f[1] for f in finished])) if finished else None,
-               "success_rate": float(np.mean([f[2] for f in finished])) if finished else None,
-               **{k: float(np.mean(v)) for k, v in stats.items() if v}, "steps_per_s": sps}
+        row = {
+            "step": global_step,
+            "episodes": len(finished),
+            "samples": batch,  # reset steps left out
+            "return_mean": float(np.mean([f[0] for f in finished])) if finished else None,
+            "length_mean": float(np.mean([f[1] for f in finished])) if finished else None,
+            "success_rate": float(np.mean([f[2] for f in finished])) if finished else None,
+            **{k: float(np.mean(v)) for k, v in stats.items() if v},
+            "steps_per_s": sps,
+        }
         history.append(row)
         finished = []
         out.mkdir(parents=True, exist_ok=True)
@@ -348,11 +400,24 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
     return {"out": str(out), "global_step": global_step, "history": history, "steps_per_s": sps}
 
 
-def _save(out: Path, net: ActorCritic, optimizer: torch.optim.Optimizer, obs_space, act_space, args: Args,
-          global_step: int, history: list[dict]) -> None:
+def _save(
+    out: Path,
+    net: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    obs_space,
+    act_space,
+    args: Args,
+    global_step: int,
+    history: list[dict],
+) -> None:
     """The policy directory, then the training state (optimizer, steps) for resuming."""
-    extra = {"algo": "ppo", "env_id": args.env_id, "global_step": global_step,
-             "args": {k: v for k, v in dataclasses.asdict(args).items() if k != "extra"}, **args.extra}
+    extra = {
+        "algo": "ppo",
+        "env_id": args.env_id,
+        "global_step": global_step,
+        "args": {k: v for k, v in dataclasses.asdict(args).items() if k != "extra"},
+        **args.extra,
+    }
     save_policy(out, net, obs_space, act_space, extra=extra)
     tmp = out / (TRAIN_STATE + ".tmp")
     torch.save({"optimizer": optimizer.state_dict(), "global_step": global_step, "history": history}, tmp)

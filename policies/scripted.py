@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from cosmos_sim.errors import ConfigError
+
 
 class Policy(Protocol):
     """Anything that maps an observation (and the env, for privileged policies) to an action."""
@@ -46,8 +48,13 @@ class NoisyExpertPolicy:
     [-1, 1]; the env is untouched.
     """
 
-    def __init__(self, action_space: gym.Space, seed: int | None = None, max_noise: float = 0.6,
-                 max_random: float = 0.3):
+    def __init__(
+        self,
+        action_space: gym.Space,
+        seed: int | None = None,
+        max_noise: float = 0.6,
+        max_random: float = 0.3,
+    ):
         self.rng = np.random.default_rng(seed)
         self.dim = action_space.shape[0]
         self.noise, self.p_burst = self.rng.uniform(0, max_noise), self.rng.uniform(0, max_random) / 5
@@ -70,14 +77,14 @@ def make_policy(name: str, env: gym.Env, seed: int | None = None, **options) -> 
     """``"random"``, ``"expert"`` or ``"noisy-expert"`` (one per episode: ``seed`` draws its noise; ``options``:
     its ``max_noise`` and ``max_random``); a clear error when the env has no expert."""
     if options and name != "noisy-expert":
-        raise ValueError(f"policy {name!r} takes no options, got {sorted(options)}")
+        raise ConfigError(f"policy {name!r} takes no options, got {sorted(options)}")
     if name == "random":
         return RandomPolicy(env.action_space, seed)
     if name in ("expert", "noisy-expert"):
         if not hasattr(env.unwrapped, "expert_action"):
-            raise ValueError(
+            raise ConfigError(
                 f"env {env.spec.id if env.spec else type(env.unwrapped).__name__} has no scripted expert "
                 f"(no expert_action() method), so --policy {name} cannot run on it; use --policy random"
             )
         return ExpertPolicy() if name == "expert" else NoisyExpertPolicy(env.action_space, seed, **options)
-    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    raise ConfigError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")

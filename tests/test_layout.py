@@ -16,9 +16,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_import_is_cheap_and_the_main_classes_load_on_first_use():
-    code = ("import sys, cosmos_sim; heavy = [m for m in ('torch', 'zarr', 'mujoco') if m in sys.modules]; "
-            "print(heavy); cosmos_sim.WorldModel; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys, cosmos_sim; heavy = [m for m in ('torch', 'zarr', 'mujoco') if m in sys.modules]; "
+        "print(heavy); cosmos_sim.WorldModel; print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["[]", "True"]
     from cosmos_sim.data.store import TrajectoryStore
     from cosmos_sim.world_models.wfm import WorldModel
@@ -46,8 +50,13 @@ LAYERS = [
     {"bench", "curate"},  # benchmarks and the curation pipeline
     {"cli", "demo"},  # what users run
 ]
-SOURCES = {"cosmos_sim": "cosmos_sim", "envs": "cosmos_sim.envs", "world_models": "cosmos_sim.world_models",
-           "policies": "cosmos_sim.policies", "assets": "cosmos_sim.assets"}
+SOURCES = {
+    "cosmos_sim": "cosmos_sim",
+    "envs": "cosmos_sim.envs",
+    "world_models": "cosmos_sim.world_models",
+    "policies": "cosmos_sim.policies",
+    "assets": "cosmos_sim.assets",
+}
 
 
 def _group(module: str) -> str:
@@ -62,8 +71,13 @@ def _imports():
             rel = path.relative_to(ROOT / folder).with_suffix("")
             module = ".".join([package, *rel.parts]).removesuffix(".__init__")
             for node in ast.walk(ast.parse(path.read_text())):
-                names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
-                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                names = (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.module
+                    else [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
                 yield from ((module, n) for n in names if n.split(".")[0] == "cosmos_sim")
 
 

@@ -1,5 +1,9 @@
-"""Every source package is listed in pyproject.toml, so a non-editable install ships it."""
+"""Packaging and code hygiene: every source package is listed in pyproject.toml (a non-editable install ships
+it), and the code passes the linters CI expects."""
 
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,3 +22,11 @@ def test_every_package_is_listed():
             found.add(".".join((name, *rel)))
     missing = found - listed
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+
+
+def test_code_is_linted_and_formatted():
+    """`ruff check` (incl. docstring rules) and `ruff format --check` are clean, as CI expects."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    for args in (["check", "."], ["format", "--check", "."]):
+        r = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f"ruff {' '.join(args)}:\n{r.stdout}{r.stderr}"

@@ -31,8 +31,18 @@ def test_env_example_runs():
 def test_store_example_runs(tmp_path):
     block = next(b for b in _python_blocks() if "TrajectoryStore" in b)
     store = tmp_path / "manip.zarr"
-    generate(GenerateConfig(env_id="cosmos_sim/Manipulation-GT-v0", episodes=2, out=str(store), policy="expert",
-                            resolution=(64, 64), maps=("depth",), max_steps=8, progress=False))
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Manipulation-GT-v0",
+            episodes=2,
+            out=str(store),
+            policy="expert",
+            resolution=(64, 64),
+            maps=("depth",),
+            max_steps=8,
+            progress=False,
+        )
+    )
     scope: dict = {}
     exec(block.replace("data/manip.zarr", str(store)), scope)
     item = scope["item"]

@@ -2,9 +2,19 @@
 head, and the ``WorldModel`` bundle that ties a tokenizer to a dynamics model (classes imported on first use)."""
 
 _LAZY = {
-    "Tokenizer": "tokenizer", "TokenizerConfig": "tokenizer", "FSQ": "fsq", "DiT": "dit", "DiTConfig": "dit",
-    "GPT": "gpt", "GPTConfig": "gpt", "MultiViewDiT": "multiview", "MultiViewDiTConfig": "multiview",
-    "RewardHead": "heads", "RewardHeadConfig": "heads", "WorldModel": "wfm", "WorldModelConfig": "wfm",
+    "Tokenizer": "tokenizer",
+    "TokenizerConfig": "tokenizer",
+    "FSQ": "fsq",
+    "DiT": "dit",
+    "DiTConfig": "dit",
+    "GPT": "gpt",
+    "GPTConfig": "gpt",
+    "MultiViewDiT": "multiview",
+    "MultiViewDiTConfig": "multiview",
+    "RewardHead": "heads",
+    "RewardHeadConfig": "heads",
+    "WorldModel": "wfm",
+    "WorldModelConfig": "wfm",
 }
 
 

@@ -1,8 +1,10 @@
 """A checkpoint directory shared by every network: ``config.json`` + ``model.safetensors``.
 
 ``config.json`` holds ``{"kind": ..., "format_version": 1, "config": {...}, "extra": {...}}``;
-``kind`` says which class may load it (``"tokenizer"``, later the WFMs), so loading a checkpoint
-of the wrong kind, or a missing, truncated or corrupt file, fails with an error naming the file.
+``kind`` says which class may load it (``"tokenizer"``, ``"wfm"``, ``"policy"``), so loading a
+checkpoint of the wrong kind, or a missing, truncated or corrupt file, fails with a
+``cosmos_sim.errors.CheckpointError`` naming the file. ``world_models/pretrained.py`` builds the
+models' ``save_pretrained`` / ``from_pretrained`` on these two functions.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from cosmos_sim.errors import CheckpointError
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint directory or file that cannot be loaded (the message names the file)."""
 
 
 def save_checkpoint(
@@ -76,23 +76,41 @@ def load_checkpoint(
     d = Path(directory)
     cpath, wpath = d / CONFIG_NAME, d / WEIGHTS_NAME
     if not d.is_dir():
-        raise CheckpointError(f"checkpoint directory {d} does not exist (expected {CONFIG_NAME} + {WEIGHTS_NAME})")
+        raise CheckpointError(
+            f"checkpoint directory {d} does not exist (expected {CONFIG_NAME} + {WEIGHTS_NAME})"
+        )
     for p in (cpath, wpath):
         if not p.is_file():
             raise CheckpointError(f"checkpoint file {p} is missing")
     try:
         meta = json.loads(cpath.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"checkpoint file {cpath} is not valid JSON ({e}); it may be truncated") from None
+        raise CheckpointError(
+            f"checkpoint file {cpath} is not valid JSON ({e}); it may be truncated"
+        ) from None
     if not isinstance(meta, dict) or "kind" not in meta or "config" not in meta:
-        raise CheckpointError(f"checkpoint file {cpath} lacks the 'kind'/'config' fields of a cosmos_sim checkpoint")
+        raise CheckpointError(
+            f"checkpoint file {cpath} lacks the 'kind'/'config' fields of a cosmos_sim checkpoint"
+        )
     if meta["kind"] != kind:
         raise CheckpointError(f"{cpath} is a {meta['kind']!r} checkpoint, not a {kind!r} one")
     if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{cpath} has format_version {meta['format_version']}; this code reads up to "
-                              f"{FORMAT_VERSION}: upgrade cosmos-sim")
+        raise CheckpointError(
+            f"{cpath} has format_version {meta['format_version']}; this code reads up to "
+            f"{FORMAT_VERSION}: upgrade cosmos-sim"
+        )
     try:
         state = load_file(str(wpath), device=str(map_location))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint file {wpath} is truncated or corrupt ({e})") from None
     return meta["config"], state, meta.get("extra", {})
+
+
+__all__ = [
+    "CONFIG_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
+]

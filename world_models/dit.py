@@ -29,9 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cosmos_sim.errors import ConfigError
+from cosmos_sim.world_models.configs import FieldsMapping
+
 
 @dataclass(frozen=True)
-class DiTConfig:
+class DiTConfig(FieldsMapping):
     """Architecture and EDM settings of the diffusion dynamics model."""
 
     latent_channels: int = 16
@@ -72,14 +75,14 @@ class DiTConfig:
         object.__setattr__(self, "latent_size", tuple(int(v) for v in self.latent_size))
         object.__setattr__(self, "patch", tuple(int(v) for v in self.patch))
         if self.context_mode not in ("concat", "tokens"):
-            raise ValueError(f"context_mode must be 'concat' or 'tokens', got {self.context_mode!r}")
+            raise ConfigError(f"context_mode must be 'concat' or 'tokens', got {self.context_mode!r}")
         if self.context_frames < 1:
-            raise ValueError(f"context_frames must be >= 1, got {self.context_frames}")
+            raise ConfigError(f"context_frames must be >= 1, got {self.context_frames}")
         h, w = self.latent_size
         if h % self.patch[0] or w % self.patch[1]:
-            raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+            raise ConfigError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
-            raise ValueError(f"dim={self.dim} must split into {self.heads} heads of an even size")
+            raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
     @property
     def head_dim(self) -> int:
@@ -95,7 +98,9 @@ class DiTConfig:
 
 
 # ---- 3D rotary position embedding --------------------------------------------------------------------
-def rope_3d(positions: torch.Tensor, split: tuple[int, int, int], base: float = 100.0) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_3d(
+    positions: torch.Tensor, split: tuple[int, int, int], base: float = 100.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables ``(N, head_dim/2)`` for integer positions ``(N, 3)`` = (t, h, w), axis by axis."""
     angles = []
     for axis, pairs in enumerate(split):
@@ -160,7 +165,9 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)  # every block starts as the identity (DiT's adaLN-Zero)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, emb: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> torch.Tensor:
         s1, c1, g1, s2, c2, g2 = self.ada(emb).chunk(6, dim=1)
         x = x + g1.unsqueeze(1) * self.attn(modulate(self.norm1(x), s1, c1), cos, sin)
         return x + g2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s2, c2))
@@ -172,7 +179,9 @@ class FourierEmbedding(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         half = dim // 2
-        self.register_buffer("freqs", torch.exp(-math.log(1000.0) * torch.arange(half) / half), persistent=False)
+        self.register_buffer(
+            "freqs", torch.exp(-math.log(1000.0) * torch.arange(half) / half), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = x.float().unsqueeze(1) * self.freqs * 100.0
@@ -190,9 +199,12 @@ class DiT(nn.Module):
         c, (ph, pw), k = cfg.latent_channels, cfg.patch, cfg.context_frames
         in_ch = c * (k + 1) if cfg.context_mode == "concat" else c
         self.patch_in = nn.Linear(in_ch * ph * pw, cfg.dim)
-        self.noise_emb = nn.Sequential(FourierEmbedding(cfg.dim), nn.Linear(cfg.dim, cfg.dim), nn.SiLU(),
-                                       nn.Linear(cfg.dim, cfg.dim))
-        self.action_emb = nn.Sequential(nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+        self.noise_emb = nn.Sequential(
+            FourierEmbedding(cfg.dim), nn.Linear(cfg.dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim)
+        )
+        self.action_emb = nn.Sequential(
+            nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim)
+        )
         # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
         self.frame_type = nn.Parameter(torch.zeros(2, cfg.dim)) if cfg.context_mode == "tokens" else None
         self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
@@ -205,7 +217,9 @@ class DiT(nn.Module):
         h, w = cfg.latent_size
         frames = 1 if cfg.context_mode == "concat" else k + 1
         t_idx = torch.full((frames,), k) if cfg.context_mode == "concat" else torch.arange(frames)
-        grid = torch.stack(torch.meshgrid(t_idx, torch.arange(h // ph), torch.arange(w // pw), indexing="ij"), -1)
+        grid = torch.stack(
+            torch.meshgrid(t_idx, torch.arange(h // ph), torch.arange(w // pw), indexing="ij"), -1
+        )
         cos, sin = rope_3d(grid.reshape(-1, 3), cfg.rope_split)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -226,11 +240,15 @@ class DiT(nn.Module):
         return x.reshape(-1, c, h, w)
 
     # ---- network -------------------------------------------------------------------------------------
-    def raw(self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def raw(
+        self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, action: torch.Tensor
+    ) -> torch.Tensor:
         """The network F: preconditioned noisy latent ``(B, C, h, w)`` -> ``(B, C, h, w)``."""
         cfg = self.config
         if cfg.context_mode == "concat":
-            tokens = self.patch_in(self.patchify(torch.cat([context.flatten(1, 2), x_in], dim=1).unsqueeze(1)))
+            tokens = self.patch_in(
+                self.patchify(torch.cat([context.flatten(1, 2), x_in], dim=1).unsqueeze(1))
+            )
         else:
             ctx = self.patch_in(self.patchify(context)) + self.frame_type[0]
             tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]
@@ -252,7 +270,9 @@ class DiT(nn.Module):
         """Shape of one predicted latent without the batch axis: ``(C, h, w)``."""
         return (self.config.latent_channels, *self.config.latent_size)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, action: torch.Tensor
+    ) -> torch.Tensor:
         """EDM denoiser D: noisy next latent ``x`` at noise ``sigma`` (B,) -> estimate of the clean latent.
 
         Args:
@@ -269,8 +289,14 @@ class DiT(nn.Module):
         f = self.raw(c_in * x, sigma.float().log() / 4, context, action)
         return c_skip * x + c_out * f.float()
 
-    def loss(self, target: torch.Tensor, context: torch.Tensor, action: torch.Tensor,
-             generator: torch.Generator | None = None, cell_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(
+        self,
+        target: torch.Tensor,
+        context: torch.Tensor,
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+        cell_weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """EDM training loss (weighted so every noise level contributes about equally); ``cell_weight``
         (B, [V,] h, w) weighs latent cells (e.g. those that hold objects) and keeps the loss's scale."""
         cfg = self.config
@@ -291,22 +317,28 @@ class DiT(nn.Module):
         """Karras noise levels for ``steps`` denoiser calls, from sigma_max down to sigma_min, then 0."""
         cfg = self.config
         if steps < 1:
-            raise ValueError(f"sampler steps must be >= 1, got {steps}")
+            raise ConfigError(f"sampler steps must be >= 1, got {steps}")
         ramp = torch.linspace(0, 1, steps) if steps > 1 else torch.zeros(1)
         lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
         s = (hi + ramp * (lo - hi)) ** cfg.rho
         return torch.cat([s, torch.zeros(1)]).to(device)
 
     @torch.no_grad()
-    def sample(self, context: torch.Tensor, action: torch.Tensor, steps: int = 3, sampler: str = "euler",
-               noise: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        context: torch.Tensor,
+        action: torch.Tensor,
+        steps: int = 3,
+        sampler: str = "euler",
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Next latent ``(B, *latent_shape)`` from ``steps`` Euler (or Heun) steps of the probability-flow ODE.
 
         ``noise`` (standard normal, the latent's shape) makes sampling reproducible; the env draws
         it from a per-env seeded generator.
         """
         if sampler not in ("euler", "heun"):
-            raise ValueError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
+            raise ConfigError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
         b = context.shape[0]
         shape = (b, *self.latent_shape)
         if noise is None:

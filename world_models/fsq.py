@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from cosmos_sim.errors import ConfigError
+
 
 class FSQ(nn.Module):
     """Quantise the channel axis (dim 1) of ``(B, C, ...)`` tensors to the FSQ grid.
@@ -25,7 +27,7 @@ class FSQ(nn.Module):
         super().__init__()
         levels = [int(v) for v in levels]
         if not levels or min(levels) < 2:
-            raise ValueError(f"FSQ levels must be a non-empty list of integers >= 2, got {levels}")
+            raise ConfigError(f"FSQ levels must be a non-empty list of integers >= 2, got {levels}")
         lv = torch.tensor(levels, dtype=torch.float32)
         basis = torch.cumprod(torch.tensor([1] + levels[:-1], dtype=torch.int64), dim=0)
         self.levels = tuple(levels)
@@ -61,7 +63,7 @@ class FSQ(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Quantised codes in [-1, 1], straight-through in the backward pass."""
         if z.ndim < 2 or z.shape[1] != self.dim:
-            raise ValueError(f"FSQ expects (B, {self.dim}, ...) input, got shape {tuple(z.shape)}")
+            raise ConfigError(f"FSQ expects (B, {self.dim}, ...) input, got shape {tuple(z.shape)}")
         b = self.bound(z.float())
         q = b + (torch.round(b) - b).detach()
         return q / self._shape(self._half_width, z.ndim)
@@ -75,10 +77,12 @@ class FSQ(nn.Module):
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
         """Codes ``(B, C, ...)`` from token ids ``(B, ...)``; refuses ids outside the codebook."""
         if indices.dtype.is_floating_point:
-            raise ValueError(f"token ids must be an integer tensor, got {indices.dtype}")
+            raise ConfigError(f"token ids must be an integer tensor, got {indices.dtype}")
         if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.codebook_size):
-            raise ValueError(f"token ids must lie in [0, {self.codebook_size}), got range "
-                             f"[{int(indices.min())}, {int(indices.max())}]")
+            raise ConfigError(
+                f"token ids must lie in [0, {self.codebook_size}), got range "
+                f"[{int(indices.min())}, {int(indices.max())}]"
+            )
         idx = indices.long().unsqueeze(1)
         shape = lambda t: t.view(1, -1, *([1] * (idx.ndim - 2)))  # noqa: E731
         digits = (idx // shape(self._basis)) % shape(self._levels.long())

@@ -26,11 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cosmos_sim.errors import ConfigError
+from cosmos_sim.world_models.configs import FieldsMapping
 from cosmos_sim.world_models.dit import Attention, apply_rope
 
 
 @dataclass(frozen=True)
-class GPTConfig:
+class GPTConfig(FieldsMapping):
     """Architecture of the autoregressive dynamics model."""
 
     fsq_levels: tuple[int, ...] = (8, 8, 8, 5, 5, 5)
@@ -56,7 +58,7 @@ class GPTConfig:
         object.__setattr__(self, "fsq_levels", tuple(int(v) for v in self.fsq_levels))
         object.__setattr__(self, "latent_size", tuple(int(v) for v in self.latent_size))
         if self.dim % self.heads or (self.dim // self.heads) % 2:
-            raise ValueError(f"dim={self.dim} must split into {self.heads} heads of an even size")
+            raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
     @property
     def tokens_per_frame(self) -> int:
@@ -76,8 +78,13 @@ class GPTBlock(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Causal attention over ``x`` (B, N, D), after the cached keys/values when ``cache`` is given.
 
         With a cache, the new keys/values are appended to ``cache["k"]``/``cache["v"]`` in place
@@ -122,7 +129,9 @@ class GPT(nn.Module):
         cfg = config or GPTConfig()
         self.config = cfg
         self.digit_emb = nn.ModuleList(nn.Embedding(n, cfg.dim) for n in cfg.fsq_levels)
-        self.action_emb = nn.Sequential(nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+        self.action_emb = nn.Sequential(
+            nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim)
+        )
         self.slot_emb = nn.Embedding(cfg.block, cfg.dim)  # cell (h, w) of a token, or the action slot
         self.blocks = nn.ModuleList(GPTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim)
@@ -131,8 +140,9 @@ class GPT(nn.Module):
         self.register_buffer("basis", basis, persistent=False)
         self.register_buffer("levels", torch.tensor(cfg.fsq_levels), persistent=False)
         pairs = cfg.dim // cfg.heads // 2
-        self.register_buffer("inv_freq", cfg.rope_base ** (-torch.arange(pairs, dtype=torch.float32) / pairs),
-                             persistent=False)
+        self.register_buffer(
+            "inv_freq", cfg.rope_base ** (-torch.arange(pairs, dtype=torch.float32) / pairs), persistent=False
+        )
 
     # ---- token <-> digits ----------------------------------------------------------------------------
     def digits(self, ids: torch.Tensor) -> torch.Tensor:
@@ -183,8 +193,10 @@ class GPT(nn.Module):
         b, t = frames.shape[:2]
         pred = h[:, n:].reshape(b, t - 1, n + 1, -1)[:, :, :n]  # action slot + first n-1 tokens of each
         target = self.digits(frames[:, 1:].reshape(b, t - 1, n))
-        return sum(F.cross_entropy(lg.flatten(0, 2).float(), target[..., i].flatten())
-                   for i, lg in enumerate(self.logits(pred)))
+        return sum(
+            F.cross_entropy(lg.flatten(0, 2).float(), target[..., i].flatten())
+            for i, lg in enumerate(self.logits(pred))
+        )
 
     # ---- rollout with the KV cache -------------------------------------------------------------------
     @torch.no_grad()
@@ -207,7 +219,9 @@ class GPT(nn.Module):
         """Cached positions between steps: K frame blocks minus the pending token."""
         return self.config.context_frames * self.config.block - 2
 
-    def _choose(self, logits: list[torch.Tensor], temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    def _choose(
+        self, logits: list[torch.Tensor], temperature: float, generator: torch.Generator | None
+    ) -> torch.Tensor:
         digits = []
         for lg in logits:
             lg = lg[:, -1].float()
@@ -219,8 +233,14 @@ class GPT(nn.Module):
         return self.ids(torch.stack(digits, -1))
 
     @torch.no_grad()
-    def step(self, state: GPTState, action: torch.Tensor, temperature: float = 0.0,
-             generator: torch.Generator | None = None, trace: list | None = None) -> torch.Tensor:
+    def step(
+        self,
+        state: GPTState,
+        action: torch.Tensor,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        trace: list | None = None,
+    ) -> torch.Tensor:
         """Generate the next frame's token ids ``(B, h, w)`` after ``action`` (B, A); updates ``state``.
 
         ``temperature`` 0 takes the most likely digit of every FSQ level (deterministic). ``trace``, a list,
@@ -260,8 +280,10 @@ class GPT(nn.Module):
         if other.position != state.position:
             raise ValueError(f"states at positions {state.position} and {other.position} cannot be mixed")
         m = rows.view(-1, 1, 1, 1)
-        caches = [{k: torch.where(m, o[k], c[k]) for k in ("k", "v")}
-                  for c, o in zip(state.caches, other.caches, strict=True)]
+        caches = [
+            {k: torch.where(m, o[k], c[k]) for k in ("k", "v")}
+            for c, o in zip(state.caches, other.caches, strict=True)
+        ]
         pending = torch.where(rows.view(-1, 1), other.pending, state.pending)
         frame = torch.where(rows.view(-1, 1, 1), other.frame, state.frame)
         return GPTState(caches, state.position, pending, frame)

@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cosmos_sim.world_models.configs import FieldsMapping
+
 
 @dataclass(frozen=True)
-class RewardHeadConfig:
+class RewardHeadConfig(FieldsMapping):
     """Architecture of the reward/termination model."""
 
     latent_channels: int = 16
@@ -43,12 +45,17 @@ class RewardHead(nn.Module):
         self.config = cfg
         c = cfg.channels
         self.conv = nn.Sequential(
-            nn.Conv2d(cfg.latent_channels, c, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(c, c, 3, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(c, c, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(cfg.latent_channels, c, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(c, c, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.SiLU(),
         )
         cells = (cfg.latent_size[0] + 1) // 2 * ((cfg.latent_size[1] + 1) // 2)
-        self.mlp = nn.Sequential(nn.Linear(c * cells + cfg.action_dim, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, 2))
+        self.mlp = nn.Sequential(
+            nn.Linear(c * cells + cfg.action_dim, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, 2)
+        )
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reward ``(B,)`` and the logit of ``is_success`` ``(B,)``."""
@@ -56,8 +63,14 @@ class RewardHead(nn.Module):
         out = self.mlp(torch.cat([h, action.float()], dim=1))
         return out[:, 0], out[:, 1]
 
-    def loss(self, latent: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-             success: torch.Tensor, success_weight: float = 1.0) -> torch.Tensor:
+    def loss(
+        self,
+        latent: torch.Tensor,
+        action: torch.Tensor,
+        reward: torch.Tensor,
+        success: torch.Tensor,
+        success_weight: float = 1.0,
+    ) -> torch.Tensor:
         """Smooth-L1 on the reward plus (class-balanced) binary cross-entropy on success."""
         r, logit = self(latent, action)
         pos = success.float().mean().clamp(0.01, 0.99)

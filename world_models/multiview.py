@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.world_models.dit import DiT, DiTConfig
 
 
@@ -50,10 +51,14 @@ class MultiViewDiTConfig(DiTConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.context_mode != "concat":
-            raise ValueError(f"the multi-view DiT stacks its context on the channels; context_mode must be "
-                             f"'concat', got {self.context_mode!r}")
+            raise ConfigError(
+                f"the multi-view DiT stacks its context on the channels; context_mode must be "
+                f"'concat', got {self.context_mode!r}"
+            )
         if self.views < 1 or self.waypoints < 0:
-            raise ValueError(f"need views >= 1 and waypoints >= 0, got views={self.views}, waypoints={self.waypoints}")
+            raise ConfigError(
+                f"need views >= 1 and waypoints >= 0, got views={self.views}, waypoints={self.waypoints}"
+            )
 
     @property
     def cond_dim(self) -> int:
@@ -71,8 +76,9 @@ class MultiViewDiT(DiT):
         self.view_emb = nn.Parameter(torch.randn(cfg.views, cfg.dim) * 0.02)
         self.traj_emb = None
         if cfg.waypoints:
-            self.traj_emb = nn.Sequential(nn.Linear(2 * cfg.waypoints + 1, cfg.dim), nn.SiLU(),
-                                          nn.Linear(cfg.dim, cfg.dim))
+            self.traj_emb = nn.Sequential(
+                nn.Linear(2 * cfg.waypoints + 1, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim)
+            )
             nn.init.zeros_(self.traj_emb[2].weight)  # starts neutral: the action alone drives it
             nn.init.zeros_(self.traj_emb[2].bias)
         # every view has the same (t, h, w) positions; the view embedding tells them apart
@@ -84,8 +90,9 @@ class MultiViewDiT(DiT):
         cfg = self.config
         return (cfg.views, cfg.latent_channels, *cfg.latent_size)
 
-    def condition(self, action: torch.Tensor, waypoints: torch.Tensor | None = None,
-                  drop: torch.Tensor | None = None) -> torch.Tensor:
+    def condition(
+        self, action: torch.Tensor, waypoints: torch.Tensor | None = None, drop: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Pack ``action`` (B, A) and optional ``waypoints`` (B, W, 2) metres into ``(B, cond_dim)``.
 
         ``drop`` (bool (B,)): rows shown without their waypoints (training dropout).
@@ -93,10 +100,12 @@ class MultiViewDiT(DiT):
         cfg = self.config
         action = action.float()
         if action.ndim != 2 or action.shape[1] != cfg.action_dim:
-            raise ValueError(f"action must be (B, {cfg.action_dim}), got {tuple(action.shape)}")
+            raise ConfigError(f"action must be (B, {cfg.action_dim}), got {tuple(action.shape)}")
         if not cfg.waypoints:
             if waypoints is not None:
-                raise ValueError("this model was trained without waypoint conditioning (waypoints=0); pass none")
+                raise ConfigError(
+                    "this model was trained without waypoint conditioning (waypoints=0); pass none"
+                )
             return action
         b = action.shape[0]
         if waypoints is None:
@@ -104,18 +113,26 @@ class MultiViewDiT(DiT):
         else:
             w = torch.as_tensor(waypoints, dtype=torch.float32, device=action.device)
             if w.shape != (b, cfg.waypoints, 2):
-                raise ValueError(f"waypoints must be (B, {cfg.waypoints}, 2) metres in the ego frame, got {tuple(w.shape)}")
-            traj = torch.cat([w.flatten(1) / cfg.waypoint_scale, torch.ones(b, 1, device=action.device)], dim=1)
+                raise ConfigError(
+                    f"waypoints must be (B, {cfg.waypoints}, 2) metres in the ego frame, got {tuple(w.shape)}"
+                )
+            traj = torch.cat(
+                [w.flatten(1) / cfg.waypoint_scale, torch.ones(b, 1, device=action.device)], dim=1
+            )
             if drop is not None:
                 traj = traj * (~drop.to(action.device)).float().unsqueeze(1)
         return torch.cat([action, traj], dim=1)
 
-    def raw(self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def raw(
+        self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
         """The network F: ``x_in`` (B, V, C, h, w), ``context`` (B, K, V, C, h, w) -> (B, V, C, h, w)."""
         cfg = self.config
         b, v = x_in.shape[:2]
         if v != cfg.views or context.shape[2] != cfg.views:
-            raise ValueError(f"expected {cfg.views} views, got latents {tuple(x_in.shape)}, context {tuple(context.shape)}")
+            raise ValueError(
+                f"expected {cfg.views} views, got latents {tuple(x_in.shape)}, context {tuple(context.shape)}"
+            )
         stacked = torch.cat([context.transpose(1, 2).flatten(2, 3), x_in], dim=2)  # (B, V, (K+1)C, h, w)
         tokens = self.patch_in(self.patchify(stacked))  # views play the patchifier's time axis
         n = tokens.shape[1] // v

@@ -26,7 +26,6 @@ length, and ``decode(..., num_frames=T)`` trims it again). ``decode`` returns fl
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cosmos_sim.world_models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.world_models.fsq import FSQ
+from cosmos_sim.world_models.pretrained import PretrainedModel, resolve_device
 
 CHECKPOINT_KIND = "tokenizer"
 
@@ -69,15 +69,17 @@ class TokenizerConfig:
 
     def __post_init__(self):
         if self.kind not in ("CV", "DV"):
-            raise ValueError(f"kind must be 'CV' or 'DV', got {self.kind!r}")
+            raise ConfigError(f"kind must be 'CV' or 'DV', got {self.kind!r}")
         if self.temporal_compression not in (1, 2, 4, 8):
-            raise ValueError(f"temporal_compression must be 1, 2, 4 or 8, got {self.temporal_compression}")
+            raise ConfigError(f"temporal_compression must be 1, 2, 4 or 8, got {self.temporal_compression}")
         if self.spatial_compression not in (4, 8, 16):
-            raise ValueError(f"spatial_compression must be 4, 8 or 16, got {self.spatial_compression}")
+            raise ConfigError(f"spatial_compression must be 4, 8 or 16, got {self.spatial_compression}")
         object.__setattr__(self, "fsq_levels", tuple(int(v) for v in self.fsq_levels))
         for name in ("frame_channels", "channels"):
             if getattr(self, name) % self.norm_groups:
-                raise ValueError(f"{name}={getattr(self, name)} must be a multiple of norm_groups={self.norm_groups}")
+                raise ConfigError(
+                    f"{name}={getattr(self, name)} must be a multiple of norm_groups={self.norm_groups}"
+                )
 
     @property
     def name(self) -> str:
@@ -152,8 +154,12 @@ class ResBlock2d(nn.Module):
     def __init__(self, channels: int, groups: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.GroupNorm(groups, channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
-            nn.GroupNorm(groups, channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GroupNorm(groups, channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GroupNorm(groups, channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
         )
         nn.init.zeros_(self.body[-1].weight)  # starts as identity: stable from step 0
         nn.init.zeros_(self.body[-1].bias)
@@ -200,7 +206,9 @@ class SpatialAttention(nn.Module):
 
 
 def _head(channels: int, out: int, groups: int, kernel: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.GroupNorm(groups, channels), nn.SiLU(), nn.Conv2d(channels, out, kernel, padding=kernel // 2))
+    return nn.Sequential(
+        nn.GroupNorm(groups, channels), nn.SiLU(), nn.Conv2d(channels, out, kernel, padding=kernel // 2)
+    )
 
 
 # ---- encoder / decoder ---------------------------------------------------------------------------
@@ -274,12 +282,16 @@ class Decoder(nn.Module):
 
 
 # ---- the tokenizer -------------------------------------------------------------------------------
-class Tokenizer(nn.Module):
+class Tokenizer(PretrainedModel):
     """Causal video tokenizer: ``encode(video) -> latents | token ids``, ``decode(...) -> video``.
 
     See the module docstring for the input convention. ``forward`` is the training path
     (normalised video in, reconstruction out, quantised with a straight-through gradient for DV).
+    ``save_pretrained`` / ``from_pretrained`` (a directory or a name under ``assets/tokenizers/``)
+    come from ``PretrainedModel``.
     """
+
+    checkpoint_kind, shipped_folder, label = CHECKPOINT_KIND, "tokenizers", "tokenizer"
 
     def __init__(self, config: TokenizerConfig | None = None, **overrides):
         super().__init__()
@@ -300,7 +312,7 @@ class Tokenizer(nn.Module):
         """Shape of one video's latents (CV: (L, C, h, w)) or token ids (DV: (L, h, w))."""
         cfg = self.config
         if (num_frames - 1) % cfg.temporal_compression:
-            raise ValueError(f"{num_frames} frames is not 1 + k * {cfg.temporal_compression}")
+            raise ConfigError(f"{num_frames} frames is not 1 + k * {cfg.temporal_compression}")
         n = 1 + (num_frames - 1) // cfg.temporal_compression
         hw = (height // cfg.spatial_compression, width // cfg.spatial_compression)
         return (n, cfg.code_channels, *hw) if cfg.kind == "CV" else (n, *hw)
@@ -313,7 +325,7 @@ class Tokenizer(nn.Module):
     def bits_per_frame(self, height: int = 64, width: int = 64) -> float:
         """DV: bits of token ids per video frame, for long videos (log2(codebook) per token)."""
         if self.fsq is None:
-            raise ValueError("bits_per_frame is defined for DV (discrete) tokenizers only")
+            raise ConfigError("bits_per_frame is defined for DV (discrete) tokenizers only")
         c = self.config
         tokens = (height // c.spatial_compression) * (width // c.spatial_compression)
         return tokens * math.log2(self.fsq.codebook_size) / c.temporal_compression
@@ -328,26 +340,37 @@ class Tokenizer(nn.Module):
         if isinstance(video, np.ndarray):
             video = torch.from_numpy(np.ascontiguousarray(video))
         if not isinstance(video, torch.Tensor):
-            raise ValueError(f"video must be a torch tensor or numpy array, got {type(video).__name__}")
+            raise ConfigError(f"video must be a torch tensor or numpy array, got {type(video).__name__}")
         if video.ndim == 4:
             video = video.unsqueeze(1)  # (B, 3, H, W) images
         if video.ndim != 5:
-            raise ValueError(f"video must be (B, T, 3, H, W) or images (B, 3, H, W), got shape {tuple(video.shape)}")
+            raise ConfigError(
+                f"video must be (B, T, 3, H, W) or images (B, 3, H, W), got shape {tuple(video.shape)}"
+            )
         if video.shape[2] != 3:
-            hint = (" It looks channels-last (..., H, W, 3): use video.permute(0, 1, 4, 2, 3)."
-                    if video.shape[-1] == 3 else "")
-            raise ValueError(f"video must have 3 (RGB) channels at dim 2, got shape {tuple(video.shape)}.{hint}")
+            hint = (
+                " It looks channels-last (..., H, W, 3): use video.permute(0, 1, 4, 2, 3)."
+                if video.shape[-1] == 3
+                else ""
+            )
+            raise ConfigError(
+                f"video must have 3 (RGB) channels at dim 2, got shape {tuple(video.shape)}.{hint}"
+            )
         s = self.config.spatial_compression
         h, w = video.shape[-2:]
         if h % s or w % s:
-            raise ValueError(f"height and width must be multiples of {s} for {self.config.name}, got {h}x{w}; "
-                             "resize or crop the frames")
+            raise ConfigError(
+                f"height and width must be multiples of {s} for {self.config.name}, got {h}x{w}; "
+                "resize or crop the frames"
+            )
         t = video.shape[1]
         if (t - 1) % self.config.temporal_compression:
             if not pad:
-                raise ValueError(f"{self.config.name} needs 1 + k*{self.config.temporal_compression} frames, got {t}; "
-                                 f"pass pad=True to repeat the last frame up to {self.valid_num_frames(t)} "
-                                 "(and decode(..., num_frames=T) to trim)")
+                raise ConfigError(
+                    f"{self.config.name} needs 1 + k*{self.config.temporal_compression} frames, got {t}; "
+                    f"pass pad=True to repeat the last frame up to {self.valid_num_frames(t)} "
+                    "(and decode(..., num_frames=T) to trim)"
+                )
             extra = self.valid_num_frames(t) - t
             video = torch.cat([video, video[:, -1:].expand(-1, extra, -1, -1, -1)], dim=1)
         if video.dtype == torch.uint8:
@@ -356,10 +379,12 @@ class Tokenizer(nn.Module):
             x = video.to(self.device).float()
             lo, hi = float(x.min()), float(x.max())
             if lo < -1e-3 or hi > 1 + 1e-3:
-                raise ValueError(f"float video must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
-                                 "divide uint8 frames by 255 or pass them as uint8")
+                raise ConfigError(
+                    f"float video must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
+                    "divide uint8 frames by 255 or pass them as uint8"
+                )
         else:
-            raise ValueError(f"video must be uint8 (0..255) or float in [0, 1], got dtype {video.dtype}")
+            raise ConfigError(f"video must be uint8 (0..255) or float in [0, 1], got dtype {video.dtype}")
         return x * 2 - 1
 
     # ---- encode / decode ------------------------------------------------------------------------
@@ -391,13 +416,21 @@ class Tokenizer(nn.Module):
         """
         latents = latents.to(self.device)
         if self.fsq is None:
-            if latents.ndim != 5 or latents.shape[2] != self.config.latent_channels or not latents.is_floating_point():
-                raise ValueError(f"CV latents must be float (B, L, {self.config.latent_channels}, h, w), "
-                                 f"got {latents.dtype} {tuple(latents.shape)}")
+            if (
+                latents.ndim != 5
+                or latents.shape[2] != self.config.latent_channels
+                or not latents.is_floating_point()
+            ):
+                raise ConfigError(
+                    f"CV latents must be float (B, L, {self.config.latent_channels}, h, w), "
+                    f"got {latents.dtype} {tuple(latents.shape)}"
+                )
             z = latents.float()
         else:
             if latents.ndim != 4:
-                raise ValueError(f"DV token ids must be (B, L, h, w) integers, got shape {tuple(latents.shape)}")
+                raise ConfigError(
+                    f"DV token ids must be (B, L, h, w) integers, got shape {tuple(latents.shape)}"
+                )
             b, t = latents.shape[:2]
             z = self.fsq.indices_to_codes(latents.flatten(0, 1)).unflatten(0, (b, t))
         video = ((self.decoder(z) + 1) * 0.5).clamp_(0, 1)
@@ -410,32 +443,13 @@ class Tokenizer(nn.Module):
             return self.decode(self.encode(video))[:, 0]
         return self.decode(self.encode(video, pad=pad), num_frames=video.shape[1])
 
-    # ---- checkpoints ----------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = torch.bfloat16,
-                        extra: dict | None = None) -> None:
-        """Write ``config.json`` + ``model.safetensors`` (bf16 by default: half the size, same quality)."""
-        save_checkpoint(directory, CHECKPOINT_KIND, asdict(self.config), self.state_dict(), dtype=dtype, extra=extra)
+    # ---- checkpoints (PretrainedModel) -------------------------------------------------------------
+    def config_to_json(self) -> dict:
+        return asdict(self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "auto") -> Tokenizer:
-        """Load a checkpoint directory onto ``device`` ("auto": CUDA if available, else CPU), in eval mode."""
-        config, state, _ = load_checkpoint(directory, CHECKPOINT_KIND)
-        try:
-            model = cls(TokenizerConfig(**config))
-        except TypeError as e:
-            raise CheckpointError(f"{os.path.join(directory, 'config.json')} has an unknown tokenizer config: {e}") from None
-        missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        if missing or unexpected:
-            raise CheckpointError(f"{os.path.join(directory, 'model.safetensors')} does not match its config: "
-                                  f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-        return model.to(resolve_device(device)).eval()
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA if available, else CPU; anything else is passed to ``torch.device``."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    def config_from_json(cls, data: dict) -> TokenizerConfig:
+        return TokenizerConfig(**data)
 
 
 __all__ = ["Tokenizer", "TokenizerConfig", "haar_patch", "haar_unpatch", "resolve_device"]

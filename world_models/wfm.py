@@ -7,9 +7,11 @@ is encoded in its image mode (``T = 1``): each frame gets its own latent (CV: 16
 ``K`` latents and the action. CV latents are normalised per channel with statistics of the training
 data (stored in the config); DV token ids are used as they are.
 
-The "multiview" family (``world_models/multiview.py``) predicts the six driving cameras at once:
-frames are ``(B, T, V, H, W, 3)``, latents ``(B, T, V, C, h, w)``, every view frame encoded alone;
-``predict_next`` also takes optional future ego ``waypoints``.
+Families: the dynamics config's class says which family a model is (``config.family``); the family's
+adapter (``world_models/families.py``, registry ``FAMILIES``) holds all that differs between them, so
+nothing here names a family. The "multiview" family (``world_models/multiview.py``) predicts the six
+driving cameras at once: frames are ``(B, T, V, H, W, 3)``, latents ``(B, T, V, C, h, w)``, every
+view frame encoded alone; ``predict_next`` also takes optional future ego ``waypoints``.
 
 Rollout API (batched; what the Gymnasium envs call)::
 
@@ -18,9 +20,11 @@ Rollout API (batched; what the Gymnasium envs call)::
     frames = wm.decode(latent)                 # (B, H, W, 3) uint8
     reward, p_success = wm.reward(latent, action)
 
-Checkpoint directory (``save_pretrained`` / ``from_pretrained``)::
+Checkpoint directory (``save_pretrained`` / ``from_pretrained``: a path or a name under ``assets/wfm/``)::
 
-    config.json + model.safetensors    kind "wfm": dynamics + reward head (world_models/checkpoint.py)
+    config.json + model.safetensors    kind "wfm": dynamics + reward head (world_models/checkpoint.py);
+                                       ``config["dynamics"]["type"]`` is the family (files written before
+                                       the tag have ``config["family"]`` instead, read the same)
     tokenizer/                         the tokenizer checkpoint it was trained with (self-contained),
                                        or ``config.tokenizer_dir``: a path relative to the bundle
 """
@@ -33,36 +37,34 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from cosmos_sim.world_models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from cosmos_sim.world_models.dit import DiT, DiTConfig
-from cosmos_sim.world_models.gpt import GPT, GPTConfig, GPTState
+from cosmos_sim.errors import CheckpointError, ConfigError
+from cosmos_sim.world_models.checkpoint import save_checkpoint
+from cosmos_sim.world_models.families import FAMILIES, Family, family_of, get_family
 from cosmos_sim.world_models.heads import RewardHead, RewardHeadConfig
-from cosmos_sim.world_models.multiview import MultiViewDiT, MultiViewDiTConfig
-from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
+from cosmos_sim.world_models.pretrained import PretrainedModel
+from cosmos_sim.world_models.tokenizer import Tokenizer
 
 CHECKPOINT_KIND = "wfm"
-FAMILIES = ("diffusion", "ar", "multiview")
-#: family -> (dynamics config, dynamics network, tokenizer kind)
-_DYNAMICS = {"diffusion": (DiTConfig, DiT, "CV"), "ar": (GPTConfig, GPT, "DV"),
-             "multiview": (MultiViewDiTConfig, MultiViewDiT, "CV")}
 
 
 @dataclass(frozen=True)
 class WorldModelConfig:
-    """What a world-model checkpoint is: family, networks, the env it imitates, sampling defaults."""
+    """What a world-model checkpoint is: dynamics and head networks, the env it imitates, sampling defaults."""
 
-    family: str = "diffusion"
-    """"diffusion" (DiT over CV latents), "ar" (GPT over DV token ids) or "multiview" (one DiT over
-    the CV latents of several cameras)."""
-    dynamics: dict = field(default_factory=dict)
-    """DiTConfig (diffusion), GPTConfig (ar) or MultiViewDiTConfig (multiview) fields."""
-    head: dict = field(default_factory=dict)
-    """RewardHeadConfig fields."""
+    family: str = ""
+    """The dynamics family ("diffusion", "ar", "multiview" or another registered in ``FAMILIES``); ""
+    takes it from the class of ``dynamics``."""
+    dynamics: Any = None
+    """The dynamics network's typed config, of the family's config class (``world_models/families.py``):
+    DiTConfig (diffusion), GPTConfig (ar) or MultiViewDiTConfig (multiview). A dict (the untyped form of
+    the first format, or a JSON one with its ``"type"`` tag) is converted; None: the family's defaults."""
+    head: RewardHeadConfig = field(default_factory=RewardHeadConfig)
+    """The reward head's config (a dict is converted)."""
     env_id: str = "cosmos_sim/Manipulation-GT-v0"
     """The GT env whose frames and actions the model learned."""
     env_kwargs: dict = field(default_factory=dict)
@@ -92,40 +94,66 @@ class WorldModelConfig:
     """Multiview: the camera (observation key) of each view, in the model's view order."""
 
     def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        dynamics = self.dynamics
+        if dynamics is None or isinstance(dynamics, dict):  # untyped: the family says which config it is
+            dynamics = dict(dynamics or {})
+            tag = dynamics.pop("type", None)
+            if tag and self.family and tag != self.family:
+                raise ConfigError(f"family {self.family!r} does not match the dynamics config's type {tag!r}")
+            dynamics = get_family(self.family or tag or "diffusion").config_class(**dynamics)
+        family = family_of(dynamics)  # a registered family's config, or a ConfigError
+        if self.family and self.family != family:
+            raise ConfigError(
+                f"family {self.family!r} does not match its dynamics config, a "
+                f"{type(dynamics).__name__} (the {family!r} family)"
+            )
+        head = RewardHeadConfig(**self.head) if isinstance(self.head, dict) else self.head
+        if not isinstance(head, RewardHeadConfig):
+            raise ConfigError(f"head must be a RewardHeadConfig, got {type(head).__name__}")
+        object.__setattr__(self, "family", family)
+        object.__setattr__(self, "dynamics", dynamics)
+        object.__setattr__(self, "head", head)
         for name in ("action_layout", "frame_size", "latent_mean", "latent_std", "views"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        # Complete and normalise the sub-configs (defaults filled in, JSON lists back to tuples).
-        object.__setattr__(self, "dynamics", asdict(self.dynamics_config()))
-        object.__setattr__(self, "head", asdict(RewardHeadConfig(**self.head)))
+        FAMILIES[family].check(self)
 
-        if self.family == "multiview" and len(self.views) != self.dynamics_config().views:
-            raise ValueError(f"multiview: {len(self.views)} view names {self.views} for "
-                             f"{self.dynamics_config().views} views")
-
-    def dynamics_config(self) -> DiTConfig | GPTConfig | MultiViewDiTConfig:
-        return _DYNAMICS[self.family][0](**self.dynamics)
+    @property
+    def family_adapter(self) -> Family:
+        """The family's adapter (``world_models/families.py``)."""
+        return FAMILIES[self.family]
 
     @property
     def continuous(self) -> bool:
         """CV latents (diffusion, multiview) rather than DV token ids (ar)."""
-        return self.family != "ar"
+        return self.family_adapter.continuous
 
     @property
     def context_frames(self) -> int:
-        return self.dynamics_config().context_frames
+        return self.dynamics.context_frames
+
+    # ---- JSON (config.json) ----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able fields; the family is the dynamics config's ``"type"`` tag."""
+        data = asdict(self)
+        data["dynamics"] = {"type": data.pop("family"), **data["dynamics"]}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorldModelConfig:
+        """Inverse of ``to_json``. Files written before the tag (``family`` beside an untagged ``dynamics``
+        dict, as every shipped bundle) read the same: the constructor converts both forms."""
+        return cls(**data)
 
 
 @dataclass
 class RolloutState:
-    """Where a batch of rollouts stands: the last K latents (and the AR model's KV cache)."""
+    """Where a batch of rollouts stands: the last K latents and the family's own rollout memory."""
 
     window: torch.Tensor
     """(B, K, C, h, w) normalised CV latents ((B, K, V, C, h, w) multiview) or (B, K, h, w) DV token ids,
     oldest first."""
-    gpt: GPTState | None = None
-    """AR only: the KV cache."""
+    cache: Any = None
+    """The family's rollout memory (``Family.start``): the AR model's KV cache; None for the others."""
 
 
 def file_sha(path: str | os.PathLike) -> str:
@@ -148,18 +176,23 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-class WorldModel(nn.Module):
+class WorldModel(PretrainedModel):
     """Tokenizer + dynamics + reward head; see the module docstring."""
+
+    checkpoint_kind, shipped_folder, label = CHECKPOINT_KIND, "wfm", "world-model"
 
     def __init__(self, config: WorldModelConfig, tokenizer: Tokenizer):
         super().__init__()
         self.config = config
+        self.family = config.family_adapter  # all that differs between families (world_models/families.py)
         self.tokenizer = tokenizer.eval().requires_grad_(False)
-        _, network, expected = _DYNAMICS[config.family]
-        if tokenizer.config.kind != expected:
-            raise ValueError(f"a {config.family} world model needs a {expected} tokenizer, got {tokenizer.config.name}")
-        self.dynamics = network(config.dynamics_config())
-        self.head = RewardHead(RewardHeadConfig(**config.head))
+        if tokenizer.config.kind != self.family.tokenizer_kind:
+            raise ConfigError(
+                f"a {config.family} world model needs a {self.family.tokenizer_kind} tokenizer, "
+                f"got {tokenizer.config.name}"
+            )
+        self.dynamics = self.family.network(config.dynamics)
+        self.head = RewardHead(config.head)
         c = tokenizer.config.latent_channels
         mean = torch.tensor(config.latent_mean or [0.0] * c, dtype=torch.float32).view(1, -1, 1, 1)
         std = torch.tensor(config.latent_std or [1.0] * c, dtype=torch.float32).view(1, -1, 1, 1)
@@ -189,20 +222,24 @@ class WorldModel(nn.Module):
         CV: normalised ``(B, T[, V], C, h, w)`` float32; DV: token ids ``(B, T, h, w)`` int64.
         """
         x = torch.as_tensor(np.asarray(frames)) if isinstance(frames, np.ndarray) else frames
-        lead = 3 if self.config.family == "multiview" else 2  # (B, T[, V])
+        lead = 3 if self.family.multi_view else 2  # (B, T[, V])
         layout = "(B, T, V, H, W, 3)" if lead == 3 else "(B, T, H, W, 3)"
         if x.ndim != lead + 3 or x.shape[-1] != 3 or x.dtype != torch.uint8:
-            raise ValueError(f"frames must be uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
+            raise ConfigError(f"frames must be uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
         if lead == 3 and x.shape[2] != len(self.config.views):
-            raise ValueError(f"frames hold {x.shape[2]} views, this model needs {len(self.config.views)} "
-                             f"({', '.join(self.config.views)})")
+            raise ConfigError(
+                f"frames hold {x.shape[2]} views, this model needs {len(self.config.views)} "
+                f"({', '.join(self.config.views)})"
+            )
         if tuple(x.shape[lead : lead + 2]) != self.config.frame_size:
-            raise ValueError(f"frames are {x.shape[lead]}x{x.shape[lead + 1]} (HxW) but this world model works on "
-                             f"{self.config.frame_size[0]}x{self.config.frame_size[1]}; resize them first")
+            raise ConfigError(
+                f"frames are {x.shape[lead]}x{x.shape[lead + 1]} (HxW) but this world model works on "
+                f"{self.config.frame_size[0]}x{self.config.frame_size[1]}; resize them first"
+            )
         imgs = x.flatten(0, lead - 1).permute(0, 3, 1, 2).to(self.device)  # every frame alone: image mode
         with self.amp():
             z = self.tokenizer.encode(imgs)[:, 0]
-        if self.config.continuous:
+        if self.family.continuous:
             z = (z.float() - self.latent_mean) / self.latent_std
         return z.unflatten(0, tuple(x.shape[:lead]))
 
@@ -210,9 +247,10 @@ class WorldModel(nn.Module):
     def decode(self, latent: torch.Tensor) -> np.ndarray:
         """One latent per row (CV ``(B, C, h, w)`` normalised, DV ``(B, h, w)``; multiview ``(B, V, C, h, w)``)
         -> ``(B, H, W, 3)`` uint8 (multiview ``(B, V, H, W, 3)``)."""
-        lead = latent.shape[: latent.ndim - (3 if self.config.continuous else 2)]
-        z = latent.reshape(-1, *latent.shape[len(lead):])
-        z = z * self.latent_std + self.latent_mean if self.config.continuous else z
+        continuous = self.family.continuous
+        lead = latent.shape[: latent.ndim - (3 if continuous else 2)]
+        z = latent.reshape(-1, *latent.shape[len(lead) :])
+        z = z * self.latent_std + self.latent_mean if continuous else z
         with self.amp():
             x = self.tokenizer.decode(z.unsqueeze(1))[:, 0]
         out = (x.float() * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
@@ -221,13 +259,14 @@ class WorldModel(nn.Module):
     def head_input(self, latent: torch.Tensor) -> torch.Tensor:
         """What the reward head reads: normalised CV latents (multiview: the views on the channels), or
         the FSQ codes of DV token ids."""
-        if self.config.family == "diffusion":
-            return latent
-        if self.config.family == "multiview":
-            return latent.flatten(1, 2)
-        return self.tokenizer.fsq.indices_to_codes(latent)
+        return self.family.head_input(self, latent)
 
     # ---- rollout -------------------------------------------------------------------------------------
+    def _context(self, context: torch.Tensor) -> torch.Tensor:
+        if context.shape[1] != self.context_frames:
+            raise ConfigError(f"need {self.context_frames} context latents per row, got {context.shape[1]}")
+        return context.to(self.device)
+
     @torch.no_grad()
     def start(self, context: torch.Tensor, position: int = 0) -> RolloutState:
         """A rollout state from K context latents per row (as ``encode`` returns them).
@@ -235,20 +274,19 @@ class WorldModel(nn.Module):
         The actions between context frames are taken as zero (the env's default context is the
         first frame repeated, which training mimics at episode starts).
         """
-        k = self.context_frames
-        if context.shape[1] != k:
-            raise ValueError(f"need {k} context latents per row, got {context.shape[1]}")
-        context = context.to(self.device)
-        if self.config.continuous:
-            return RolloutState(window=context)
-        zeros = torch.zeros(context.shape[0], k - 1, self.dynamics.config.action_dim, device=self.device)
+        context = self._context(context)
         with self.amp():
-            return RolloutState(window=context, gpt=self.dynamics.start(context, zeros, position=position))
+            return RolloutState(window=context, cache=self.family.start(self, context, position))
 
     @torch.no_grad()
-    def predict_next(self, state: RolloutState, action: torch.Tensor | np.ndarray,
-                     noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                     waypoints: torch.Tensor | np.ndarray | None = None) -> tuple[RolloutState, torch.Tensor]:
+    def predict_next(
+        self,
+        state: RolloutState,
+        action: torch.Tensor | np.ndarray,
+        noise: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        waypoints: torch.Tensor | np.ndarray | None = None,
+    ) -> tuple[RolloutState, torch.Tensor]:
         """One batched step: the next latent of every row after ``action`` (B, A), and the new state.
 
         Args:
@@ -261,48 +299,68 @@ class WorldModel(nn.Module):
                 (metres, x forward, y left, in the current ego frame); None: action only.
         """
         a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
-        cfg = self.config
-        if waypoints is not None and cfg.family != "multiview":
-            raise ValueError(f"waypoints condition multiview models only, not a {cfg.family} model")
         with self.amp():
-            if cfg.continuous:
-                cond = self.dynamics.condition(a, waypoints) if cfg.family == "multiview" else a
-                nxt = self.dynamics.sample(state.window, cond, steps=cfg.sampler_steps, sampler=cfg.sampler,
-                                           noise=noise)
-                nxt = nxt.float()
-                gpt = None
-            else:
-                nxt = self.dynamics.step(state.gpt, a, temperature=cfg.temperature, generator=generator)
-                gpt = state.gpt
+            nxt = self.family.predict(self, state, a, noise, generator, waypoints)
         window = torch.cat([state.window[:, 1:], nxt.unsqueeze(1)], dim=1)
-        return RolloutState(window=window, gpt=gpt), nxt
+        return RolloutState(window=window, cache=state.cache), nxt
 
     def noise(self, generators: list[torch.Generator]) -> torch.Tensor | None:
         """Per-row sampler noise from per-row generators (reproducible whatever the batch)."""
-        if not self.config.continuous:
-            return None
-        return torch.stack([torch.randn(*self.dynamics.latent_shape, generator=g) for g in generators])
-
-    def restart_rows(self, state: RolloutState, rows: torch.Tensor, context: torch.Tensor) -> RolloutState:
-        """``state`` with the rows where ``rows`` (bool (B,)) is set restarted from ``context`` latents."""
-        rows = rows.to(self.device)
-        fresh = self.start(context, position=0 if state.gpt is None else state.gpt.position - self.dynamics.cache_length())
-        shape = (-1,) + (1,) * (state.window.ndim - 1)
-        window = torch.where(rows.view(shape), fresh.window, state.window)
-        gpt = None if state.gpt is None else self.dynamics.select(state.gpt, rows, fresh.gpt)
-        return RolloutState(window=window, gpt=gpt)
+        return self.family.noise(self, generators)
 
     @torch.no_grad()
-    def reward(self, latent: torch.Tensor, action: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def restart_rows(self, state: RolloutState, rows: torch.Tensor, context: torch.Tensor) -> RolloutState:
+        """``state`` with the rows where ``rows`` (bool (B,)) is set restarted from ``context`` latents."""
+        rows, context = rows.to(self.device), self._context(context)
+        shape = (-1,) + (1,) * (state.window.ndim - 1)
+        window = torch.where(rows.view(shape), context, state.window)
+        with self.amp():
+            return RolloutState(window=window, cache=self.family.restart(self, state, rows, context))
+
+    @torch.no_grad()
+    def reward(
+        self, latent: torch.Tensor, action: torch.Tensor | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Predicted reward ``(B,)`` and success probability ``(B,)`` of reaching ``latent`` by ``action``."""
         a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
         r, logit = self.head(self.head_input(latent), a)
         return r.float().cpu().numpy(), torch.sigmoid(logit.float()).cpu().numpy()
 
-    # ---- checkpoints ---------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike, tokenizer_dir: str | os.PathLike | None = None,
-                        dtype: torch.dtype | None = torch.bfloat16, extra: dict | None = None,
-                        tokenizer_ref: str | None = None) -> Path:
+    # ---- checkpoints (PretrainedModel) -----------------------------------------------------------------
+    def config_to_json(self) -> dict[str, Any]:
+        return self.config.to_json()
+
+    @classmethod
+    def config_from_json(cls, data: dict[str, Any]) -> WorldModelConfig:
+        return WorldModelConfig.from_json(data)
+
+    def checkpoint_state(self) -> dict[str, torch.Tensor]:
+        """Dynamics and head: the tokenizer is its own checkpoint."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}
+
+    @classmethod
+    def from_config(cls, config: WorldModelConfig, directory: Path) -> WorldModel:
+        """The bundle's networks around its tokenizer (``tokenizer/`` or ``config.tokenizer_dir``, SHA checked)."""
+        tok_dir = directory / "tokenizer"
+        if config.tokenizer_dir:  # shipped bundles point at a shared tokenizer instead of carrying a copy
+            tok_dir = Path(os.path.normpath(directory / config.tokenizer_dir))
+        tokenizer = Tokenizer.from_pretrained(tok_dir, device="cpu")
+        if config.tokenizer_sha and file_sha(tok_dir / "model.safetensors") != config.tokenizer_sha:
+            raise CheckpointError(
+                f"{tok_dir / 'model.safetensors'} is not the tokenizer {directory} was trained with "
+                f"(sha {config.tokenizer_sha} expected); copy the right tokenizer there"
+            )
+        return cls(config, tokenizer)
+
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike,
+        dtype: torch.dtype | None = torch.bfloat16,
+        extra: dict | None = None,
+        *,
+        tokenizer_dir: str | os.PathLike | None = None,
+        tokenizer_ref: str | None = None,
+    ) -> Path:
         """Write the bundle (weights in bf16 by default) with the tokenizer beside it in ``tokenizer/``.
 
         ``tokenizer_dir``: copy that checkpoint directory; otherwise the in-memory tokenizer is
@@ -310,17 +368,19 @@ class WorldModel(nn.Module):
         the same tokenizer: its SHA is checked on load).
         """
         out = Path(directory)
-        state = {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}
-        config = asdict(self.config)
+        config = self.config_to_json() | {"tokenizer_dir": ""}
         if tokenizer_ref is not None:
             target = Path(os.path.normpath(out / tokenizer_ref)) / "model.safetensors"
-            if not target.is_file() or (self.config.tokenizer_sha and file_sha(target) != self.config.tokenizer_sha):
-                raise ValueError(f"tokenizer_ref {tokenizer_ref!r} does not lead to this model's tokenizer ({target})")
+            if not target.is_file() or (
+                self.config.tokenizer_sha and file_sha(target) != self.config.tokenizer_sha
+            ):
+                raise ConfigError(
+                    f"tokenizer_ref {tokenizer_ref!r} does not lead to this model's tokenizer ({target})"
+                )
             config["tokenizer_dir"] = str(tokenizer_ref)
-            save_checkpoint(out, CHECKPOINT_KIND, config, state, dtype=dtype, extra=extra)
+        save_checkpoint(out, CHECKPOINT_KIND, config, self.checkpoint_state(), dtype=dtype, extra=extra)
+        if tokenizer_ref is not None:
             return out
-        config["tokenizer_dir"] = ""
-        save_checkpoint(out, CHECKPOINT_KIND, config, state, dtype=dtype, extra=extra)
         tok_out = out / "tokenizer"
         if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != tok_out.resolve():
             tok_out.mkdir(parents=True, exist_ok=True)
@@ -330,64 +390,77 @@ class WorldModel(nn.Module):
             self.tokenizer.save_pretrained(tok_out, dtype=dtype)
         return out
 
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "auto") -> WorldModel:
-        """Load a bundle written by ``save_pretrained`` (eval mode) onto ``device`` ("auto": CUDA if present)."""
-        d = Path(directory)
-        config, state, _ = load_checkpoint(d, CHECKPOINT_KIND)
-        try:
-            cfg = WorldModelConfig(**config)
-            cfg.dynamics_config()
-        except TypeError as e:
-            raise CheckpointError(f"{d / 'config.json'} has an unknown world-model config: {e}") from None
-        tok_dir = Path(os.path.normpath(d / cfg.tokenizer_dir)) if cfg.tokenizer_dir else d / "tokenizer"
-        tokenizer = Tokenizer.from_pretrained(tok_dir, device="cpu")
-        if cfg.tokenizer_sha and file_sha(tok_dir / "model.safetensors") != cfg.tokenizer_sha:
-            raise CheckpointError(f"{tok_dir / 'model.safetensors'} is not the tokenizer {d} was trained with "
-                                  f"(sha {cfg.tokenizer_sha} expected); copy the right tokenizer there")
-        model = cls(cfg, tokenizer)
-        own = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        missing, unexpected = model.load_state_dict(own, strict=False)
-        missing = [k for k in missing if not k.startswith("tokenizer.")]
-        if missing or unexpected:
-            raise CheckpointError(f"{d / 'model.safetensors'} does not match its config: "
-                                  f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-        return model.to(resolve_device(device)).eval()
 
-
-def tiny_world_model(family: str = "diffusion", context_frames: int = 2, seed: int = 0,
-                     frame_size: tuple[int, int] = (64, 64)) -> WorldModel:
+def tiny_world_model(
+    family: str = "diffusion", context_frames: int = 2, seed: int = 0, frame_size: tuple[int, int] = (64, 64)
+) -> WorldModel:
     """A tiny randomly initialised world model (and tokenizer): tests, smoke runs.
 
-    diffusion/ar imitate the manipulation env; multiview the six cameras of the driving env (with
-    two-waypoint trajectory conditioning).
+    Single-view families imitate the manipulation env; multi-view ones the six cameras of the driving
+    env (with two-waypoint trajectory conditioning).
     """
+    from types import SimpleNamespace
+
     from cosmos_sim.world_models.tokenizer import TokenizerConfig
 
+    fam = get_family(family)
     torch.manual_seed(seed)
-    kind = _DYNAMICS[family][2]
-    tok = Tokenizer(TokenizerConfig(kind=kind, latent_channels=4, frame_channels=8, channels=16, res_blocks=1,
-                                    attention=False, norm_groups=4))
+    tok = Tokenizer(
+        TokenizerConfig(
+            kind=fam.tokenizer_kind,
+            latent_channels=4,
+            frame_channels=8,
+            channels=16,
+            res_blocks=1,
+            attention=False,
+            norm_groups=4,
+        )
+    )
     tc = tok.config
     hw = (frame_size[0] // tc.spatial_compression, frame_size[1] // tc.spatial_compression)
-    common = dict(latent_size=hw, context_frames=context_frames, dim=32, depth=2, heads=2)
     env: dict = {}
-    if family == "diffusion":
-        dyn, head_ch = dict(common, latent_channels=tc.latent_channels), tc.latent_channels
-    elif family == "multiview":
-        views = ("front", "front_left", "front_right", "rear", "rear_left", "rear_right")
-        dyn = dict(common, latent_channels=tc.latent_channels, views=len(views), waypoints=2)
-        head_ch = tc.latent_channels * len(views)
-        env = dict(env_id="cosmos_sim/Driving-GT-v0", action_layout=("steering", "acceleration"), views=views)
-    else:
-        dyn, head_ch = dict(common, fsq_levels=tc.fsq_levels), len(tc.fsq_levels)
+    if fam.multi_view:
+        env = dict(
+            env_id="cosmos_sim/Driving-GT-v0",
+            action_layout=("steering", "acceleration"),
+            views=("front", "front_left", "front_right", "rear", "rear_left", "rear_right"),
+        )
     action_dim = len(env.get("action_layout", WorldModelConfig.action_layout))
-    cfg = WorldModelConfig(family=family, dynamics=dict(dyn, action_dim=action_dim),
-                           head=dict(latent_channels=head_ch, latent_size=hw, channels=8, hidden=16,
-                                     action_dim=action_dim),
-                           env_kwargs={"width": frame_size[1], "height": frame_size[0]}, frame_size=frame_size,
-                           tokenizer_name=tc.name, sampler_steps=2, **env)
+    hparams = SimpleNamespace(
+        context_frames=context_frames,
+        dim=32,
+        depth=2,
+        heads=2,
+        mlp_ratio=3.0,
+        context_mode="concat",
+        patch=1,
+        waypoints=2,
+    )  # the trainer's Args fields a family reads
+    dyn = fam.dynamics_config(hparams, tc, hw, action_dim, len(env.get("views", ())))
+    cfg = WorldModelConfig(
+        dynamics=dyn,
+        head=RewardHeadConfig(
+            latent_channels=fam.head_channels(dyn),
+            latent_size=hw,
+            channels=8,
+            hidden=16,
+            action_dim=action_dim,
+        ),
+        env_kwargs={"width": frame_size[1], "height": frame_size[0]},
+        frame_size=frame_size,
+        tokenizer_name=tc.name,
+        sampler_steps=2,
+        **env,
+    )
     return WorldModel(cfg, tok).eval()
 
 
-__all__ = ["CHECKPOINT_KIND", "RolloutState", "WorldModel", "WorldModelConfig", "cpu_has_fast_bf16", "file_sha", "tiny_world_model"]
+__all__ = [
+    "CHECKPOINT_KIND",
+    "RolloutState",
+    "WorldModel",
+    "WorldModelConfig",
+    "cpu_has_fast_bf16",
+    "file_sha",
+    "tiny_world_model",
+]

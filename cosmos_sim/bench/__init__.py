@@ -41,15 +41,19 @@ def benchmark_module(name: str):
     return importlib.import_module(BENCHMARKS[name])
 
 
-def run_benchmark(name: str, out_dir: str, quick: bool = False, command: str = "", config=None) -> BenchResult:
+def run_benchmark(
+    name: str, out_dir: str, quick: bool = False, command: str = "", config=None
+) -> BenchResult:
     """Run benchmark ``name`` and write its JSON and markdown into ``out_dir``.
 
     ``config``: an instance of the module's ``Config`` dataclass (default ``Config()``).
     """
     module = benchmark_module(name)
     if config is not None and not isinstance(config, module.Config):
-        raise ValueError(f"benchmark {name!r} takes a {module.__name__}.Config, got a {type(config).__qualname__}; "
-                         f"build its options with {module.__name__}.Config(...)")
+        raise ValueError(
+            f"benchmark {name!r} takes a {module.__name__}.Config, got a {type(config).__qualname__}; "
+            f"build its options with {module.__name__}.Config(...)"
+        )
     result: BenchResult = module.run(config if config is not None else module.Config(), out_dir, quick)
     result.command = command or f"cosmos-sim bench {name} --out {out_dir}" + (" --quick" if quick else "")
     write_result(result, out_dir)

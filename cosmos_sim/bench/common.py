@@ -29,8 +29,14 @@ class BenchResult:
     """The command that produced it."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "figures": self.figures, "rows": self.rows, "notes": self.notes,
-                "machine": machine_info(), "command": self.command}
+        return {
+            "name": self.name,
+            "figures": self.figures,
+            "rows": self.rows,
+            "notes": self.notes,
+            "machine": machine_info(),
+            "command": self.command,
+        }
 
 
 def config_error(bench: str, name: str, value: Any, expected: str) -> ValueError:
@@ -132,7 +138,12 @@ def write_result(result: BenchResult, out_dir: str | os.PathLike) -> tuple[Path,
         md += ([f"## {case}", ""] if case is not None else []) + [markdown_table(rows)]
     if result.notes:
         md += [result.notes, ""]
-    md += [f"Machine: {m.get('cpu_model', m['processor'])}, {m['cpu_count']} cores, Python {m['python']}, "
-           f"{m['date_utc']}, load average {m.get('load_avg_1min')}.", "", f"Command: `{result.command}`", ""]
+    md += [
+        f"Machine: {m.get('cpu_model', m['processor'])}, {m['cpu_count']} cores, Python {m['python']}, "
+        f"{m['date_utc']}, load average {m.get('load_avg_1min')}.",
+        "",
+        f"Command: `{result.command}`",
+        "",
+    ]
     mpath.write_text("\n".join(md))
     return jpath, mpath

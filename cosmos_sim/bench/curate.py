@@ -89,29 +89,59 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             st = s["stage_seconds"]
             for stage in PER_VIDEO_STAGES:
                 x = video_s / st[stage] if st.get(stage) else float("inf")
-                rows.append({"executor": ex, "stage": stage, "cpu_s": round(st.get(stage, 0.0), 2),
-                             "x_realtime_per_core": round(x, 1)})
+                rows.append(
+                    {
+                        "executor": ex,
+                        "stage": stage,
+                        "cpu_s": round(st.get(stage, 0.0), 2),
+                        "x_realtime_per_core": round(x, 1),
+                    }
+                )
                 figures[f"{ex}_{stage}_x_realtime_per_core"] = round(x, 1)
             cpu = sum(st.get(k, 0.0) for k in PER_VIDEO_STAGES)
             no_tx = cpu - st.get("transcode", 0.0)
             for stage, secs in (("all per-video stages", cpu), ("per-video stages without transcode", no_tx)):
-                rows.append({"executor": ex, "stage": stage, "cpu_s": round(secs, 2),
-                             "x_realtime_per_core": round(video_s / secs, 1)})
-            wall = {"per-video stages, 2 workers": s["timings"]["videos_wall"], "dedup": s["timings"]["dedup"],
-                    "shard (kept clips only)": s["timings"]["shard"], "end to end, 2 workers": s["wall"]}
+                rows.append(
+                    {
+                        "executor": ex,
+                        "stage": stage,
+                        "cpu_s": round(secs, 2),
+                        "x_realtime_per_core": round(video_s / secs, 1),
+                    }
+                )
+            wall = {
+                "per-video stages, 2 workers": s["timings"]["videos_wall"],
+                "dedup": s["timings"]["dedup"],
+                "shard (kept clips only)": s["timings"]["shard"],
+                "end to end, 2 workers": s["wall"],
+            }
             for stage, secs in wall.items():
-                rows.append({"executor": ex, "stage": f"{stage} (wall)", "wall_s": round(secs, 2),
-                             "x_realtime_wall": round(video_s / max(secs, 1e-9), 1)})
-            figures[f"{ex}_per_video_stages_x_realtime_wall_2_workers"] = round(video_s / wall["per-video stages, 2 workers"], 2)
+                rows.append(
+                    {
+                        "executor": ex,
+                        "stage": f"{stage} (wall)",
+                        "wall_s": round(secs, 2),
+                        "x_realtime_wall": round(video_s / max(secs, 1e-9), 1),
+                    }
+                )
+            figures[f"{ex}_per_video_stages_x_realtime_wall_2_workers"] = round(
+                video_s / wall["per-video stages, 2 workers"], 2
+            )
             figures[f"{ex}_per_video_stages_x_realtime_per_core"] = round(video_s / cpu, 2)
             figures[f"{ex}_end_to_end_x_realtime_wall_2_workers"] = round(video_s / s["wall"], 2)
             figures[f"{ex}_clips_kept"] = s["clips_kept"]
-    notes = (f"{n_videos} synthetic {SIZE[0]}x{SIZE[1]} {FPS} fps H.264 videos of {seconds:g} s ({video_s:g} s in all), "
-             f"a hard cut every 4 s, 2 workers on {os.cpu_count()} cores. x_realtime_per_core = video seconds / CPU "
-             "seconds spent in the stage (summed over workers); wall rows are elapsed time, x_realtime_wall = input "
-             "video seconds / those seconds (per-video stages include worker or Ray start-up; end to end adds "
-             "dedup, sharding of the kept clips into zarr at 256 rows, and the report). Transcode is x264 "
-             "ultrafast at full resolution. The machine is shared with other jobs, so absolute figures are noisy "
-             "and pessimistic." + ("" if "ray" in executors else " Ray: not run" + (
-                 "." if importlib.util.find_spec("ray") else " (not installed).")))
+    notes = (
+        f"{n_videos} synthetic {SIZE[0]}x{SIZE[1]} {FPS} fps H.264 videos of {seconds:g} s ({video_s:g} s in all), "
+        f"a hard cut every 4 s, 2 workers on {os.cpu_count()} cores. x_realtime_per_core = video seconds / CPU "
+        "seconds spent in the stage (summed over workers); wall rows are elapsed time, x_realtime_wall = input "
+        "video seconds / those seconds (per-video stages include worker or Ray start-up; end to end adds "
+        "dedup, sharding of the kept clips into zarr at 256 rows, and the report). Transcode is x264 "
+        "ultrafast at full resolution. The machine is shared with other jobs, so absolute figures are noisy "
+        "and pessimistic."
+        + (
+            ""
+            if "ray" in executors
+            else " Ray: not run" + ("." if importlib.util.find_spec("ray") else " (not installed).")
+        )
+    )
     return BenchResult(name="curate", figures=figures, rows=rows, notes=notes)

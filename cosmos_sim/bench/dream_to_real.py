@@ -73,8 +73,18 @@ class Config:
     """Directory to keep the trained policies in (empty: a temporary directory)."""
 
     def __post_init__(self) -> None:
-        check_at_least("dream-to-real", self, 1, "steps", "num_envs", "num_steps", "eval_points", "eval_episodes",
-                       "bc_epochs", "threads")
+        check_at_least(
+            "dream-to-real",
+            self,
+            1,
+            "steps",
+            "num_envs",
+            "num_steps",
+            "eval_points",
+            "eval_episodes",
+            "bc_epochs",
+            "threads",
+        )
         for name in ("learning_rate", "finetune_learning_rate"):
             if getattr(self, name) <= 0:
                 raise config_error("dream-to-real", name, getattr(self, name), "a rate > 0")
@@ -86,9 +96,15 @@ class Config:
 
 def _quick(cfg: Config) -> Config:
     """``--quick``: at most 512 env steps (4 envs x 32 steps), one GT evaluation of 2 episodes, 1 BC epoch."""
-    return dataclasses.replace(cfg, steps=min(cfg.steps, 512), num_envs=min(cfg.num_envs, 4),
-                               num_steps=min(cfg.num_steps, 32), eval_points=min(cfg.eval_points, 1),
-                               eval_episodes=min(cfg.eval_episodes, 2), bc_epochs=min(cfg.bc_epochs, 1))
+    return dataclasses.replace(
+        cfg,
+        steps=min(cfg.steps, 512),
+        num_envs=min(cfg.num_envs, 4),
+        num_steps=min(cfg.num_steps, 32),
+        eval_points=min(cfg.eval_points, 1),
+        eval_episodes=min(cfg.eval_episodes, 2),
+        bc_epochs=min(cfg.bc_epochs, 1),
+    )
 
 
 class _GTEvaluator:
@@ -110,12 +126,19 @@ class _GTEvaluator:
         t0 = time.perf_counter()
         r, _ = run_episodes(net, GT_ID, list(range(HELD_OUT_SEED, HELD_OUT_SEED + self.episodes)))
         self.seconds += time.perf_counter() - t0
-        point = {"step": step, "gt_success": r.success_rate, "gt_return": r.mean_return, "gt_length": r.mean_length}
+        point = {
+            "step": step,
+            "gt_success": r.success_rate,
+            "gt_return": r.mean_return,
+            "gt_length": r.mean_length,
+        }
         self.curve.append(point)
         return point
 
 
-def _ppo_arm(name: str, env_id: str, env_kwargs: dict, cfg: Config, out: Path, init_from: str = "") -> dict[str, Any]:
+def _ppo_arm(
+    name: str, env_id: str, env_kwargs: dict, cfg: Config, out: Path, init_from: str = ""
+) -> dict[str, Any]:
     from cosmos_sim.policies.networks import load_policy
     from cosmos_sim.policies.ppo import Args, train
 
@@ -124,10 +147,20 @@ def _ppo_arm(name: str, env_id: str, env_kwargs: dict, cfg: Config, out: Path, i
     ev = _GTEvaluator(marks, cfg.eval_episodes)
     if init_from:
         ev.evaluate(0, load_policy(init_from).net)
-    args = Args(env_id=env_id, env_kwargs=json.dumps(env_kwargs) if env_kwargs else "", out=str(out / name),
-                init_from=init_from, total_steps=cfg.steps, num_envs=cfg.num_envs, num_steps=cfg.num_steps,
-                learning_rate=cfg.finetune_learning_rate if init_from else cfg.learning_rate, seed=cfg.seed,
-                device="cpu", checkpoint_every=1000, progress=False)
+    args = Args(
+        env_id=env_id,
+        env_kwargs=json.dumps(env_kwargs) if env_kwargs else "",
+        out=str(out / name),
+        init_from=init_from,
+        total_steps=cfg.steps,
+        num_envs=cfg.num_envs,
+        num_steps=cfg.num_steps,
+        learning_rate=cfg.finetune_learning_rate if init_from else cfg.learning_rate,
+        seed=cfg.seed,
+        device="cpu",
+        checkpoint_every=1000,
+        progress=False,
+    )
     shutil.rmtree(out / name, ignore_errors=True)  # a kept run from before would be resumed, not redone
     t0 = time.perf_counter()
     r = train(args, callback=ev)
@@ -138,14 +171,23 @@ def _ppo_arm(name: str, env_id: str, env_kwargs: dict, cfg: Config, out: Path, i
     seen = [h for h in r["history"] if h.get("success_rate") is not None]
     quarter = max(1, len(seen) // 4)
     head, tail = seen[:quarter], seen[-quarter:]  # the first and last quarter of the run's training episodes
-    return {"arm": name, "trained_in": env_id.split("/")[-1], "init": "bc" if init_from else "scratch",
-            "env_steps": r["global_step"], "gt_success": ev.curve[-1]["gt_success"],
-            "gt_return": ev.curve[-1]["gt_return"],
-            "train_env_success_first_quarter": float(np.mean([h["success_rate"] for h in head])) if head else None,
-            "train_env_success_last_quarter": float(np.mean([h["success_rate"] for h in tail])) if tail else None,
-            "train_env_return_last_quarter": float(np.mean([h["return_mean"] for h in tail])) if tail else None,
-            "train_steps_per_s": r["global_step"] / max(train_seconds, 1e-9), "train_seconds": train_seconds,
-            "eval_seconds": ev.seconds, "curve": ev.curve}
+    return {
+        "arm": name,
+        "trained_in": env_id.split("/")[-1],
+        "init": "bc" if init_from else "scratch",
+        "env_steps": r["global_step"],
+        "gt_success": ev.curve[-1]["gt_success"],
+        "gt_return": ev.curve[-1]["gt_return"],
+        "train_env_success_first_quarter": float(np.mean([h["success_rate"] for h in head]))
+        if head
+        else None,
+        "train_env_success_last_quarter": float(np.mean([h["success_rate"] for h in tail])) if tail else None,
+        "train_env_return_last_quarter": float(np.mean([h["return_mean"] for h in tail])) if tail else None,
+        "train_steps_per_s": r["global_step"] / max(train_seconds, 1e-9),
+        "train_seconds": train_seconds,
+        "eval_seconds": ev.seconds,
+        "curve": ev.curve,
+    }
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -193,17 +235,36 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     t_start = time.perf_counter()
     try:
         t0 = time.perf_counter()
-        bc_out = bc.train(bc.Args(data=cfg.bc_data, env_id=GT_ID, out=str(work / "bc"), epochs=cfg.bc_epochs,
-                                  seed=cfg.seed, device="cpu"))
+        bc_out = bc.train(
+            bc.Args(
+                data=cfg.bc_data,
+                env_id=GT_ID,
+                out=str(work / "bc"),
+                epochs=cfg.bc_epochs,
+                seed=cfg.seed,
+                device="cpu",
+            )
+        )
         bc_seconds = time.perf_counter() - t0
         from cosmos_sim.policies.networks import load_policy
 
         ev = _GTEvaluator([], cfg.eval_episodes)
         point = ev.evaluate(0, load_policy(work / "bc").net)
-        rows = [{"arm": "bc", "trained_in": "expert data", "init": "scratch", "env_steps": 0,
-                 "gt_success": point["gt_success"], "gt_return": point["gt_return"],
-                 "train_seconds": bc_seconds, "eval_seconds": ev.seconds, "curve": ev.curve,
-                 "bc_pairs": bc_out["pairs"], "bc_val_action_mse": bc_out["val_mse"]}]
+        rows = [
+            {
+                "arm": "bc",
+                "trained_in": "expert data",
+                "init": "scratch",
+                "env_steps": 0,
+                "gt_success": point["gt_success"],
+                "gt_return": point["gt_return"],
+                "train_seconds": bc_seconds,
+                "eval_seconds": ev.seconds,
+                "curve": ev.curve,
+                "bc_pairs": bc_out["pairs"],
+                "bc_val_action_mse": bc_out["val_mse"],
+            }
+        ]
         rows.append(_ppo_arm("ppo-gt", GT_ID, {}, cfg, work))
         rows.append(_ppo_arm("ppo-wfm", WFM_ID, wfm_kwargs, cfg, work))
         rows.append(_ppo_arm("bc+ppo-gt", GT_ID, {}, cfg, work, init_from=str(work / "bc")))
@@ -214,25 +275,39 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - t_start
     by = {r["arm"]: r for r in rows}
-    figures: dict[str, float] = {f"gt_success_{a.replace('+', '_').replace('-', '_')}": r["gt_success"]
-                                 for a, r in by.items()}
+    figures: dict[str, float] = {
+        f"gt_success_{a.replace('+', '_').replace('-', '_')}": r["gt_success"] for a, r in by.items()
+    }
     figures |= {f"gt_return_{a.replace('+', '_').replace('-', '_')}": r["gt_return"] for a, r in by.items()}
-    ratios = {"success_ratio_wfm_over_gt_scratch": _ratio(by["ppo-wfm"]["gt_success"], by["ppo-gt"]["gt_success"]),
-              "success_ratio_wfm_over_gt_finetune": _ratio(by["bc+ppo-wfm"]["gt_success"],
-                                                           by["bc+ppo-gt"]["gt_success"])}
+    ratios = {
+        "success_ratio_wfm_over_gt_scratch": _ratio(by["ppo-wfm"]["gt_success"], by["ppo-gt"]["gt_success"]),
+        "success_ratio_wfm_over_gt_finetune": _ratio(
+            by["bc+ppo-wfm"]["gt_success"], by["bc+ppo-gt"]["gt_success"]
+        ),
+    }
     figures |= {k: v for k, v in ratios.items() if v is not None}
     for a in ("ppo-wfm", "bc+ppo-wfm"):
         v = by[a]["train_env_success_last_quarter"]
         if v is not None:
             figures[f"wfm_believed_success_{a.replace('+', '_').replace('-', '_')}"] = v
-    figures |= {"env_steps_budget": cfg.steps, "steps_per_s_ppo_gt": by["ppo-gt"]["train_steps_per_s"],
-                "steps_per_s_ppo_wfm": by["ppo-wfm"]["train_steps_per_s"], "total_seconds": total}
+    figures |= {
+        "env_steps_budget": cfg.steps,
+        "steps_per_s_ppo_gt": by["ppo-gt"]["train_steps_per_s"],
+        "steps_per_s_ppo_wfm": by["ppo-wfm"]["train_steps_per_s"],
+        "total_seconds": total,
+    }
     figures = {k: round(float(v), 4) for k, v in figures.items()}
-    table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "curve"}
-             | {"gt_success_curve": [[p["step"], round(p["gt_success"], 3)] for p in r["curve"]]} for r in rows]
+    table = [
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "curve"}
+        | {"gt_success_curve": [[p["step"], round(p["gt_success"], 3)] for p in r["curve"]]}
+        for r in rows
+    ]
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    plot(rows, Path(out_dir) / "dream_to_real.png",
-         f"PPO with {cfg.steps} env steps per arm; GT eval on {cfg.eval_episodes} held-out seeds")
+    plot(
+        rows,
+        Path(out_dir) / "dream_to_real.png",
+        f"PPO with {cfg.steps} env steps per arm; GT eval on {cfg.eval_episodes} held-out seeds",
+    )
     notes = _notes(cfg, by, ratios, total)
     return BenchResult(name="dream_to_real", figures=figures, rows=table, notes=notes)
 
@@ -265,32 +340,48 @@ def _findings(by: dict[str, dict], ratios: dict[str, float | None]) -> list[str]
     """Plain statements of where the WFM-trained arms fall short, from the measured numbers."""
     out = []
     for wfm, gt in (("ppo-wfm", "ppo-gt"), ("bc+ppo-wfm", "bc+ppo-gt")):
-        believed, real, ref = by[wfm]["train_env_success_last_quarter"], by[wfm]["gt_success"], by[gt]["gt_success"]
+        believed, real, ref = (
+            by[wfm]["train_env_success_last_quarter"],
+            by[wfm]["gt_success"],
+            by[gt]["gt_success"],
+        )
         if ref == 0:
-            out.append(f"- {gt} reached 0 % GT success, so the {wfm}/{gt} ratio is undefined: this budget is too "
-                       "small for PPO here in either world.")
+            out.append(
+                f"- {gt} reached 0 % GT success, so the {wfm}/{gt} ratio is undefined: this budget is too "
+                "small for PPO here in either world."
+            )
         elif real / ref >= 0.8:
             out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: the goal is met.")
         else:
-            out.append(f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: short of the 80 % goal.")
+            out.append(
+                f"- {wfm} reaches {100 * real / ref:.0f} % of {gt}'s GT success: short of the 80 % goal."
+            )
         first = by[wfm].get("train_env_success_first_quarter")
         if believed is not None and believed > real + 0.05:
-            out.append(f"- {wfm} believed it succeeded in {100 * believed:.0f} % of its model episodes (last quarter "
-                       f"of training) but succeeds in {100 * real:.0f} % of GT episodes.")
+            out.append(
+                f"- {wfm} believed it succeeded in {100 * believed:.0f} % of its model episodes (last quarter "
+                f"of training) but succeeds in {100 * real:.0f} % of GT episodes."
+            )
             if first is not None and first >= believed:
-                out.append(f"  It believed so from the start ({100 * first:.0f} % in the first quarter, before PPO had "
-                           "changed the policy much): the reward head fires on the drifting frames of off-distribution "
-                           "rollouts (false positives), which end episodes with a false success. The WFM reward "
-                           "carries little signal about the block, so PPO has nothing right to learn from there; "
-                           "this is model/reward-head error, not a policy that learned to exploit it.")
+                out.append(
+                    f"  It believed so from the start ({100 * first:.0f} % in the first quarter, before PPO had "
+                    "changed the policy much): the reward head fires on the drifting frames of off-distribution "
+                    "rollouts (false positives), which end episodes with a false success. The WFM reward "
+                    "carries little signal about the block, so PPO has nothing right to learn from there; "
+                    "this is model/reward-head error, not a policy that learned to exploit it."
+                )
             else:
-                out.append("  The believed success grew during training: the policy learned to trigger the reward "
-                           "head (exploiting model errors), not to move the block in physics.")
+                out.append(
+                    "  The believed success grew during training: the policy learned to trigger the reward "
+                    "head (exploiting model errors), not to move the block in physics."
+                )
     bc, ft = by["bc"]["gt_success"], by["bc+ppo-gt"]["gt_success"]
     if ft < bc:
-        out.append(f"- Fine-tuning BC with PPO lowered GT success in GT itself ({100 * bc:.0f} % -> {100 * ft:.0f} %): "
-                   "the critic starts untrained, so the first updates push the cloned policy around; a value "
-                   "warm-up, a KL/BC penalty or a larger budget would be needed before any world can help.")
+        out.append(
+            f"- Fine-tuning BC with PPO lowered GT success in GT itself ({100 * bc:.0f} % -> {100 * ft:.0f} %): "
+            "the critic starts untrained, so the first updates push the cloned policy around; a value "
+            "warm-up, a KL/BC penalty or a larger budget would be needed before any world can help."
+        )
     return out
 
 

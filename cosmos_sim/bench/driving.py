@@ -37,8 +37,14 @@ from cosmos_sim.eval.consistency3d import fundamental_from_poses, sampson_distan
 
 GT_ID = "cosmos_sim/Driving-GT-v0"
 #: Neighbouring cameras whose views overlap (yaw 60 deg apart, 75 deg field of view).
-PAIRS = (("front", "front_left"), ("front", "front_right"), ("front_left", "rear_left"),
-         ("front_right", "rear_right"), ("rear", "rear_left"), ("rear", "rear_right"))
+PAIRS = (
+    ("front", "front_left"),
+    ("front", "front_right"),
+    ("front_left", "rear_left"),
+    ("front_right", "rear_right"),
+    ("rear", "rear_left"),
+    ("rear", "rear_right"),
+)
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,25 @@ def gt_episodes(views: tuple[str, ...], n: int, seed: int, steps: int, noise: fl
     from cosmos_sim.data.store import TrajectoryStore
 
     with tempfile.TemporaryDirectory() as tmp:
-        record_noisy_expert(f"{tmp}/ep.zarr", 2 * n, seed, env_id=GT_ID, max_steps=steps, max_noise=noise,
-                            max_random=noise / 2)
+        record_noisy_expert(
+            f"{tmp}/ep.zarr",
+            2 * n,
+            seed,
+            env_id=GT_ID,
+            max_steps=steps,
+            max_noise=noise,
+            max_random=noise / 2,
+        )
         store = TrajectoryStore.open(f"{tmp}/ep.zarr")
         keep = [e for e in range(store.n_episodes) if store.episode_lengths[e] == steps + 1][:n]
         eps = [store.episode(e, keys=[*views, "action", "ego"]) for e in keep]
         seeds = store.episode_seeds[keep]
-    return {"views": np.stack([np.stack([ep[v] for v in views], axis=1) for ep in eps]),
-            "actions": np.stack([ep["action"][:steps] for ep in eps]).astype(np.float32),
-            "ego": np.stack([ep["ego"] for ep in eps]), "seeds": np.asarray(seeds)}
+    return {
+        "views": np.stack([np.stack([ep[v] for v in views], axis=1) for ep in eps]),
+        "actions": np.stack([ep["action"][:steps] for ep in eps]).astype(np.float32),
+        "ego": np.stack([ep["ego"] for ep in eps]),
+        "seeds": np.asarray(seeds),
+    }
 
 
 def camera_rig(views: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
@@ -107,8 +123,9 @@ def pose_matrix(x: float, y: float, yaw: float) -> np.ndarray:
 
 
 # ---- cross-view consistency --------------------------------------------------------------------------
-def overlap_columns(k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarray, width: int,
-                    margin: float = 4.0) -> np.ndarray:
+def overlap_columns(
+    k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarray, width: int, margin: float = 4.0
+) -> np.ndarray:
     """Bool (width,): columns of camera 1 whose far-away points (on the middle row) camera 2 also sees
     (within ``margin`` pixels of its image)."""
     rot = (e2 @ np.linalg.inv(e1))[:3, :3]
@@ -119,18 +136,34 @@ def overlap_columns(k1: np.ndarray, e1: np.ndarray, k2: np.ndarray, e2: np.ndarr
     return (p[2] > 0) & (u > -margin) & (u < width + margin)
 
 
-def sift_matches(a: np.ndarray, b: np.ndarray, scale: int = 4, ratio: float = 0.8,
-                 cols: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sift_matches(
+    a: np.ndarray,
+    b: np.ndarray,
+    scale: int = 4,
+    ratio: float = 0.8,
+    cols: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """SIFT matches between two RGB views, as (N, 2) pixel coordinates of the native image (top-left
     pixel corner = 0, the intrinsics' convention); ``cols``: per view the bool columns to look in."""
     import cv2
 
     sift = cv2.SIFT_create()
-    grey = [cv2.resize(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            for im in (a, b)]
-    masks = [None, None] if cols is None else [
-        np.repeat(np.repeat(c[None].astype(np.uint8) * 255, g.shape[0] // scale, 0), scale, 1).repeat(scale, 0)
-        for c, g in zip(cols, grey, strict=True)]
+    grey = [
+        cv2.resize(
+            cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC
+        )
+        for im in (a, b)
+    ]
+    masks = (
+        [None, None]
+        if cols is None
+        else [
+            np.repeat(np.repeat(c[None].astype(np.uint8) * 255, g.shape[0] // scale, 0), scale, 1).repeat(
+                scale, 0
+            )
+            for c, g in zip(cols, grey, strict=True)
+        ]
+    )
     (ka, da), (kb, db) = (sift.detectAndCompute(g, m) for g, m in zip(grey, masks, strict=True))
     if da is None or db is None or len(ka) < 2 or len(kb) < 2:
         return np.zeros((0, 2)), np.zeros((0, 2))
@@ -140,7 +173,9 @@ def sift_matches(a: np.ndarray, b: np.ndarray, scale: int = 4, ratio: float = 0.
     return (pa + 0.5) / scale, (pb + 0.5) / scale
 
 
-def cross_view_errors(frames: np.ndarray, views: tuple[str, ...], rig: dict, times: list[int]) -> dict[str, np.ndarray]:
+def cross_view_errors(
+    frames: np.ndarray, views: tuple[str, ...], rig: dict, times: list[int]
+) -> dict[str, np.ndarray]:
     """Sampson errors of the SIFT matches of every neighbouring pair at ``times`` of ``frames`` (E, T, V, H, W, 3)."""
     idx = {v: i for i, v in enumerate(views)}
     out = {}
@@ -149,7 +184,11 @@ def cross_view_errors(frames: np.ndarray, views: tuple[str, ...], rig: dict, tim
         f = fundamental_from_poses(ka, ea, kb, eb)
         w = frames.shape[-2]
         cols = (overlap_columns(ka, ea, kb, eb, w), overlap_columns(kb, eb, ka, ea, w))
-        errs = [sampson_distance(f, *sift_matches(ep[t, idx[a]], ep[t, idx[b]], cols=cols)) for ep in frames for t in times]
+        errs = [
+            sampson_distance(f, *sift_matches(ep[t, idx[a]], ep[t, idx[b]], cols=cols))
+            for ep in frames
+            for t in times
+        ]
         out[f"{a}-{b}"] = np.concatenate(errs) if errs else np.zeros(0)
     return out
 
@@ -167,8 +206,15 @@ class LaneOdometry:
     finds ~0 forward motion), so the along-track position comes from the commanded speed.
     """
 
-    def __init__(self, k: np.ndarray, e_car: np.ndarray, x_range=(4.5, 20.0), y_range=(-8.0, 8.0), cell: float = 0.3,
-                 size: tuple[int, int] = (64, 64)):
+    def __init__(
+        self,
+        k: np.ndarray,
+        e_car: np.ndarray,
+        x_range=(4.5, 20.0),
+        y_range=(-8.0, 8.0),
+        cell: float = 0.3,
+        size: tuple[int, int] = (64, 64),
+    ):
         xs, ys = np.arange(*x_range, cell), np.arange(y_range[0], y_range[1] + 1e-9, cell)
         gx, gy = np.meshgrid(xs, ys, indexing="ij")
         self.ground = np.column_stack([gx.ravel(), gy.ravel()])  # (N, 2) car-frame ground points
@@ -185,8 +231,12 @@ class LaneOdometry:
         u, v = np.where(ok, u, 0), np.where(ok, v, 0)
         u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
         fu, fv = u - u0, v - v0
-        val = (img[v0, u0] * (1 - fu) * (1 - fv) + img[v0, u0 + 1] * fu * (1 - fv)
-               + img[v0 + 1, u0] * (1 - fu) * fv + img[v0 + 1, u0 + 1] * fu * fv)
+        val = (
+            img[v0, u0] * (1 - fu) * (1 - fv)
+            + img[v0, u0 + 1] * fu * (1 - fv)
+            + img[v0 + 1, u0] * (1 - fu) * fv
+            + img[v0 + 1, u0 + 1] * fu * fv
+        )
         return np.where(ok, val, np.nan)
 
     def offset(self, first: np.ndarray, frame: np.ndarray) -> tuple[float, float]:
@@ -236,7 +286,9 @@ def env_speed(checkpoint: str, batch: int, steps: int) -> float:
     from cosmos_sim.bench.wfm import vector_env_speed
     from cosmos_sim.envs.driving_wfm import DrivingWorldModelVectorEnv
 
-    return vector_env_speed(DrivingWorldModelVectorEnv(batch, checkpoint=checkpoint, max_episode_steps=None), steps)
+    return vector_env_speed(
+        DrivingWorldModelVectorEnv(batch, checkpoint=checkpoint, max_episode_steps=None), steps
+    )
 
 
 def grid_video(gt: np.ndarray, pred: np.ndarray, views: tuple[str, ...], scale: int = 2) -> np.ndarray:
@@ -262,8 +314,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
 
     cfg = config
     if quick:
-        cfg = dataclasses.replace(cfg, seeds=min(cfg.seeds, 2), steps=min(cfg.steps, 8),
-                                  speed_steps=min(cfg.speed_steps, 2))
+        cfg = dataclasses.replace(
+            cfg, seeds=min(cfg.seeds, 2), steps=min(cfg.steps, 8), speed_steps=min(cfg.speed_steps, 2)
+        )
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
@@ -287,8 +340,17 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         copy = np.repeat(ep["views"][:, :1], cfg.steps, axis=1)
         for v, name in enumerate(views):
             (p, s), (cp, cs) = (view_metrics(a[:, :, v], truth[:, :, v]) for a in (pred, copy))
-            rows.append({"case": "per-view fidelity (open loop)", "policy": pol, "view": name, "psnr_db": p,
-                         "ssim": s, "copy_last_psnr_db": cp, "copy_last_ssim": cs})
+            rows.append(
+                {
+                    "case": "per-view fidelity (open loop)",
+                    "policy": pol,
+                    "view": name,
+                    "psnr_db": p,
+                    "ssim": s,
+                    "copy_last_psnr_db": cp,
+                    "copy_last_ssim": cs,
+                }
+            )
         sel = [r for r in rows if r.get("policy") == pol and "psnr_db" in r]
         figures[f"psnr_mean_db_{pol}"] = float(np.mean([r["psnr_db"] for r in sel]))
         figures[f"ssim_mean_{pol}"] = float(np.mean([r["ssim"] for r in sel]))
@@ -298,18 +360,32 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         pr_err = cross_view_errors(np.concatenate([ep["views"][:, :1], pred], axis=1), views, rig, times)
         for pair in gt_err:
             g, q = gt_err[pair], pr_err[pair]
-            rows.append({"case": "cross-view consistency (Sampson error, px)", "policy": pol, "pair": pair,
-                         "gt_matches": len(g), "gt_median_px": float(np.median(g)) if len(g) else float("nan"),
-                         "pred_matches": len(q), "pred_median_px": float(np.median(q)) if len(q) else float("nan")})
+            rows.append(
+                {
+                    "case": "cross-view consistency (Sampson error, px)",
+                    "policy": pol,
+                    "pair": pair,
+                    "gt_matches": len(g),
+                    "gt_median_px": float(np.median(g)) if len(g) else float("nan"),
+                    "pred_matches": len(q),
+                    "pred_median_px": float(np.median(q)) if len(q) else float("nan"),
+                }
+            )
         g_all, q_all = np.concatenate(list(gt_err.values())), np.concatenate(list(pr_err.values()))
         figures[f"sampson_median_px_gt_{pol}"] = float(np.median(g_all)) if len(g_all) else float("nan")
         figures[f"sampson_median_px_pred_{pol}"] = float(np.median(q_all)) if len(q_all) else float("nan")
         figures[f"sampson_mean_px_pred_{pol}"] = float(np.mean(q_all)) if len(q_all) else float("nan")
-        figures[f"cross_view_matches_per_pair_gt_{pol}"] = len(g_all) / (len(PAIRS) * len(ep["views"]) * len(times))
-        figures[f"cross_view_matches_per_pair_pred_{pol}"] = len(q_all) / (len(PAIRS) * len(ep["views"]) * len(times))
+        figures[f"cross_view_matches_per_pair_gt_{pol}"] = len(g_all) / (
+            len(PAIRS) * len(ep["views"]) * len(times)
+        )
+        figures[f"cross_view_matches_per_pair_pred_{pol}"] = len(q_all) / (
+            len(PAIRS) * len(ep["views"]) * len(times)
+        )
         # trajectory following from the front camera (cross-track; along-track from the commanded speed)
         f = views.index("front")
-        lat_p, head_p = lateral_deviation(np.concatenate([ep["views"][:, :1, f], pred[:, :, f]], axis=1), ep["ego"], odo)
+        lat_p, head_p = lateral_deviation(
+            np.concatenate([ep["views"][:, :1, f], pred[:, :, f]], axis=1), ep["ego"], odo
+        )
         lat_g, head_g = lateral_deviation(ep["views"][:, :, f], ep["ego"], odo)
         travelled = np.linalg.norm(ep["ego"][:, -1, :2] - ep["ego"][:, 0, :2], axis=1).mean()
         lateral = np.abs(ep["ego"][:, 1:, 1] - ep["ego"][:, :1, 1]).max(1).mean()
@@ -317,37 +393,54 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         figures[f"trajectory_deviation_m_gt_frames_{pol}"] = float(lat_g.mean())
         figures[f"heading_error_deg_pred_{pol}"] = float(head_p.mean())
         figures[f"heading_error_deg_gt_frames_{pol}"] = float(head_g.mean())
-        rows.append({"case": "trajectory following (front camera, cross-track)", "policy": pol,
-                     "episodes": len(lat_p), "distance_travelled_m": float(travelled),
-                     "max_lateral_motion_m": float(lateral), "deviation_pred_m": float(lat_p.mean()),
-                     "deviation_gt_frames_m": float(lat_g.mean()), "heading_err_pred_deg": float(head_p.mean()),
-                     "heading_err_gt_frames_deg": float(head_g.mean())})
+        rows.append(
+            {
+                "case": "trajectory following (front camera, cross-track)",
+                "policy": pol,
+                "episodes": len(lat_p),
+                "distance_travelled_m": float(travelled),
+                "max_lateral_motion_m": float(lateral),
+                "deviation_pred_m": float(lat_p.mean()),
+                "deviation_gt_frames_m": float(lat_g.mean()),
+                "heading_err_pred_deg": float(head_p.mean()),
+                "heading_err_gt_frames_deg": float(head_g.mean()),
+            }
+        )
         if video is None:
             video = grid_video(truth[0], pred[0], views)
     iio3.imwrite(out / "driving_grid_gt_vs_pred.gif", video, extension=".gif", duration=150, loop=0)
     for b in cfg.speed_batches:
         sps = env_speed(str(model_dir), b, cfg.speed_steps)
         figures[f"steps_per_s_batch{b}"] = sps
-        rows.append({"case": "speed (DrivingWorldModelVectorEnv, six views per step)", "batch": b,
-                     "env_steps_per_s": sps, "view_frames_per_s": sps * len(views)})
+        rows.append(
+            {
+                "case": "speed (DrivingWorldModelVectorEnv, six views per step)",
+                "batch": b,
+                "env_steps_per_s": sps,
+                "view_frames_per_s": sps * len(views),
+            }
+        )
     if "steps_per_s_batch1" in figures:
         figures["ms_per_step_batch1"] = 1000 / figures["steps_per_s_batch1"]
     figures["psnr_mean_db"] = float(np.mean([figures["psnr_mean_db_expert"], figures["psnr_mean_db_noisy"]]))
-    figures["copy_last_psnr_mean_db"] = float(np.mean([figures["copy_last_psnr_mean_db_expert"],
-                                                        figures["copy_last_psnr_mean_db_noisy"]]))
-    notes = (f"Model {model_dir.name} ({model.config.tokenizer_name} latents). Open-loop {cfg.steps}-step rollouts from "
-             f"held-out seeds (expert from {HELD_OUT_SEED}, noisy expert from {HELD_OUT_SEED + 100}; training used "
-             f"seeds < 100000), {cfg.seeds} episodes each; the GT first views fill the K context slots; copy-last "
-             "holds them. Cross-view: SIFT matches between neighbouring cameras (views upscaled 4x, keypoints only "
-             f"in the columns both cameras see, ratio 0.8, no RANSAC) at steps {times}, Sampson error under F from the known rig (native 64x64 pixels). "
-             "Trajectory: LaneOdometry on the front camera (the road resampled on a metric ground grid 4.5-20 m "
-             "ahead, +-8 m, aligned with the episode's first frame in lateral offset and heading, coarse to fine); "
-             "the deviation is the cross-track error (along-track motion is not observable on this textureless "
-             "road at 64x64 and is taken from the commanded speed); GT = commanded trajectory (the GT car is "
-             "kinematic). Cosmos reports < 7 cm trajectory-following deviation on its own real-data setup "
-             "with its own estimator; these scenes (64x64 synthetic views, 16 steps) and this estimator differ, so "
-             "the numbers are not comparable. Speed: CPU, torch threads="
-             f"{torch.get_num_threads()}. Video: driving_grid_gt_vs_pred.gif (GT grid | predicted grid).")
+    figures["copy_last_psnr_mean_db"] = float(
+        np.mean([figures["copy_last_psnr_mean_db_expert"], figures["copy_last_psnr_mean_db_noisy"]])
+    )
+    notes = (
+        f"Model {model_dir.name} ({model.config.tokenizer_name} latents). Open-loop {cfg.steps}-step rollouts from "
+        f"held-out seeds (expert from {HELD_OUT_SEED}, noisy expert from {HELD_OUT_SEED + 100}; training used "
+        f"seeds < 100000), {cfg.seeds} episodes each; the GT first views fill the K context slots; copy-last "
+        "holds them. Cross-view: SIFT matches between neighbouring cameras (views upscaled 4x, keypoints only "
+        f"in the columns both cameras see, ratio 0.8, no RANSAC) at steps {times}, Sampson error under F from the known rig (native 64x64 pixels). "
+        "Trajectory: LaneOdometry on the front camera (the road resampled on a metric ground grid 4.5-20 m "
+        "ahead, +-8 m, aligned with the episode's first frame in lateral offset and heading, coarse to fine); "
+        "the deviation is the cross-track error (along-track motion is not observable on this textureless "
+        "road at 64x64 and is taken from the commanded speed); GT = commanded trajectory (the GT car is "
+        "kinematic). Cosmos reports < 7 cm trajectory-following deviation on its own real-data setup "
+        "with its own estimator; these scenes (64x64 synthetic views, 16 steps) and this estimator differ, so "
+        "the numbers are not comparable. Speed: CPU, torch threads="
+        f"{torch.get_num_threads()}. Video: driving_grid_gt_vs_pred.gif (GT grid | predicted grid)."
+    )
     return BenchResult(name="driving", figures=figures, rows=rows, notes=notes)
 
 

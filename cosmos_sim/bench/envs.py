@@ -75,7 +75,9 @@ def one_core():
         os.sched_setaffinity(0, before)
 
 
-def env_steps_per_s(env_id: str, size: int, maps: str | None, steps: int, seed: int = 0) -> tuple[float, float]:
+def env_steps_per_s(
+    env_id: str, size: int, maps: str | None, steps: int, seed: int = 0
+) -> tuple[float, float]:
     """Random-action steps per wall second and per CPU second of this process (resets included,
     env construction excluded). On a shared machine the CPU-second figure is the steadier one."""
     env = gym.make(env_id, width=size, height=size, maps=maps)
@@ -97,8 +99,16 @@ def generation_throughput(env_id: str, episodes: int, workers: int, size: int, m
     from cosmos_sim.data.generate import GenerateConfig, generate
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = GenerateConfig(env_id=env_id, episodes=episodes, out=os.path.join(tmp, "gen.zarr"), policy="expert",
-                             workers=workers, resolution=(size, size), maps=maps, progress=False)
+        cfg = GenerateConfig(
+            env_id=env_id,
+            episodes=episodes,
+            out=os.path.join(tmp, "gen.zarr"),
+            policy="expert",
+            workers=workers,
+            resolution=(size, size),
+            maps=maps,
+            progress=False,
+        )
         summary = generate(cfg)
     return summary
 
@@ -117,24 +127,44 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             for size in cfg.sizes:
                 for maps, label in ((None, "rgb"), ("depth,seg", "rgb_depth_seg")):
                     sps, spc = env_steps_per_s(env_id, size, maps, steps)
-                    rows.append({"case": "env_step", "env": env_id, "resolution": f"{size}x{size}", "outputs": label,
-                                 "steps_per_s_1core": round(sps, 1), "steps_per_cpu_s": round(spc, 1)})
+                    rows.append(
+                        {
+                            "case": "env_step",
+                            "env": env_id,
+                            "resolution": f"{size}x{size}",
+                            "outputs": label,
+                            "steps_per_s_1core": round(sps, 1),
+                            "steps_per_cpu_s": round(spc, 1),
+                        }
+                    )
                     figures[f"{name}_steps_per_s_{size}_{label}"] = round(sps, 1)
                     figures[f"{name}_steps_per_cpu_s_{size}_{label}"] = round(spc, 1)
     episodes = cfg.episodes
     for workers in cfg.workers:
         s = generation_throughput("cosmos_sim/Manipulation-GT-v0", episodes, workers, 64, ("depth", "seg"))
-        rows.append({"case": "generate", "env": "cosmos_sim/Manipulation-GT-v0", "resolution": "64x64",
-                     "outputs": "rgb_depth_seg", "workers": workers, "episodes": s["episodes"],
-                     "frames_per_s": round(s["frames_per_s"], 1), "bytes_per_frame": round(s["bytes_per_frame"], 1)})
+        rows.append(
+            {
+                "case": "generate",
+                "env": "cosmos_sim/Manipulation-GT-v0",
+                "resolution": "64x64",
+                "outputs": "rgb_depth_seg",
+                "workers": workers,
+                "episodes": s["episodes"],
+                "frames_per_s": round(s["frames_per_s"], 1),
+                "bytes_per_frame": round(s["bytes_per_frame"], 1),
+            }
+        )
         figures[f"generate_frames_per_s_workers{workers}"] = round(s["frames_per_s"], 1)
         figures[f"generate_bytes_per_frame_workers{workers}"] = round(s["bytes_per_frame"], 1)
     if {1, 2} <= set(cfg.workers):
         figures["generate_speedup_2_workers"] = round(
-            figures["generate_frames_per_s_workers2"] / figures["generate_frames_per_s_workers1"], 2)
-    notes = (f"Env steps: random actions, {steps} timed steps after 5 warm-up steps, one process pinned to "
-             f"{'core ' + str(core) if core is not None else 'no particular core'}; steps_per_cpu_s divides by the "
-             "process's CPU time (render threads included), which other load on the machine barely moves. Generation: scripted expert, "
-             f"{episodes} episodes, RGB+depth+seg written to a zarr store, all cores. Ratios within one run "
-             "compare; absolute times on a shared CPU are noisy.")
+            figures["generate_frames_per_s_workers2"] / figures["generate_frames_per_s_workers1"], 2
+        )
+    notes = (
+        f"Env steps: random actions, {steps} timed steps after 5 warm-up steps, one process pinned to "
+        f"{'core ' + str(core) if core is not None else 'no particular core'}; steps_per_cpu_s divides by the "
+        "process's CPU time (render threads included), which other load on the machine barely moves. Generation: scripted expert, "
+        f"{episodes} episodes, RGB+depth+seg written to a zarr store, all cores. Ratios within one run "
+        "compare; absolute times on a shared CPU are noisy."
+    )
     return BenchResult(name="envs", figures=figures, rows=rows, notes=notes)

@@ -60,15 +60,28 @@ STATIC_SCENARIOS = ("CameraOrbit",)
 DEFAULT_SCENARIOS = tuple(s for s in PHYSICS_SCENARIOS if s not in STATIC_SCENARIOS)
 #: Column -> what it is, for the notes (the table shows these per predictor and scenario).
 METRICS = {
-    "psnr_db": "PSNR (dB)", "ssim": "SSIM", "object_iou": "object IoU (colour segmentation vs GT seg)",
-    "centroid_err_px": "object centroid error (pixels)", "centroid_err_m": "object centroid error (metres)",
-    "spatial_iou": "Physics-IQ spatial IoU", "spatiotemporal_iou": "Physics-IQ spatiotemporal IoU",
-    "weighted_spatial_iou": "Physics-IQ weighted spatial IoU", "mse": "Physics-IQ MSE (RGB in [0, 1])",
+    "psnr_db": "PSNR (dB)",
+    "ssim": "SSIM",
+    "object_iou": "object IoU (colour segmentation vs GT seg)",
+    "centroid_err_px": "object centroid error (pixels)",
+    "centroid_err_m": "object centroid error (metres)",
+    "spatial_iou": "Physics-IQ spatial IoU",
+    "spatiotemporal_iou": "Physics-IQ spatiotemporal IoU",
+    "weighted_spatial_iou": "Physics-IQ weighted spatial IoU",
+    "mse": "Physics-IQ MSE (RGB in [0, 1])",
     "feature_cos": "feature cosine similarity",
 }
 #: Metrics that are per predicted frame (the others are one number per episode).
-PER_FRAME = ("psnr_db", "ssim", "object_iou", "centroid_err_px", "centroid_err_m", "spatiotemporal_iou", "mse",
-             "feature_cos")
+PER_FRAME = (
+    "psnr_db",
+    "ssim",
+    "object_iou",
+    "centroid_err_px",
+    "centroid_err_m",
+    "spatiotemporal_iou",
+    "mse",
+    "feature_cos",
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,9 @@ class Config:
     """Also score 3D consistency on the static CameraOrbit scene (same seeds, context, horizon)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scenarios", _checked_scenarios(self))  # free_fall -> FreeFall, no duplicates
+        object.__setattr__(
+            self, "scenarios", _checked_scenarios(self)
+        )  # free_fall -> FreeFall, no duplicates
 
 
 def scenario_name(name: str) -> str:
@@ -109,24 +124,33 @@ def scenario_name(name: str) -> str:
     by_key = {v: k for k, v in PHYSICS_SCENARIOS.items()}
     if name in by_key:
         return by_key[name]
-    raise ValueError(f"unknown physics scenario {name!r}; valid: {list(PHYSICS_SCENARIOS)} "
-                     f"(or their keys {list(by_key)})")
+    raise ValueError(
+        f"unknown physics scenario {name!r}; valid: {list(PHYSICS_SCENARIOS)} (or their keys {list(by_key)})"
+    )
 
 
 def _checked_scenarios(cfg: Config) -> tuple[str, ...]:
     """``cfg``'s scenario names normalised; ValueError saying what to change for a bad option."""
     scenarios = tuple(dict.fromkeys(scenario_name(s) for s in cfg.scenarios))
     if not scenarios:
-        raise ValueError("no scenario given; pass --scenarios with one or more of " + ", ".join(DEFAULT_SCENARIOS))
+        raise ValueError(
+            "no scenario given; pass --scenarios with one or more of " + ", ".join(DEFAULT_SCENARIOS)
+        )
     if cfg.context < 1 or cfg.horizon < 1:
-        raise ValueError(f"context ({cfg.context}) and horizon ({cfg.horizon}) must both be >= 1; "
-                         "pass --context and --horizon of 1 or more")
+        raise ValueError(
+            f"context ({cfg.context}) and horizon ({cfg.horizon}) must both be >= 1; "
+            "pass --context and --horizon of 1 or more"
+        )
     if cfg.context + cfg.horizon > PHYSICS_EPISODE_STEPS + 1:
-        raise ValueError(f"context + horizon = {cfg.context + cfg.horizon} frames do not fit the "
-                         f"{PHYSICS_EPISODE_STEPS + 1}-frame episodes; lower --horizon or --context")
+        raise ValueError(
+            f"context + horizon = {cfg.context + cfg.horizon} frames do not fit the "
+            f"{PHYSICS_EPISODE_STEPS + 1}-frame episodes; lower --horizon or --context"
+        )
     if cfg.seeds < 1 or cfg.first_seed < 0:
-        raise ValueError(f"seeds ({cfg.seeds}) must be >= 1 and first_seed ({cfg.first_seed}) >= 0; "
-                         "pass --seeds of 1 or more and --first-seed of 0 or more")
+        raise ValueError(
+            f"seeds ({cfg.seeds}) must be >= 1 and first_seed ({cfg.first_seed}) >= 0; "
+            "pass --seeds of 1 or more and --first-seed of 0 or more"
+        )
     unknown = [b for b in cfg.baselines if b not in (*BASELINES, "none")]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)} or none")
@@ -152,12 +176,15 @@ def pixel_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.n
 
     from cosmos_sim.eval.metrics import psnr, ssim
 
-    p, g = (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth))  # float32: 3x faster
+    p, g = (
+        torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255 for x in (pred, truth)
+    )  # float32: 3x faster
     return np.minimum(psnr(p, g).double().numpy(), PSNR_CAP_DB), ssim(p, g).double().numpy()
 
 
-def score_episode(pred: np.ndarray, gt: GTEpisode, context: int, extractor,
-                  gt_features: np.ndarray | None = None) -> dict[str, Any]:
+def score_episode(
+    pred: np.ndarray, gt: GTEpisode, context: int, extractor, gt_features: np.ndarray | None = None
+) -> dict[str, Any]:
     """Every metric of one predicted episode: per-frame arrays, per-episode numbers, per-object arrays.
 
     ``gt_features``: the extractor's features of the GT frames predicted, when already computed.
@@ -182,16 +209,25 @@ def score_episode(pred: np.ndarray, gt: GTEpisode, context: int, extractor,
 
     return {
         "per_frame": {
-            "psnr_db": psnr_db, "ssim": ssim_,
-            "object_iou": per_object(om.iou), "centroid_err_px": per_object(om.centroid_px),
-            "centroid_err_m": per_object(om.centroid_m), "spatiotemporal_iou": iq["spatiotemporal_iou_per_frame"],
+            "psnr_db": psnr_db,
+            "ssim": ssim_,
+            "object_iou": per_object(om.iou),
+            "centroid_err_px": per_object(om.centroid_px),
+            "centroid_err_m": per_object(om.centroid_m),
+            "spatiotemporal_iou": iq["spatiotemporal_iou_per_frame"],
             "mse": pm.mse_per_frame(pred, truth),
             "feature_cos": pm.feature_similarity(pred, truth, extractor, gt_features),
             "object_iou_ceiling": per_object(ceiling.iou),
         },
         "episode": {k: iq[k] for k in ("spatial_iou", "weighted_spatial_iou")},
-        "objects": {o: {"object_iou": om.iou.get(o, nan), "centroid_err_px": om.centroid_px.get(o, nan),
-                        "centroid_err_m": om.centroid_m.get(o, nan)} for o in gt.objects},
+        "objects": {
+            o: {
+                "object_iou": om.iou.get(o, nan),
+                "centroid_err_px": om.centroid_px.get(o, nan),
+                "centroid_err_m": om.centroid_m.get(o, nan),
+            }
+            for o in gt.objects
+        },
     }
 
 
@@ -200,7 +236,11 @@ def _clean(x):
     if isinstance(x, dict):
         return {k: _clean(v) for k, v in x.items()}
     if isinstance(x, list | tuple | np.ndarray):
-        return [_clean(v) for v in np.asarray(x).tolist()] if isinstance(x, np.ndarray) else [_clean(v) for v in x]
+        return (
+            [_clean(v) for v in np.asarray(x).tolist()]
+            if isinstance(x, np.ndarray)
+            else [_clean(v) for v in x]
+        )
     if isinstance(x, float | np.floating):
         return None if not math.isfinite(float(x)) else float(f"{float(x):.6g}")
     if isinstance(x, np.integer):
@@ -210,19 +250,41 @@ def _clean(x):
 
 def aggregate(scores: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     """One (predictor, scenario) part from its episodes' scores: per-frame means, means, per object."""
-    per_frame = {k: _nanmean(np.stack([s["per_frame"][k] for s in scores]), axis=0) for k in scores[0]["per_frame"]}
+    per_frame = {
+        k: _nanmean(np.stack([s["per_frame"][k] for s in scores]), axis=0) for k in scores[0]["per_frame"]
+    }
     means = {k: float(_nanmean(v)) for k, v in per_frame.items()}
     means |= {k: float(_nanmean([s["episode"][k] for s in scores])) for k in scores[0]["episode"]}
-    objects = {o: {k: float(_nanmean(np.stack([s["objects"][o][k] for s in scores]))) for k in scores[0]["objects"][o]}
-               for o in scores[0]["objects"]}
-    return _clean({"per_frame": per_frame, "means": means, "objects": objects, "episodes": len(scores),
-                   "seconds": seconds})
+    objects = {
+        o: {
+            k: float(_nanmean(np.stack([s["objects"][o][k] for s in scores])))
+            for k in scores[0]["objects"][o]
+        }
+        for o in scores[0]["objects"]
+    }
+    return _clean(
+        {
+            "per_frame": per_frame,
+            "means": means,
+            "objects": objects,
+            "episodes": len(scores),
+            "seconds": seconds,
+        }
+    )
 
 
 def part_key(identity: dict[str, str], scenario: str, cfg: Config) -> str:
     """Hash of everything that changes a (predictor, scenario) part."""
-    spec = {"identity": identity, "scenario": scenario, "context": cfg.context, "horizon": cfg.horizon,
-            "seeds": cfg.seeds, "first_seed": cfg.first_seed, "features": cfg.features, "version": PART_VERSION}
+    spec = {
+        "identity": identity,
+        "scenario": scenario,
+        "context": cfg.context,
+        "horizon": cfg.horizon,
+        "seeds": cfg.seeds,
+        "first_seed": cfg.first_seed,
+        "features": cfg.features,
+        "version": PART_VERSION,
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -263,8 +325,12 @@ def per_frame_plot(curves: dict[str, dict[str, list]], path: Path, title: str) -
     plt.close(fig)
 
 
-def evaluate(config: Config | None = None, out_dir: str | os.PathLike = "benchmarks", quick: bool = False,
-             write: bool = True) -> BenchResult:
+def evaluate(
+    config: Config | None = None,
+    out_dir: str | os.PathLike = "benchmarks",
+    quick: bool = False,
+    write: bool = True,
+) -> BenchResult:
     """Run the physics benchmark (resuming finished parts in ``out_dir``); see the module docstring.
 
     Args:
@@ -291,28 +357,38 @@ def evaluate(config: Config | None = None, out_dir: str | os.PathLike = "benchma
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     frames = cfg.context + cfg.horizon
     display = {n: predictors[n].name for n in names}  # a model by its directory's name
-    paths = {(n, s): parts_dir / f"{_label(display[n])}__{s}__{part_key(identities[n], s, cfg)}.json"
-             for s in cfg.scenarios for n in names}
+    paths = {
+        (n, s): parts_dir / f"{_label(display[n])}__{s}__{part_key(identities[n], s, cfg)}.json"
+        for s in cfg.scenarios
+        for n in names
+    }
     parts: dict[tuple[str, str], dict] = {}
     todo = [k for k, p in paths.items() if not p.is_file()]
     bar = tqdm(total=len(paths), desc="bench physics", unit="part", initial=len(paths) - len(todo))
     for s in cfg.scenarios:
         missing = [n for n in names if (n, s) in todo]
         gts = [gt_episode(s, seed, frames) for seed in seeds] if missing else []
-        gt_feats = [extractor(gt.frames[cfg.context:frames]) for gt in gts]  # shared by every predictor
+        gt_feats = [extractor(gt.frames[cfg.context : frames]) for gt in gts]  # shared by every predictor
         for n in missing:
             bar.set_postfix_str(f"{display[n]} / {s}")
             t0 = time.perf_counter()
             scores, video = [], None
             for gt, feats in zip(gts, gt_feats, strict=True):
-                ep = Episode(gt.frames[:cfg.context], env_id=gt.env_id, seed=gt.seed)
+                ep = Episode(gt.frames[: cfg.context], env_id=gt.env_id, seed=gt.seed)
                 pred = predictors[n].predict(ep, cfg.horizon, seed=gt.seed)
                 scores.append(score_episode(pred, gt, cfg.context, extractor, feats))
-                video = (gt.frames[cfg.context:frames], pred) if video is None else video
+                video = (gt.frames[cfg.context : frames], pred) if video is None else video
             if cfg.video and n == cfg.model and video is not None:
                 _write_gif(out / f"physics_{s}.gif", *video)
-            part = {"predictor": display[n], "source": n, "scenario": s, "identity": identities[n], "config": asdict(cfg), "seeds": seeds,
-                    **aggregate(scores, time.perf_counter() - t0)}
+            part = {
+                "predictor": display[n],
+                "source": n,
+                "scenario": s,
+                "identity": identities[n],
+                "config": asdict(cfg),
+                "seeds": seeds,
+                **aggregate(scores, time.perf_counter() - t0),
+            }
             _write_json(paths[(n, s)], part)
             bar.update(1)
     bar.close()
@@ -326,24 +402,36 @@ def evaluate(config: Config | None = None, out_dir: str | os.PathLike = "benchma
             for k in ("sampson_error_px", "f_inlier_ratio", "pose_success_rate", "psnr_db"):
                 if r.get(k) is not None and math.isfinite(r[k]):
                     result.figures[f"consistency_{k}_{_label(r['predictor'])}"] = float(r[k])
-        result.notes += (" 3D consistency: CameraOrbit (static objects on a checker floor, camera circling 2-4 deg "
-                         "per step), the predicted frames after the context scored by cosmos_sim/consistency3d.py "
-                         "(SIFT on 4x-upsampled frames, RANSAC F: mean Sampson error of its inliers in pixels and "
-                         "the inlier ratio; MAGSAC++ essential matrix with the known K, success = rotation within "
-                         "1.5 deg and translation direction within 20 deg of the GT relative pose); row GT scores "
-                         "the simulator's own frames. The Cosmos paper reports Sampson error 0.355 and pose success "
-                         "62.6 % on real-estate videos: different scenes and resolution.")
-    per_frame_plot({display[n]: _overall_curves([parts[(n, s)] for s in cfg.scenarios]) for n in names},
-                   out / "physics_per_frame.png",
-                   f"mean over {len(cfg.scenarios)} scenarios x {cfg.seeds} held-out seeds, context {cfg.context}")
+        result.notes += (
+            " 3D consistency: CameraOrbit (static objects on a checker floor, camera circling 2-4 deg "
+            "per step), the predicted frames after the context scored by cosmos_sim/consistency3d.py "
+            "(SIFT on 4x-upsampled frames, RANSAC F: mean Sampson error of its inliers in pixels and "
+            "the inlier ratio; MAGSAC++ essential matrix with the known K, success = rotation within "
+            "1.5 deg and translation direction within 20 deg of the GT relative pose); row GT scores "
+            "the simulator's own frames. The Cosmos paper reports Sampson error 0.355 and pose success "
+            "62.6 % on real-estate videos: different scenes and resolution."
+        )
+    per_frame_plot(
+        {display[n]: _overall_curves([parts[(n, s)] for s in cfg.scenarios]) for n in names},
+        out / "physics_per_frame.png",
+        f"mean over {len(cfg.scenarios)} scenarios x {cfg.seeds} held-out seeds, context {cfg.context}",
+    )
     if write:
         result.command = f"python: cosmos_sim.bench.physics.evaluate({cfg!r}, {str(out)!r}, quick={quick})"
         write_result(result, out)
     return result
 
 
-def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities: dict, display: dict[str, str],
-                     seeds: list[int], parts_dir: Path, scenario: str = "CameraOrbit") -> list[dict[str, Any]]:
+def consistency_rows(
+    cfg: Config,
+    names: list[str],
+    predictors: dict,
+    identities: dict,
+    display: dict[str, str],
+    seeds: list[int],
+    parts_dir: Path,
+    scenario: str = "CameraOrbit",
+) -> list[dict[str, Any]]:
     """3D-consistency rows (GT first, then each predictor), each a resumable part; see the module docstring."""
 
     from cosmos_sim.eval.consistency3d import consistency_3d
@@ -360,20 +448,53 @@ def consistency_rows(cfg: Config, names: list[str], predictors: dict, identities
             gts = gts or [gt_episode(scenario, seed, frames) for seed in seeds]
             t0, per_seed = time.perf_counter(), []
             for gt in gts:
-                truth = gt.frames[cfg.context:frames]
-                pred = truth if n == "gt" else predictors[n].predict(
-                    Episode(gt.frames[:cfg.context], env_id=gt.env_id, seed=gt.seed), cfg.horizon, seed=gt.seed)
-                figs = consistency_3d(pred, gt.intrinsics[cfg.context], gt.extrinsics[cfg.context:frames]).figures()
+                truth = gt.frames[cfg.context : frames]
+                pred = (
+                    truth
+                    if n == "gt"
+                    else predictors[n].predict(
+                        Episode(gt.frames[: cfg.context], env_id=gt.env_id, seed=gt.seed),
+                        cfg.horizon,
+                        seed=gt.seed,
+                    )
+                )
+                figs = consistency_3d(
+                    pred, gt.intrinsics[cfg.context], gt.extrinsics[cfg.context : frames]
+                ).figures()
                 psnr_db, ssim_ = pixel_metrics(pred, truth)
                 figs["psnr_db"], figs["ssim"] = float(psnr_db.mean()), float(ssim_.mean())
                 per_seed.append(figs)
             means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
-            _write_json(path, _clean({"predictor": label, "means": means, "per_seed": per_seed, "seeds": seeds,
-                                      "seconds": time.perf_counter() - t0}))
+            _write_json(
+                path,
+                _clean(
+                    {
+                        "predictor": label,
+                        "means": means,
+                        "per_seed": per_seed,
+                        "seeds": seeds,
+                        "seconds": time.perf_counter() - t0,
+                    }
+                ),
+            )
         part = json.loads(path.read_text())
-        rows.append({"case": "3D consistency (CameraOrbit, predicted frames)", "predictor": label,
-                     **{k: part["means"].get(k) for k in ("sampson_error_px", "f_inlier_ratio", "pose_success_rate",
-                                                          "matches_mean", "psnr_db", "ssim")}})
+        rows.append(
+            {
+                "case": "3D consistency (CameraOrbit, predicted frames)",
+                "predictor": label,
+                **{
+                    k: part["means"].get(k)
+                    for k in (
+                        "sampson_error_px",
+                        "f_inlier_ratio",
+                        "pose_success_rate",
+                        "matches_mean",
+                        "psnr_db",
+                        "ssim",
+                    )
+                },
+            }
+        )
     return rows
 
 
@@ -388,12 +509,24 @@ def _write_gif(path: Path, truth: np.ndarray, pred: np.ndarray) -> None:
 def _overall_curves(parts: list[dict]) -> dict[str, list]:
     """Per-frame curves averaged over scenarios."""
     keys = parts[0]["per_frame"]
-    return {k: _clean(_nanmean(np.array([[np.nan if v is None else v for v in p["per_frame"][k]] for p in parts],
-                                        float), axis=0)) for k in keys}
+    return {
+        k: _clean(
+            _nanmean(
+                np.array([[np.nan if v is None else v for v in p["per_frame"][k]] for p in parts], float),
+                axis=0,
+            )
+        )
+        for k in keys
+    }
 
 
-def summarise(cfg: Config, names: list[str], parts: dict[tuple[str, str], dict], seeds: list[int],
-              display: dict[str, str]) -> BenchResult:
+def summarise(
+    cfg: Config,
+    names: list[str],
+    parts: dict[tuple[str, str], dict],
+    seeds: list[int],
+    display: dict[str, str],
+) -> BenchResult:
     """Figures, table rows and notes from the finished parts (``display``: predictor -> label in tables)."""
     figures: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
@@ -404,16 +537,25 @@ def summarise(cfg: Config, names: list[str], parts: dict[tuple[str, str], dict],
 
     def row(case: str, n: str, means: dict, **extra) -> dict:
         kind = "baseline" if n in BASELINES else "model"
-        return {"case": case, "predictor": display[n], "kind": kind, **extra,
-                **{k: means.get(k) for k in METRICS}}
+        return {
+            "case": case,
+            "predictor": display[n],
+            "kind": kind,
+            **extra,
+            **{k: means.get(k) for k in METRICS},
+        }
 
     overall_rows = []
     for n in names:
         per_s = [parts[(n, s)]["means"] for s in cfg.scenarios]
-        overall = {k: _clean(_nanmean([m.get(k) if m.get(k) is not None else np.nan for m in per_s]))
-                   for k in (*METRICS, "object_iou_ceiling")}
+        overall = {
+            k: _clean(_nanmean([m.get(k) if m.get(k) is not None else np.nan for m in per_s]))
+            for k in (*METRICS, "object_iou_ceiling")
+        }
         note = "= copy-last: 1-frame context, no flow" if n == "flow" and cfg.context == 1 else ""
-        overall_rows.append(row("Overall (mean over scenarios)", n, overall) | ({"note": note} if note else {}))
+        overall_rows.append(
+            row("Overall (mean over scenarios)", n, overall) | ({"note": note} if note else {})
+        )
         for k in METRICS:
             put(f"{k}_{_label(display[n])}", overall[k])
         for s in cfg.scenarios:
@@ -422,14 +564,22 @@ def summarise(cfg: Config, names: list[str], parts: dict[tuple[str, str], dict],
             for k in METRICS:
                 put(f"{k}_{_label(display[n])}_{s}", m.get(k))
             for obj, om in parts[(n, s)]["objects"].items():
-                rows.append({"case": "Per object", "predictor": display[n], "scenario": s, "object": obj, **om})
+                rows.append(
+                    {"case": "Per object", "predictor": display[n], "scenario": s, "object": obj, **om}
+                )
     for s in cfg.scenarios:
         put(f"object_iou_ceiling_{s}", parts[(names[0], s)]["means"].get("object_iou_ceiling"))
-    put("object_iou_ceiling", _nanmean([figures.get(f"object_iou_ceiling_{s}", np.nan) for s in cfg.scenarios]))
+    put(
+        "object_iou_ceiling",
+        _nanmean([figures.get(f"object_iou_ceiling_{s}", np.nan) for s in cfg.scenarios]),
+    )
     put("seconds_total", sum(parts[k]["seconds"] for k in parts))
     rows = overall_rows + rows
-    flow_note = (" With a 1-frame context flow has no motion to measure: it equals copy-last." if cfg.context == 1
-                 else "")
+    flow_note = (
+        " With a 1-frame context flow has no motion to measure: it equals copy-last."
+        if cfg.context == 1
+        else ""
+    )
     notes = (
         f"Context {cfg.context} GT frame(s), {cfg.horizon} predicted frames, held-out seeds {seeds[0]}..{seeds[-1]} "
         f"per scenario ({', '.join(cfg.scenarios)}); scenario rows average frames and seeds, overall rows average "
@@ -452,5 +602,17 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     return evaluate(config, out_dir, quick=quick, write=False)
 
 
-__all__ = ["Config", "DEFAULT_SCENARIOS", "aggregate", "check_config", "consistency_rows", "evaluate",
-           "part_key", "per_frame_plot", "run", "score_episode", "scenario_name", "summarise"]
+__all__ = [
+    "Config",
+    "DEFAULT_SCENARIOS",
+    "aggregate",
+    "check_config",
+    "consistency_rows",
+    "evaluate",
+    "part_key",
+    "per_frame_plot",
+    "run",
+    "score_episode",
+    "scenario_name",
+    "summarise",
+]

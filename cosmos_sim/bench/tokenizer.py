@@ -33,8 +33,19 @@ from cosmos_sim.world_models.tokenizer import Tokenizer
 SCENES: dict[str, tuple[str, str, int]] = {
     "manip_expert": ("cosmos_sim/Manipulation-GT-v0", "expert", 4),
     "manip_random": ("cosmos_sim/Manipulation-GT-v0", "random", 2),
-    **{f"physics_{s.lower()}": (f"cosmos_sim/Physics-{s}-GT-v0", "random", 3) for s in (
-        "FreeFall", "InclinedPlane", "Bounce", "Collision", "StackTopple", "Dominoes", "Pendulum", "Projectile")},
+    **{
+        f"physics_{s.lower()}": (f"cosmos_sim/Physics-{s}-GT-v0", "random", 3)
+        for s in (
+            "FreeFall",
+            "InclinedPlane",
+            "Bounce",
+            "Collision",
+            "StackTopple",
+            "Dominoes",
+            "Pendulum",
+            "Projectile",
+        )
+    },
 }
 CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano")
 PICTURE_FRAMES = (0, 4, 8, 24)
@@ -54,8 +65,19 @@ def heldout_stores(out_dir: str | os.PathLike, episodes: int | None = None) -> d
     for name, (env_id, policy, n) in SCENES.items():
         path = Path(out_dir) / f"heldout_{name}.zarr"
         if not path.exists():
-            generate(GenerateConfig(env_id=env_id, episodes=episodes or n, out=str(path), policy=policy, workers=min(2, episodes or n),
-                                    seed=HELD_OUT_SEED, resolution=(64, 64), maps=("seg",), progress=False))
+            generate(
+                GenerateConfig(
+                    env_id=env_id,
+                    episodes=episodes or n,
+                    out=str(path),
+                    policy=policy,
+                    workers=min(2, episodes or n),
+                    seed=HELD_OUT_SEED,
+                    resolution=(64, 64),
+                    maps=("seg",),
+                    progress=False,
+                )
+            )
         paths[name] = path
     return paths
 
@@ -64,7 +86,10 @@ def episodes_of(path: Path, key: str = "rgb") -> list[torch.Tensor]:
     """Every episode of a store as uint8 (T, 3, H, W), cut to the longest valid 1 + 4k frames."""
     with TrajectoryStore.open(path) as s:
         eps = [s.episode(i, keys=[key])[key] for i in range(s.n_episodes)]
-    return [torch.from_numpy(np.ascontiguousarray(e[: 1 + (len(e) - 1) // 4 * 4].transpose(0, 3, 1, 2))) for e in eps]
+    return [
+        torch.from_numpy(np.ascontiguousarray(e[: 1 + (len(e) - 1) // 4 * 4].transpose(0, 3, 1, 2)))
+        for e in eps
+    ]
 
 
 def segs_of(path: Path) -> tuple[list[np.ndarray], dict[int, str]] | None:
@@ -104,10 +129,18 @@ def quality(model: Tokenizer, videos: list[torch.Tensor], setting: str, segs=Non
             frames = v.permute(0, 2, 3, 1).numpy()
             pred = (rec.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
             seg = segs[0][i]
-            m = object_rollout_metrics(pred[None], np.concatenate([frames[:1], frames])[None],
-                                       np.concatenate([seg[:1], seg])[None], [segs[1]])
+            m = object_rollout_metrics(
+                pred[None],
+                np.concatenate([frames[:1], frames])[None],
+                np.concatenate([seg[:1], seg])[None],
+                [segs[1]],
+            )
             iou.append(m["object_iou"][0])
-    out = {"psnr": float(torch.cat(p).mean()), "ssim": float(torch.cat(s).mean()), "frames": sum(len(v) for v in videos)}
+    out = {
+        "psnr": float(torch.cat(p).mean()),
+        "ssim": float(torch.cat(s).mean()),
+        "frames": sum(len(v) for v in videos),
+    }
     if iou:
         out["object_iou"] = float(np.nanmean(np.concatenate(iou)))
     return out
@@ -150,8 +183,12 @@ def peak_memory_mib(path: str | os.PathLike, batch: int) -> tuple[float, float |
     return result
 
 
-def comparison_png(models: dict[str, Tokenizer], videos: dict[str, torch.Tensor], path: Path,
-                   frames: tuple[int, ...] = PICTURE_FRAMES) -> Path:
+def comparison_png(
+    models: dict[str, Tokenizer],
+    videos: dict[str, torch.Tensor],
+    path: Path,
+    frames: tuple[int, ...] = PICTURE_FRAMES,
+) -> Path:
     """One row per scene: for each frame, GT | reconstruction | |error| x4 for every model."""
     import matplotlib
 
@@ -191,8 +228,12 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     return measure(out_dir, quick)
 
 
-def measure(out_dir: str | os.PathLike, quick: bool = False, checkpoints: dict[str, Path] | None = None,
-            data_dir: str | os.PathLike | None = None) -> BenchResult:
+def measure(
+    out_dir: str | os.PathLike,
+    quick: bool = False,
+    checkpoints: dict[str, Path] | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> BenchResult:
     """Measure every checkpoint (default: the shipped ``assets/tokenizers/*``) on fresh held-out episodes
     (recorded into ``data_dir``, default a temporary directory)."""
     checkpoints = checkpoints or {n: ASSETS_DIR / "tokenizers" / n for n in CHECKPOINTS}
@@ -215,14 +256,31 @@ def measure(out_dir: str | os.PathLike, quick: bool = False, checkpoints: dict[s
             ratio = tc * cfg.spatial_compression**2 * 3 / cfg.code_channels
             bits = model.bits_per_frame() * cfg.temporal_compression / tc if cfg.kind == "DV" else None
             for scene, q in per_scene.items():
-                rows.append({"checkpoint": name, "setting": label, "scene": scene, "frames": q["frames"],
-                             "psnr_db": round(q["psnr"], 2), "ssim": round(q["ssim"], 4),
-                             "object_iou": round(q["object_iou"], 3) if "object_iou" in q else None})
+                rows.append(
+                    {
+                        "checkpoint": name,
+                        "setting": label,
+                        "scene": scene,
+                        "frames": q["frames"],
+                        "psnr_db": round(q["psnr"], 2),
+                        "ssim": round(q["ssim"], 4),
+                        "object_iou": round(q["object_iou"], 3) if "object_iou" in q else None,
+                    }
+                )
                 if "object_iou" in q:
                     figures[f"{label}_object_iou_{scene}"] = round(q["object_iou"], 3)
-            rows.append({"checkpoint": name, "setting": label, "scene": "ALL (frame-weighted)", "frames": n,
-                         "psnr_db": round(mean_p, 2), "ssim": round(mean_s, 4), "compression": round(ratio, 1),
-                         "bits_per_frame": None if bits is None else round(bits, 1)})
+            rows.append(
+                {
+                    "checkpoint": name,
+                    "setting": label,
+                    "scene": "ALL (frame-weighted)",
+                    "frames": n,
+                    "psnr_db": round(mean_p, 2),
+                    "ssim": round(mean_s, 4),
+                    "compression": round(ratio, 1),
+                    "bits_per_frame": None if bits is None else round(bits, 1),
+                }
+            )
             figures[f"{label}_psnr_db"] = round(mean_p, 2)
             figures[f"{label}_ssim"] = round(mean_s, 4)
             figures[f"{label}_compression"] = round(ratio, 1)
@@ -230,24 +288,33 @@ def measure(out_dir: str | os.PathLike, quick: bool = False, checkpoints: dict[s
                 figures[f"{label}_bits_per_frame"] = round(bits, 1)
         for batch in (1, 32):
             fps = throughput(model, batch, reps=1 if quick else 3)
-            row = {"checkpoint": name, "setting": cfg.name, "scene": f"speed, batch {batch} x 9 frames",
-                   "frames_per_s": round(fps, 1)}
+            row = {
+                "checkpoint": name,
+                "setting": cfg.name,
+                "scene": f"speed, batch {batch} x 9 frames",
+                "frames_per_s": round(fps, 1),
+            }
             figures[f"{cfg.name}_enc_dec_frames_per_s_b{batch}"] = round(fps, 1)
             if batch == 32:  # one fresh process per checkpoint: the largest case
                 peak, base = peak_memory_mib(checkpoints[name], batch)
-                row |= {"peak_mem_mib": round(peak, 1), "model_loaded_mib": None if base is None else round(base, 1)}
+                row |= {
+                    "peak_mem_mib": round(peak, 1),
+                    "model_loaded_mib": None if base is None else round(base, 1),
+                }
                 figures[f"{cfg.name}_peak_mem_mib_b{batch}"] = round(peak, 1)
             rows.append(row)
         figures[f"{cfg.name}_params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comparison_png(models, {s: v[0] for s, v in videos.items()}, out / "tokenizer.png")
-    notes = (f"Held-out episodes: seeds {HELD_OUT_SEED}.. of each scene (never used for training), 64x64, whole "
-             "episodes encoded as one causal video ('video' setting) or frame by frame ('image' setting, same "
-             "model). PSNR/SSIM averaged over frames (SSIM: 11x11 Gaussian window, sigma 1.5). Compression = input "
-             "values / latent values; object_iou: the moving objects (not the robot) found by colour in the "
-             "reconstruction against their GT segmentation (1 = kept whole); DV bits per frame = tokens x log2(64000) / frames. Speed: encode + decode, "
-             f"fp32, {torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'CPU'}; peak "
-             "memory = peak RSS of a fresh process (model loaded + one batch). Picture: tokenizer.png (GT | "
-             "reconstruction | error x4 per checkpoint).")
+    notes = (
+        f"Held-out episodes: seeds {HELD_OUT_SEED}.. of each scene (never used for training), 64x64, whole "
+        "episodes encoded as one causal video ('video' setting) or frame by frame ('image' setting, same "
+        "model). PSNR/SSIM averaged over frames (SSIM: 11x11 Gaussian window, sigma 1.5). Compression = input "
+        "values / latent values; object_iou: the moving objects (not the robot) found by colour in the "
+        "reconstruction against their GT segmentation (1 = kept whole); DV bits per frame = tokens x log2(64000) / frames. Speed: encode + decode, "
+        f"fp32, {torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'CPU'}; peak "
+        "memory = peak RSS of a fresh process (model loaded + one batch). Picture: tokenizer.png (GT | "
+        "reconstruction | error x4 per checkpoint)."
+    )
     return BenchResult(name="tokenizer", figures=figures, rows=rows, notes=notes)

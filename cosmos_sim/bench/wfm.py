@@ -81,7 +81,9 @@ def _block_metrics(pred: np.ndarray, g: dict) -> dict[str, np.ndarray]:
 
     from cosmos_sim.eval.rollouts import object_rollout_metrics
 
-    m = object_rollout_metrics(pred, g["frames"], g["segs"], [g["labels"]] * len(pred), _block_names(g["labels"]))
+    m = object_rollout_metrics(
+        pred, g["frames"], g["segs"], [g["labels"]] * len(pred), _block_names(g["labels"])
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a block lost in every episode at a step: NaN
         return {k: np.nanmean(v, axis=0) for k, v in m.items()}
@@ -96,7 +98,9 @@ def block_in_goal(frames: np.ndarray, g: dict) -> np.ndarray:
     out = np.zeros(len(frames), bool)
     for e in range(len(frames)):
         goal = g["segs"][e, 0] == ids["goal"]
-        ref = pm.colour_reference(g["frames"][e, :1], g["segs"][e, :1], g["labels"], _block_names(g["labels"]))
+        ref = pm.colour_reference(
+            g["frames"][e, :1], g["segs"][e, :1], g["labels"], _block_names(g["labels"])
+        )
         block = pm.segment_by_colour(frames[e], ref) > 0
         c, cg = pm.centroid(block), pm.centroid(goal)
         out[e] = c is not None and cg is not None and np.linalg.norm(c - cg) <= np.sqrt(goal.sum() / np.pi)
@@ -107,7 +111,9 @@ def vector_env_speed(venv, steps: int, seed: int = 0) -> float:
     """Env steps per second of a vector env under uniform random actions (after two warm-up steps); closes it."""
     venv.reset(seed=HELD_OUT_SEED)
     space = venv.single_action_space
-    acts = np.random.default_rng(seed).uniform(space.low, space.high, (steps + 2, venv.num_envs, *space.shape))
+    acts = np.random.default_rng(seed).uniform(
+        space.low, space.high, (steps + 2, venv.num_envs, *space.shape)
+    )
     acts = acts.astype(np.float32)
     for a in acts[:2]:
         venv.step(a)
@@ -165,11 +171,14 @@ def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
     valid = (np.arange(t)[None] <= first[:, None]).reshape(-1)
     truth_r, truth_s = held["reward"].reshape(-1)[valid], succ.reshape(-1)[valid]
     r, p = r[valid], p[valid]
-    return {"reward_mae": float(np.abs(r - truth_r).mean()), "reward_gt_std": float(truth_r.std()),
-            "success_accuracy": float(((p > 0.5) == truth_s).mean()),
-            "success_recall": float((p[truth_s] > 0.5).mean()) if truth_s.any() else float("nan"),
-            "success_false_positive_rate": float((p[~truth_s] > 0.5).mean()),
-            "episodes_with_success": float(succ.any(1).mean())}
+    return {
+        "reward_mae": float(np.abs(r - truth_r).mean()),
+        "reward_gt_std": float(truth_r.std()),
+        "success_accuracy": float(((p > 0.5) == truth_s).mean()),
+        "success_recall": float((p[truth_s] > 0.5).mean()) if truth_s.any() else float("nan"),
+        "success_false_positive_rate": float((p[~truth_s] > 0.5).mean()),
+        "episodes_with_success": float(succ.any(1).mean()),
+    }
 
 
 def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
@@ -180,8 +189,12 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
 
     cfg = config
     if quick:
-        cfg = dataclasses.replace(cfg, seeds=min(cfg.seeds, 4), speed_steps=min(cfg.speed_steps, 4),
-                                  speed_batches=tuple(b for b in cfg.speed_batches if b <= 16) or (1,))
+        cfg = dataclasses.replace(
+            cfg,
+            seeds=min(cfg.seeds, 4),
+            speed_steps=min(cfg.speed_steps, 4),
+            speed_batches=tuple(b for b in cfg.speed_batches if b <= 16) or (1,),
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_seeds, steps = cfg.seeds, cfg.steps
@@ -199,10 +212,18 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         blocks = _block_metrics(np.repeat(g["frames"][:, :1], steps, axis=1), g)
         figures[f"copy_last_block_iou_step{steps}_{pol}"] = float(blocks["object_iou"][-1])
         figures[f"copy_last_block_centroid_px_step{steps}_{pol}"] = float(blocks["centroid_px"][-1])
-        rows.append({"model": "copy-last-frame", "policy": pol, "psnr_mean_db": float(copy["psnr"].mean()),
-                     "psnr_step1_db": float(copy["psnr"][0]), f"psnr_step{steps}_db": float(copy["psnr"][-1]),
-                     "ssim_mean": float(copy["ssim"].mean()), f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
-                     f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1])})
+        rows.append(
+            {
+                "model": "copy-last-frame",
+                "policy": pol,
+                "psnr_mean_db": float(copy["psnr"].mean()),
+                "psnr_step1_db": float(copy["psnr"][0]),
+                f"psnr_step{steps}_db": float(copy["psnr"][-1]),
+                "ssim_mean": float(copy["ssim"].mean()),
+                f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
+                f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1]),
+            }
+        )
         curves[f"copy-last ({pol})"] = copy["psnr"]
 
     speed_batches = cfg.speed_batches
@@ -224,7 +245,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             pred, lat = open_loop(model, g["frames"][:, 0], g["actions"], return_latents=True)
             m = rollout_metrics(pred, g["frames"][:, 1:])
             r_pred, _ = model.reward(lat.flatten(0, 1), g["actions"].reshape(-1, g["actions"].shape[-1]))
-            figures[f"reward_mae_open_loop_{label}_{pol}"] = float(np.abs(r_pred - g["reward"].reshape(-1)).mean())
+            figures[f"reward_mae_open_loop_{label}_{pol}"] = float(
+                np.abs(r_pred - g["reward"].reshape(-1)).mean()
+            )
             ceiling, rec = _tokenizer_ceiling(model, g["frames"][:, 1:])
             blocks = _block_metrics(pred, g)
             rec_blocks = _block_metrics(rec, g)
@@ -234,36 +257,51 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             figures[f"psnr_mean_db_{label}_{pol}"] = float(m["psnr"].mean())
             figures[f"ssim_mean_{label}_{pol}"] = float(m["ssim"].mean())
             figures[f"tokenizer_psnr_db_{label}_{pol}"] = float(ceiling.mean())
-            rows.append({"model": f"{name} ({fam}, {model.config.tokenizer_name})", "policy": pol,
-                         "psnr_mean_db": float(m["psnr"].mean()), "psnr_step1_db": float(m["psnr"][0]),
-                         f"psnr_step{steps}_db": float(m["psnr"][-1]), "ssim_mean": float(m["ssim"].mean()),
-                         "tokenizer_ceiling_db": float(ceiling.mean()),
-                         f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
-                         f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1]),
-                         "tokenizer_block_iou": float(np.nanmean(rec_blocks["object_iou"])),
-                         "psnr_per_step_db": [round(float(v), 2) for v in m["psnr"]]})
+            rows.append(
+                {
+                    "model": f"{name} ({fam}, {model.config.tokenizer_name})",
+                    "policy": pol,
+                    "psnr_mean_db": float(m["psnr"].mean()),
+                    "psnr_step1_db": float(m["psnr"][0]),
+                    f"psnr_step{steps}_db": float(m["psnr"][-1]),
+                    "ssim_mean": float(m["ssim"].mean()),
+                    "tokenizer_ceiling_db": float(ceiling.mean()),
+                    f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
+                    f"block_centroid_px_step{steps}": float(blocks["centroid_px"][-1]),
+                    "tokenizer_block_iou": float(np.nanmean(rec_blocks["object_iou"])),
+                    "psnr_per_step_db": [round(float(v), 2) for v in m["psnr"]],
+                }
+            )
             curves[f"{label} ({pol})"] = m["psnr"]
             if pol == "expert":
                 import imageio.v3 as iio3
 
                 video = side_by_side(g["frames"][0, 1:], pred[0])
-                iio3.imwrite(out / f"wfm_{label}_side_by_side.gif", video, extension=".gif", duration=150, loop=0)
+                iio3.imwrite(
+                    out / f"wfm_{label}_side_by_side.gif", video, extension=".gif", duration=150, loop=0
+                )
         figures[f"psnr_mean_db_{label}"] = float(np.mean([figures[f"psnr_mean_db_{label}_{p}"] for p in gt]))
         figures[f"psnr_gain_over_copy_db_{label}"] = figures[f"psnr_mean_db_{label}"] - float(
-            np.mean([figures[f"copy_last_psnr_mean_db_{p}"] for p in gt]))
+            np.mean([figures[f"copy_last_psnr_mean_db_{p}"] for p in gt])
+        )
         # Reward head on whole expert episodes (most succeed within 60 steps), teacher forced.
         acc = _reward_accuracy(model, long_expert)
         figures |= {f"{k}_{label}": v for k, v in acc.items()}
         # Whole expert episodes open loop: does the block end in the goal disc in the model when it does in the
         # scene, and does the reward head say so?
-        pred_long, lat_long = open_loop(model, long_expert["frames"][:, 0], long_expert["actions"], return_latents=True)
+        pred_long, lat_long = open_loop(
+            model, long_expert["frames"][:, 0], long_expert["actions"], return_latents=True
+        )
         gt_done = long_expert["success"][:, -1]
         _, p_done = model.reward(lat_long[:, -1], long_expert["actions"][:, -1])
-        figures[f"goal_agreement_{label}"] = float((block_in_goal(pred_long[:, -1], long_expert) == gt_done).mean())
+        figures[f"goal_agreement_{label}"] = float(
+            (block_in_goal(pred_long[:, -1], long_expert) == gt_done).mean()
+        )
         figures[f"reward_head_goal_agreement_{label}"] = float(((np.asarray(p_done) > 0.5) == gt_done).mean())
         figures["gt_success_at_end"] = float(gt_done.mean())
         figures["goal_rule_accuracy_gt"] = float(
-            (block_in_goal(long_expert["frames"][:, -1], long_expert) == gt_done).mean())
+            (block_in_goal(long_expert["frames"][:, -1], long_expert) == gt_done).mean()
+        )
         # Speed, FLOPs, peak.
         flops = _flops_per_step(model)
         figures[f"gflop_per_step_{label}"] = flops / 1e9
@@ -285,23 +323,43 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             figures[f"peak_fraction_bf16_batch{top_b}_{label}"] = achieved / peak_bf16
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     psnr_plot(curves, out / "wfm_psnr_per_step.png", f"open loop from held-out seeds ({n_seeds} per policy)")
-    notes = (f"Open-loop {steps}-step rollouts from seeds {seeds[0]}..{seeds[-1]} (held out: training used seeds "
-             "< 100000) under the scripted expert and the random policy; the GT first frame fills the K context "
-             "slots. copy-last-frame holds that first frame. tokenizer_ceiling_db: PSNR of the tokenizer's own "
-             f"reconstruction of the GT frames. block_iou_step{steps} / block_centroid_px_step{steps}: the block "
-             "found by colour in the prediction (reference colour from the GT first frame) against its GT "
-             "segmentation mask at the last step (mean over episodes); tokenizer_block_iou: the same on the "
-             f"tokenizer's reconstruction of the GT frames. goal_agreement: over {cfg.reward_steps}-step expert "
-             "episodes replayed open loop, how often the block ends inside the goal disc in the prediction exactly "
-             "when the GT episode ends in success (goal_rule_accuracy_gt: the same image rule on the GT frames); "
-             "reward_head_goal_agreement: the same for the reward head's success flag on the last predicted latent. "
-             "Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
-             f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
-             "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png.")
-    headline = [f"{k}: {v:.4g}" for k, v in figures.items()
-                if k.startswith(("psnr_mean_db_", "psnr_gain", "block_", "goal_", "reward_head_goal", "steps_per_s", "ms_per_step", "gflop", "peak_",
-                                 "success_accuracy", "success_recall", "reward_mae_diffusion", "reward_mae_ar"))
-                and not k.endswith(("_expert", "_random"))]
+    notes = (
+        f"Open-loop {steps}-step rollouts from seeds {seeds[0]}..{seeds[-1]} (held out: training used seeds "
+        "< 100000) under the scripted expert and the random policy; the GT first frame fills the K context "
+        "slots. copy-last-frame holds that first frame. tokenizer_ceiling_db: PSNR of the tokenizer's own "
+        f"reconstruction of the GT frames. block_iou_step{steps} / block_centroid_px_step{steps}: the block "
+        "found by colour in the prediction (reference colour from the GT first frame) against its GT "
+        "segmentation mask at the last step (mean over episodes); tokenizer_block_iou: the same on the "
+        f"tokenizer's reconstruction of the GT frames. goal_agreement: over {cfg.reward_steps}-step expert "
+        "episodes replayed open loop, how often the block ends inside the goal disc in the prediction exactly "
+        "when the GT episode ends in success (goal_rule_accuracy_gt: the same image rule on the GT frames); "
+        "reward_head_goal_agreement: the same for the reward head's success flag on the last predicted latent. "
+        "Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
+        f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
+        "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png."
+    )
+    headline = [
+        f"{k}: {v:.4g}"
+        for k, v in figures.items()
+        if k.startswith(
+            (
+                "psnr_mean_db_",
+                "psnr_gain",
+                "block_",
+                "goal_",
+                "reward_head_goal",
+                "steps_per_s",
+                "ms_per_step",
+                "gflop",
+                "peak_",
+                "success_accuracy",
+                "success_recall",
+                "reward_mae_diffusion",
+                "reward_mae_ar",
+            )
+        )
+        and not k.endswith(("_expert", "_random"))
+    ]
     notes += "\n\nHeadline figures: " + "; ".join(headline) + "."
     return BenchResult(name="wfm", figures=figures, rows=rows, notes=notes)
 

@@ -29,8 +29,8 @@ config-building/validation step (building its config, the checks that need no lo
 inside ``_validating()``, which turns a ValueError or FileNotFoundError raised there into a
 ConfigError with the same message. Nothing else is caught, so a ValueError from the command's work
 (rollouts, training, encoding ...) is a traceback. The checks some commands repeat in that step
-(``_check_train_wfm``, ``cli.policies.check_eval_args``, ``data.generate.check_config``,
-``data.dream.check_config``) are there for errors their modules do not yet raise as CosmosSimError.
+(``data.generate.check_config``, ``data.dream.check_config``) are there for errors their modules do
+not yet raise as CosmosSimError.
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ def _resolution(text: str) -> tuple[int, int]:
         w, _, h = text.lower().partition("x")
         size = (int(w), int(h or w))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"resolution {text!r} is not WxH (e.g. 64x64) or a single size") from None
+        raise argparse.ArgumentTypeError(
+            f"resolution {text!r} is not WxH (e.g. 64x64) or a single size"
+        ) from None
     if min(size) < 8:
         raise argparse.ArgumentTypeError(f"resolution {text!r} too small; use at least 8x8")
     return size
@@ -187,17 +189,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     # A benchmark's own options are the fields of its Config dataclass, parsed from what the bench parser left.
     cls = benchmark_module(args.name).Config
     fields = dataclasses.fields(cls)
-    p = argparse.ArgumentParser(prog=f"cosmos-sim bench {args.name}",
-                                description=f"Options of bench {args.name}, besides --out and --quick"
-                                + ("." if fields else f": none, bench {args.name} takes no options of its own."))
+    p = argparse.ArgumentParser(
+        prog=f"cosmos-sim bench {args.name}",
+        description=f"Options of bench {args.name}, besides --out and --quick"
+        + ("." if fields else f": none, bench {args.name} takes no options of its own."),
+    )
     add_dataclass_arguments(p, cls)
     if args.help or "-h" in args.rest or "--help" in args.rest:
         p.print_help()
         return 0
     with _validating():  # Config checks its values when built
         if not fields and args.rest:
-            raise ValueError(f"benchmark {args.name!r} takes no options, got {' '.join(args.rest)}; "
-                             "run it with --out and --quick only")
+            raise ValueError(
+                f"benchmark {args.name!r} takes no options, got {' '.join(args.rest)}; "
+                "run it with --out and --quick only"
+            )
         config = dataclass_from_namespace(cls, p.parse_args(args.rest))
     result = run_benchmark(args.name, args.out, quick=args.quick, command=_command_line(args), config=config)
     width = max(len(k) for k in result.figures) if result.figures else 0
@@ -217,28 +223,12 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_train_wfm(a) -> None:
-    """train-wfm's validation step: the first store has what the family needs and the tokenizer suits the family.
-
-    ``train`` checks the same before its long work (in this order), but with bare ValueErrors
-    (``store_env_info`` in train/wfm.py, ``WorldModel.__init__`` in world_models/wfm.py); running the
-    checks here keeps them one-line messages. Remove once those raise ``cosmos_sim.errors`` classes.
-    """
-    from cosmos_sim.train.wfm import build_model, store_env_info
-    from cosmos_sim.world_models.tokenizer import Tokenizer
-
-    tokenizer = Tokenizer.from_pretrained(a.tokenizer, device="cpu")
-    env_info = store_env_info(a.data[0], multiview=a.family == "multiview")
-    build_model(a, tokenizer, a.tokenizer, None, env_info)
-
-
 def _cmd_train_wfm(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.train.wfm import Args, train
 
     with _validating():
         a = dataclass_from_namespace(Args, args, _command_line(args))
-        _check_train_wfm(a)
     train(a)
     return 0
 
@@ -246,7 +236,7 @@ def _cmd_train_wfm(args: argparse.Namespace) -> int:
 def _cmd_train_policy(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.policies import run_train, train_args_from_namespace
 
-    with _validating():  # ppo.Args/bc.Args check their values with bare ValueErrors
+    with _validating():
         a = train_args_from_namespace(args, command=_command_line(args))
     run_train(a)
     return 0
@@ -254,18 +244,27 @@ def _cmd_train_policy(args: argparse.Namespace) -> int:
 
 def _cmd_eval_policy(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
-    from cosmos_sim.cli.policies import EvalArgs, check_eval_args
+    from cosmos_sim.cli.policies import EvalArgs
     from cosmos_sim.policies.evaluate import evaluate
 
     with _validating():
         a = dataclass_from_namespace(EvalArgs, args)
-        check_eval_args(a)
     gif = None if a.gif_episodes == 0 else (a.gif or os.path.join(a.policy, "eval.gif"))
-    r = evaluate(a.policy, a.env_id, episodes=a.episodes, seed=a.seed, env_kwargs=a.env_kwargs,
-                 gif=gif, gif_episodes=a.gif_episodes, deterministic=not a.sample)
-    print(f"{a.env_id}: success rate {r.success_rate:.3f}, mean return {r.mean_return:.2f}, mean length "
-          f"{r.mean_length:.1f} over {len(r.seeds)} episodes (seeds {r.seeds[0]}..{r.seeds[-1]})"
-          + (f"; GIF {r.gif}" if r.gif else ""))
+    r = evaluate(
+        a.policy,
+        a.env_id,
+        episodes=a.episodes,
+        seed=a.seed,
+        env_kwargs=a.env_kwargs,
+        gif=gif,
+        gif_episodes=a.gif_episodes,
+        deterministic=not a.sample,
+    )
+    print(
+        f"{a.env_id}: success rate {r.success_rate:.3f}, mean return {r.mean_return:.2f}, mean length "
+        f"{r.mean_length:.1f} over {len(r.seeds)} episodes (seeds {r.seeds[0]}..{r.seeds[-1]})"
+        + (f"; GIF {r.gif}" if r.gif else "")
+    )
     return 0
 
 
@@ -277,8 +276,10 @@ def _cmd_dream(args: argparse.Namespace) -> int:
         cfg = dream_config_from_namespace(args)
         check_config(cfg)
     s = dream(cfg, command=_command_line(args))
-    print(f"{s['kept']}/{s['episodes']} dreamed episodes written to {s['out']}: {s['trajectories_per_hour']:,.0f} "
-          f"trajectories/hour, {s['frames_per_s']:.1f} frames/s, mean predicted return {s['mean_predicted_return']:.2f}")
+    print(
+        f"{s['kept']}/{s['episodes']} dreamed episodes written to {s['out']}: {s['trajectories_per_hour']:,.0f} "
+        f"trajectories/hour, {s['frames_per_s']:.1f} frames/s, mean predicted return {s['mean_predicted_return']:.2f}"
+    )
     return 0
 
 
@@ -314,8 +315,12 @@ def _generate_arguments(s: argparse.ArgumentParser) -> None:
     from cosmos_sim.data.generate import GenerateConfig
 
     add_dataclass_arguments(
-        s, GenerateConfig, flags={"env_id": ("--env", "--env-id")}, choices={"policy": GENERATE_POLICIES},
-        defaults={"episodes": 10}, types={"resolution": _resolution, "maps": _names},
+        s,
+        GenerateConfig,
+        flags={"env_id": ("--env", "--env-id")},
+        choices={"policy": GENERATE_POLICIES},
+        defaults={"episodes": 10},
+        types={"resolution": _resolution, "maps": _names},
         metavars={"resolution": "WxH", "maps": "MAP[,MAP...]"},
     )
 
@@ -336,8 +341,9 @@ def _train_tokenizer_arguments(s: argparse.ArgumentParser) -> None:
 def _train_wfm_arguments(s: argparse.ArgumentParser) -> None:
     from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
     from cosmos_sim.train.wfm import Args
+    from cosmos_sim.world_models.families import FAMILIES
 
-    add_dataclass_arguments(s, Args, required=("data", "tokenizer"), choices={"family": ["diffusion", "ar", "multiview"]})
+    add_dataclass_arguments(s, Args, required=("data", "tokenizer"), choices={"family": list(FAMILIES)})
 
 
 def _train_policy_arguments(s: argparse.ArgumentParser) -> None:
@@ -363,8 +369,13 @@ def _curate_arguments(s: argparse.ArgumentParser) -> None:
     from cosmos_sim.curate import CurateConfig
 
     add_dataclass_arguments(s, CurateArgs, positional=("input_dir", "out_dir"))
-    add_dataclass_arguments(s, CurateConfig, only=_CURATE_FLAGS, choices={"executor": ["local", "ray"]},
-                            defaults=dict.fromkeys(_CURATE_FLAGS, argparse.SUPPRESS))
+    add_dataclass_arguments(
+        s,
+        CurateConfig,
+        only=_CURATE_FLAGS,
+        choices={"executor": ["local", "ray"]},
+        defaults=dict.fromkeys(_CURATE_FLAGS, argparse.SUPPRESS),
+    )
 
 
 def _demo_arguments(s: argparse.ArgumentParser) -> None:
@@ -382,68 +393,106 @@ def build_parser() -> argparse.ArgumentParser:
         description="World foundation models as Gymnasium environments, beside MuJoCo/PyBullet ground truth. "
         "Run `cosmos-sim <command> --help` for a command's options.",
     )
-    p.add_argument("--debug", action="store_true",
-                   help="show the traceback of user errors too (bugs always show theirs); before the command")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of user errors too (bugs always show theirs); before the command",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>", parser_class=_Parser)
 
     s = sub.add_parser("list-envs", help="list the registered cosmos_sim Gymnasium ids")
     s.set_defaults(func=_cmd_list_envs)
 
-    s = sub.add_parser("generate", help="record episodes of any rgb_array Gymnasium env into a zarr store",
-                       description="Roll out a policy in a Gymnasium env (ours or any registered one that renders "
-                       "rgb_array) and append whole episodes to a zarr v3 trajectory store. Flags: the fields "
-                       "of cosmos_sim.data.generate.GenerateConfig.", populate=_generate_arguments)
+    s = sub.add_parser(
+        "generate",
+        help="record episodes of any rgb_array Gymnasium env into a zarr store",
+        description="Roll out a policy in a Gymnasium env (ours or any registered one that renders "
+        "rgb_array) and append whole episodes to a zarr v3 trajectory store. Flags: the fields "
+        "of cosmos_sim.data.generate.GenerateConfig.",
+        populate=_generate_arguments,
+    )
     s.set_defaults(func=_cmd_generate)
 
     s = sub.add_parser("export", help="write one stored episode as MP4 or GIF", populate=_export_arguments)
     s.set_defaults(func=_cmd_export)
 
-    s = sub.add_parser("bench", help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md",
-                       description=f"Benchmarks: {', '.join(sorted(BENCHMARKS))}. A benchmark's own options "
-                       "follow its name; `cosmos-sim bench NAME --help` lists them.", add_help=False)
-    s.add_argument("-h", "--help", action="store_true", help="this help, or a benchmark's options after its name")
+    s = sub.add_parser(
+        "bench",
+        help="run a benchmark; writes OUT/NAME.json and OUT/NAME.md",
+        description=f"Benchmarks: {', '.join(sorted(BENCHMARKS))}. A benchmark's own options "
+        "follow its name; `cosmos-sim bench NAME --help` lists them.",
+        add_help=False,
+    )
+    s.add_argument(
+        "-h", "--help", action="store_true", help="this help, or a benchmark's options after its name"
+    )
     s.add_argument("name", nargs="?", choices=sorted(BENCHMARKS), help="benchmark name")
     s.add_argument("--out", default="benchmarks", help="output directory (default benchmarks/)")
     s.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
     s.set_defaults(func=_cmd_bench, parser=s)
 
-    s = sub.add_parser("train-tokenizer", help="train a causal video tokenizer (CV or DV) on trajectory stores",
-                       description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
-                       "periodic held-out PSNR, best checkpoint in OUT/best.", populate=_train_tokenizer_arguments)
+    s = sub.add_parser(
+        "train-tokenizer",
+        help="train a causal video tokenizer (CV or DV) on trajectory stores",
+        description="Train a Cosmos-style causal video tokenizer; resumable (same --out), "
+        "periodic held-out PSNR, best checkpoint in OUT/best.",
+        populate=_train_tokenizer_arguments,
+    )
     s.set_defaults(func=_cmd_train_tokenizer)
 
-    s = sub.add_parser("train-wfm", help="train an action-conditioned world model (diffusion DiT or AR GPT)",
-                       description="Train a world model over a tokenizer's latents on trajectory stores; resumable "
-                       "(same --out), periodic held-out open-loop PSNR, best bundle in OUT/best. Runs under "
-                       "torchrun (DDP) unchanged.", populate=_train_wfm_arguments)
+    s = sub.add_parser(
+        "train-wfm",
+        help="train an action-conditioned world model (diffusion DiT or AR GPT)",
+        description="Train a world model over a tokenizer's latents on trajectory stores; resumable "
+        "(same --out), periodic held-out open-loop PSNR, best bundle in OUT/best. Runs under "
+        "torchrun (DDP) unchanged.",
+        populate=_train_wfm_arguments,
+    )
     s.set_defaults(func=_cmd_train_wfm)
 
-    s = sub.add_parser("train-policy", help="train a policy: PPO in any Gymnasium env, or behaviour cloning",
-                       description="PPO (--algo ppo) in any Gymnasium vector env, pixels or state, resumable (same "
-                       "--out); behaviour cloning (--algo bc) from trajectory stores. Both write a policy directory "
-                       "that eval-policy, dream and --init-from read.", populate=_train_policy_arguments)
+    s = sub.add_parser(
+        "train-policy",
+        help="train a policy: PPO in any Gymnasium env, or behaviour cloning",
+        description="PPO (--algo ppo) in any Gymnasium vector env, pixels or state, resumable (same "
+        "--out); behaviour cloning (--algo bc) from trajectory stores. Both write a policy directory "
+        "that eval-policy, dream and --init-from read.",
+        populate=_train_policy_arguments,
+    )
     s.set_defaults(func=_cmd_train_policy)
 
-    s = sub.add_parser("eval-policy", help="evaluate a policy directory in an env (success rate, return, GIF)",
-                       populate=_eval_policy_arguments)
+    s = sub.add_parser(
+        "eval-policy",
+        help="evaluate a policy directory in an env (success rate, return, GIF)",
+        populate=_eval_policy_arguments,
+    )
     s.set_defaults(func=_cmd_eval_policy)
 
-    s = sub.add_parser("dream", help="roll policies out inside a world model into a trajectory store",
-                       description="Synthetic trajectories: from starting frames (a GT id's first frames, a store's "
-                       "episode starts or one image), roll out a policy in a world model and write a trajectory store "
-                       "with predicted rewards and provenance. Worker processes by default, Ray with --executor ray.",
-                       populate=_dream_arguments)
+    s = sub.add_parser(
+        "dream",
+        help="roll policies out inside a world model into a trajectory store",
+        description="Synthetic trajectories: from starting frames (a GT id's first frames, a store's "
+        "episode starts or one image), roll out a policy in a world model and write a trajectory store "
+        "with predicted rewards and provenance. Worker processes by default, Ray with --executor ray.",
+        populate=_dream_arguments,
+    )
     s.set_defaults(func=_cmd_dream)
 
-    s = sub.add_parser("curate", help="curate raw videos into filtered, captioned, deduplicated training shards",
-                       description="Split videos into shots, filter (motion, quality, burned-in text), caption, "
-                       "deduplicate and shard them; every clip's fate goes to OUT_DIR/report.json. Re-running "
-                       "skips videos already done. --executor, --workers, --ray-address and --[no-]progress "
-                       "override the --config file.", populate=_curate_arguments)
+    s = sub.add_parser(
+        "curate",
+        help="curate raw videos into filtered, captioned, deduplicated training shards",
+        description="Split videos into shots, filter (motion, quality, burned-in text), caption, "
+        "deduplicate and shard them; every clip's fate goes to OUT_DIR/report.json. Re-running "
+        "skips videos already done. --executor, --workers, --ray-address and --[no-]progress "
+        "override the --config file.",
+        populate=_curate_arguments,
+    )
     s.set_defaults(func=_cmd_curate)
 
-    s = sub.add_parser("demo", help="run the GT scenes, write a short dataset, pictures and a video",
-                       populate=_demo_arguments)
+    s = sub.add_parser(
+        "demo",
+        help="run the GT scenes, write a short dataset, pictures and a video",
+        populate=_demo_arguments,
+    )
     s.set_defaults(func=_cmd_demo)
     return p
 

@@ -37,7 +37,11 @@ def field_docs(cls: type) -> dict[str, str]:
     body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
     docs = {}
     for prev, node in zip(body, body[1:], strict=False):
-        if isinstance(prev, ast.AnnAssign) and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        if (
+            isinstance(prev, ast.AnnAssign)
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+        ):
             docs[prev.target.id] = str(node.value.value)
     return docs
 
@@ -81,15 +85,26 @@ def _optional_of(hint: Any) -> Any:
 
 
 def _is_dict(hint: Any, default: Any) -> bool:
-    return isinstance(default, dict) or _optional_of(hint) is dict or typing.get_origin(_optional_of(hint)) is dict
+    return (
+        isinstance(default, dict)
+        or _optional_of(hint) is dict
+        or typing.get_origin(_optional_of(hint)) is dict
+    )
 
 
 def add_dataclass_arguments(
-    parser: argparse.ArgumentParser, cls: type, required: Iterable[str] = (),
-    choices: Mapping[str, Sequence] | None = None, skip: Iterable[str] = ("extra",), *,
-    only: Iterable[str] | None = None, positional: Iterable[str] = (),
-    flags: Mapping[str, Sequence[str]] | None = None, types: Mapping[str, Callable[[str], Any]] | None = None,
-    defaults: Mapping[str, Any] | None = None, metavars: Mapping[str, str] | None = None,
+    parser: argparse.ArgumentParser,
+    cls: type,
+    required: Iterable[str] = (),
+    choices: Mapping[str, Sequence] | None = None,
+    skip: Iterable[str] = ("extra",),
+    *,
+    only: Iterable[str] | None = None,
+    positional: Iterable[str] = (),
+    flags: Mapping[str, Sequence[str]] | None = None,
+    types: Mapping[str, Callable[[str], Any]] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    metavars: Mapping[str, str] | None = None,
 ) -> None:
     """Add ``--field-name`` for every field of ``cls`` except ``skip`` (see the module docstring).
 
@@ -108,8 +123,13 @@ def add_dataclass_arguments(
         metavars: a field's placeholder in the help.
     """
     required, skip, positional = set(required), set(skip), set(positional)
-    choices, flags, types_, defaults, metavars = (choices or {}, flags or {}, types or {}, defaults or {},
-                                                   metavars or {})
+    choices, flags, types_, defaults, metavars = (
+        choices or {},
+        flags or {},
+        types or {},
+        defaults or {},
+        metavars or {},
+    )
     only = None if only is None else set(only)
     docs = field_docs(cls)
     hints = _hints(cls)
@@ -161,7 +181,9 @@ def _element_type(hint: Any) -> type:
     return args[0] if args and args[0] in (int, float, str) else str
 
 
-def dataclass_from_namespace(cls: type, ns: argparse.Namespace, command: str = "", skip: Iterable[str] = ("extra",)):
+def dataclass_from_namespace(
+    cls: type, ns: argparse.Namespace, command: str = "", skip: Iterable[str] = ("extra",)
+):
     """An instance of ``cls`` from parsed flags; the command line goes into ``extra`` (stored with checkpoints).
 
     Fields without a value in ``ns`` (no flag, or a suppressed default) keep the dataclass's default.

@@ -30,13 +30,24 @@ def _suppress_defaults(parser: argparse.ArgumentParser, start: int) -> None:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """``--algo``, ``--env`` and every other field of ``ppo.Args`` and ``bc.Args``."""
-    parser.add_argument("--algo", choices=sorted(ALGOS), required=True, help="ppo (in an env) or bc (from stores)")
+    parser.add_argument(
+        "--algo", choices=sorted(ALGOS), required=True, help="ppo (in an env) or bc (from stores)"
+    )
     start = len(parser._actions)
-    parser.add_argument("--env", "--env-id", dest="env_id",
-                        help="Gymnasium id (ppo: where to train, default cosmos_sim/Manipulation-GT-v0; bc: whose "
-                        "spaces the policy gets, default the store's env_id)")
-    add_dataclass_arguments(parser, ppo.Args, skip=("extra", "env_id"), types={"env_kwargs": json_object},
-                            metavars={"env_kwargs": "JSON"})
+    parser.add_argument(
+        "--env",
+        "--env-id",
+        dest="env_id",
+        help="Gymnasium id (ppo: where to train, default cosmos_sim/Manipulation-GT-v0; bc: whose "
+        "spaces the policy gets, default the store's env_id)",
+    )
+    add_dataclass_arguments(
+        parser,
+        ppo.Args,
+        skip=("extra", "env_id"),
+        types={"env_kwargs": json_object},
+        metavars={"env_kwargs": "JSON"},
+    )
     ppo_names = {f.name for f in dataclasses.fields(ppo.Args)}
     add_dataclass_arguments(parser, bc.Args, skip=("extra", "env_id", *ppo_names))
     _suppress_defaults(parser, start)
@@ -51,7 +62,9 @@ def train_args_from_namespace(ns: argparse.Namespace, command: str = "") -> ppo.
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
         raise ConfigError(f"{flags} do not apply to --algo {ns.algo}; see cosmos-sim train-policy --help")
-    values: dict[str, Any] = {k: tuple(v) if isinstance(names[k].default, tuple) else v for k, v in given.items()}
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(names[k].default, tuple) else v for k, v in given.items()
+    }
     if isinstance(values.get("env_kwargs"), dict):  # parsed by the flag; the Args keep JSON text
         values["env_kwargs"] = json.dumps(values["env_kwargs"]) if values["env_kwargs"] else ""
     if command:
@@ -67,15 +80,19 @@ def run_train(args: ppo.Args | bc.Args) -> dict[str, Any]:
     """Train with the module that owns ``args``; print a one-screen summary."""
     if isinstance(args, bc.Args):
         r = bc.train(args)
-        print(f"behaviour cloning on {r['pairs']} pairs: action MSE train {r['train_mse']:.4f}, held-out "
-              f"{r['val_mse'] if r['val_mse'] is None else round(r['val_mse'], 4)} "
-              f"(untrained {r['val_mse_initial'] if r['val_mse_initial'] is None else round(r['val_mse_initial'], 4)})"
-              f"; policy in {r['out']}")
+        print(
+            f"behaviour cloning on {r['pairs']} pairs: action MSE train {r['train_mse']:.4f}, held-out "
+            f"{r['val_mse'] if r['val_mse'] is None else round(r['val_mse'], 4)} "
+            f"(untrained {r['val_mse_initial'] if r['val_mse_initial'] is None else round(r['val_mse_initial'], 4)})"
+            f"; policy in {r['out']}"
+        )
         return r
     r = ppo.train(args)
     last = next((h for h in reversed(r["history"]) if h.get("return_mean") is not None), {})
-    print(f"ppo {args.env_id}: {r['global_step']} steps, {r['steps_per_s']:.0f} steps/s; last episodes: return "
-          f"{last.get('return_mean')}, success {last.get('success_rate')}; policy in {r['out']}")
+    print(
+        f"ppo {args.env_id}: {r['global_step']} steps, {r['steps_per_s']:.0f} steps/s; last episodes: return "
+        f"{last.get('return_mean')}, success {last.get('success_rate')}; policy in {r['out']}"
+    )
     return r
 
 
@@ -110,31 +127,18 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, EvalArgs, flags={"env_id": ("--env", "--env-id")})
 
 
-def check_eval_args(a: EvalArgs) -> None:
-    """What ``evaluate`` checks before its episodes: the policy directory loads and its spaces match the env's.
-
-    eval-policy runs this in its validation step, so that these errors stay one-line messages while
-    ``cosmos_sim.policies`` raises bare ValueErrors for them (to be removed once it raises
-    ``cosmos_sim.errors`` classes). It builds the env once more than ``evaluate`` needs.
-    """
-    import gymnasium as gym
-
-    from cosmos_sim.policies.networks import check_spaces, load_policy
-
-    policy = load_policy(a.policy)
-    probe = gym.make(a.env_id, **a.env_kwargs)
-    try:
-        check_spaces(policy, probe.observation_space, probe.action_space, what=a.env_id)
-    finally:
-        probe.close()
-
-
 def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
     """``--model``, ``--from``, ``--policy`` ... (``DreamConfig``'s fields)."""
     from cosmos_sim.data.dream import DreamConfig
 
-    add_dataclass_arguments(parser, DreamConfig, flags={"source": ("--from",)}, required=("source",),
-                            choices={"executor": ["local", "ray"]}, metavars={"source": "GT_ID|PATH.zarr|IMAGE"})
+    add_dataclass_arguments(
+        parser,
+        DreamConfig,
+        flags={"source": ("--from",)},
+        required=("source",),
+        choices={"executor": ["local", "ray"]},
+        metavars={"source": "GT_ID|PATH.zarr|IMAGE"},
+    )
 
 
 def dream_config_from_namespace(ns: argparse.Namespace):
@@ -144,5 +148,12 @@ def dream_config_from_namespace(ns: argparse.Namespace):
     return dataclass_from_namespace(DreamConfig, ns)
 
 
-__all__ = ["EvalArgs", "add_dream_arguments", "add_eval_arguments", "add_train_arguments", "check_eval_args",
-           "dream_config_from_namespace", "run_train", "train_args_from_namespace"]
+__all__ = [
+    "EvalArgs",
+    "add_dream_arguments",
+    "add_eval_arguments",
+    "add_train_arguments",
+    "dream_config_from_namespace",
+    "run_train",
+    "train_args_from_namespace",
+]

@@ -24,12 +24,27 @@ from cosmos_sim.curate.clip import Clip
 
 #: colour names and their RGB, for the stats captioner's dominant colours.
 _COLOURS = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128), "red": (200, 30, 30),
-    "orange": (230, 130, 30), "yellow": (230, 210, 40), "green": (40, 160, 60), "blue": (40, 80, 200),
-    "purple": (130, 50, 160), "pink": (230, 150, 180), "brown": (120, 75, 40), "beige": (210, 190, 150),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "red": (200, 30, 30),
+    "orange": (230, 130, 30),
+    "yellow": (230, 210, 40),
+    "green": (40, 160, 60),
+    "blue": (40, 80, 200),
+    "purple": (130, 50, 160),
+    "pink": (230, 150, 180),
+    "brown": (120, 75, 40),
+    "beige": (210, 190, 150),
 }
-_TAG_WORDS = {"pan_left": "pans left", "pan_right": "pans right", "tilt_up": "tilts up",
-              "tilt_down": "tilts down", "zoom_in": "zooms in", "zoom_out": "zooms out"}
+_TAG_WORDS = {
+    "pan_left": "pans left",
+    "pan_right": "pans right",
+    "tilt_up": "tilts up",
+    "tilt_down": "tilts down",
+    "zoom_in": "zooms in",
+    "zoom_out": "zooms out",
+}
 
 
 @dataclass(frozen=True)
@@ -49,12 +64,16 @@ class CaptionConfig:
         if self.captioner not in ("stats", "vlm"):
             raise ValueError(f"captioner must be 'stats' or 'vlm', got {self.captioner!r}")
         if self.captioner == "vlm" and not self.model_path:
-            raise ValueError("captioner 'vlm' needs model_path: a local directory with a transformers checkpoint")
+            raise ValueError(
+                "captioner 'vlm' needs model_path: a local directory with a transformers checkpoint"
+            )
 
 
 def dominant_colours(frames: list[np.ndarray], k: int = 2) -> list[str]:
     """Names of the ``k`` most common palette colours over a few shrunk frames."""
-    pix = np.concatenate([cv2.resize(f, (32, 18), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames])
+    pix = np.concatenate(
+        [cv2.resize(f, (32, 18), interpolation=cv2.INTER_AREA).reshape(-1, 3) for f in frames]
+    )
     palette = np.array(list(_COLOURS.values()), np.float32)
     nearest = np.argmin(((pix[:, None, :].astype(np.float32) - palette[None]) ** 2).sum(-1), axis=1)
     counts = np.bincount(nearest, minlength=len(palette))
@@ -73,7 +92,9 @@ def stats_caption(clip: Clip) -> str:
     sharp = "" if s is None else ("soft" if s < 100 else "sharp")
     adjectives = ", ".join(a for a in (light, sharp) if a)
     colours = dominant_colours(clip.frames) if clip.frames else []
-    scene = f"{'an' if adjectives[:1] in tuple('aeiou') else 'a'} {adjectives} scene" if adjectives else "a scene"
+    scene = (
+        f"{'an' if adjectives[:1] in tuple('aeiou') else 'a'} {adjectives} scene" if adjectives else "a scene"
+    )
     if colours:
         scene += f" in mostly {' and '.join(colours)} tones"
     parts.append(scene)
@@ -116,7 +137,7 @@ def vlm_caption(clip: Clip, cfg: CaptionConfig) -> str:
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=cfg.max_new_tokens, do_sample=False)
     if "input_ids" in inputs and out.shape[1] > inputs["input_ids"].shape[1]:
-        out = out[:, inputs["input_ids"].shape[1]:]  # chat models echo the prompt
+        out = out[:, inputs["input_ids"].shape[1] :]  # chat models echo the prompt
     return processor.batch_decode(out, skip_special_tokens=True)[0].strip()
 
 

@@ -77,20 +77,49 @@ class Clip:
     def record(self) -> dict[str, Any]:
         """JSON-able summary (no frames)."""
         return {
-            "clip_id": self.clip_id, "video": self.video, "index": self.index,
-            "start_frame": self.start_frame, "end_frame": self.end_frame,
-            "start_s": round(self.start_frame / self.fps, 3), "duration_s": round(self.duration, 3),
-            "fps": self.fps, "width": self.width, "height": self.height, "path": self.path,
-            "status": self.status, "stage": self.stage, "reason": self.reason, "value": self.value,
-            "metrics": {k: float(v) for k, v in self.metrics.items()}, "tags": list(self.tags),
-            "caption": self.caption, "extra": dict(self.extra),
+            "clip_id": self.clip_id,
+            "video": self.video,
+            "index": self.index,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+            "start_s": round(self.start_frame / self.fps, 3),
+            "duration_s": round(self.duration, 3),
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "path": self.path,
+            "status": self.status,
+            "stage": self.stage,
+            "reason": self.reason,
+            "value": self.value,
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "tags": list(self.tags),
+            "caption": self.caption,
+            "extra": dict(self.extra),
         }
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Clip:
         """Rebuild a clip (without frames) from ``record()``."""
-        keys = ("video", "clip_id", "index", "start_frame", "end_frame", "fps", "width", "height", "path",
-                "metrics", "tags", "caption", "status", "stage", "reason", "value", "extra")
+        keys = (
+            "video",
+            "clip_id",
+            "index",
+            "start_frame",
+            "end_frame",
+            "fps",
+            "width",
+            "height",
+            "path",
+            "metrics",
+            "tags",
+            "caption",
+            "status",
+            "stage",
+            "reason",
+            "value",
+            "extra",
+        )
         return cls(**{k: rec[k] for k in keys})
 
 

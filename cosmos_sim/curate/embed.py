@@ -50,8 +50,9 @@ def thumbs_embedding(frames: list[np.ndarray]) -> np.ndarray:
     if not frames:
         raise ValueError("no frames to embed")
     idx = np.linspace(0, len(frames) - 1, 4).round().astype(int)
-    thumbs = np.concatenate([cv2.resize(frames[i], (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-                             for i in idx])
+    thumbs = np.concatenate(
+        [cv2.resize(frames[i], (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32).ravel() for i in idx]
+    )
     thumbs -= thumbs.mean()
     hsv = cv2.cvtColor(np.concatenate([cv2.resize(frames[i], (64, 36)) for i in idx]), cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
@@ -69,8 +70,9 @@ def get_embedder(name: str) -> Callable[[list[np.ndarray]], np.ndarray]:
     try:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"embedder {name!r} is neither 'thumbs' nor an importable 'package.module:function' "
-                         f"({e})") from None
+        raise ValueError(
+            f"embedder {name!r} is neither 'thumbs' nor an importable 'package.module:function' ({e})"
+        ) from None
 
 
 def embed_clip(clip: Clip, cfg: DedupConfig) -> np.ndarray:
@@ -118,6 +120,10 @@ def dedup(clips: list[Clip], embeddings: np.ndarray, cfg: DedupConfig) -> None:
             for b in range(a + 1, len(members)):
                 other = clips[members[b]]
                 if other.kept and sims[a, b] >= cfg.threshold:
-                    other.drop(STAGE, f"near-duplicate of {clips[members[a]].clip_id} (cosine {sims[a, b]:.3f} >= "
-                               f"threshold {cfg.threshold:g})", float(sims[a, b]))
+                    other.drop(
+                        STAGE,
+                        f"near-duplicate of {clips[members[a]].clip_id} (cosine {sims[a, b]:.3f} >= "
+                        f"threshold {cfg.threshold:g})",
+                        float(sims[a, b]),
+                    )
                     other.extra["duplicate_of"] = clips[members[a]].clip_id

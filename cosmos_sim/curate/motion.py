@@ -68,15 +68,20 @@ def flow_stats(pairs: list[tuple[np.ndarray, np.ndarray]], fps: float, cfg: Moti
         texture.append(np.hypot(gx, gy))
     g = np.array(globals_)
     tx, ty, div = _affine(np.mean(fields, axis=0), np.mean(texture, axis=0), fw)
-    return {"motion": float(np.mean(speeds)), "jitter": float(np.sqrt(np.sum(np.var(g, axis=0)))),
-            "pan_x": tx, "pan_y": ty, "zoom": div}
+    return {
+        "motion": float(np.mean(speeds)),
+        "jitter": float(np.sqrt(np.sum(np.var(g, axis=0)))),
+        "pan_x": tx,
+        "pan_y": ty,
+        "zoom": div,
+    }
 
 
 def _affine(flow: np.ndarray, texture: np.ndarray, width: int) -> tuple[float, float, float]:
     """Least-squares ``v = t + A x`` over a grid of the field, weighted by image texture (flow in
     flat regions such as sky is unreliable, mostly zero); returns (t_x, t_y, divergence)."""
     h, w = flow.shape[:2]
-    ys, xs = np.mgrid[2:h - 2:3, 2:w - 2:3]
+    ys, xs = np.mgrid[2 : h - 2 : 3, 2 : w - 2 : 3]
     x = (xs - (w - 1) / 2).ravel() / width
     y = (ys - (h - 1) / 2).ravel() / width
     t = texture[ys, xs].ravel()
@@ -107,12 +112,21 @@ def apply(clip: Clip, cfg: MotionConfig) -> None:
     m = flow_stats(clip.flow_pairs, clip.fps, cfg)
     clip.metrics.update(m)
     if m["motion"] < cfg.min_motion:
-        clip.drop(STAGE, f"static: mean motion {m['motion']:.4f} < min_motion {cfg.min_motion:g} widths/s",
-                  m["motion"])
+        clip.drop(
+            STAGE,
+            f"static: mean motion {m['motion']:.4f} < min_motion {cfg.min_motion:g} widths/s",
+            m["motion"],
+        )
     elif m["motion"] > cfg.max_motion:
-        clip.drop(STAGE, f"erratic: mean motion {m['motion']:.3f} > max_motion {cfg.max_motion:g} widths/s",
-                  m["motion"])
+        clip.drop(
+            STAGE,
+            f"erratic: mean motion {m['motion']:.3f} > max_motion {cfg.max_motion:g} widths/s",
+            m["motion"],
+        )
     elif m["jitter"] > cfg.max_jitter:
-        clip.drop(STAGE, f"erratic: camera jitter {m['jitter']:.3f} > max_jitter {cfg.max_jitter:g} widths/s",
-                  m["jitter"])
+        clip.drop(
+            STAGE,
+            f"erratic: camera jitter {m['jitter']:.3f} > max_jitter {cfg.max_jitter:g} widths/s",
+            m["jitter"],
+        )
     clip.tags.extend(camera_tags(m, cfg))

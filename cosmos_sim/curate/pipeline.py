@@ -82,14 +82,22 @@ class CurateConfig:
 
     def video_hash(self) -> str:
         """Hash of the settings that change per-video results (a change re-processes every video)."""
-        parts = {k: dataclasses.asdict(getattr(self, k)) for k in ("split", "motion", "quality", "text", "caption")}
+        parts = {
+            k: dataclasses.asdict(getattr(self, k)) for k in ("split", "motion", "quality", "text", "caption")
+        }
         parts["embedder"] = self.dedup.embedder
         return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-_SECTIONS = {"split": split.SplitConfig, "motion": motion.MotionConfig, "quality": quality.QualityConfig,
-             "text": text.TextConfig, "caption": caption.CaptionConfig, "dedup": embed.DedupConfig,
-             "shard": shard.ShardConfig}
+_SECTIONS = {
+    "split": split.SplitConfig,
+    "motion": motion.MotionConfig,
+    "quality": quality.QualityConfig,
+    "text": text.TextConfig,
+    "caption": caption.CaptionConfig,
+    "dedup": embed.DedupConfig,
+    "shard": shard.ShardConfig,
+}
 
 
 def config_from_dict(data: dict[str, Any], **overrides: Any) -> CurateConfig:
@@ -123,7 +131,9 @@ def load_config(path: str | os.PathLike | None, **overrides: Any) -> CurateConfi
     try:
         data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"curate config {p} is not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: {e}") from None
+        raise ValueError(
+            f"curate config {p} is not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: {e}"
+        ) from None
     return config_from_dict(data, **overrides)
 
 
@@ -172,17 +182,30 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     """Per-video stages; writes clips, embeddings, thumbnails and ``result.json``; returns the result."""
     cfg, out_dir, vid = task.cfg, Path(task.out_dir), video_id(task.rel)
     work = out_dir / "work" / vid
-    result: dict[str, Any] = {"version": RESULT_VERSION, "video": task.rel, "video_id": vid,
-                              "fingerprint": task.fingerprint, "config": cfg.video_hash(), "status": "done",
-                              "reason": "", "clips": [], "embedded": [], "timings": {}}
+    result: dict[str, Any] = {
+        "version": RESULT_VERSION,
+        "video": task.rel,
+        "video_id": vid,
+        "fingerprint": task.fingerprint,
+        "config": cfg.video_hash(),
+        "status": "done",
+        "reason": "",
+        "clips": [],
+        "embedded": [],
+        "timings": {},
+    }
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out_dir / "clips" / vid, ignore_errors=True)
     (work / "thumbs").mkdir(parents=True)
     timings = dict.fromkeys(("decode", "transcode", *CLIP_STAGES), 0.0)
     embeddings: list[np.ndarray] = []
-    runs = {"motion": lambda c: motion.apply(c, cfg.motion), "quality": lambda c: quality.apply(c, cfg.quality),
-            "text": lambda c: text.apply(c, cfg.text), "caption": lambda c: caption.apply(c, cfg.caption),
-            "embed": lambda c: embeddings.append(embed.embed_clip(c, cfg.dedup))}
+    runs = {
+        "motion": lambda c: motion.apply(c, cfg.motion),
+        "quality": lambda c: quality.apply(c, cfg.quality),
+        "text": lambda c: text.apply(c, cfg.text),
+        "caption": lambda c: caption.apply(c, cfg.caption),
+        "embed": lambda c: embeddings.append(embed.embed_clip(c, cfg.dedup)),
+    }
     now = {"stage": "split"}  # which stage an exception came from
 
     def finish_clip(clip: Clip) -> None:  # called by split as each clip is complete
@@ -210,8 +233,14 @@ def process_video(task: VideoTask) -> dict[str, Any]:
             text.check_tesseract(cfg.text)
         sp = split.split_video(task.path, task.rel, vid, out_dir, cfg.split, on_clip=finish_clip)
         timings["decode"], timings["transcode"] = sp.decode_s, sp.transcode_s
-        result.update(n_frames=sp.n_frames, fps=sp.fps, width=sp.width, height=sp.height,
-                      duration_s=sp.n_frames / sp.fps, cuts=sp.cuts)
+        result.update(
+            n_frames=sp.n_frames,
+            fps=sp.fps,
+            width=sp.width,
+            height=sp.height,
+            duration_s=sp.n_frames / sp.fps,
+            cuts=sp.cuts,
+        )
         np.save(work / "embeddings.npy", np.stack(embeddings) if embeddings else np.zeros((0, 0), np.float32))
     except Exception as e:
         # A decode error is bad input: recorded as skipped, not retried while the file is unchanged.
@@ -233,9 +262,16 @@ def process_video(task: VideoTask) -> dict[str, Any]:
 def _crashed(task: VideoTask, error: BaseException) -> dict[str, Any]:
     """The result of a video whose worker process died: failed (not saved, so tried again next run)."""
     shutil.rmtree(Path(task.out_dir) / "clips" / video_id(task.rel), ignore_errors=True)
-    return {"version": RESULT_VERSION, "video": task.rel, "video_id": video_id(task.rel), "status": "failed",
-            "reason": f"the worker process died while processing it (decoder crash or out of memory?): {error}",
-            "clips": [], "embedded": [], "timings": {}}
+    return {
+        "version": RESULT_VERSION,
+        "video": task.rel,
+        "video_id": video_id(task.rel),
+        "status": "failed",
+        "reason": f"the worker process died while processing it (decoder crash or out of memory?): {error}",
+        "clips": [],
+        "embedded": [],
+        "timings": {},
+    }
 
 
 def _save_thumb(clip: Clip, thumb_dir: Path) -> None:
@@ -243,7 +279,9 @@ def _save_thumb(clip: Clip, thumb_dir: Path) -> None:
         f = clip.frames[len(clip.frames) // 2]
         h = 90
         w = max(2, round(f.shape[1] * h / f.shape[0]))
-        cv2.imwrite(str(thumb_dir / f"{clip.clip_id}.jpg"), cv2.cvtColor(cv2.resize(f, (w, h)), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(
+            str(thumb_dir / f"{clip.clip_id}.jpg"), cv2.cvtColor(cv2.resize(f, (w, h)), cv2.COLOR_RGB2BGR)
+        )
 
 
 def _load_done(work: Path, fingerprint: str, cfg: CurateConfig) -> dict[str, Any] | None:
@@ -251,13 +289,18 @@ def _load_done(work: Path, fingerprint: str, cfg: CurateConfig) -> dict[str, Any
         res = json.loads((work / "result.json").read_text())
     except (OSError, ValueError):
         return None
-    ok = (res.get("version") == RESULT_VERSION and res.get("status") in ("done", "skipped")
-          and res.get("fingerprint") == fingerprint
-          and res.get("config") == cfg.video_hash())
+    ok = (
+        res.get("version") == RESULT_VERSION
+        and res.get("status") in ("done", "skipped")
+        and res.get("fingerprint") == fingerprint
+        and res.get("config") == cfg.video_hash()
+    )
     return res if ok else None
 
 
-def curate(input_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: CurateConfig | None = None) -> dict[str, Any]:
+def curate(
+    input_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: CurateConfig | None = None
+) -> dict[str, Any]:
     """Run the pipeline; returns the report's summary (also in ``OUT/report.json``)."""
     cfg = cfg or CurateConfig()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
@@ -315,8 +358,12 @@ def curate(input_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Curate
     bars.stage_done("shard", len(kept))
     t_shard = time.perf_counter() - t0
     bars.close()
-    timings = {"videos_wall": t_videos, "dedup": t_dedup, "shard": t_shard,
-               "total_wall": time.perf_counter() - t_start}
+    timings = {
+        "videos_wall": t_videos,
+        "dedup": t_dedup,
+        "shard": t_shard,
+        "total_wall": time.perf_counter() - t_start,
+    }
     summary = write_report(out_dir, results, clips, cfg, timings, n_resumed=n_resumed)
     return summary
 
@@ -326,16 +373,25 @@ class _Bars:
 
     def __init__(self, enabled: bool, n_videos: int):
         names = ("split", *CLIP_STAGES, "dedup", "shard")
-        fmt = {"split": "{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} videos [{elapsed}<{remaining}]"}
-        self.bars = {name: tqdm(total=n_videos if name == "split" else None, desc=f"{name:8s}", position=i,
-                                bar_format=fmt.get(name, "{desc} {n_fmt} clips in"), disable=not enabled,
-                                leave=True)
-                     for i, name in enumerate(names)}
+        fmt = {
+            "split": "{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} videos [{elapsed}<{remaining}]"
+        }
+        self.bars = {
+            name: tqdm(
+                total=n_videos if name == "split" else None,
+                desc=f"{name:8s}",
+                position=i,
+                bar_format=fmt.get(name, "{desc} {n_fmt} clips in"),
+                disable=not enabled,
+                leave=True,
+            )
+            for i, name in enumerate(names)
+        }
 
     def video_done(self, res: dict[str, Any]) -> None:
         self.bars["split"].update(1)
         for stage in CLIP_STAGES:  # a clip reaches a stage unless an earlier stage dropped it
-            earlier = {"split", *CLIP_STAGES[:CLIP_STAGES.index(stage)]}
+            earlier = {"split", *CLIP_STAGES[: CLIP_STAGES.index(stage)]}
             self.bars[stage].update(sum(1 for c in res["clips"] if c["stage"] not in earlier))
 
     def stage_done(self, name: str, n: int) -> None:

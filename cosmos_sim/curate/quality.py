@@ -52,11 +52,18 @@ def apply(clip: Clip, cfg: QualityConfig) -> None:
         return
     # exposure first: a dark frame has little contrast, so it would also look "blurry"
     if bright < cfg.min_brightness:
-        clip.drop(STAGE, f"under-exposed: brightness {bright:.3f} < min_brightness {cfg.min_brightness:g}", bright)
+        clip.drop(
+            STAGE, f"under-exposed: brightness {bright:.3f} < min_brightness {cfg.min_brightness:g}", bright
+        )
     elif bright > cfg.max_brightness:
-        clip.drop(STAGE, f"over-exposed: brightness {bright:.3f} > max_brightness {cfg.max_brightness:g}", bright)
+        clip.drop(
+            STAGE, f"over-exposed: brightness {bright:.3f} > max_brightness {cfg.max_brightness:g}", bright
+        )
     elif clipped > cfg.max_clipped:
-        clip.drop(STAGE, f"clipped: {clipped:.2f} of pixels at black/white > max_clipped {cfg.max_clipped:g}",
-                  clipped)
+        clip.drop(
+            STAGE,
+            f"clipped: {clipped:.2f} of pixels at black/white > max_clipped {cfg.max_clipped:g}",
+            clipped,
+        )
     elif sharp < cfg.min_sharpness:
         clip.drop(STAGE, f"blurry: sharpness {sharp:.1f} < min_sharpness {cfg.min_sharpness:g}", sharp)

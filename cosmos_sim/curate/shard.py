@@ -79,8 +79,10 @@ def length_label(duration: float, edges: tuple[float, ...]) -> str:
 
 def bucket_of(clip: Clip, cfg: ShardConfig) -> str:
     """``<width>x<height>_<aspect>_<length>`` of the clip's source resolution."""
-    return f"{clip.width}x{clip.height}_{aspect_label(clip.width, clip.height)}_" \
-           f"{length_label(clip.duration, cfg.length_edges_s)}"
+    return (
+        f"{clip.width}x{clip.height}_{aspect_label(clip.width, clip.height)}_"
+        f"{length_label(clip.duration, cfg.length_edges_s)}"
+    )
 
 
 def stored_size(clip: Clip, cfg: ShardConfig) -> tuple[int, int]:
@@ -114,8 +116,13 @@ def write_shards(clips: list[Clip], out_dir: str | Path, cfg: ShardConfig) -> di
     for name, members in buckets.items():
         ids = [c.clip_id for c in members]
         prev = old.get("buckets", {}).get(name)
-        same = (old.get("format") == cfg.format and old.get("height") == cfg.height and prev is not None
-                and prev["clips"] == ids and (shard_dir / name).exists())
+        same = (
+            old.get("format") == cfg.format
+            and old.get("height") == cfg.height
+            and prev is not None
+            and prev["clips"] == ids
+            and (shard_dir / name).exists()
+        )
         entry = prev if same else _write_bucket(members, out_dir, shard_dir / name, cfg)
         manifest["buckets"][name] = entry
         for i, c in enumerate(members):
@@ -133,17 +140,41 @@ def _write_bucket(clips: list[Clip], out_dir: Path, path: Path, cfg: ShardConfig
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     size = stored_size(clips[0], cfg)
-    entry: dict[str, Any] = {"path": path.name, "clips": [c.clip_id for c in clips], "width": size[0],
-                             "height": size[1], "fps": clips[0].fps, "n_frames": 0}
+    entry: dict[str, Any] = {
+        "path": path.name,
+        "clips": [c.clip_id for c in clips],
+        "width": size[0],
+        "height": size[1],
+        "fps": clips[0].fps,
+        "n_frames": 0,
+    }
     if cfg.format == "zarr":
-        meta = [{"clip_id": c.clip_id, "caption": c.caption, "video": c.video, "start_s": c.start_frame / c.fps,
-                 "tags": c.tags} for c in clips]
+        meta = [
+            {
+                "clip_id": c.clip_id,
+                "caption": c.caption,
+                "video": c.video,
+                "start_s": c.start_frame / c.fps,
+                "tags": c.tags,
+            }
+            for c in clips
+        ]
+
         def load(c: Clip) -> np.ndarray:
             return read_frames(out_dir / c.path, size if size != (c.width, c.height) else None)
 
-        with TrajectoryStore.create(tmp, attrs={"source": "cosmos_sim.curate", "fps": clips[0].fps,
-                                                "bucket": path.name, "clips": meta}) as store, \
-                ThreadPoolExecutor(1) as pool:
+        with (
+            TrajectoryStore.create(
+                tmp,
+                attrs={
+                    "source": "cosmos_sim.curate",
+                    "fps": clips[0].fps,
+                    "bucket": path.name,
+                    "clips": meta,
+                },
+            ) as store,
+            ThreadPoolExecutor(1) as pool,
+        ):
             # decode the next clip while this one is compressed and written (both release the GIL)
             upcoming = pool.submit(load, clips[0])
             for i in range(len(clips)):
@@ -159,7 +190,7 @@ def _write_bucket(clips: list[Clip], out_dir: Path, path: Path, cfg: ShardConfig
             name = f"{path.name}-{start // cfg.clips_per_tar:05d}.tar"
             entry["tars"].append(name)
             with tarfile.open(tmp / name, "w") as tar:
-                for c in clips[start:start + cfg.clips_per_tar]:
+                for c in clips[start : start + cfg.clips_per_tar]:
                     tar.add(out_dir / c.path, arcname=f"{c.clip_id}.mp4")
                     data = json.dumps(c.record()).encode()
                     info = tarfile.TarInfo(f"{c.clip_id}.json")

@@ -65,7 +65,9 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip_s <= self.max_clip_s:
-            raise ValueError(f"need 0 < min_clip_s <= max_clip_s, got {self.min_clip_s} and {self.max_clip_s}")
+            raise ValueError(
+                f"need 0 < min_clip_s <= max_clip_s, got {self.min_clip_s} and {self.max_clip_s}"
+            )
         if self.analysis_fps <= 0 or self.analysis_width < 16:
             raise ValueError("analysis_fps must be > 0 and analysis_width >= 16")
 
@@ -112,10 +114,13 @@ class ShotDetector:
         if self.prev is not None:
             score = content_score(self.prev, thumb)
             self.scores.append(score)
-            recent = self.history[-self.cfg.window:]
+            recent = self.history[-self.cfg.window :]
             baseline = float(np.mean(recent)) if recent else 0.0
-            cut = (score >= self.cfg.threshold and score >= self.cfg.ratio * baseline
-                   and self.since_cut >= self.cfg.min_shot_frames)
+            cut = (
+                score >= self.cfg.threshold
+                and score >= self.cfg.ratio * baseline
+                and self.since_cut >= self.cfg.min_shot_frames
+            )
             self.history.append(score)
         self.prev = thumb
         self.since_cut = 0 if cut else self.since_cut + 1
@@ -133,7 +138,9 @@ def thumbnail(frame: av.VideoFrame) -> np.ndarray:
     else:
         rgb = frame.reformat(width=_THUMB[0] * 2, height=_THUMB[1] * 2, format="rgb24").to_ndarray()
         planes = list(cv2.split(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)))
-    return np.stack([cv2.resize(p, _THUMB, interpolation=cv2.INTER_AREA) for p in planes], -1).astype(np.float32)
+    return np.stack([cv2.resize(p, _THUMB, interpolation=cv2.INTER_AREA) for p in planes], -1).astype(
+        np.float32
+    )
 
 
 class _ClipWriter:
@@ -152,7 +159,11 @@ class _ClipWriter:
         self.n = 0
 
     def write(self, frame: av.VideoFrame) -> None:
-        if frame.format.name != "yuv420p" or frame.width != self.stream.width or frame.height != self.stream.height:
+        if (
+            frame.format.name != "yuv420p"
+            or frame.width != self.stream.width
+            or frame.height != self.stream.height
+        ):
             frame = frame.reformat(width=self.stream.width, height=self.stream.height, format="yuv420p")
         frame.pts, frame.time_base = self.n, self.time_base
         self.n += 1
@@ -175,9 +186,23 @@ class _ClipWriter:
 class _Splitter:
     """The per-video state of the streaming pass (current clip, buffers, writer)."""
 
-    def __init__(self, video: str, video_id: str, clip_dir: Path, out_dir: Path, stream, cfg: SplitConfig,
-                 on_clip: Callable[[Clip], None] | None):
-        self.video, self.video_id, self.clip_dir, self.out_dir, self.cfg = video, video_id, clip_dir, out_dir, cfg
+    def __init__(
+        self,
+        video: str,
+        video_id: str,
+        clip_dir: Path,
+        out_dir: Path,
+        stream,
+        cfg: SplitConfig,
+        on_clip: Callable[[Clip], None] | None,
+    ):
+        self.video, self.video_id, self.clip_dir, self.out_dir, self.cfg = (
+            video,
+            video_id,
+            clip_dir,
+            out_dir,
+            cfg,
+        )
         self.on_clip = on_clip
         self.callback_s = 0.0
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
@@ -203,8 +228,16 @@ class _Splitter:
 
     def start(self, frame_idx: int) -> None:
         i = len(self.clips)
-        self._clip = Clip(video=self.video, clip_id=f"{self.video_id}_{i:04d}", index=i, start_frame=frame_idx,
-                          end_frame=frame_idx, fps=self.fps, width=self.width, height=self.height)
+        self._clip = Clip(
+            video=self.video,
+            clip_id=f"{self.video_id}_{i:04d}",
+            index=i,
+            start_frame=frame_idx,
+            end_frame=frame_idx,
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
+        )
         self.clips.append(self._clip)
         self._want_next_gray = False
 
@@ -227,7 +260,9 @@ class _Splitter:
             self._buffer.append(frame)
             if len(self._buffer) >= self.min_frames:  # long enough to keep: start encoding
                 clip.path = str((self.clip_dir / f"{clip.clip_id}.mp4").relative_to(self.out_dir))
-                self._writer = _ClipWriter(self.out_dir / clip.path, self.width, self.height, self.rate, self.cfg)
+                self._writer = _ClipWriter(
+                    self.out_dir / clip.path, self.width, self.height, self.rate, self.cfg
+                )
                 for f in self._buffer:
                     self._writer.write(f)
                 self._buffer.clear()
@@ -263,8 +298,14 @@ class _Splitter:
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path, cfg: SplitConfig,
-                on_clip: Callable[[Clip], None] | None = None) -> SplitResult:
+def split_video(
+    path: str | Path,
+    video: str,
+    video_id: str,
+    out_dir: str | Path,
+    cfg: SplitConfig,
+    on_clip: Callable[[Clip], None] | None = None,
+) -> SplitResult:
     """Decode ``path`` once; return its clips (MP4s under ``out_dir/clips/<video_id>/``).
 
     ``on_clip(clip)`` is called as soon as each clip is complete (its MP4 closed), so the later
@@ -309,5 +350,13 @@ def split_video(path: str | Path, video: str, video_id: str, out_dir: str | Path
     if n == 0:
         raise ValueError("no frames could be decoded")
     total = cpu_seconds() - t_start
-    return SplitResult(clips=sp.clips, cuts=cuts, n_frames=n, fps=sp.fps, width=sp.width, height=sp.height,
-                       decode_s=total - sp.transcode_s - sp.callback_s, transcode_s=sp.transcode_s)
+    return SplitResult(
+        clips=sp.clips,
+        cuts=cuts,
+        n_frames=n,
+        fps=sp.fps,
+        width=sp.width,
+        height=sp.height,
+        decode_s=total - sp.transcode_s - sp.callback_s,
+        transcode_s=sp.transcode_s,
+    )

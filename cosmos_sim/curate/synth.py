@@ -28,11 +28,19 @@ def photo(name: str, size: tuple[int, int], margin: float = 1.6) -> np.ndarray:
     img = img[..., :3]
     w, h = size
     scale = max(margin * w / img.shape[1], margin * h / img.shape[0])
-    return cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
+    )
 
 
-def pan(image: np.ndarray, n: int, size: tuple[int, int], velocity: tuple[float, float] = (2.0, 0.0),
-        shake: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+def pan(
+    image: np.ndarray,
+    n: int,
+    size: tuple[int, int],
+    velocity: tuple[float, float] = (2.0, 0.0),
+    shake: float = 0.0,
+    seed: int = 0,
+) -> list[np.ndarray]:
     """``n`` crops of ``size`` (w, h) whose window moves ``velocity`` px/frame (content moves the other way).
 
     ``shake`` adds a random per-frame offset of up to that many pixels (an erratic hand-held camera).
@@ -45,12 +53,13 @@ def pan(image: np.ndarray, n: int, size: tuple[int, int], velocity: tuple[float,
         dx, dy = rng.uniform(-shake, shake, 2) if shake else (0.0, 0.0)
         x = int(np.clip(round(x0 + velocity[0] * i + dx), 0, image.shape[1] - w))
         y = int(np.clip(round(y0 + velocity[1] * i + dy), 0, image.shape[0] - h))
-        frames.append(np.ascontiguousarray(image[y:y + h, x:x + w]))
+        frames.append(np.ascontiguousarray(image[y : y + h, x : x + w]))
     return frames
 
 
-def pan_photo(name: str, n: int, size: tuple[int, int], velocity: tuple[float, float] = (2.0, 0.0),
-              **kw) -> list[np.ndarray]:
+def pan_photo(
+    name: str, n: int, size: tuple[int, int], velocity: tuple[float, float] = (2.0, 0.0), **kw
+) -> list[np.ndarray]:
     """``pan`` over the scikit-image photo ``name``."""
     return pan(photo(name, size), n, size, velocity, **kw)
 
@@ -63,7 +72,7 @@ def zoom(image: np.ndarray, n: int, size: tuple[int, int], rate: float = 0.01) -
     for i in range(n):
         s = 1.0 / (1.0 + rate) ** i
         cw, ch = min(image.shape[1], 1.5 * w * s), min(image.shape[0], 1.5 * h * s)
-        crop = image[int(cy - ch / 2):int(cy + ch / 2), int(cx - cw / 2):int(cx + cw / 2)]
+        crop = image[int(cy - ch / 2) : int(cy + ch / 2), int(cx - cw / 2) : int(cx + cw / 2)]
         frames.append(cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA))
     return frames
 
@@ -93,8 +102,13 @@ def expose(frames: Iterable[np.ndarray], gain: float = 4.0) -> list[np.ndarray]:
     return [np.clip(f.astype(np.float32) * gain, 0, 255).astype(np.uint8) for f in frames]
 
 
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: int = 30, codec: str = "libx264",
-                faststart: bool = False) -> Path:
+def write_video(
+    path: str | Path,
+    frames: Sequence[np.ndarray],
+    fps: int = 30,
+    codec: str = "libx264",
+    faststart: bool = False,
+) -> Path:
     """Encode RGB frames as an MP4 (H.264 by default) at ``fps``; ``faststart`` puts the index first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

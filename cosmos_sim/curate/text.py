@@ -66,10 +66,17 @@ def ocr_words(frames: list[np.ndarray], cfg: TextConfig) -> list[list[str]]:
     ok, png = cv2.imencode(".png", np.concatenate(rows))
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 image
         raise ValueError("could not encode the frames for OCR")
-    proc = subprocess.run([cfg.tesseract, "stdin", "stdout", "--psm", "11", "tsv"], input=png.tobytes(),
-                          capture_output=True, timeout=cfg.timeout_s * len(frames), check=False)
+    proc = subprocess.run(
+        [cfg.tesseract, "stdin", "stdout", "--psm", "11", "tsv"],
+        input=png.tobytes(),
+        capture_output=True,
+        timeout=cfg.timeout_s * len(frames),
+        check=False,
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}")
+        raise RuntimeError(
+            f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}"
+        )
     words: list[list[str]] = [[] for _ in frames]
     for line in proc.stdout.decode(errors="replace").splitlines()[1:]:
         cols = line.split("\t")
@@ -100,5 +107,9 @@ def apply(clip: Clip, cfg: TextConfig) -> None:
     if found:
         clip.extra["text"] = " ".join(found)[:200]
     if n_words >= cfg.min_words:
-        clip.drop(STAGE, f"burned-in text: {n_words:g} words per frame >= min_words {cfg.min_words:g} "
-                  f"({' '.join(found)[:60]!r})", n_words)
+        clip.drop(
+            STAGE,
+            f"burned-in text: {n_words:g} words per frame >= min_words {cfg.min_words:g} "
+            f"({' '.join(found)[:60]!r})",
+            n_words,
+        )

@@ -64,7 +64,11 @@ class TrajectoryWindowDataset(Dataset):
             raise ValueError(f"stride must be >= 1, got {stride}")
         if image_dtype not in ("uint8", "float"):
             raise ValueError(f"image_dtype must be 'uint8' or 'float', got {image_dtype!r}")
-        store = store_or_path if isinstance(store_or_path, TrajectoryStore) else TrajectoryStore.open(store_or_path)
+        store = (
+            store_or_path
+            if isinstance(store_or_path, TrajectoryStore)
+            else TrajectoryStore.open(store_or_path)
+        )
         self.path = store.path
         self.window = context + horizon
         self.context, self.horizon, self.stride = context, horizon, stride
@@ -78,7 +82,11 @@ class TrajectoryWindowDataset(Dataset):
             raise KeyError(f"keys {missing} not in trajectory store {store.path}; available: {sorted(info)}")
         self._image_keys = {k for k in self.keys if is_image_key(*info[k])}
 
-        chosen = np.arange(store.n_episodes) if episodes is None else np.unique(np.asarray(episodes, dtype=np.int64))
+        chosen = (
+            np.arange(store.n_episodes)
+            if episodes is None
+            else np.unique(np.asarray(episodes, dtype=np.int64))
+        )
         bad = [int(e) for e in chosen if not 0 <= e < store.n_episodes]
         if bad:
             raise ValueError(f"episodes {bad} out of range: {store.path} has {store.n_episodes} episodes")

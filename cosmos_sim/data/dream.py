@@ -1,6 +1,6 @@
-"""Synthetic trajectories: roll policies out inside a world model and record them as a trajectory store.
+r"""Synthetic trajectories: roll policies out inside a world model and record them as a trajectory store.
 
-    cosmos-sim dream --model manip-dit-nano --from cosmos_sim/Manipulation-GT-v0 --policy random \\
+    cosmos-sim dream --model manip-dit-nano --from cosmos_sim/Manipulation-GT-v0 --policy random \
         --episodes 64 --out data/dream.zarr [--workers 2] [--executor local|ray] [--min-return -30]
 
 Starting frames (``--from``):
@@ -103,9 +103,11 @@ def source_kind(source: str) -> str:
         return "store"
     if source in gym.registry:
         return "gt"
-    raise ConfigError(f"--from {source!r} is neither a registered Gymnasium id, a trajectory store nor a PNG/JPEG "
-                     "image; e.g. --from cosmos_sim/Manipulation-GT-v0, --from data/tok/train_manip_expert.zarr, "
-                     "--from frame.png")
+    raise ConfigError(
+        f"--from {source!r} is neither a registered Gymnasium id, a trajectory store nor a PNG/JPEG "
+        "image; e.g. --from cosmos_sim/Manipulation-GT-v0, --from data/tok/train_manip_expert.zarr, "
+        "--from frame.png"
+    )
 
 
 def _load_image(path: str, frame_shape: tuple[int, ...]) -> np.ndarray:
@@ -116,19 +118,25 @@ def _load_image(path: str, frame_shape: tuple[int, ...]) -> np.ndarray:
         img = np.repeat(img[..., None], 3, axis=-1)
     img = img[..., :3].astype(np.uint8)
     if img.shape != frame_shape:
-        raise ConfigError(f"image {path} is {img.shape[1]}x{img.shape[0]}, the world model works on "
-                         f"{frame_shape[1]}x{frame_shape[0]} frames; resize it first")
+        raise ConfigError(
+            f"image {path} is {img.shape[1]}x{img.shape[0]}, the world model works on "
+            f"{frame_shape[1]}x{frame_shape[0]} frames; resize it first"
+        )
     return img
 
 
 def _check_policy(policy: str, kind: str) -> None:
     if policy == "expert" and kind != "gt":
-        raise ConfigError("the 'expert' policy reads the GT scene's privileged state, which a dream has not: use it "
-                         "with a GT id as --from (the GT scene then runs in lockstep to drive it), or use "
-                         "--policy random or a policy directory (policies that read pixels)")
+        raise ConfigError(
+            "the 'expert' policy reads the GT scene's privileged state, which a dream has not: use it "
+            "with a GT id as --from (the GT scene then runs in lockstep to drive it), or use "
+            "--policy random or a policy directory (policies that read pixels)"
+        )
     if policy not in ("random", "expert") and not (Path(policy) / "config.json").is_file():
-        raise ConfigError(f"--policy {policy!r} is not 'random', 'expert' or a policy directory (config.json + "
-                         "model.safetensors, from cosmos-sim train-policy)")
+        raise ConfigError(
+            f"--policy {policy!r} is not 'random', 'expert' or a policy directory (config.json + "
+            "model.safetensors, from cosmos-sim train-policy)"
+        )
 
 
 def check_config(cfg: DreamConfig) -> tuple[str, Path]:
@@ -163,8 +171,10 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
     action_space = probe.action_space
     if kind == "gt":
         env_id = cfg.source
-        gt_envs = [gym.make(env_id, **(mc.env_kwargs if env_id == mc.env_id else {})).unwrapped
-                   for _ in range(n if cfg.policy == "expert" else 1)]
+        gt_envs = [
+            gym.make(env_id, **(mc.env_kwargs if env_id == mc.env_id else {})).unwrapped
+            for _ in range(n if cfg.policy == "expert" else 1)
+        ]
         first = []
         for i, s in enumerate(seeds):
             obs, _ = gt_envs[i if cfg.policy == "expert" else 0].reset(seed=int(s))
@@ -178,8 +188,9 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
         first = [_load_image(cfg.source, frame_shape)] * n
     first_frames = np.stack(first)
     if first_frames.shape[1:] != frame_shape:
-        raise ConfigError(f"starting frames from {cfg.source} are {first_frames.shape[1:]}, the model needs "
-                         f"{frame_shape}")
+        raise ConfigError(
+            f"starting frames from {cfg.source} are {first_frames.shape[1:]}, the model needs {frame_shape}"
+        )
 
     net = None
     if cfg.policy not in ("random", "expert"):
@@ -188,7 +199,9 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
         from cosmos_sim.policies.networks import check_spaces, load_policy
 
         pol = load_policy(cfg.policy)
-        check_spaces(pol, spaces.Box(0, 255, frame_shape, np.uint8), action_space, what=f"world model {cfg.model}")
+        check_spaces(
+            pol, spaces.Box(0, 255, frame_shape, np.uint8), action_space, what=f"world model {cfg.model}"
+        )
         net = pol.net
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     gens = [torch.Generator().manual_seed(int(s) & 0x7FFF_FFFF_FFFF_FFFF) for s in seeds]
@@ -234,15 +247,20 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
         trunc = np.zeros(t_len + 1, bool)
         success = bool(succ_prob[-1] > SUCCESS_THRESHOLD)
         term[-1], trunc[-1] = success, not success
-        out.append({"seed": int(s), "episode": {
-            "rgb": f[i, : t_len + 1],
-            "action": np.concatenate([a_[i, :t_len], np.zeros((1, a_.shape[-1]), np.float32)]),
-            "reward": np.concatenate([r_[i, :t_len], [0.0]]).astype(np.float32),
-            "success_prob": succ_prob,
-            "is_success": succ_prob > SUCCESS_THRESHOLD,
-            "terminated": term,
-            "truncated": trunc,
-        }})
+        out.append(
+            {
+                "seed": int(s),
+                "episode": {
+                    "rgb": f[i, : t_len + 1],
+                    "action": np.concatenate([a_[i, :t_len], np.zeros((1, a_.shape[-1]), np.float32)]),
+                    "reward": np.concatenate([r_[i, :t_len], [0.0]]).astype(np.float32),
+                    "success_prob": succ_prob,
+                    "is_success": succ_prob > SUCCESS_THRESHOLD,
+                    "terminated": term,
+                    "truncated": trunc,
+                },
+            }
+        )
     return out
 
 
@@ -259,12 +277,23 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
     seeds = list(range(cfg.seed, cfg.seed + cfg.episodes))
     blocks = [seeds[i : i + cfg.block] for i in range(0, len(seeds), cfg.block)]
     attrs = {
-        "env_id": meta.get("env_id"), "env_kwargs": meta.get("env_kwargs", {}),
-        "action_layout": list(meta.get("action_layout", [])), "fps": 20, "policy": cfg.policy,
-        "recording_convention": CONVENTION, "image_keys": ["rgb"],
-        "dream": {"model": str(model_dir), "model_sha": file_sha(model_dir / "model.safetensors"),
-                  "source": cfg.source, "source_kind": kind, "policy": cfg.policy, "first_seed": cfg.seed,
-                  "max_steps": cfg.max_steps, "min_return": None if math.isinf(cfg.min_return) else cfg.min_return},
+        "env_id": meta.get("env_id"),
+        "env_kwargs": meta.get("env_kwargs", {}),
+        "action_layout": list(meta.get("action_layout", [])),
+        "fps": 20,
+        "policy": cfg.policy,
+        "recording_convention": CONVENTION,
+        "image_keys": ["rgb"],
+        "dream": {
+            "model": str(model_dir),
+            "model_sha": file_sha(model_dir / "model.safetensors"),
+            "source": cfg.source,
+            "source_kind": kind,
+            "policy": cfg.policy,
+            "first_seed": cfg.seed,
+            "max_steps": cfg.max_steps,
+            "min_return": None if math.isinf(cfg.min_return) else cfg.min_return,
+        },
         "command": command,
     }
     store = TrajectoryStore.create(cfg.out, attrs=attrs, overwrite=cfg.overwrite)
@@ -298,12 +327,21 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - t0
-        store.update_attrs({"dream_summary": {"episodes": len(returns), "kept": kept, "seconds": round(seconds, 2)}})
+        store.update_attrs(
+            {"dream_summary": {"episodes": len(returns), "kept": kept, "seconds": round(seconds, 2)}}
+        )
         store.close()
-    summary = {"out": cfg.out, "episodes": len(returns), "kept": kept, "model_frames": frames,
-               "seconds": seconds, "trajectories_per_hour": len(returns) / seconds * 3600,
-               "frames_per_s": frames / seconds, "mean_predicted_return": float(np.mean(returns)),
-               "config": {k: v for k, v in asdict(cfg).items()}}
+    summary = {
+        "out": cfg.out,
+        "episodes": len(returns),
+        "kept": kept,
+        "model_frames": frames,
+        "seconds": seconds,
+        "trajectories_per_hour": len(returns) / seconds * 3600,
+        "frames_per_s": frames / seconds,
+        "mean_predicted_return": float(np.mean(returns)),
+        "config": {k: v for k, v in asdict(cfg).items()},
+    }
     return summary
 
 

@@ -39,7 +39,8 @@ def viewable_keys(store: TrajectoryStore) -> list[str]:
 def camera_keys(store: TrajectoryStore) -> list[str]:
     """Top-level uint8 HxWx3 keys: the cameras of a store, in the env's order when it is recorded."""
     cams = [
-        k for k, (shape, dtype) in store.key_info().items()
+        k
+        for k, (shape, dtype) in store.key_info().items()
         if "/" not in k and len(shape) == 3 and shape[-1] == 3 and dtype == np.uint8
     ]
     grid = [k for row in store.attrs.get("camera_grid", []) for k in row]
@@ -129,7 +130,9 @@ def _check_episode(store: TrajectoryStore, episode: int) -> int:
     if n == 0:
         raise StoreError(f"store {store.path} has no episodes to export")
     if not isinstance(episode, int | np.integer) or not -n <= episode < n:
-        raise ConfigError(f"episode {episode!r} out of range: store {store.path} has {n} episodes (0..{n - 1})")
+        raise ConfigError(
+            f"episode {episode!r} out of range: store {store.path} has {n} episodes (0..{n - 1})"
+        )
     return int(episode) % n
 
 
@@ -155,8 +158,12 @@ def episode_frames(
 
 
 def export_episode(
-    store_path: str | os.PathLike, episode: int, out: str | os.PathLike, key: str | None = None,
-    fps: float | None = None, scale: int | None = None,
+    store_path: str | os.PathLike,
+    episode: int,
+    out: str | os.PathLike,
+    key: str | None = None,
+    fps: float | None = None,
+    scale: int | None = None,
 ) -> Path:
     """Write one episode as MP4 (H.264) or GIF, chosen by ``out``'s suffix; returns ``out``.
 
@@ -185,14 +192,19 @@ def export_episode(
         # yuv420p (what players expect) needs even sizes: pad by one pixel where odd.
         h, w = frames.shape[1:3]
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        iio2.mimwrite(out, list(frames), fps=fps, codec="libx264", pixelformat="yuv420p",
-                      macro_block_size=1, quality=8)
+        iio2.mimwrite(
+            out, list(frames), fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, quality=8
+        )
     return out
 
 
 def contact_sheet(
-    store_path: str | os.PathLike, out_png: str | os.PathLike, episodes: Sequence[int] | int | None = None,
-    frames: Sequence[int] | int = 8, key: str | None = None, scale: int = 1,
+    store_path: str | os.PathLike,
+    out_png: str | os.PathLike,
+    episodes: Sequence[int] | int | None = None,
+    frames: Sequence[int] | int = 8,
+    key: str | None = None,
+    scale: int = 1,
 ) -> Path:
     """A PNG grid: one row per episode, one column per chosen frame; returns ``out_png``.
 
@@ -216,8 +228,10 @@ def contact_sheet(
     for e in episodes:
         e = _check_episode(store, e)
         n = int(store.episode_lengths[e])
-        idx = np.linspace(0, n - 1, frames).round().astype(int) if isinstance(frames, int) else np.minimum(
-            np.asarray(frames, dtype=int), n - 1
+        idx = (
+            np.linspace(0, n - 1, frames).round().astype(int)
+            if isinstance(frames, int)
+            else np.minimum(np.asarray(frames, dtype=int), n - 1)
         )
         cells = _upscale(episode_frames(store, e, key, rows=idx), scale)
         rows.append(tile([c[None] for c in cells], ncols=len(cells), gap=3 * _GAP)[0])

@@ -110,7 +110,9 @@ def _make_env(env: str | EnvSpec, kwargs: dict[str, Any]) -> gym.Env:
     try:
         return gym.make(env, **kwargs)
     except gym.error.NameNotFound as e:
-        raise ConfigError(f"unknown env id {name!r} ({e}); see `cosmos-sim list-envs` or register it first") from e
+        raise ConfigError(
+            f"unknown env id {name!r} ({e}); see `cosmos-sim list-envs` or register it first"
+        ) from e
     except TypeError as e:
         msg = str(e)
         if "maps" in kwargs and "'maps'" in msg:
@@ -143,7 +145,9 @@ def check_config(cfg: GenerateConfig) -> None:
 # ---- one episode -----------------------------------------------------------------------------
 def _is_image_space(space: gym.Space) -> bool:
     return (
-        isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+        isinstance(space, spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
         and space.shape[-1] in (1, 3, 4)
     )
 
@@ -189,8 +193,13 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
     return row
 
 
-def rollout(env: gym.Env, policy_name: str, seed: int, max_steps: int | None = None,
-            policy_options: dict | None = None) -> dict[str, np.ndarray]:
+def rollout(
+    env: gym.Env,
+    policy_name: str,
+    seed: int,
+    max_steps: int | None = None,
+    policy_options: dict | None = None,
+) -> dict[str, np.ndarray]:
     """Run one seeded episode and return its rows ``{key: array (T+1, ...)}`` (module convention)."""
     policy = make_policy(policy_name, env, seed, **(policy_options or {}))
     obs, info = env.reset(seed=seed)
@@ -255,15 +264,19 @@ def _env_attrs(env: gym.Env, cfg: GenerateConfig, kwargs: dict) -> dict[str, Any
         "policy": cfg.policy,
         "recording_convention": CONVENTION,
         # Image observation keys in the env's order (e.g. the six driving cameras), for viewers.
-        "image_keys": [k for k, _, image in _flatten_obs(env.observation_space.sample(), env.observation_space)
-                       if image],
+        "image_keys": [
+            k for k, _, image in _flatten_obs(env.observation_space.sample(), env.observation_space) if image
+        ],
         # Rows of camera names for grid views (multi-camera envs that define one).
         "camera_grid": [list(row) for row in getattr(u, "camera_grid", ())],
     }
     if hasattr(u, "camera_params") and hasattr(u, "cameras"):
         attrs["cameras"] = {
-            cam: {"intrinsics": u.camera_params(cam).intrinsics, "width": getattr(u, "width", None),
-                  "height": getattr(u, "height", None)}
+            cam: {
+                "intrinsics": u.camera_params(cam).intrinsics,
+                "width": getattr(u, "width", None),
+                "height": getattr(u, "height", None),
+            }
             for cam in u.cameras
         }
     if hasattr(u, "segmentation_labels"):
@@ -291,7 +304,9 @@ def _episodes(cfg: GenerateConfig, spec: EnvSpec, kwargs: dict, seeds: list[int]
     with process_pool(cfg.workers) as pool:
         # A bounded window of blocks in flight keeps memory flat when writing lags behind.
         todo = iter(tasks)
-        pending = [pool.submit(_rollout_block, *t) for _, t in zip(range(2 * cfg.workers), todo, strict=False)]
+        pending = [
+            pool.submit(_rollout_block, *t) for _, t in zip(range(2 * cfg.workers), todo, strict=False)
+        ]
         while pending:
             done = pending.pop(0).result()
             nxt = next(todo, None)
@@ -345,7 +360,9 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     try:
         if cfg.max_steps is None and (env.spec is None or env.spec.max_episode_steps is None):
             raise ConfigError(f"env {cfg.env_id!r} has no time limit; set max_steps so episodes end")
-        make_policy(cfg.policy, env, cfg.seed, **cfg.policy_options)  # fail fast, e.g. "expert" for an env without one
+        make_policy(
+            cfg.policy, env, cfg.seed, **cfg.policy_options
+        )  # fail fast, e.g. "expert" for an env without one
         env.reset(seed=cfg.seed)  # some envs know their cameras only after a reset
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
         attrs = {**_env_attrs(env, cfg, kwargs), "command": command, "config": asdict(cfg)}
@@ -369,10 +386,16 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
             bar.set_postfix(frames=frames)
         bar.close()
         seconds = time.perf_counter() - t0
-        runs = [*store.attrs.get("runs", []), {
-            "command": command, "config": asdict(cfg), "episodes": [first_episode, store.n_episodes],
-            "seeds": [seeds[0], seeds[-1]], "seconds": round(seconds, 3),
-        }]
+        runs = [
+            *store.attrs.get("runs", []),
+            {
+                "command": command,
+                "config": asdict(cfg),
+                "episodes": [first_episode, store.n_episodes],
+                "seeds": [seeds[0], seeds[-1]],
+                "seconds": round(seconds, 3),
+            },
+        ]
         store.update_attrs({"runs": runs})
         n_store_steps, n_store_episodes = store.n_steps, store.n_episodes
     on_disk = _dir_bytes(cfg.out)
@@ -419,13 +442,32 @@ def _print_summary(cfg: GenerateConfig, s: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def record_noisy_expert(out: str, episodes: int, seed: int, env_id: str = "cosmos_sim/Manipulation-GT-v0",
-                        max_noise: float = 0.6, max_random: float = 0.3, max_steps: int = 100,
-                        maps: tuple[str, ...] = (), workers: int = 1) -> TrajectoryStore:
+def record_noisy_expert(
+    out: str,
+    episodes: int,
+    seed: int,
+    env_id: str = "cosmos_sim/Manipulation-GT-v0",
+    max_noise: float = 0.6,
+    max_random: float = 0.3,
+    max_steps: int = 100,
+    maps: tuple[str, ...] = (),
+    workers: int = 1,
+) -> TrajectoryStore:
     """A new store (replacing ``out``) of ``episodes`` noisy-expert episodes from seed ``seed`` on: world-model
     training data, ``cosmos-sim generate --policy noisy-expert`` from Python (see ``NoisyExpertPolicy``)."""
     shutil.rmtree(out, ignore_errors=True)
-    generate(GenerateConfig(env_id=env_id, episodes=episodes, out=out, policy="noisy-expert", seed=seed,
-                            max_steps=max_steps, maps=tuple(maps), workers=workers, progress=False,
-                            policy_options={"max_noise": max_noise, "max_random": max_random}))
+    generate(
+        GenerateConfig(
+            env_id=env_id,
+            episodes=episodes,
+            out=out,
+            policy="noisy-expert",
+            seed=seed,
+            max_steps=max_steps,
+            maps=tuple(maps),
+            workers=workers,
+            progress=False,
+            policy_options={"max_noise": max_noise, "max_random": max_random},
+        )
+    )
     return TrajectoryStore.open(out)

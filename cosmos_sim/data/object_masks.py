@@ -25,9 +25,11 @@ def seg_key_of(store: TrajectoryStore, key: str = "rgb") -> str:
     cam = key if key in cams else (cams[0] if key == "rgb" and cams else None)
     seg = f"maps/{cam}/seg"
     if cam is None or seg not in store.key_info():
-        raise ValueError(f"--object-weight needs the segmentation map under {key!r} in {store.path}, but the store "
-                         f"has no {seg!r}; record it with `cosmos-sim generate ... --maps seg` or use "
-                         "--object-weight 1")
+        raise ValueError(
+            f"--object-weight needs the segmentation map under {key!r} in {store.path}, but the store "
+            f"has no {seg!r}; record it with `cosmos-sim generate ... --maps seg` or use "
+            "--object-weight 1"
+        )
     return seg
 
 
@@ -37,8 +39,13 @@ def object_ids(store: TrajectoryStore, static_labels: tuple[str, ...] = STATIC_L
     return np.array([int(i) for i, name in labels.items() if name not in static_labels], dtype=np.int32)
 
 
-def object_masks(store: TrajectoryStore, key: str = "rgb", static_labels: tuple[str, ...] = STATIC_LABELS,
-                 start: int = 0, stop: int | None = None) -> np.ndarray:
+def object_masks(
+    store: TrajectoryStore,
+    key: str = "rgb",
+    static_labels: tuple[str, ...] = STATIC_LABELS,
+    start: int = 0,
+    stop: int | None = None,
+) -> np.ndarray:
     """``(N, H, W)`` bool: the object pixels of rows ``start:stop`` under image ``key``."""
     stop = store.n_steps if stop is None else stop
     return np.isin(store.read(seg_key_of(store, key), start, stop), object_ids(store, static_labels))

@@ -11,7 +11,9 @@ def side_by_side(gt: np.ndarray, pred: np.ndarray, scale: int = 2) -> np.ndarray
     """``(T, H, W, 3)`` GT and prediction -> ``(T, s*H, s*3W + gaps, 3)`` frames: GT | prediction | |error| x 3."""
     err = np.clip(np.abs(gt.astype(np.int16) - pred.astype(np.int16)).max(-1) * 3, 0, 255).astype(np.uint8)
     err = np.repeat(err[..., None], 3, axis=-1)
-    gap = np.full((*gt.shape[:2], 8, 3), 255, np.uint8)  # 64x64 frames: widths stay multiples of 16 (video codecs)
+    gap = np.full(
+        (*gt.shape[:2], 8, 3), 255, np.uint8
+    )  # 64x64 frames: widths stay multiples of 16 (video codecs)
     out = np.concatenate([gt, gap, pred, gap, err], axis=2)
     return out.repeat(scale, axis=1).repeat(scale, axis=2)
 

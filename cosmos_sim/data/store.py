@@ -165,7 +165,9 @@ class TrajectoryStore:
             )
         if p.exists() and not (is_store(p) or (p.is_dir() and not any(p.iterdir()))):
             # Never wipe a directory that is not ours, even with overwrite=True.
-            raise StoreError(f"{p} exists and is not a trajectory store or an empty directory; choose another path")
+            raise StoreError(
+                f"{p} exists and is not a trajectory store or an empty directory; choose another path"
+            )
         root = zarr.open_group(str(p), mode="w", zarr_format=3)
         root.attrs.update(
             _jsonable(
@@ -326,7 +328,9 @@ class TrajectoryStore:
         """Committed rows ``[start, stop)`` of ``key`` (global row indices)."""
         self._check_key(key)
         if not 0 <= start <= stop <= self._n_steps:
-            raise IndexError(f"rows [{start}, {stop}) outside the {self._n_steps} committed rows of {self.path}")
+            raise IndexError(
+                f"rows [{start}, {stop}) outside the {self._n_steps} committed rows of {self.path}"
+            )
         return np.asarray(self._array(key)[start:stop])
 
     # ---- writing -----------------------------------------------------------------------------
@@ -352,15 +356,21 @@ class TrajectoryStore:
             data = self._root["data"]
             for key, value in arrays.items():
                 self._arrays[key] = data.create_array(
-                    key, shape=(0, *value.shape[1:]), chunks=_chunks_for(value.shape[1:], value.dtype),
-                    dtype=value.dtype, fill_value=0, compressors=[_compressor(value.dtype)],
+                    key,
+                    shape=(0, *value.shape[1:]),
+                    chunks=_chunks_for(value.shape[1:], value.dtype),
+                    dtype=value.dtype,
+                    fill_value=0,
+                    compressors=[_compressor(value.dtype)],
                 )
 
         # Everything goes past the committed end; the keys are written in parallel (zarr's calls
         # mostly wait on compression and file I/O).
         jobs = [(self._array(k), v, n0) for k, v in arrays.items()]
-        jobs += [(self._meta["episode_ends"], np.array([n0 + length]), e0),
-                 (self._meta["episode_seeds"], np.array([seed]), e0)]
+        jobs += [
+            (self._meta["episode_ends"], np.array([n0 + length]), e0),
+            (self._meta["episode_seeds"], np.array([seed]), e0),
+        ]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=8)
         for f in [self._pool.submit(_write_rows, *job) for job in jobs]:
@@ -385,7 +395,9 @@ class TrajectoryStore:
             if gen >= 0 and crc == _crc(gen, n_eps, n_steps) and (best is None or gen > best[0]):
                 best = (gen, n_eps, n_steps, slot)
         if best is None:
-            raise StoreError(f"trajectory store {self.path} is corrupt: no valid commit record in meta/commit")
+            raise StoreError(
+                f"trajectory store {self.path} is corrupt: no valid commit record in meta/commit"
+            )
         return best
 
     def _commit(self, n_episodes: int, n_steps: int) -> None:
@@ -432,7 +444,9 @@ class TrajectoryStore:
 
     def _check_writable(self) -> None:
         if self.mode != "a" or self._lock_fd is None:
-            raise StoreError(f"trajectory store {self.path} is open read-only; open it with mode='a' to write")
+            raise StoreError(
+                f"trajectory store {self.path} is open read-only; open it with mode='a' to write"
+            )
 
     def _check_episode_arrays(self, arrays: dict[str, np.ndarray]) -> int:
         if not arrays:
@@ -442,7 +456,9 @@ class TrajectoryStore:
         length = lengths[first]
         for key, n in lengths.items():
             if n is None:
-                raise StoreError(f"episode key {key!r} is a scalar; every key needs a leading time axis (T, ...)")
+                raise StoreError(
+                    f"episode key {key!r} is a scalar; every key needs a leading time axis (T, ...)"
+                )
             if n != length:
                 raise StoreError(
                     f"episode key {key!r} has {n} rows but {first!r} has {length}; all keys need the same length"
@@ -451,7 +467,9 @@ class TrajectoryStore:
             raise StoreError("an episode needs at least one row (T >= 1)")
         for key, v in arrays.items():
             if v.dtype.kind not in "biuf":
-                raise StoreError(f"episode key {key!r} has dtype {v.dtype}; use bool, integer or float arrays")
+                raise StoreError(
+                    f"episode key {key!r} has dtype {v.dtype}; use bool, integer or float arrays"
+                )
         if self._n_episodes == 0:
             return length
         missing, extra = sorted(set(self._keys) - set(arrays)), sorted(set(arrays) - set(self._keys))

@@ -83,7 +83,9 @@ class Consistency3DConfig:
 
     def __post_init__(self):
         if not self.strides or any(int(s) != s or s < 1 for s in self.strides):
-            raise ValueError(f"strides={self.strides} must be a non-empty tuple of positive ints, e.g. (1, 4)")
+            raise ValueError(
+                f"strides={self.strides} must be a non-empty tuple of positive ints, e.g. (1, 4)"
+            )
         if int(self.upsample) != self.upsample or self.upsample < 1:
             raise ValueError(f"upsample={self.upsample} must be a positive int (1 = no upsampling)")
         if not 0.0 < self.ratio <= 1.0:
@@ -135,7 +137,9 @@ class Consistency3DResult:
             "sampson_error_px": _mean([p.sampson_px for p in with_f]),
             "f_inlier_ratio": _mean([p.f_inliers / p.matches for p in with_f]),
             "pose_success_rate": _mean([float(p.success) for p in self.pairs]),
-            "rotation_error_deg_median": float(np.median([p.rotation_error_deg for p in posed])) if posed else math.nan,
+            "rotation_error_deg_median": float(np.median([p.rotation_error_deg for p in posed]))
+            if posed
+            else math.nan,
             "matches_mean": _mean([float(p.matches) for p in self.pairs]),
             "pairs": float(len(self.pairs)),
             "pairs_with_f": float(len(with_f)),
@@ -230,12 +234,29 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
-def _pair(i: int, j: int, a: _Features, b: _Features, k_up: np.ndarray, e_i: np.ndarray, e_j: np.ndarray,
-          cfg: Consistency3DConfig) -> PairResult:
+def _pair(
+    i: int,
+    j: int,
+    a: _Features,
+    b: _Features,
+    k_up: np.ndarray,
+    e_i: np.ndarray,
+    e_j: np.ndarray,
+    cfg: Consistency3DConfig,
+) -> PairResult:
     nan = math.nan
     x1, x2 = _match(a, b, cfg.ratio)
-    fail = dict(i=i, j=j, matches=len(x1), f_inliers=0, sampson_px=nan, pose_inliers=0,
-                rotation_error_deg=nan, translation_error_deg=nan, success=False)
+    fail = dict(
+        i=i,
+        j=j,
+        matches=len(x1),
+        f_inliers=0,
+        sampson_px=nan,
+        pose_inliers=0,
+        rotation_error_deg=nan,
+        translation_error_deg=nan,
+        success=False,
+    )
     if len(x1) < cfg.min_matches:
         return PairResult(**fail, reason=f"{len(x1)} matches < min_matches={cfg.min_matches}")
     s = cfg.upsample
@@ -243,7 +264,9 @@ def _pair(i: int, j: int, a: _Features, b: _Features, k_up: np.ndarray, e_i: np.
     f, fmask = cv2.findFundamentalMat(x1, x2, cv2.FM_RANSAC, cfg.f_threshold_px * s, 0.999)
     if f is not None and f.shape == (3, 3) and fmask is not None and fmask.sum() >= 8:
         inl = fmask.ravel().astype(bool)
-        fail |= dict(f_inliers=int(inl.sum()), sampson_px=float(sampson_distance(f, x1[inl], x2[inl]).mean() / s))
+        fail |= dict(
+            f_inliers=int(inl.sum()), sampson_px=float(sampson_distance(f, x1[inl], x2[inl]).mean() / s)
+        )
     cv2.setRNGSeed(cfg.seed)
     try:
         e, emask = cv2.findEssentialMat(x1, x2, k_up, cv2.USAC_MAGSAC, 0.999, cfg.e_threshold_px * s)
@@ -270,8 +293,9 @@ def _pair(i: int, j: int, a: _Features, b: _Features, k_up: np.ndarray, e_i: np.
 
 
 # ---- entry point ----------------------------------------------------------------------------------
-def consistency_3d(frames, intrinsics: np.ndarray, extrinsics: np.ndarray,
-                   config: Consistency3DConfig | None = None) -> Consistency3DResult:
+def consistency_3d(
+    frames, intrinsics: np.ndarray, extrinsics: np.ndarray, config: Consistency3DConfig | None = None
+) -> Consistency3DResult:
     """Sampson error and pose-estimation success of a static-scene video (see the module docstring).
 
     Args:
@@ -295,12 +319,17 @@ def consistency_3d(frames, intrinsics: np.ndarray, extrinsics: np.ndarray,
     if k.shape != (3, 3):
         raise ValueError(f"intrinsics must be one 3x3 K shared by all frames, got shape {k.shape}")
     if ext.shape != (t, 4, 4):
-        raise ValueError(f"extrinsics must be ({t}, 4, 4) (one world-to-camera matrix per frame), got {ext.shape}")
+        raise ValueError(
+            f"extrinsics must be ({t}, 4, 4) (one world-to-camera matrix per frame), got {ext.shape}"
+        )
     if t and len({np.shape(f)[:2] for f in frames}) > 1:
         raise ValueError("all frames must have the same height and width")
     k_up = np.diag([cfg.upsample, cfg.upsample, 1.0]) @ k  # K of the upsampled frames
     sift = cv2.SIFT_create()
     feats = [_features(f, cfg.upsample, sift) for f in frames]
-    pairs = [_pair(i, i + s, feats[i], feats[i + s], k_up, ext[i], ext[i + s], cfg)
-             for s in cfg.strides for i in range(t - s)]
+    pairs = [
+        _pair(i, i + s, feats[i], feats[i + s], k_up, ext[i], ext[i + s], cfg)
+        for s in cfg.strides
+        for i in range(t - s)
+    ]
     return Consistency3DResult(tuple(pairs), cfg)

@@ -119,9 +119,15 @@ class ColourReference:
         return next((i for i, c in enumerate(self.classes) if name in c.members), None)
 
 
-def colour_reference(frames: np.ndarray, segs: np.ndarray, labels: Mapping[int, str], objects: Sequence[str],
-                     threshold: float = COLOUR_THRESHOLD, merge_below: float = MERGE_BELOW,
-                     lightness_weight: float = LIGHTNESS_WEIGHT) -> ColourReference:
+def colour_reference(
+    frames: np.ndarray,
+    segs: np.ndarray,
+    labels: Mapping[int, str],
+    objects: Sequence[str],
+    threshold: float = COLOUR_THRESHOLD,
+    merge_below: float = MERGE_BELOW,
+    lightness_weight: float = LIGHTNESS_WEIGHT,
+) -> ColourReference:
     """Reference colours of ``objects`` and of the background from GT frames and their segmentation.
 
     Args:
@@ -135,7 +141,9 @@ def colour_reference(frames: np.ndarray, segs: np.ndarray, labels: Mapping[int, 
     """
     frames, segs = np.asarray(frames), np.asarray(segs)
     if frames.shape[:-1] != segs.shape or frames.shape[-1] != 3:
-        raise ValueError(f"frames (T, H, W, 3) and segs (T, H, W) must match, got {frames.shape} and {segs.shape}")
+        raise ValueError(
+            f"frames (T, H, W, 3) and segs (T, H, W) must match, got {frames.shape} and {segs.shape}"
+        )
     lab = to_lab(frames, lightness_weight)
     ids = {name: i for i, name in labels.items()}
     unknown = [o for o in objects if o not in ids]
@@ -167,9 +175,15 @@ def colour_reference(frames: np.ndarray, segs: np.ndarray, labels: Mapping[int, 
     classes = []
     for members in groups.values():
         pix = lab[np.isin(segs, [ids[m] for m in members])]
-        classes.append(ColourClass("+".join(members), tuple(members), tuple(ids[m] for m in members), pix.mean(0)))
-    return ColourReference(tuple(classes), np.array(background, np.float32).reshape(-1, 3), float(threshold),
-                           float(lightness_weight))
+        classes.append(
+            ColourClass("+".join(members), tuple(members), tuple(ids[m] for m in members), pix.mean(0))
+        )
+    return ColourReference(
+        tuple(classes),
+        np.array(background, np.float32).reshape(-1, 3),
+        float(threshold),
+        float(lightness_weight),
+    )
 
 
 def segment_by_colour(frames: np.ndarray, ref: ColourReference) -> np.ndarray:
@@ -220,8 +234,14 @@ class ObjectMetrics:
     """Object name -> (T,) centroid error in metres across the line of sight."""
 
 
-def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray | None, intrinsics: np.ndarray | None,
-                   extrinsics: np.ndarray | None, ref: ColourReference) -> ObjectMetrics:
+def object_metrics(
+    pred: np.ndarray,
+    gt_segs: np.ndarray,
+    gt_depths: np.ndarray | None,
+    intrinsics: np.ndarray | None,
+    extrinsics: np.ndarray | None,
+    ref: ColourReference,
+) -> ObjectMetrics:
     """Object IoU and centroid errors of predicted frames (see the module docstring).
 
     Args:
@@ -234,8 +254,10 @@ def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray 
     """
     t = len(pred)
     if gt_segs.shape != pred.shape[:-1] or (gt_depths is not None and gt_depths.shape != gt_segs.shape):
-        raise ValueError(f"pred {pred.shape}, gt_segs {gt_segs.shape} and gt_depths "
-                         f"{None if gt_depths is None else gt_depths.shape} must cover the same (T, H, W)")
+        raise ValueError(
+            f"pred {pred.shape}, gt_segs {gt_segs.shape} and gt_depths "
+            f"{None if gt_depths is None else gt_depths.shape} must cover the same (T, H, W)"
+        )
     metres = gt_depths is not None
     if metres:
         ks = np.broadcast_to(intrinsics, (t, 3, 3))
@@ -253,14 +275,18 @@ def object_metrics(pred: np.ndarray, gt_segs: np.ndarray, gt_depths: np.ndarray 
             errs_px[i] = float(np.linalg.norm(cp - cg))
             if metres:
                 z = float(np.median(gt_depths[i][gm]))
-                errs_m[i] = float(np.linalg.norm(backproject(cp, z, ks[i], es[i]) - backproject(cg, z, ks[i], es[i])))
+                errs_m[i] = float(
+                    np.linalg.norm(backproject(cp, z, ks[i], es[i]) - backproject(cg, z, ks[i], es[i]))
+                )
         for m in cls.members:
             iou[m], cpx[m], cm[m] = ious, errs_px, errs_m
     return ObjectMetrics(iou, cpx, cm)
 
 
 # ---- Physics-IQ motion metrics ------------------------------------------------------------------
-def motion_masks(frames: np.ndarray, threshold: int = MOTION_THRESHOLD, previous: np.ndarray | None = None) -> np.ndarray:
+def motion_masks(
+    frames: np.ndarray, threshold: int = MOTION_THRESHOLD, previous: np.ndarray | None = None
+) -> np.ndarray:
     """``(T, H, W, 3)`` uint8 -> ``(T, H, W)`` bool: grey level changed by more than ``threshold``.
 
     Frame ``t`` is compared with frame ``t - 1``; the first with ``previous`` (e.g. the last
@@ -298,15 +324,20 @@ def mse_per_frame(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return (d**2).reshape(len(d), -1).mean(1)
 
 
-def physics_iq_metrics(pred: np.ndarray, gt: np.ndarray, last_context: np.ndarray,
-                       threshold: int = MOTION_THRESHOLD) -> dict[str, float | np.ndarray]:
+def physics_iq_metrics(
+    pred: np.ndarray, gt: np.ndarray, last_context: np.ndarray, threshold: int = MOTION_THRESHOLD
+) -> dict[str, float | np.ndarray]:
     """Spatial, spatiotemporal (mean and ``(T,)``) and weighted spatial IoU of motion masks, and MSE."""
     pm = motion_masks(pred, threshold, previous=last_context)
     gm = motion_masks(gt, threshold, previous=last_context)
     st = spatiotemporal_iou_per_frame(pm, gm)
-    return {"spatial_iou": spatial_iou(pm, gm), "spatiotemporal_iou": float(st.mean()),
-            "spatiotemporal_iou_per_frame": st, "weighted_spatial_iou": weighted_spatial_iou(pm, gm),
-            "mse": float(mse_per_frame(pred, gt).mean())}
+    return {
+        "spatial_iou": spatial_iou(pm, gm),
+        "spatiotemporal_iou": float(st.mean()),
+        "spatiotemporal_iou_per_frame": st,
+        "weighted_spatial_iou": weighted_spatial_iou(pm, gm),
+        "mse": float(mse_per_frame(pred, gt).mean()),
+    }
 
 
 # ---- feature similarity ------------------------------------------------------------------------
@@ -335,8 +366,10 @@ def load_feature_extractor(spec: str = DEFAULT_FEATURES) -> FeatureExtractor:
         return TokenizerFeatures()
     module, sep, name = spec.partition(":")
     if not sep or not module or not name:
-        raise ValueError(f"feature extractor {spec!r} must be 'tokenizer' or 'module:function' (a function taking "
-                         "(N, H, W, 3) uint8 frames and returning (N, D) features)")
+        raise ValueError(
+            f"feature extractor {spec!r} must be 'tokenizer' or 'module:function' (a function taking "
+            "(N, H, W, 3) uint8 frames and returning (N, D) features)"
+        )
     try:
         fn = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
@@ -346,8 +379,9 @@ def load_feature_extractor(spec: str = DEFAULT_FEATURES) -> FeatureExtractor:
     return fn
 
 
-def feature_similarity(pred: np.ndarray, gt: np.ndarray, extractor: FeatureExtractor,
-                       gt_features: np.ndarray | None = None) -> np.ndarray:
+def feature_similarity(
+    pred: np.ndarray, gt: np.ndarray, extractor: FeatureExtractor, gt_features: np.ndarray | None = None
+) -> np.ndarray:
     """(T,) cosine similarity of the features of each predicted frame and its GT frame.
 
     ``gt_features``: ``extractor(gt)`` when the caller already has it (one GT, many predictors).
@@ -358,7 +392,25 @@ def feature_similarity(pred: np.ndarray, gt: np.ndarray, extractor: FeatureExtra
     return (fp * fg).sum(1) / np.maximum(denom, 1e-12)
 
 
-__all__ = ["ColourClass", "ColourReference", "FeatureExtractor", "ObjectMetrics", "TokenizerFeatures", "backproject",
-           "centroid", "colour_reference", "feature_similarity", "load_feature_extractor", "mask_iou",
-           "motion_masks", "mse_per_frame", "object_metrics", "physics_iq_metrics", "segment_by_colour",
-           "spatial_iou", "spatiotemporal_iou_per_frame", "to_lab", "weighted_spatial_iou"]
+__all__ = [
+    "ColourClass",
+    "ColourReference",
+    "FeatureExtractor",
+    "ObjectMetrics",
+    "TokenizerFeatures",
+    "backproject",
+    "centroid",
+    "colour_reference",
+    "feature_similarity",
+    "load_feature_extractor",
+    "mask_iou",
+    "motion_masks",
+    "mse_per_frame",
+    "object_metrics",
+    "physics_iq_metrics",
+    "segment_by_colour",
+    "spatial_iou",
+    "spatiotemporal_iou_per_frame",
+    "to_lab",
+    "weighted_spatial_iou",
+]

@@ -30,6 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from cosmos_sim.errors import CheckpointError, ConfigError
+
 BASELINES = ("copy-last", "flow", "physical-variance")
 PERTURB = 0.05
 
@@ -50,7 +52,7 @@ class Episode:
     def __post_init__(self):
         c = np.asarray(self.context)
         if c.ndim != 4 or c.shape[-1] != 3 or c.dtype != np.uint8 or len(c) < 1:
-            raise ValueError(f"context must be (C, H, W, 3) uint8 with C >= 1, got {c.dtype} {c.shape}")
+            raise ConfigError(f"context must be (C, H, W, 3) uint8 with C >= 1, got {c.dtype} {c.shape}")
 
 
 @runtime_checkable
@@ -66,7 +68,7 @@ class Predictor(Protocol):
 
 def _check_horizon(horizon: int) -> None:
     if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
+        raise ConfigError(f"horizon must be >= 1, got {horizon}")
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,15 @@ def farneback_velocity(prev: np.ndarray, last: np.ndarray, cfg: FlowConfig = Flo
     g0 = cv2.cvtColor(np.ascontiguousarray(prev), cv2.COLOR_RGB2GRAY)
     g1 = cv2.cvtColor(np.ascontiguousarray(last), cv2.COLOR_RGB2GRAY)
     # Flow from last back to prev lives on last's pixel grid: last(x) ~ prev(x + b(x)), so v = -b.
-    back = cv2.calcOpticalFlowFarneback(g1, g0, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations,
-                                        cfg.poly_n, cfg.poly_sigma, 0)
+    back = cv2.calcOpticalFlowFarneback(
+        g1, g0, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
+    )
     return -back
 
 
-def splat_forward(frame: np.ndarray, velocity: np.ndarray, cfg: FlowConfig = FlowConfig()) -> tuple[np.ndarray, np.ndarray]:
+def splat_forward(
+    frame: np.ndarray, velocity: np.ndarray, cfg: FlowConfig = FlowConfig()
+) -> tuple[np.ndarray, np.ndarray]:
     """Move every moving pixel of ``frame`` (and its velocity) by its velocity; in-paint what it uncovers."""
     h, w = frame.shape[:2]
     moving = np.linalg.norm(velocity, axis=-1) >= cfg.min_motion
@@ -173,7 +178,9 @@ class PhysicalVariance:
 
         _check_horizon(horizon)
         if not episode.env_id:
-            raise ValueError("PhysicalVariance re-simulates the episode: give the Episode its env_id and seed")
+            raise ConfigError(
+                "PhysicalVariance re-simulates the episode: give the Episode its env_id and seed"
+            )
         env = gym.make(episode.env_id, **episode.env_kwargs)
         try:
             obs, _ = env.reset(seed=episode.seed, options={"perturb": self.perturb, "take": self.take})
@@ -184,10 +191,12 @@ class PhysicalVariance:
                 frames.append(obs)
         finally:
             env.close()
-        out = np.stack(frames[len(episode.context):])
+        out = np.stack(frames[len(episode.context) :])
         if out.shape[1:] != episode.context.shape[1:]:
-            raise ValueError(f"{episode.env_id} renders {out.shape[1:3]} frames but the context is "
-                             f"{episode.context.shape[1:3]}; pass the same width/height in env_kwargs")
+            raise ConfigError(
+                f"{episode.env_id} renders {out.shape[1:3]} frames but the context is "
+                f"{episode.context.shape[1:3]}; pass the same width/height in env_kwargs"
+            )
         return out
 
 
@@ -204,8 +213,10 @@ class WorldModelPredictor:
         self.name = name
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str = "auto", name: str | None = None) -> WorldModelPredictor:
-        """Load a world-model bundle (``CheckpointError``, a ``ValueError``, for an empty or corrupt one)."""
+    def from_pretrained(
+        cls, directory: str | Path, device: str = "auto", name: str | None = None
+    ) -> WorldModelPredictor:
+        """Load a world-model bundle or a shipped name (``CheckpointError`` for an empty or corrupt one)."""
         from cosmos_sim.world_models.wfm import WorldModel
 
         d = Path(directory)
@@ -218,9 +229,11 @@ class WorldModelPredictor:
         m = self.model
         ctx = episode.context
         if tuple(ctx.shape[1:3]) != tuple(m.config.frame_size):
-            raise ValueError(f"world model {self.name!r} works on {m.config.frame_size[0]}x{m.config.frame_size[1]} "
-                             f"(HxW) frames but the scenario renders {ctx.shape[1]}x{ctx.shape[2]}; render the "
-                             "scenario at the model's resolution or use a model trained at the scenario's")
+            raise ConfigError(
+                f"world model {self.name!r} works on {m.config.frame_size[0]}x{m.config.frame_size[1]} "
+                f"(HxW) frames but the scenario renders {ctx.shape[1]}x{ctx.shape[2]}; render the "
+                "scenario at the model's resolution or use a model trained at the scenario's"
+            )
         k = m.context_frames
         z = m.encode(ctx[None])  # (1, C, ...)
         if z.shape[1] < k:
@@ -247,8 +260,10 @@ def make_predictor(name_or_dir: str, device: str = "auto") -> Predictor:
 
     try:
         path = resolve_checkpoint(name_or_dir)
-    except ValueError as e:
-        raise ValueError(f"unknown predictor {name_or_dir!r}: not one of the baselines {list(BASELINES)} and {e}") from None
+    except CheckpointError as e:
+        raise ConfigError(
+            f"unknown predictor {name_or_dir!r}: not one of the baselines {list(BASELINES)} and {e}"
+        ) from None
     return WorldModelPredictor.from_pretrained(path, device=device, name=Path(name_or_dir).name)
 
 
@@ -264,6 +279,17 @@ def predictor_identity(name_or_dir: str) -> dict[str, str]:
     return {"predictor": str(path.resolve()), "sha": file_sha(weights) if weights.is_file() else ""}
 
 
-__all__ = ["BASELINES", "CopyLast", "Episode", "FlowConfig", "FlowExtrapolation", "PhysicalVariance", "Predictor",
-           "WorldModelPredictor", "farneback_velocity", "make_predictor", "predictor_identity",
-           "splat_forward"]
+__all__ = [
+    "BASELINES",
+    "CopyLast",
+    "Episode",
+    "FlowConfig",
+    "FlowExtrapolation",
+    "PhysicalVariance",
+    "Predictor",
+    "WorldModelPredictor",
+    "farneback_velocity",
+    "make_predictor",
+    "predictor_identity",
+    "splat_forward",
+]

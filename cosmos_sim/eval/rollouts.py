@@ -50,9 +50,13 @@ def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[s
     for i, store in enumerate(stores):
         ok = [e for e in range(store.n_episodes) if store.episode_lengths[e] > steps]
         want = n // len(paths) + (i < n % len(paths))
-        for e in [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []:
+        for e in (
+            [ok[j] for j in np.linspace(0, len(ok) - 1, min(want, len(ok))).round().astype(int)] if ok else []
+        ):
             ep = store.episode(e, keys=[*(views or ["rgb"]), "action", *([seg_keys[i]] if with_segs else [])])
-            frames.append(np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1])
+            frames.append(
+                np.stack([ep[v] for v in views], axis=1)[: steps + 1] if views else ep["rgb"][: steps + 1]
+            )
             actions.append(ep["action"][:steps].astype(np.float32))
             seeds.append(int(store.episode_seeds[e]))
             if with_segs:
@@ -60,13 +64,19 @@ def held_out_episodes(paths: tuple[str, ...], n: int, steps: int, views: tuple[s
                 labels.append({int(k): v for k, v in store.attrs.get("segmentation_labels", {}).items()})
     if not frames:
         raise ValueError(f"no held-out episode in {paths} has {steps + 1} frames; lower --rollout-steps")
-    return HeldOut(np.stack(frames), np.stack(actions), np.array(seeds), np.stack(segs) if with_segs else None,
-                   labels if with_segs else None)
+    return HeldOut(
+        np.stack(frames),
+        np.stack(actions),
+        np.array(seeds),
+        np.stack(segs) if with_segs else None,
+        labels if with_segs else None,
+    )
 
 
 @torch.no_grad()
-def open_loop(model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0,
-              return_latents: bool = False) -> np.ndarray | tuple[np.ndarray, torch.Tensor]:
+def open_loop(
+    model: WorldModel, first: np.ndarray, actions: np.ndarray, seed: int = 0, return_latents: bool = False
+) -> np.ndarray | tuple[np.ndarray, torch.Tensor]:
     """Open-loop rollout from one frame per row: ``first`` (B, H, W, 3), ``actions`` (B, T, A) -> (B, T, H, W, 3).
 
     The context is the first frame repeated K times (as the env does); sampler noise comes from
@@ -96,8 +106,13 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray
     return {"psnr": psnr(p, g).mean(0).numpy(), "ssim": ssim(p, g).mean(0).numpy()}
 
 
-def object_rollout_metrics(pred: np.ndarray, frames: np.ndarray, segs: np.ndarray, labels: list[dict[int, str]],
-                           objects: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def object_rollout_metrics(
+    pred: np.ndarray,
+    frames: np.ndarray,
+    segs: np.ndarray,
+    labels: list[dict[int, str]],
+    objects: tuple[str, ...] | None = None,
+) -> dict[str, np.ndarray]:
     """Object IoU and centroid error (px) per episode and step, ``(E, T)`` each (mean over the objects).
 
     ``pred`` (E, T, H, W, 3) continues ``frames[:, 0]``; ``frames`` (E, T+1, ...) and ``segs`` (E, T+1, H, W) are
@@ -133,20 +148,27 @@ def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
     m = rollout_metrics(pred, truth)
     copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
     model.train(was_training)
-    out = {"val_psnr": float(m["psnr"].mean()), "val_ssim": float(m["ssim"].mean()),
-           "val_psnr_last": float(m["psnr"][-1]), "copy_psnr": float(copy["psnr"].mean())}
+    out = {
+        "val_psnr": float(m["psnr"].mean()),
+        "val_ssim": float(m["ssim"].mean()),
+        "val_psnr_last": float(m["psnr"][-1]),
+        "copy_psnr": float(copy["psnr"].mean()),
+    }
     if held.segs is not None:
         obj = object_rollout_metrics(pred, held.frames, held.segs, held.labels)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out |= {"val_object_iou_last": float(np.nanmean(obj["object_iou"][:, -1])),
-                    "val_centroid_px_last": float(np.nanmean(obj["centroid_px"][:, -1]))}
+            out |= {
+                "val_object_iou_last": float(np.nanmean(obj["object_iou"][:, -1])),
+                "val_centroid_px_last": float(np.nanmean(obj["centroid_px"][:, -1])),
+            }
     return out
 
 
 # ---- ground truth simulated afresh -------------------------------------------------------------------
-def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID,
-                segs: bool = False) -> dict:
+def gt_rollouts(
+    policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID, segs: bool = False
+) -> dict:
     """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``; with
     ``segs`` also ``segs`` ``(E, steps+1, H, W)`` (instance ids of the observation camera) and ``labels``.
 
@@ -177,8 +199,12 @@ def gt_rollouts(policy: str, seeds: list[int], steps: int = 16, env_id: str = MA
         seg.append(sg)
     labels = dict(getattr(env, "segmentation_labels", {}))
     env.close()
-    out = {"frames": np.stack(frames), "actions": np.stack(actions), "reward": np.array(rewards, np.float32),
-           "success": np.array(success)}
+    out = {
+        "frames": np.stack(frames),
+        "actions": np.stack(actions),
+        "reward": np.array(rewards, np.float32),
+        "success": np.array(success),
+    }
     return out | ({"segs": np.stack([np.stack(x) for x in seg]), "labels": labels} if segs else {})
 
 
@@ -233,10 +259,28 @@ def gt_episode(scenario: str, seed: int, frames: int) -> GTEpisode:
         labels = dict(env.unwrapped.segmentation_labels)
     finally:
         env.close()
-    return GTEpisode(np.stack(rgb), np.stack(seg), np.stack(depth), np.stack(ks), np.stack(es), labels, objects,
-                     physics_env_id(scenario), seed)
+    return GTEpisode(
+        np.stack(rgb),
+        np.stack(seg),
+        np.stack(depth),
+        np.stack(ks),
+        np.stack(es),
+        labels,
+        objects,
+        physics_env_id(scenario),
+        seed,
+    )
 
 
-__all__ = ["GTEpisode", "HeldOut", "evaluate", "object_rollout_metrics", "gt_episode", "gt_rollouts", "held_out_episodes", "open_loop",
-           "physics_env_id", "rollout_metrics"]
-
+__all__ = [
+    "GTEpisode",
+    "HeldOut",
+    "evaluate",
+    "object_rollout_metrics",
+    "gt_episode",
+    "gt_rollouts",
+    "held_out_episodes",
+    "open_loop",
+    "physics_env_id",
+    "rollout_metrics",
+]

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import StoreError
 from cosmos_sim.world_models.wfm import WorldModel
 
 
@@ -44,8 +45,15 @@ class LatentData:
     """(N, [V,] h, w) float32 loss weights of each row's latent cells (``--object-weight``); else None."""
 
 
-def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64, object_weight: float = 1.0,
-                 static_labels: tuple[str, ...] = STATIC_LABELS, progress: bool = True) -> LatentData:
+def encode_store(
+    path: str,
+    model: WorldModel,
+    cache_dir: Path,
+    batch: int = 64,
+    object_weight: float = 1.0,
+    static_labels: tuple[str, ...] = STATIC_LABELS,
+    progress: bool = True,
+) -> LatentData:
     """Encode a store's frames once (image mode, the env's exact path) and cache them as .npz; with an
     ``object_weight`` other than 1 also weigh every latent cell by the objects in it (``cell_weights``)."""
     store = TrajectoryStore.open(path)
@@ -53,7 +61,9 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64,
     views = list(model.config.views) or ["rgb"]
     for k in (*views, "action", "reward"):
         if k not in keys:
-            raise ValueError(f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`")
+            raise StoreError(
+                f"trajectory store {path} has no {k!r} key; record it with `cosmos-sim generate`"
+            )
     tok_sha = model.config.tokenizer_sha or "untracked"
     name = f"{Path(path).name.removesuffix('.zarr')}-{store.n_steps}-{model.config.family}-{tok_sha}.npz"
     cache = cache_dir / name
@@ -65,19 +75,24 @@ def encode_store(path: str, model: WorldModel, cache_dir: Path, batch: int = 64,
     action = store.read("action", 0, store.n_steps).astype(np.float32)
     reward = store.read("reward", 0, store.n_steps).astype(np.float32)
     done_key = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
-    success = (store.read(done_key, 0, store.n_steps) if done_key
-               else np.zeros(store.n_steps, dtype=bool)).astype(bool)
+    success = (
+        store.read(done_key, 0, store.n_steps) if done_key else np.zeros(store.n_steps, dtype=bool)
+    ).astype(bool)
     pose = store.read("ego", 0, store.n_steps)[:, :3].astype(np.float32) if "ego" in keys else None
     if cache.is_file():
         latents = np.load(cache)["latents"]
     else:
-        rgb = (store.read("rgb", 0, store.n_steps) if views == ["rgb"]
-               else np.stack([store.read(v, 0, store.n_steps) for v in views], axis=1))
+        rgb = (
+            store.read("rgb", 0, store.n_steps)
+            if views == ["rgb"]
+            else np.stack([store.read(v, 0, store.n_steps) for v in views], axis=1)
+        )
         if views != ["rgb"]:
             batch = max(1, batch // len(views))
         chunks = []
-        for i in tqdm(range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5,
-                      disable=not progress):
+        for i in tqdm(
+            range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5, disable=not progress
+        ):
             z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
             chunks.append(z.half() if z.is_floating_point() else z.int())
         latents = torch.cat(chunks).numpy()
@@ -116,7 +131,9 @@ def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: in
         out.append(pose[cur, :2] - pose[rows, :2])
     d = np.stack(out, axis=1)
     c, s = np.cos(pose[rows, 2])[:, None], np.sin(pose[rows, 2])[:, None]
-    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1).astype(np.float32)
+    return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1).astype(
+        np.float32
+    )
 
 
 def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0) -> dict[str, torch.Tensor]:
@@ -130,18 +147,27 @@ def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0)
     ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
     moved = ctx[:, 1:] == ctx[:, :-1] + 1
     ctx_actions = data.action[ctx[:, :-1]] * moved[..., None]
-    return {
-        "context": torch.from_numpy(data.latents[ctx].astype(data.latents.dtype)),
-        "context_actions": torch.from_numpy(ctx_actions.astype(np.float32)),
-        "action": torch.from_numpy(data.action[rows]),
-        "target": torch.from_numpy(data.latents[rows + 1]),
-        "reward": torch.from_numpy(data.reward[rows]),
-        "success": torch.from_numpy(data.success[rows + 1]),
-    } | ({"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
-         if waypoints and data.pose is not None else {}) | (
-        # where an object is now or was a frame ago: both where it must appear and where it must vanish
-        {"cell_weight": torch.from_numpy(np.maximum(data.weights[rows], data.weights[rows + 1]))}
-        if data.weights is not None else {})
+    return (
+        {
+            "context": torch.from_numpy(data.latents[ctx].astype(data.latents.dtype)),
+            "context_actions": torch.from_numpy(ctx_actions.astype(np.float32)),
+            "action": torch.from_numpy(data.action[rows]),
+            "target": torch.from_numpy(data.latents[rows + 1]),
+            "reward": torch.from_numpy(data.reward[rows]),
+            "success": torch.from_numpy(data.success[rows + 1]),
+        }
+        | (
+            {"waypoints": torch.from_numpy(future_waypoints(data.pose, data.last, rows, waypoints))}
+            if waypoints and data.pose is not None
+            else {}
+        )
+        | (
+            # where an object is now or was a frame ago: both where it must appear and where it must vanish
+            {"cell_weight": torch.from_numpy(np.maximum(data.weights[rows], data.weights[rows + 1]))}
+            if data.weights is not None
+            else {}
+        )
+    )
 
 
 def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from cosmos_sim.data.dataset import TrajectoryWindowDataset
 from cosmos_sim.data.object_masks import STATIC_LABELS, grow, object_ids, seg_key_of
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.eval.metrics import psnr, ssim
 from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
@@ -107,11 +108,18 @@ class Args:
     """Metadata stored with the checkpoints (e.g. the command that made it)."""
 
     def model_config(self) -> TokenizerConfig:
-        return TokenizerConfig(kind=self.kind, temporal_compression=self.temporal_compression,
-                               spatial_compression=self.spatial_compression, latent_channels=self.latent_channels,
-                               fsq_levels=tuple(self.fsq_levels), frame_channels=self.frame_channels,
-                               channels=self.channels, frame_blocks=self.frame_blocks, res_blocks=self.res_blocks,
-                               attention=self.attention)
+        return TokenizerConfig(
+            kind=self.kind,
+            temporal_compression=self.temporal_compression,
+            spatial_compression=self.spatial_compression,
+            latent_channels=self.latent_channels,
+            fsq_levels=tuple(self.fsq_levels),
+            frame_channels=self.frame_channels,
+            channels=self.channels,
+            frame_blocks=self.frame_blocks,
+            res_blocks=self.res_blocks,
+            attention=self.attention,
+        )
 
 
 class KeyClips(Dataset):
@@ -139,13 +147,14 @@ def _keys(key: str) -> list[str]:
     return [k.strip() for k in key.split(",") if k.strip()]
 
 
-def load_clips(paths: tuple[str, ...], clip_frames: int, key: str,
-               static_labels: tuple[str, ...] | None = None) -> ConcatDataset:
+def load_clips(
+    paths: tuple[str, ...], clip_frames: int, key: str, static_labels: tuple[str, ...] | None = None
+) -> ConcatDataset:
     """All windows of ``clip_frames`` rows of every store and image key (``key`` may list several,
     comma-separated), in memory (uint8, (T, 3, H, W) per item). With ``static_labels`` each item also carries
     its object mask (see ``KeyClips``)."""
     if not paths:
-        raise ValueError("no stores given: pass at least one trajectory store with --data")
+        raise ConfigError("no stores given: pass at least one trajectory store with --data")
     keys = _keys(key)
     sets = []
     for p in paths:
@@ -155,8 +164,9 @@ def load_clips(paths: tuple[str, ...], clip_frames: int, key: str,
             ids = torch.from_numpy(object_ids(store, static_labels))
             masks = {k: (seg_key_of(store, k), ids) for k in keys}
             load = keys + sorted({m[0] for m in masks.values()})
-        windows = TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=load, in_memory=True,
-                                          skip_short=True)
+        windows = TrajectoryWindowDataset(
+            p, context=clip_frames, horizon=0, keys=load, in_memory=True, skip_short=True
+        )
         sets.append(KeyClips(windows, keys, masks))
     return ConcatDataset(sets)
 
@@ -172,8 +182,18 @@ def fixed_clips(paths: tuple[str, ...], clip_frames: int, key: str, n: int) -> t
     clips = []
     keys = _keys(key)
     for i, p in enumerate(paths):
-        ds = KeyClips(TrajectoryWindowDataset(p, context=clip_frames, horizon=0, keys=keys, in_memory=True,
-                                              skip_short=True, stride=clip_frames), keys)
+        ds = KeyClips(
+            TrajectoryWindowDataset(
+                p,
+                context=clip_frames,
+                horizon=0,
+                keys=keys,
+                in_memory=True,
+                skip_short=True,
+                stride=clip_frames,
+            ),
+            keys,
+        )
         k = n // len(paths) + (i < n % len(paths))
         for j in np.linspace(0, len(ds) - 1, max(k, 1)).round().astype(int):
             clips.append(ds[int(j)])
@@ -195,11 +215,23 @@ def evaluate(model: Tokenizer, clips: torch.Tensor, batch: int = 8) -> dict[str,
     return {"val_psnr": float(torch.cat(p).mean()), "val_ssim": float(torch.cat(s).mean())}
 
 
-def save_last(model: Tokenizer, opt: torch.optim.Optimizer, step: int, best: float, out: Path, args: Args,
-              gen: torch.Generator) -> None:
+def save_last(
+    model: Tokenizer,
+    opt: torch.optim.Optimizer,
+    step: int,
+    best: float,
+    out: Path,
+    args: Args,
+    gen: torch.Generator,
+) -> None:
     model.save_pretrained(out / "last", dtype=None, extra={"step": step, "args": asdict(args)})
-    state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best, "rng": torch.get_rng_state(),
-             "sampler": gen.get_state()}
+    state = {
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "best_psnr": best,
+        "rng": torch.get_rng_state(),
+        "sampler": gen.get_state(),
+    }
     write_train_state(out / "last", state)
 
 
@@ -212,18 +244,24 @@ def train(args: Args) -> dict[str, float]:
     init = Tokenizer.from_pretrained(args.init_from, device=device) if args.init_from else None
     cfg = init.config if init is not None else args.model_config()
     if (args.clip_frames - 1) % cfg.temporal_compression:
-        raise ValueError(f"--clip-frames {args.clip_frames} is not 1 + k * {cfg.temporal_compression}")
+        raise ConfigError(f"--clip-frames {args.clip_frames} is not 1 + k * {cfg.temporal_compression}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     # ---- data ----
     weighted = args.object_weight != 1.0
     if args.object_weight <= 0:
-        raise ValueError(f"--object-weight must be > 0 (1 = plain loss), got {args.object_weight}")
+        raise ConfigError(f"--object-weight must be > 0 (1 = plain loss), got {args.object_weight}")
     data = load_clips(tuple(args.data), args.clip_frames, args.key, args.static_labels if weighted else None)
-    val = fixed_clips(tuple(args.val_data), args.clip_frames, args.key, args.eval_clips) if args.val_data else None
-    print(f"train: {len(data)} clips of {args.clip_frames} frames from {len(args.data)} stores; "
-          f"held-out: {0 if val is None else len(val)} clips from {len(args.val_data)} stores")
+    val = (
+        fixed_clips(tuple(args.val_data), args.clip_frames, args.key, args.eval_clips)
+        if args.val_data
+        else None
+    )
+    print(
+        f"train: {len(data)} clips of {args.clip_frames} frames from {len(args.data)} stores; "
+        f"held-out: {0 if val is None else len(val)} clips from {len(args.val_data)} stores"
+    )
 
     # ---- model, optimizer, resume ----
     model = Tokenizer(cfg).to(device)
@@ -232,7 +270,9 @@ def train(args: Args) -> dict[str, float]:
     if (out / "last" / TRAIN_STATE).is_file():
         resumed = Tokenizer.from_pretrained(out / "last", device=device)
         if resumed.config != cfg:
-            raise ValueError(f"{out / 'last'} was trained with {resumed.config}, not {cfg}; use another --out")
+            raise ConfigError(
+                f"{out / 'last'} was trained with {resumed.config}, not {cfg}; use another --out"
+            )
         model.load_state_dict(resumed.state_dict())
         state = torch.load(out / "last" / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
@@ -254,7 +294,9 @@ def train(args: Args) -> dict[str, float]:
         gen.set_state(sampler_state)
     t_start = time.time()
     figures: dict[str, float] = {}
-    bar = tqdm(total=args.steps, initial=step, disable=not args.progress, desc=f"train {cfg.name}", mininterval=5)
+    bar = tqdm(
+        total=args.steps, initial=step, disable=not args.progress, desc=f"train {cfg.name}", mininterval=5
+    )
     while step < args.steps:
         idx = torch.randint(len(data), (args.batch_size,), generator=gen)
         items = [data[int(i)] for i in idx]
@@ -281,18 +323,27 @@ def train(args: Args) -> dict[str, float]:
         bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{train_psnr:.1f}", refresh=False)
         out_of_time = args.time_limit_min and time.time() - t_start > args.time_limit_min * 60
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            figures = {"step": step, "loss": loss.item(), "train_psnr": train_psnr, "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
-                       "elapsed_s": round(time.time() - t_start, 1)}
+            figures = {
+                "step": step,
+                "loss": loss.item(),
+                "train_psnr": train_psnr,
+                "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
+                "elapsed_s": round(time.time() - t_start, 1),
+            }
             if val is not None:
                 figures |= evaluate(model, val)
                 if figures["val_psnr"] > best:
                     best = figures["val_psnr"]
-                    model.save_pretrained(out / "best", extra={"step": step, "val_psnr": best,
-                                                               "val_ssim": figures["val_ssim"], **args.extra})
+                    model.save_pretrained(
+                        out / "best",
+                        extra={"step": step, "val_psnr": best, "val_ssim": figures["val_ssim"], **args.extra},
+                    )
             save_last(model, opt, step, best, out, args, gen)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(figures) + "\n")
-            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+            tqdm.write(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+            )
             if out_of_time:
                 tqdm.write(f"time limit of {args.time_limit_min} min reached; resume with the same command")
                 break

@@ -1,7 +1,7 @@
-"""Train an action-conditioned world model (diffusion DiT, AR GPT or multi-view DiT) on trajectory stores, CleanRL style.
+r"""Train an action-conditioned world model (diffusion DiT, AR GPT or multi-view DiT) on trajectory stores, CleanRL style.
 
-    cosmos-sim train-wfm --data data/wfm/train_noisy.zarr data/tok/train_manip_expert.zarr \\
-        --val-data data/tok/heldout_manip_expert.zarr --tokenizer assets/tokenizers/cv4x8x8 \\
+    cosmos-sim train-wfm --data data/wfm/train_noisy.zarr data/tok/train_manip_expert.zarr \
+        --val-data data/tok/heldout_manip_expert.zarr --tokenizer assets/tokenizers/cv4x8x8 \
         --family diffusion --out runs/wfm/dit
 
 1. Every frame of every store is encoded once by the tokenizer in image mode (one latent per
@@ -51,10 +51,14 @@ from tqdm import tqdm
 
 from cosmos_sim.data.object_masks import STATIC_LABELS
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
 from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
 from cosmos_sim.train.latents import concat_data, encode_store, latent_stats, sample_batch
-from cosmos_sim.world_models.tokenizer import Tokenizer, resolve_device
+from cosmos_sim.world_models.families import FAMILIES, family_choices, get_family
+from cosmos_sim.world_models.heads import RewardHeadConfig
+from cosmos_sim.world_models.pretrained import resolve_device
+from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
 
 
@@ -151,62 +155,43 @@ class Learner(nn.Module):
     def __init__(self, wm: WorldModel, args: Args):
         super().__init__()
         self.dynamics, self.head = wm.dynamics, wm.head
-        self.family, self.context_noise, self.head_weight = wm.config.family, args.context_noise, args.head_weight
-        self.waypoint_dropout = args.waypoint_dropout
+        self.args = args
         self.wm = [wm]  # not a submodule: the tokenizer is frozen and not DDP's business
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         wm = self.wm[0]
-        if wm.config.continuous:
-            mean, std = wm.latent_mean, wm.latent_std
-            ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
-            if self.context_noise > 0:
-                level = torch.rand(ctx.shape[0], *(1,) * (ctx.ndim - 1), device=ctx.device) * self.context_noise
-                ctx = ctx + level * torch.randn_like(ctx)
-            target = (batch["target"].float() - mean) / std
-            cond = batch["action"]
-            if self.family == "multiview":
-                wp = batch.get("waypoints") if self.dynamics.config.waypoints else None
-                drop = None if wp is None else torch.rand(len(cond), device=cond.device) < self.waypoint_dropout
-                cond = self.dynamics.condition(cond, wp, drop)
-            dyn = self.dynamics.loss(target, ctx, cond, cell_weight=batch.get("cell_weight"))
-            head_in = wm.head_input(target)
-        else:
-            frames = torch.cat([batch["context"], batch["target"].unsqueeze(1)], dim=1).long()
-            actions = torch.cat([batch["context_actions"], batch["action"].unsqueeze(1)], dim=1)
-            dyn = self.dynamics.loss(frames, actions)
-            head_in = wm.head_input(batch["target"].long())
+        dyn, head_in = wm.family.loss(wm, self.dynamics, batch, self.args)
         head = self.head.loss(head_in, batch["action"], batch["reward"], batch["success"])
-        return {"loss": dyn + self.head_weight * head, "dynamics": dyn.detach(), "head": head.detach()}
+        return {"loss": dyn + self.args.head_weight * head, "dynamics": dyn.detach(), "head": head.detach()}
 
 
-def build_model(args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats: tuple | None,
-                env_info: dict) -> WorldModel:
+def build_model(
+    args: Args, tokenizer: Tokenizer, tokenizer_dir: str, data_stats: tuple | None, env_info: dict
+) -> WorldModel:
+    """The untrained world model of ``args.family`` for the env a store records (``store_env_info``);
+    ``data_stats``: the CV latents' per-channel mean and std (None: identity normalisation)."""
+    family = get_family(args.family)
     tc = tokenizer.config
     latent_size = (env_info["height"] // tc.spatial_compression, env_info["width"] // tc.spatial_compression)
-    common = dict(latent_size=latent_size, context_frames=args.context_frames, action_dim=len(env_info["action_layout"]),
-                  dim=args.dim, depth=args.depth, heads=args.heads, mlp_ratio=args.mlp_ratio)
-    views: tuple[str, ...] = ()
-    if args.family == "diffusion":
-        dyn = dict(common, latent_channels=tc.latent_channels, context_mode=args.context_mode,
-                   patch=(args.patch, args.patch))
-        head_ch = tc.latent_channels
-    elif args.family == "multiview":
-        views = tuple(env_info["views"])
-        dyn = dict(common, latent_channels=tc.latent_channels, patch=(args.patch, args.patch), views=len(views),
-                   waypoints=args.waypoints)
-        head_ch = tc.latent_channels * len(views)
-    else:
-        dyn = dict(common, fsq_levels=tuple(tc.fsq_levels))
-        head_ch = len(tc.fsq_levels)
+    action_dim = len(env_info["action_layout"])
+    views = tuple(env_info.get("views", ()))
+    dyn = family.dynamics_config(args, tc, latent_size, action_dim, len(views))
     mean, std = data_stats or ((), ())
     cfg = WorldModelConfig(
-        family=args.family, dynamics=dyn,
-        head=dict(latent_channels=head_ch, latent_size=latent_size, action_dim=len(env_info["action_layout"])),
-        env_id=env_info["env_id"], env_kwargs={"width": env_info["width"], "height": env_info["height"]},
-        action_layout=tuple(env_info["action_layout"]), frame_size=(env_info["height"], env_info["width"]),
-        tokenizer_name=tc.name, tokenizer_sha=file_sha(Path(tokenizer_dir) / "model.safetensors"),
-        latent_mean=tuple(mean), latent_std=tuple(std), sampler_steps=args.sampler_steps, views=views,
+        dynamics=dyn,
+        head=RewardHeadConfig(
+            latent_channels=family.head_channels(dyn), latent_size=latent_size, action_dim=action_dim
+        ),
+        env_id=env_info["env_id"],
+        env_kwargs={"width": env_info["width"], "height": env_info["height"]},
+        action_layout=tuple(env_info["action_layout"]),
+        frame_size=(env_info["height"], env_info["width"]),
+        tokenizer_name=tc.name,
+        tokenizer_sha=file_sha(Path(tokenizer_dir) / "model.safetensors"),
+        latent_mean=tuple(mean),
+        latent_std=tuple(std),
+        sampler_steps=args.sampler_steps,
+        views=views,
     )
     return WorldModel(cfg, tokenizer)
 
@@ -218,15 +203,23 @@ def store_env_info(path: str, multiview: bool = False) -> dict:
     attrs = store.attrs
     views = list(attrs.get("image_keys", [])) if multiview else ["rgb"]
     if multiview and len(views) < 2:
-        raise ValueError(f"trajectory store {path} has {len(views)} image keys {views}; --family multiview needs a "
-                         "multi-camera store (e.g. `cosmos-sim generate --env cosmos_sim/Driving-GT-v0`)")
+        raise StoreError(
+            f"trajectory store {path} has {len(views)} image keys {views}; --family multiview needs a "
+            "multi-camera store (e.g. `cosmos-sim generate --env cosmos_sim/Driving-GT-v0`)"
+        )
     if views[0] not in store.keys():
-        raise ValueError(f"trajectory store {path} has no {views[0]!r} key; record it with `cosmos-sim generate`")
+        raise StoreError(
+            f"trajectory store {path} has no {views[0]!r} key; record it with `cosmos-sim generate`"
+        )
     h, w = store.key_info()[views[0]][0][:2]
     if "action_layout" not in attrs:
-        raise ValueError(f"trajectory store {path} does not record the env's action_layout attribute")
-    return {"env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"), "action_layout": list(attrs["action_layout"]),
-            "height": int(h), "width": int(w)} | ({"views": views} if multiview else {})
+        raise StoreError(f"trajectory store {path} does not record the env's action_layout attribute")
+    return {
+        "env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"),
+        "action_layout": list(attrs["action_layout"]),
+        "height": int(h),
+        "width": int(w),
+    } | ({"views": views} if multiview else {})
 
 
 @torch.no_grad()
@@ -240,15 +233,22 @@ def ema_update(ema: WorldModel, model: WorldModel, decay: float) -> None:
 # ---- the loop ---------------------------------------------------------------------------------------------
 def train(args: Args) -> dict[str, float]:
     """Run (or resume) training; returns the last held-out figures."""
-    if args.family not in ("diffusion", "ar", "multiview"):
-        raise ValueError(f"--family must be 'diffusion', 'ar' or 'multiview', got {args.family!r}")
+    if args.family not in FAMILIES:
+        raise ConfigError(f"--family must be {family_choices()}, got {args.family!r}")
+    family = FAMILIES[args.family]
     if not args.data:
-        raise ValueError("no stores given: pass at least one trajectory store with --data")
+        raise ConfigError("no stores given: pass at least one trajectory store with --data")
     if not args.tokenizer:
-        raise ValueError("pass the tokenizer checkpoint directory with --tokenizer (CV for diffusion, DV for ar)")
-    if args.object_weight <= 0 or (args.object_weight != 1.0 and args.family == "ar"):
-        raise ValueError(f"--object-weight {args.object_weight}: use a weight > 0 with --family diffusion or "
-                         "multiview (1 = plain loss; the ar family has no per-cell loss weights)")
+        raise ConfigError(
+            "pass the tokenizer checkpoint directory with --tokenizer (CV for diffusion, DV for ar)"
+        )
+    if args.object_weight <= 0 or (args.object_weight != 1.0 and not family.cell_weights):
+        weighted = " or ".join(n for n, f in FAMILIES.items() if f.cell_weights)
+        unweighted = ", ".join(n for n, f in FAMILIES.items() if not f.cell_weights)
+        raise ConfigError(
+            f"--object-weight {args.object_weight}: use a weight > 0 with --family {weighted} "
+            f"(1 = plain loss; the {unweighted} family has no per-cell loss weights)"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -263,40 +263,60 @@ def train(args: Args) -> dict[str, float]:
     main = rank == 0
     torch.manual_seed(args.seed + rank)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(args.cache_dir) if args.cache_dir else out / "cache"
 
     # ---- data: encode once (rank 0 first, so the others read the cache) ----
-    tokenizer = Tokenizer.from_pretrained(args.tokenizer, device=device)
-    env_info = store_env_info(args.data[0], multiview=args.family == "multiview")
-    raw = build_model(args, tokenizer, args.tokenizer, None, env_info).to(device)  # identity normalisation
+    tokenizer_dir = str(Tokenizer.resolve_pretrained(args.tokenizer))  # a path or a shipped name
+    tokenizer = Tokenizer.from_pretrained(tokenizer_dir, device=device)
+    env_info = store_env_info(args.data[0], multiview=family.multi_view)
+    raw = build_model(args, tokenizer, tokenizer_dir, None, env_info).to(device)  # identity normalisation
+    out.mkdir(parents=True, exist_ok=True)  # only once the input checks above have passed
     if distributed and not main:
         dist.barrier()
-    data = concat_data([encode_store(p, raw, cache_dir, object_weight=args.object_weight,
-                                     static_labels=tuple(args.static_labels), progress=args.progress and main)
-                        for p in args.data])
+    data = concat_data(
+        [
+            encode_store(
+                p,
+                raw,
+                cache_dir,
+                object_weight=args.object_weight,
+                static_labels=tuple(args.static_labels),
+                progress=args.progress and main,
+            )
+            for p in args.data
+        ]
+    )
     if distributed and main:
         dist.barrier()
-    stats = latent_stats(data) if raw.config.continuous else None
-    wm = build_model(args, tokenizer, args.tokenizer, stats, env_info).to(device)
-    held = (held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps, wm.config.views)
-            if args.val_data else None)
+    stats = latent_stats(data) if family.continuous else None
+    wm = build_model(args, tokenizer, tokenizer_dir, stats, env_info).to(device)
+    held = (
+        held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps, wm.config.views)
+        if args.val_data
+        else None
+    )
     rows = np.flatnonzero(~data.last)
     if main:
-        print(f"train: {len(rows)} transitions from {len(args.data)} stores ({wm.config.tokenizer_name} latents "
-              f"cached in {cache_dir}); held-out: {0 if held is None else len(held.frames)} episodes")
+        print(
+            f"train: {len(rows)} transitions from {len(args.data)} stores ({wm.config.tokenizer_name} latents "
+            f"cached in {cache_dir}); held-out: {0 if held is None else len(held.frames)} episodes"
+        )
 
     # ---- model, optimizer, EMA, resume ----
     learner = Learner(wm, args).to(device)
     ema = copy.deepcopy(wm) if args.ema > 0 else wm
-    opt = torch.optim.AdamW(learner.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(
+        learner.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99)
+    )
     step, best = 0, -math.inf
     last_dir = out / "last"
     if (last_dir / TRAIN_STATE).is_file():
         resumed = WorldModel.from_pretrained(last_dir, device=device)
-        as_json = lambda c: json.loads(json.dumps(asdict(c)))  # noqa: E731  (tuples vs lists)
+        as_json = lambda c: json.loads(json.dumps(c.to_json()))  # noqa: E731  (tuples vs lists)
         if as_json(resumed.config) != as_json(wm.config):
-            raise ValueError(f"{last_dir} was trained with another config ({resumed.config}); use another --out")
+            raise ConfigError(
+                f"{last_dir} was trained with another config ({resumed.config}); use another --out"
+            )
         learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
         state = torch.load(last_dir / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
@@ -326,18 +346,28 @@ def train(args: Args) -> dict[str, float]:
     if args.compile and device.type == "cuda":
         model = torch.compile(model)
     if distributed:
-        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     amp = args.amp and device.type == "cuda"
     learner.train()
 
     # ---- loop ----
     t_start = time.time()
     figures: dict[str, float] = {}
-    bar = tqdm(total=args.steps, initial=step, disable=not (args.progress and main), desc=f"train {args.family}",
-               mininterval=5)
+    bar = tqdm(
+        total=args.steps,
+        initial=step,
+        disable=not (args.progress and main),
+        desc=f"train {args.family}",
+        mininterval=5,
+    )
     while step < args.steps:
         picked = rng.choice(rows, args.batch_size)
-        batch = {k: v.to(device) for k, v in sample_batch(data, picked, args.context_frames, args.waypoints).items()}
+        batch = {
+            k: v.to(device)
+            for k, v in sample_batch(data, picked, args.context_frames, args.waypoints).items()
+        }
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -350,45 +380,74 @@ def train(args: Args) -> dict[str, float]:
             ema_update(ema, wm, args.ema if step > args.warmup else 0.0)
         step += 1
         bar.update(1)
-        bar.set_postfix(dyn=f"{losses['dynamics'].item():.4f}", head=f"{losses['head'].item():.4f}", refresh=False)
+        bar.set_postfix(
+            dyn=f"{losses['dynamics'].item():.4f}", head=f"{losses['head'].item():.4f}", refresh=False
+        )
         out_of_time = bool(args.time_limit_min) and time.time() - t_start > args.time_limit_min * 60
-        if distributed and args.time_limit_min:  # rank 0's clock decides, or ranks would stop at different steps
+        if (
+            distributed and args.time_limit_min
+        ):  # rank 0's clock decides, or ranks would stop at different steps
             flag = torch.tensor([float(out_of_time)], device=device)
             dist.broadcast(flag, src=0)
             out_of_time = bool(flag.item())
         if main and (step % args.eval_every == 0 or step == args.steps or out_of_time):
-            figures = {"step": step, "loss": losses["loss"].item(), "dynamics_loss": losses["dynamics"].item(),
-                       "head_loss": losses["head"].item(), "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
-                       "elapsed_s": round(time.time() - t_start, 1)}
+            figures = {
+                "step": step,
+                "loss": losses["loss"].item(),
+                "dynamics_loss": losses["dynamics"].item(),
+                "head_loss": losses["head"].item(),
+                "lr": cosine_lr(step, args.lr, args.warmup, args.steps),
+                "elapsed_s": round(time.time() - t_start, 1),
+            }
             extra = {"step": step, "args": asdict(args), **args.extra}
             if held is not None:
                 figures |= evaluate(ema, held)
                 if figures["val_psnr"] > best:
                     best = figures["val_psnr"]
-                    ema.save_pretrained(out / "best", tokenizer_dir=args.tokenizer,
-                                        extra={**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}})
-            save_last(wm, ema, opt, step, best, out, args, extra, rng)
+                    ema.save_pretrained(
+                        out / "best",
+                        tokenizer_dir=tokenizer_dir,
+                        extra={**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}},
+                    )
+            save_last(wm, ema, opt, step, best, out, tokenizer_dir, args, extra, rng)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(figures) + "\n")
-            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+            tqdm.write(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+            )
         if out_of_time:
             if main:
                 tqdm.write(f"time limit of {args.time_limit_min} min reached; resume with the same command")
             break
     bar.close()
     if main and held is None:  # no held-out data: ship the last EMA weights as "best"
-        ema.save_pretrained(out / "best", tokenizer_dir=args.tokenizer, extra={"step": step, **args.extra})
+        ema.save_pretrained(out / "best", tokenizer_dir=tokenizer_dir, extra={"step": step, **args.extra})
     if distributed:
         dist.destroy_process_group()
     return figures
 
 
-def save_last(wm: WorldModel, ema: WorldModel, opt: torch.optim.Optimizer, step: int, best: float, out: Path,
-              args: Args, extra: dict, rng: np.random.Generator) -> None:
-    wm.save_pretrained(out / "last", tokenizer_dir=args.tokenizer, dtype=None, extra=extra)
-    state = {"optimizer": opt.state_dict(), "step": step, "best_psnr": best,
-             "ema": ema.state_dict() if args.ema > 0 else None,
-             "sampler": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+def save_last(
+    wm: WorldModel,
+    ema: WorldModel,
+    opt: torch.optim.Optimizer,
+    step: int,
+    best: float,
+    out: Path,
+    tokenizer_dir: str,
+    args: Args,
+    extra: dict,
+    rng: np.random.Generator,
+) -> None:
+    wm.save_pretrained(out / "last", tokenizer_dir=tokenizer_dir, dtype=None, extra=extra)
+    state = {
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "best_psnr": best,
+        "ema": ema.state_dict() if args.ema > 0 else None,
+        "sampler": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+    }
     write_train_state(out / "last", state)
 
 

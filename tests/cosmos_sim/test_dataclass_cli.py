@@ -31,10 +31,18 @@ def _parse(argv):
 
 
 def test_round_trip_with_types():
-    _, ns = _parse(["--data", "x.zarr", "y.zarr", "--levels", "4", "3", "--lr", "0.5", "--family", "b", "--compile"])
+    _, ns = _parse(
+        ["--data", "x.zarr", "y.zarr", "--levels", "4", "3", "--lr", "0.5", "--family", "b", "--compile"]
+    )
     cfg = dataclass_from_namespace(Toy, ns, command="cosmos-sim toy")
-    assert cfg == Toy(data=("x.zarr", "y.zarr"), levels=(4, 3), lr=0.5, family="b", compile=True,
-                      extra={"command": "cosmos-sim toy"})
+    assert cfg == Toy(
+        data=("x.zarr", "y.zarr"),
+        levels=(4, 3),
+        lr=0.5,
+        family="b",
+        compile=True,
+        extra={"command": "cosmos-sim toy"},
+    )
 
 
 def test_defaults_help_required_and_choices(capsys):
@@ -68,9 +76,16 @@ class Rich:
 
 def test_dicts_are_json_optionals_typed_and_overrides():
     p = argparse.ArgumentParser()
-    add_dataclass_arguments(p, Rich, positional=("store",), flags={"env_id": ("--env", "--env-id")},
-                            types={"size": lambda t: tuple(int(v) for v in t.split("x"))})
-    ns = p.parse_args(["s.zarr", "--env", "B-v0", "--env-kwargs", '{"n": 3}', "--max-steps", "7", "--size", "4x2"])
+    add_dataclass_arguments(
+        p,
+        Rich,
+        positional=("store",),
+        flags={"env_id": ("--env", "--env-id")},
+        types={"size": lambda t: tuple(int(v) for v in t.split("x"))},
+    )
+    ns = p.parse_args(
+        ["s.zarr", "--env", "B-v0", "--env-kwargs", '{"n": 3}', "--max-steps", "7", "--size", "4x2"]
+    )
     assert dataclass_from_namespace(Rich, ns) == Rich("s.zarr", "B-v0", {"n": 3}, 7, 2, (4, 2))
     assert dataclass_from_namespace(Rich, p.parse_args(["s", "--env-kwargs", ""])) == Rich("s")
     for bad in ("[1]", "{bad"):

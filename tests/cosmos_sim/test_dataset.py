@@ -81,7 +81,9 @@ def test_in_memory_matches_disk_and_dataloader_batches(store_path):
 
 
 def test_short_episodes_raise_or_are_skipped(store_path):
-    with pytest.raises(ValueError, match=r"shorter than one window.*context\+horizon=7.*episode 1 has 5 rows.*skip_short"):
+    with pytest.raises(
+        ValueError, match=r"shorter than one window.*context\+horizon=7.*episode 1 has 5 rows.*skip_short"
+    ):
         TrajectoryWindowDataset(store_path, context=4, horizon=3)
     ds = TrajectoryWindowDataset(store_path, context=4, horizon=3, skip_short=True)
     assert {ds.locate(i)[0] for i in range(len(ds))} == {0, 2}

@@ -27,7 +27,9 @@ def _check_side_by_side(path, truth, pred):
     assert left.shape == truth.shape and middle.shape == pred.shape
     assert _psnr(left, truth) > 30, "left panel is not the ground truth"
     assert _psnr(middle, pred) > 30, "middle panel is not the model's prediction"
-    assert _psnr(middle, truth) < _psnr(middle, pred) - 3, "middle panel looks like the ground truth, not the model"
+    assert _psnr(middle, truth) < _psnr(middle, pred) - 3, (
+        "middle panel looks like the ground truth, not the model"
+    )
     expected_err = np.clip(np.abs(truth.astype(int) - pred.astype(int)).max(-1) * 3, 0, 255)
     assert np.abs(err[..., 0].astype(int) - expected_err).mean() < 8
 
@@ -35,9 +37,21 @@ def _check_side_by_side(path, truth, pred):
 def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
     cfg = DemoConfig(out=str(tmp_path), episodes=1, workers=1, driving_steps=5, wfm_steps=8)
     res = run_demo(cfg)
-    for name in ("manipulation.zarr", "driving.zarr", "manipulation_episodes.png", "manipulation_maps.png",
-                 "driving.png", "physics.png", "manipulation_ep0.mp4", "driving_ep0.mp4", "physics.gif",
-                 "wfm_vs_gt.mp4", "wfm_vs_gt.gif", "wfm_psnr.png", "physics_wfm_vs_gt.gif"):
+    for name in (
+        "manipulation.zarr",
+        "driving.zarr",
+        "manipulation_episodes.png",
+        "manipulation_maps.png",
+        "driving.png",
+        "physics.png",
+        "manipulation_ep0.mp4",
+        "driving_ep0.mp4",
+        "physics.gif",
+        "wfm_vs_gt.mp4",
+        "wfm_vs_gt.gif",
+        "wfm_psnr.png",
+        "physics_wfm_vs_gt.gif",
+    ):
         assert (tmp_path / name).exists(), name
     assert res["manipulation"]["episodes"] == 1 and len(res["physics_frames"]) >= 8
     # Held-out seed, shipped checkpoints: both models predict better than holding the last frame.
@@ -53,6 +67,7 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
 
     context = 9
     episode = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + cfg.wfm_steps)
-    pred = make_predictor("physics-dit-nano").predict(Episode(episode.frames[:context]), cfg.wfm_steps,
-                                                      seed=cfg.wfm_seed)
+    pred = make_predictor("physics-dit-nano").predict(
+        Episode(episode.frames[:context]), cfg.wfm_steps, seed=cfg.wfm_seed
+    )
     _check_side_by_side(tmp_path / "physics_wfm_vs_gt.gif", episode.frames[context:], pred)

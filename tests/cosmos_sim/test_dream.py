@@ -32,8 +32,17 @@ def tiny_wfm(tmp_path_factory):
 
 
 def _cfg(tiny_wfm, out, **kw) -> DreamConfig:
-    base = dict(model=tiny_wfm, source=GT_ID, policy="random", episodes=3, out=str(out), max_steps=4, workers=1,
-                block=2, progress=False)
+    base = dict(
+        model=tiny_wfm,
+        source=GT_ID,
+        policy="random",
+        episodes=3,
+        out=str(out),
+        max_steps=4,
+        workers=1,
+        block=2,
+        progress=False,
+    )
     return DreamConfig(**{**base, **kw})
 
 
@@ -43,7 +52,9 @@ def test_dream_writes_a_store_the_dataset_reads_with_provenance(tiny_wfm, tmp_pa
     assert s["frames_per_s"] > 0 and s["trajectories_per_hour"] > 0
     store = TrajectoryStore.open(tmp_path / "d.zarr")
     assert store.n_episodes == 3 and list(store.episode_seeds) == [0, 1, 2]
-    assert {"rgb", "action", "reward", "success_prob", "is_success", "terminated", "truncated"} <= set(store.keys())
+    assert {"rgb", "action", "reward", "success_prob", "is_success", "terminated", "truncated"} <= set(
+        store.keys()
+    )
     ep = store.episode(0)
     assert ep["rgb"].shape == (5, 64, 64, 3) and ep["action"].shape == (5, 7)
     assert np.all(ep["action"][-1] == 0) and np.all(np.abs(ep["action"][:-1]) <= 1) and ep["truncated"][-1]
@@ -85,12 +96,27 @@ def test_min_return_keeps_only_good_rollouts(tiny_wfm, tmp_path):
 def test_sources_image_and_store_and_a_policy_directory(tiny_wfm, tmp_path):
     img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     iio.imwrite(tmp_path / "start.png", img)
-    net = make_network(spaces.Box(0, 255, (64, 64, 3), np.uint8), spaces.Box(-1.0, 1.0, (7,), np.float32),
-                       channels=(4, 8), hidden=16)
-    save_policy(tmp_path / "pol", net, spaces.Box(0, 255, (64, 64, 3), np.uint8),
-                spaces.Box(-1.0, 1.0, (7,), np.float32))
-    dream(_cfg(tiny_wfm, tmp_path / "img.zarr", source=str(tmp_path / "start.png"), policy=str(tmp_path / "pol"),
-               episodes=2))
+    net = make_network(
+        spaces.Box(0, 255, (64, 64, 3), np.uint8),
+        spaces.Box(-1.0, 1.0, (7,), np.float32),
+        channels=(4, 8),
+        hidden=16,
+    )
+    save_policy(
+        tmp_path / "pol",
+        net,
+        spaces.Box(0, 255, (64, 64, 3), np.uint8),
+        spaces.Box(-1.0, 1.0, (7,), np.float32),
+    )
+    dream(
+        _cfg(
+            tiny_wfm,
+            tmp_path / "img.zarr",
+            source=str(tmp_path / "start.png"),
+            policy=str(tmp_path / "pol"),
+            episodes=2,
+        )
+    )
     s = TrajectoryStore.open(tmp_path / "img.zarr")
     assert all(np.array_equal(s.episode(i)["rgb"][0], img) for i in range(2))
     first = s.episode(0)["action"][:-1]
@@ -126,8 +152,27 @@ def test_bad_input_is_a_clear_error(tiny_wfm, tmp_path):
 
 def test_cli_dream(tiny_wfm, tmp_path, capsys):
     out = tmp_path / "cli.zarr"
-    assert main(["dream", "--model", tiny_wfm, "--from", GT_ID, "--episodes", "2", "--max-steps", "2",
-                 "--workers", "1", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "dream",
+                "--model",
+                tiny_wfm,
+                "--from",
+                GT_ID,
+                "--episodes",
+                "2",
+                "--max-steps",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "2/2 dreamed episodes" in capsys.readouterr().out
     store = TrajectoryStore.open(out)
     assert store.n_episodes == 2 and store.attrs["command"].startswith("cosmos-sim dream --model")

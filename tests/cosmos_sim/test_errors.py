@@ -32,8 +32,15 @@ def test_a_user_error_is_one_line_with_exit_code_2(monkeypatch, capsys):
     assert err == "cosmos-sim list-envs: error: --episodes must be >= 1, got 0\n"
 
 
-@pytest.mark.parametrize("exc", [TypeError("unsupported operand"), IndexError("index 3 is out of bounds"),
-                                 KeyError("rgb"), FileNotFoundError("assets/missing.json")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TypeError("unsupported operand"),
+        IndexError("index 3 is out of bounds"),
+        KeyError("rgb"),
+        FileNotFoundError("assets/missing.json"),
+    ],
+)
 def test_a_bug_leaves_main_with_its_traceback(monkeypatch, exc):
     monkeypatch.setattr(cli, "_cmd_list_envs", _raising(exc))
     with pytest.raises(type(exc)):
@@ -72,7 +79,19 @@ def test_store_problems_reach_the_user_as_one_line(tmp_path, capsys):
 
 def test_validation_step_errors_of_other_modules_stay_one_line(tmp_path, capsys):
     """parse_maps (envs/control_maps.py) still raises a bare ValueError; generate's validation step reports it."""
-    assert main(["generate", "--env", "cosmos_sim/Physics-FreeFall-GT-v0", "--out", str(tmp_path / "s.zarr"),
-                 "--maps", "depth,normals"]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--env",
+                "cosmos_sim/Physics-FreeFall-GT-v0",
+                "--out",
+                str(tmp_path / "s.zarr"),
+                "--maps",
+                "depth,normals",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown control map" in err and "Traceback" not in err and not (tmp_path / "s.zarr").exists()

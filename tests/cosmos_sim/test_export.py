@@ -30,8 +30,15 @@ def single(tmp_path):
             seg = np.zeros((n, 16, 16), np.int32)
             seg[:, :8] = 1
             seg[:, :, 12:] = 2
-            s.add_episode({"rgb": frames(n, 200 - 50 * e), "action": np.zeros((n, 2), np.float32),
-                           "maps/front/depth": depth, "maps/front/seg": seg}, seed=e)
+            s.add_episode(
+                {
+                    "rgb": frames(n, 200 - 50 * e),
+                    "action": np.zeros((n, 2), np.float32),
+                    "maps/front/depth": depth,
+                    "maps/front/seg": seg,
+                },
+                seed=e,
+            )
     return path
 
 

@@ -98,8 +98,9 @@ class TinyMapsEnv(TinyVecEnv):
         info = {"objects": {"ball": {"pos": np.array([self.x, 0, 0]), "quat": np.array([1.0, 0, 0, 0])}}}
         if self.maps:
             info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.cameras}
-            info["maps"] = {c: {"depth": np.full((self.height, self.width), self.x + 2, np.float32)}
-                            for c in self.cameras}
+            info["maps"] = {
+                c: {"depth": np.full((self.height, self.width), self.x + 2, np.float32)} for c in self.cameras
+            }
         return info
 
     def reset(self, *, seed=None, options=None):
@@ -116,8 +117,12 @@ class TinyMapsEnv(TinyVecEnv):
 
 @pytest.fixture(scope="module", autouse=True)
 def tiny_envs():
-    for env_id, cls, steps in [("TinyVec-v0", TinyVecEnv, 50), ("TinyDict-v0", TinyDictEnv, 50),
-                               ("TinyMaps-v0", TinyMapsEnv, 50), ("TinyNoLimit-v0", TinyVecEnv, None)]:
+    for env_id, cls, steps in [
+        ("TinyVec-v0", TinyVecEnv, 50),
+        ("TinyDict-v0", TinyDictEnv, 50),
+        ("TinyMaps-v0", TinyMapsEnv, 50),
+        ("TinyNoLimit-v0", TinyVecEnv, None),
+    ]:
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=cls, max_episode_steps=steps)
 

@@ -11,8 +11,18 @@ from cosmos_sim.data.store import TrajectoryStore
 
 def test_manipulation_with_maps(tmp_path):
     out = tmp_path / "m.zarr"
-    s = generate(GenerateConfig(env_id="cosmos_sim/Manipulation-GT-v0", episodes=2, out=str(out), policy="expert",
-                                resolution=(32, 32), maps=("depth", "seg"), max_steps=6, progress=False))
+    s = generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Manipulation-GT-v0",
+            episodes=2,
+            out=str(out),
+            policy="expert",
+            resolution=(32, 32),
+            maps=("depth", "seg"),
+            max_steps=6,
+            progress=False,
+        )
+    )
     assert s["episodes"] == 2 and s["frames"] == 14
     store = TrajectoryStore.open(out)
     keys = set(store.keys())
@@ -31,16 +41,28 @@ def test_manipulation_with_maps(tmp_path):
 
 def test_driving_grid_matches_render_layout(tmp_path):
     out = tmp_path / "d.zarr"
-    generate(GenerateConfig(env_id="cosmos_sim/Driving-GT-v0", episodes=1, out=str(out), policy="expert",
-                            resolution=(16, 16), max_steps=1, progress=False))
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Driving-GT-v0",
+            episodes=1,
+            out=str(out),
+            policy="expert",
+            resolution=(16, 16),
+            max_steps=1,
+            progress=False,
+        )
+    )
     store = TrajectoryStore.open(out)
-    assert store.attrs["camera_grid"] == [["front_left", "front", "front_right"], ["rear_left", "rear", "rear_right"]]
+    assert store.attrs["camera_grid"] == [
+        ["front_left", "front", "front_right"],
+        ["rear_left", "rear", "rear_right"],
+    ]
     grid = episode_frames(store, 0)[0]
     env = gym.make("cosmos_sim/Driving-GT-v0", width=16, height=16)
     env.reset(seed=0)
     rendered = env.render()  # 2 x 3 views without gaps
     env.close()
-    views = [grid[r * 18:r * 18 + 16, c * 18:c * 18 + 16] for r in range(2) for c in range(3)]
-    expected = [rendered[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] for r in range(2) for c in range(3)]
+    views = [grid[r * 18 : r * 18 + 16, c * 18 : c * 18 + 16] for r in range(2) for c in range(3)]
+    expected = [rendered[r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16] for r in range(2) for c in range(3)]
     for v, e in zip(views, expected, strict=True):
         assert np.array_equal(v, e)

@@ -34,12 +34,26 @@ def test_ssim_and_psnr_match_scikit_image():
     a = rng.random((3, 3, 40, 48))
     b = np.clip(a + 0.08 * rng.standard_normal(a.shape), 0, 1)
     ours = ssim(a, b)
-    ref = [metrics.structural_similarity(a[i], b[i], channel_axis=0, data_range=1.0, gaussian_weights=True,
-                                         sigma=1.5, use_sample_covariance=False) for i in range(3)]
+    ref = [
+        metrics.structural_similarity(
+            a[i],
+            b[i],
+            channel_axis=0,
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+        for i in range(3)
+    ]
     assert ours == pytest.approx(ref, abs=1e-9)
-    assert psnr(a, b) == pytest.approx([metrics.peak_signal_noise_ratio(a[i], b[i], data_range=1.0) for i in range(3)])
+    assert psnr(a, b) == pytest.approx(
+        [metrics.peak_signal_noise_ratio(a[i], b[i], data_range=1.0) for i in range(3)]
+    )
     # torch float32 agrees with the float64 numpy path
-    assert ssim(torch.from_numpy(a).float(), torch.from_numpy(b).float()).numpy() == pytest.approx(ref, abs=1e-4)
+    assert ssim(torch.from_numpy(a).float(), torch.from_numpy(b).float()).numpy() == pytest.approx(
+        ref, abs=1e-4
+    )
 
 
 def test_bad_input():

@@ -31,8 +31,9 @@ def test_masks_are_the_objects_of_the_observation_camera(stores):
     assert seg_key_of(store) == "maps/front/seg"
     labels = {int(k): v for k, v in store.attrs["segmentation_labels"].items()}
     ids = object_ids(store)
-    assert sorted(labels[i] for i in ids) == sorted(v for v in labels.values()
-                                                     if v not in ("background", "table", "goal"))
+    assert sorted(labels[i] for i in ids) == sorted(
+        v for v in labels.values() if v not in ("background", "table", "goal")
+    )
     masks = object_masks(store)
     seg = store.read("maps/front/seg", 0, store.n_steps)
     assert masks.shape == seg.shape == (store.n_steps, 64, 64)
@@ -55,7 +56,9 @@ def test_grow_and_cell_weights_on_known_geometry():
     g = grow(m)
     assert g.sum() == 9 and g[0, 2:5, 2:5].all()
     w = cell_weights(m, 4, 5.0)
-    assert w.shape == (1, 2, 2) and w.tolist() == [[[5.0, 5.0], [5.0, 5.0]]]  # the grown pixel reaches 4 cells
+    assert w.shape == (1, 2, 2) and w.tolist() == [
+        [[5.0, 5.0], [5.0, 5.0]]
+    ]  # the grown pixel reaches 4 cells
     m[0, 3, 3], m[0, 0, 0] = False, True
     assert cell_weights(m, 4, 5.0).tolist() == [[[5.0, 1.0], [1.0, 1.0]]]
     pw = pixel_weights(torch.from_numpy(m[None, :, None]), 10.0)
@@ -63,21 +66,51 @@ def test_grow_and_cell_weights_on_known_geometry():
 
 
 def test_tokenizer_trains_with_object_weights(stores, tmp_path):
-    args = TokArgs(data=(str(stores / "seg.zarr"),), clip_frames=5, batch_size=2, steps=2, eval_every=2,
-                   frame_channels=8, channels=16, res_blocks=1, attention=False, threads=1, progress=False,
-                   object_weight=10.0, out=str(tmp_path / "tok"))
+    args = TokArgs(
+        data=(str(stores / "seg.zarr"),),
+        clip_frames=5,
+        batch_size=2,
+        steps=2,
+        eval_every=2,
+        frame_channels=8,
+        channels=16,
+        res_blocks=1,
+        attention=False,
+        threads=1,
+        progress=False,
+        object_weight=10.0,
+        out=str(tmp_path / "tok"),
+    )
     assert np.isfinite(train_tokenizer(args)["loss"])
     with pytest.raises(ValueError, match="--maps seg"):
-        train_tokenizer(TokArgs(**{**args.__dict__, "data": (str(stores / "plain.zarr"),), "out": str(tmp_path / "b")}))
+        train_tokenizer(
+            TokArgs(**{**args.__dict__, "data": (str(stores / "plain.zarr"),), "out": str(tmp_path / "b")})
+        )
 
 
 def test_world_model_trains_with_object_weights_and_they_change_the_loss(stores, tmp_path):
     tiny_world_model("diffusion").tokenizer.save_pretrained(tmp_path / "tok", dtype=None)
-    args = WfmArgs(data=(str(stores / "seg.zarr"),), tokenizer=str(tmp_path / "tok"), dim=32, depth=1, heads=2,
-                   context_frames=2, batch_size=4, steps=2, eval_every=2, warmup=1, threads=1, progress=False,
-                   cache_dir=str(tmp_path / "cache"))
+    args = WfmArgs(
+        data=(str(stores / "seg.zarr"),),
+        tokenizer=str(tmp_path / "tok"),
+        dim=32,
+        depth=1,
+        heads=2,
+        context_frames=2,
+        batch_size=4,
+        steps=2,
+        eval_every=2,
+        warmup=1,
+        threads=1,
+        progress=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
     plain = train_wfm(WfmArgs(**{**args.__dict__, "out": str(tmp_path / "plain")}))
-    weighted = train_wfm(WfmArgs(**{**args.__dict__, "out": str(tmp_path / "weighted"), "object_weight": 20.0}))
+    weighted = train_wfm(
+        WfmArgs(**{**args.__dict__, "out": str(tmp_path / "weighted"), "object_weight": 20.0})
+    )
     assert np.isfinite(weighted["dynamics_loss"]) and weighted["dynamics_loss"] != plain["dynamics_loss"]
     with pytest.raises(ValueError, match="ar family"):
-        train_wfm(WfmArgs(**{**args.__dict__, "family": "ar", "object_weight": 5.0, "out": str(tmp_path / "ar")}))
+        train_wfm(
+            WfmArgs(**{**args.__dict__, "family": "ar", "object_weight": 5.0, "out": str(tmp_path / "ar")})
+        )

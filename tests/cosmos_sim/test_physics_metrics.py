@@ -13,7 +13,7 @@ K = np.array([[50.0, 0, 32], [0, 50.0, 32], [0, 0, 1]])
 
 def _square(h=64, w=64, top=20, left=20, size=10):
     m = np.zeros((h, w), bool)
-    m[top:top + size, left:left + size] = True
+    m[top : top + size, left : left + size] = True
     return m
 
 
@@ -86,7 +86,9 @@ def test_colour_segmentation_recovers_gt_masks_in_every_scenario(scenario):
     gt = gt_episode(scenario, 100000, 13)
     ref = pm.colour_reference(gt.frames[:9], gt.segs[:9], gt.labels, gt.objects)
     assert {m for c in ref.classes for m in c.members} == set(gt.objects)
-    m = pm.object_metrics(gt.frames[9:], gt.segs[9:], gt.depths[9:], gt.intrinsics[9:], gt.extrinsics[9:], ref)
+    m = pm.object_metrics(
+        gt.frames[9:], gt.segs[9:], gt.depths[9:], gt.intrinsics[9:], gt.extrinsics[9:], ref
+    )
     iou = np.nanmean(np.stack(list(m.iou.values())))
     assert iou > 0.8, f"{scenario}: colour segmentation of GT frames has IoU {iou:.3f}"
     assert np.nanmean(np.stack(list(m.centroid_m.values()))) < 0.05  # metres
@@ -95,7 +97,7 @@ def test_colour_segmentation_recovers_gt_masks_in_every_scenario(scenario):
 def test_motion_masks_and_physics_iq_ious():
     def frame(left):
         f = np.zeros((32, 32, 3), np.uint8)
-        f[10:20, left:left + 10] = 200
+        f[10:20, left : left + 10] = 200
         return f
 
     moving = np.stack([frame(5 + 2 * t) for t in range(1, 5)])
@@ -109,13 +111,17 @@ def test_motion_masks_and_physics_iq_ious():
     assert same["mse"] == 0.0
     frozen = pm.physics_iq_metrics(still, moving, frame(5))
     assert frozen["spatial_iou"] == frozen["spatiotemporal_iou"] == frozen["weighted_spatial_iou"] == 0.0
-    assert pm.physics_iq_metrics(still, still, frame(5))["spatiotemporal_iou"] == 1.0  # nothing moves in either
+    assert (
+        pm.physics_iq_metrics(still, still, frame(5))["spatiotemporal_iou"] == 1.0
+    )  # nothing moves in either
     # Weighted: a pixel that moves in 2 of 2 predicted frames but 1 of 2 GT frames counts min/max = 0.5/1.
     p, g = np.zeros((2, 4, 4), bool), np.zeros((2, 4, 4), bool)
     p[:, 0, 0], g[0, 0, 0] = True, True
     assert pm.weighted_spatial_iou(p, g) == 0.5 and pm.spatial_iou(p, g) == 1.0
     assert np.allclose(pm.spatiotemporal_iou_per_frame(p, g), [1.0, 0.0])
-    assert np.allclose(pm.mse_per_frame(np.zeros((1, 2, 2, 3), np.uint8), np.full((1, 2, 2, 3), 255, np.uint8)), 1.0)
+    assert np.allclose(
+        pm.mse_per_frame(np.zeros((1, 2, 2, 3), np.uint8), np.full((1, 2, 2, 3), 255, np.uint8)), 1.0
+    )
 
 
 def test_physics_iq_metrics_on_an_asymmetric_case_computed_by_hand():
@@ -130,7 +136,9 @@ def test_physics_iq_metrics_on_an_asymmetric_case_computed_by_hand():
     assert np.allclose(pm.spatiotemporal_iou_per_frame(p, g), [1 / 3, 1 / 2, 0])
     # Per pixel, the fraction of frames that move: pred (0,0) 2/3, (0,1) (0,2) 1/3; GT (0,0) 2/3, (1,1) (2,2) 1/3.
     assert pm.weighted_spatial_iou(p, g) == pytest.approx((2 / 3) / (2 / 3 + 4 / 3))
-    assert pm.weighted_spatial_iou(g, p) == pytest.approx(pm.weighted_spatial_iou(p, g))  # symmetric by definition
+    assert pm.weighted_spatial_iou(g, p) == pytest.approx(
+        pm.weighted_spatial_iou(p, g)
+    )  # symmetric by definition
     # Random masks of unequal sides against per-pixel loops: every reduction must run over time only.
     rng = np.random.default_rng(0)
     p, g = rng.random((5, 6, 7)) < 0.3, rng.random((5, 6, 7)) < 0.5
@@ -143,7 +151,9 @@ def test_physics_iq_metrics_on_an_asymmetric_case_computed_by_hand():
             union += p[:, y, x].any() or g[:, y, x].any()
     assert pm.weighted_spatial_iou(p, g) == pytest.approx(lo / hi)
     assert pm.spatial_iou(p, g) == pytest.approx(inter / union)
-    assert np.allclose(pm.spatiotemporal_iou_per_frame(p, g), [(p[t] & g[t]).sum() / (p[t] | g[t]).sum() for t in range(5)])
+    assert np.allclose(
+        pm.spatiotemporal_iou_per_frame(p, g), [(p[t] & g[t]).sum() / (p[t] | g[t]).sum() for t in range(5)]
+    )
     pred, gt = np.zeros((2, 1, 2, 3), np.uint8), np.zeros((2, 1, 2, 3), np.uint8)
     gt[0, 0, 0] = 255  # frame 0 differs in one of two pixels, frame 1 not at all
     assert np.allclose(pm.mse_per_frame(pred, gt), [0.5, 0.0])
@@ -160,9 +170,11 @@ def test_feature_similarity_default_tokenizer_and_pluggable_extractors():
     assert held[0] == pytest.approx(1.0, abs=1e-6) and held[-1] < 0.999  # the ball has moved by the end
     lab = pm.load_feature_extractor("cosmos_sim.eval.physics_metrics:to_lab")  # any module:function
     assert np.allclose(pm.feature_similarity(gt.frames[:2], gt.frames[:2], lab), 1.0)
-    for bad, msg in (("nope", "must be 'tokenizer' or 'module:function'"),
-                     ("cosmos_sim.eval.physics_metrics:missing", "cannot load feature extractor"),
-                     ("no_such_module_xyz:f", "cannot load feature extractor"),
-                     ("cosmos_sim.eval.physics_metrics:DEFAULT_FEATURES", "not callable")):
+    for bad, msg in (
+        ("nope", "must be 'tokenizer' or 'module:function'"),
+        ("cosmos_sim.eval.physics_metrics:missing", "cannot load feature extractor"),
+        ("no_such_module_xyz:f", "cannot load feature extractor"),
+        ("cosmos_sim.eval.physics_metrics:DEFAULT_FEATURES", "not callable"),
+    ):
         with pytest.raises(ValueError, match=msg):
             pm.load_feature_extractor(bad)

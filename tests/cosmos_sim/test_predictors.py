@@ -27,14 +27,19 @@ def noop_model(frame_size=(64, 64), context_frames=2) -> WorldModel:
     """The tiny test world model with the physics scenes' 1-D no-op action."""
     wm = tiny_world_model("diffusion", context_frames=context_frames, frame_size=frame_size)
     c = wm.config
-    cfg = dataclasses.replace(c, dynamics={**c.dynamics, "action_dim": 1}, head={**c.head, "action_dim": 1},
-                              action_layout=("noop",), env_id=BOUNCE)
+    cfg = dataclasses.replace(
+        c,
+        dynamics={**c.dynamics, "action_dim": 1},
+        head={**c.head, "action_dim": 1},
+        action_layout=("noop",),
+        env_id=BOUNCE,
+    )
     return WorldModel(cfg, wm.tokenizer).eval()
 
 
 def square_frame(x: int, y: int) -> np.ndarray:
     f = np.full((64, 64, 3), (200, 210, 220), np.uint8)
-    f[y:y + 10, x:x + 10] = (220, 40, 40)
+    f[y : y + 10, x : x + 10] = (220, 40, 40)
     return f
 
 
@@ -79,8 +84,10 @@ def test_physical_variance_re_simulates_the_seed_with_perturbed_physics(gt):
     a, b = PhysicalVariance().predict(ep, 7), PhysicalVariance().predict(ep, 7)
     assert a.shape == (7, 64, 64, 3) and np.array_equal(a, b)  # reproducible
     assert not np.array_equal(a, gt.frames[9:16])  # 5 % other restitution/friction/mass: another take
-    assert pm.mse_per_frame(a, gt.frames[9:16]).mean() < pm.mse_per_frame(CopyLast().predict(ep, 7),
-                                                                            gt.frames[9:16]).mean()
+    assert (
+        pm.mse_per_frame(a, gt.frames[9:16]).mean()
+        < pm.mse_per_frame(CopyLast().predict(ep, 7), gt.frames[9:16]).mean()
+    )
     with pytest.raises(ValueError, match="env_id"):
         PhysicalVariance().predict(Episode(gt.frames[:9]), 3)
 
@@ -90,11 +97,17 @@ def test_world_model_pads_or_trims_the_context_and_seeds_its_noise(gt):
     f = gt.frames
     a = p.predict(Episode(f[:1]), 3, seed=5)
     assert a.shape == (3, 64, 64, 3) and a.dtype == np.uint8
-    assert np.array_equal(a, p.predict(Episode(f[[0, 0]]), 3, seed=5))  # 1 frame: first frame repeated in front
-    assert np.array_equal(p.predict(Episode(f[:9]), 3, seed=5), p.predict(Episode(f[7:9]), 3, seed=5))  # last K
+    assert np.array_equal(
+        a, p.predict(Episode(f[[0, 0]]), 3, seed=5)
+    )  # 1 frame: first frame repeated in front
+    assert np.array_equal(
+        p.predict(Episode(f[:9]), 3, seed=5), p.predict(Episode(f[7:9]), 3, seed=5)
+    )  # last K
     assert not np.array_equal(a, p.predict(Episode(f[:1]), 3, seed=6))  # other sampler noise
     small = WorldModelPredictor(noop_model(frame_size=(32, 32)), name="tiny32")
-    with pytest.raises(ValueError, match=r"'tiny32' works on 32x32 \(HxW\) frames but the scenario renders 64x64"):
+    with pytest.raises(
+        ValueError, match=r"'tiny32' works on 32x32 \(HxW\) frames but the scenario renders 64x64"
+    ):
         small.predict(Episode(f[:9]), 3)
 
 
@@ -104,7 +117,9 @@ def test_make_predictor_builds_baselines_and_models_and_refuses_bad_ones(tmp_pat
     assert isinstance(make_predictor("physical-variance"), PhysicalVariance)
     noop_model().save_pretrained(tmp_path / "tiny", dtype=None)
     p = make_predictor(str(tmp_path / "tiny"), device="cpu")
-    assert isinstance(p, WorldModelPredictor) and p.name == "tiny" and p.model.config.action_layout == ("noop",)
+    assert (
+        isinstance(p, WorldModelPredictor) and p.name == "tiny" and p.model.config.action_layout == ("noop",)
+    )
     assert p.model.device == torch.device("cpu")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="config.json"):
@@ -115,5 +130,7 @@ def test_make_predictor_builds_baselines_and_models_and_refuses_bad_ones(tmp_pat
     (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="model.safetensors"):
         make_predictor(str(corrupt))
-    with pytest.raises(ValueError, match=r"unknown predictor 'copylast': not one of the baselines \['copy-last'"):
+    with pytest.raises(
+        ValueError, match=r"unknown predictor 'copylast': not one of the baselines \['copy-last'"
+    ):
         make_predictor("copylast")

@@ -14,7 +14,7 @@ def _frame(left: int, top: int = 20):
     f[:] = (160, 120, 90)
     seg = np.full((64, 64), 2, np.int32)
     f[:8, :8], seg[:8, :8] = (120, 120, 120), 1
-    f[top:top + 10, left:left + 10], seg[top:top + 10, left:left + 10] = (200, 20, 20), 4
+    f[top : top + 10, left : left + 10], seg[top : top + 10, left : left + 10] = (200, 20, 20), 4
     return f, seg
 
 

@@ -112,10 +112,12 @@ def test_store_problems_are_store_errors_and_bad_arguments_config_errors(tmp_pat
         TrajectoryStore.open(tmp_path / "missing")
     s = TrajectoryStore.create(tmp_path / "s.zarr")
     s.add_episode(make_episode(0))
-    for call, match in ((lambda: TrajectoryStore.create(s.path), "already exists"),
-                        (lambda: TrajectoryStore.open(s.path, mode="a"), "open for writing"),
-                        (lambda: s.add_episode({"rgb": make_episode(1)["rgb"]}), "missing"),
-                        (lambda: TrajectoryStore.open(s.path).add_episode(make_episode(1)), "read-only")):
+    for call, match in (
+        (lambda: TrajectoryStore.create(s.path), "already exists"),
+        (lambda: TrajectoryStore.open(s.path, mode="a"), "open for writing"),
+        (lambda: s.add_episode({"rgb": make_episode(1)["rgb"]}), "missing"),
+        (lambda: TrajectoryStore.open(s.path).add_episode(make_episode(1)), "read-only"),
+    ):
         with pytest.raises(StoreError, match=match):
             call()
     with pytest.raises(ConfigError, match="mode"):
@@ -256,7 +258,9 @@ def test_sigkill_mid_write_keeps_committed_episodes_intact(tmp_path):
             break
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(path), "slow" if round_ % 2 else "fast"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         line = child.stdout.readline()
         assert line.strip() == "ready", child.stderr.read()
@@ -271,7 +275,11 @@ def test_sigkill_mid_write_keeps_committed_episodes_intact(tmp_path):
             assert_episode_equal(r.episode(e), make_episode(e))
         np.testing.assert_array_equal(r.episode_seeds, np.arange(r.n_episodes))
         state = r.array("state") if r.n_episodes else None
-        if state is not None and state.shape[0] > r.n_steps and state[r.n_steps].tolist() == [r.n_episodes, 0]:
+        if (
+            state is not None
+            and state.shape[0] > r.n_steps
+            and state[r.n_steps].tolist() == [r.n_episodes, 0]
+        ):
             tails += 1  # killed after writing (part of) the next episode, before committing it
     assert counts[-1] > counts[0] > 0, counts  # the children made progress
     assert tails >= 1, "no kill landed inside an episode write; the test did not exercise atomicity"

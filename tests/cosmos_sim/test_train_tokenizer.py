@@ -20,7 +20,11 @@ def _store(path, seed, episodes=3, steps=12, size=32):
     with TrajectoryStore.create(path) as s:
         for e in range(episodes):
             rgb = np.full((steps, size, size, 3), 90, np.uint8)
-            colour, (x, y), (dx, dy) = rng.integers(120, 255, 3), rng.integers(0, size - 8, 2), rng.integers(-1, 2, 2)
+            colour, (x, y), (dx, dy) = (
+                rng.integers(120, 255, 3),
+                rng.integers(0, size - 8, 2),
+                rng.integers(-1, 2, 2),
+            )
             for t in range(steps):
                 cx, cy = np.clip([x + dx * t, y + dy * t], 0, size - 8)
                 rgb[t, cy : cy + 8, cx : cx + 8] = colour
@@ -37,9 +41,36 @@ def stores(tmp_path_factory):
 def test_training_learns_checkpoints_and_resumes(stores, tmp_path):
     train_store, held = stores
     out = tmp_path / "run"
-    argv = ["train-tokenizer", "--data", train_store, train_store, "--val-data", held, "--out", str(out),
-            "--kind", "DV", "--clip-frames", "5", "--batch-size", "4", "--steps", "40", "--eval-every", "20",
-            "--eval-clips", "2", "--lr", "3e-3", "--warmup", "2", "--no-progress", "--threads", "1", *TINY]
+    argv = [
+        "train-tokenizer",
+        "--data",
+        train_store,
+        train_store,
+        "--val-data",
+        held,
+        "--out",
+        str(out),
+        "--kind",
+        "DV",
+        "--clip-frames",
+        "5",
+        "--batch-size",
+        "4",
+        "--steps",
+        "40",
+        "--eval-every",
+        "20",
+        "--eval-clips",
+        "2",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "2",
+        "--no-progress",
+        "--threads",
+        "1",
+        *TINY,
+    ]
     assert main(argv) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [20, 40]
@@ -59,9 +90,22 @@ def test_training_learns_checkpoints_and_resumes(stores, tmp_path):
 
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(stores, tmp_path):
     train_store, held = stores
-    args = Args(data=(train_store,), val_data=(held,), clip_frames=5, batch_size=2, steps=4, eval_every=2,
-                eval_clips=1, warmup=1, frame_channels=8, channels=16, res_blocks=1, attention=False, threads=1,
-                progress=False)
+    args = Args(
+        data=(train_store,),
+        val_data=(held,),
+        clip_frames=5,
+        batch_size=2,
+        steps=4,
+        eval_every=2,
+        eval_clips=1,
+        warmup=1,
+        frame_channels=8,
+        channels=16,
+        res_blocks=1,
+        attention=False,
+        threads=1,
+        progress=False,
+    )
     train(replace(args, out=str(tmp_path / "whole")))
     cut = replace(args, out=str(tmp_path / "cut"))
     train(replace(cut, time_limit_min=1e-9))  # stops (and saves) after its first step
@@ -80,8 +124,18 @@ def test_bad_arguments_are_refused(stores, tmp_path):
     with pytest.raises(ValueError, match="--data"):
         train(Args(data=(), out=str(tmp_path / "b"), progress=False))
     # Resuming with another architecture is an error, not a silent restart.
-    args = Args(data=(train_store,), clip_frames=5, steps=1, eval_every=1, frame_channels=8, channels=16,
-                res_blocks=1, attention=False, out=str(tmp_path / "c"), progress=False)
+    args = Args(
+        data=(train_store,),
+        clip_frames=5,
+        steps=1,
+        eval_every=1,
+        frame_channels=8,
+        channels=16,
+        res_blocks=1,
+        attention=False,
+        out=str(tmp_path / "c"),
+        progress=False,
+    )
     train(args)
     with pytest.raises(ValueError, match="use another --out"):
         train(Args(**{**args.__dict__, "channels": 32, "steps": 2}))

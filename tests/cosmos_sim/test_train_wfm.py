@@ -37,10 +37,14 @@ def test_noisy_expert_store_has_what_training_reads(setup):
 
 def test_windows_pad_episode_starts_with_the_first_frame_and_zero_actions():
     n = 6  # two episodes: rows 0-2 and 3-5
-    data = LatentData(latents=np.arange(n, dtype=np.float16).reshape(n, 1, 1, 1) * np.ones((1, 2, 2, 2), np.float16),
-                      action=np.arange(n, dtype=np.float32)[:, None].repeat(7, 1) + 1,
-                      reward=np.arange(n, dtype=np.float32), success=np.array([0, 0, 1, 0, 0, 0], bool),
-                      episode_start=np.array([0, 0, 0, 3, 3, 3]), last=np.array([0, 0, 1, 0, 0, 1], bool))
+    data = LatentData(
+        latents=np.arange(n, dtype=np.float16).reshape(n, 1, 1, 1) * np.ones((1, 2, 2, 2), np.float16),
+        action=np.arange(n, dtype=np.float32)[:, None].repeat(7, 1) + 1,
+        reward=np.arange(n, dtype=np.float32),
+        success=np.array([0, 0, 1, 0, 0, 0], bool),
+        episode_start=np.array([0, 0, 0, 3, 3, 3]),
+        last=np.array([0, 0, 1, 0, 0, 1], bool),
+    )
     b = sample_batch(data, np.array([1, 3]), k=3)
     ctx = b["context"][:, :, 0, 0, 0].tolist()
     assert ctx == [[0, 0, 1], [3, 3, 3]]  # never crosses into the previous episode
@@ -54,9 +58,24 @@ def test_windows_pad_episode_starts_with_the_first_frame_and_zero_actions():
 def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     d, _, _ = setup
     out = d / f"run_{family}"
-    args = Args(data=(str(d / "train.zarr"),), val_data=(str(d / "val.zarr"),), tokenizer=str(d / f"tok_{family}"),
-                family=family, out=str(out), dim=32, depth=1, heads=2, context_frames=2, batch_size=4, steps=4,
-                eval_every=2, eval_episodes=2, rollout_steps=4, warmup=1, progress=False)
+    args = Args(
+        data=(str(d / "train.zarr"),),
+        val_data=(str(d / "val.zarr"),),
+        tokenizer=str(d / f"tok_{family}"),
+        family=family,
+        out=str(out),
+        dim=32,
+        depth=1,
+        heads=2,
+        context_frames=2,
+        batch_size=4,
+        steps=4,
+        eval_every=2,
+        eval_episodes=2,
+        rollout_steps=4,
+        warmup=1,
+        progress=False,
+    )
     figures = train(args)
     assert figures["step"] == 4 and np.isfinite(figures["val_psnr"]) and figures["copy_psnr"] > 5
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -76,10 +95,26 @@ def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
 @pytest.mark.parametrize("family", ["diffusion", "ar"])
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup, family, tmp_path):
     d, _, _ = setup
-    args = Args(data=(str(d / "train.zarr"),), val_data=(str(d / "val.zarr"),), tokenizer=str(d / f"tok_{family}"),
-                family=family, cache_dir=str(d / f"cache_{family}"), dim=32, depth=1, heads=2, context_frames=2,
-                batch_size=4, steps=4, eval_every=2, eval_episodes=1, rollout_steps=2, warmup=1, ema=0.5,
-                threads=1, progress=False)
+    args = Args(
+        data=(str(d / "train.zarr"),),
+        val_data=(str(d / "val.zarr"),),
+        tokenizer=str(d / f"tok_{family}"),
+        family=family,
+        cache_dir=str(d / f"cache_{family}"),
+        dim=32,
+        depth=1,
+        heads=2,
+        context_frames=2,
+        batch_size=4,
+        steps=4,
+        eval_every=2,
+        eval_episodes=1,
+        rollout_steps=2,
+        warmup=1,
+        ema=0.5,
+        threads=1,
+        progress=False,
+    )
     train(replace(args, out=str(tmp_path / "whole")))
     cut = replace(args, out=str(tmp_path / "cut"))
     train(replace(cut, time_limit_min=1e-9))  # stops (and saves) after its first step
@@ -89,19 +124,44 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup
     assert whole.keys() == resumed.keys()
     for k in whole:
         assert torch.equal(whole[k], resumed[k]), k
-    ema_whole, ema_resumed = (torch.load(tmp_path / r / "last" / "train_state.pt", weights_only=False)["ema"]
-                              for r in ("whole", "cut"))
+    ema_whole, ema_resumed = (
+        torch.load(tmp_path / r / "last" / "train_state.pt", weights_only=False)["ema"]
+        for r in ("whole", "cut")
+    )
     for k in ema_whole:
         assert torch.equal(ema_whole[k], ema_resumed[k]), f"EMA {k}"
 
 
 def test_cli_bad_input_is_a_clear_error(setup, capsys):
     d, _, _ = setup
-    rc = main(["train-wfm", "--data", str(d / "train.zarr"), "--tokenizer", str(d / "tok_ar"), "--family", "diffusion",
-               "--out", str(d / "bad"), "--progress", "--steps", "1"])
+    rc = main(
+        [
+            "train-wfm",
+            "--data",
+            str(d / "train.zarr"),
+            "--tokenizer",
+            str(d / "tok_ar"),
+            "--family",
+            "diffusion",
+            "--out",
+            str(d / "bad"),
+            "--progress",
+            "--steps",
+            "1",
+        ]
+    )
     assert rc == 2 and "needs a CV tokenizer" in capsys.readouterr().err
     empty = TrajectoryStore.create(d / "norgb.zarr")
     empty.add_episode({"state": np.zeros((3, 2), np.float32)})
-    rc = main(["train-wfm", "--data", str(d / "norgb.zarr"), "--tokenizer", str(d / "tok_diffusion"),
-               "--out", str(d / "bad2")])
+    rc = main(
+        [
+            "train-wfm",
+            "--data",
+            str(d / "norgb.zarr"),
+            "--tokenizer",
+            str(d / "tok_diffusion"),
+            "--out",
+            str(d / "bad2"),
+        ]
+    )
     assert rc == 2 and "no 'rgb' key" in capsys.readouterr().err

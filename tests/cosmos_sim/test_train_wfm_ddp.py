@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from cosmos_sim.data.generate import record_noisy_expert
 from cosmos_sim.world_models.wfm import tiny_world_model
 
-LAUNCHER = '''
+LAUNCHER = """
 import os, sys
 import torch
 import cosmos_sim.train.wfm as tw
@@ -46,7 +46,7 @@ rc = main(sys.argv[2:])
 learner, init = learners[0]
 torch.save({"init": init, "final": copy(learner)}, os.path.join(sys.argv[1], f"rank{os.environ['RANK']}.pt"))
 sys.exit(rc)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +61,62 @@ def data(tmp_path_factory):
 
 def test_two_cpu_ranks_train_one_model_and_rank_0_writes_it(data, tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           str(data / "launch.py"), str(tmp_path),
-           "train-wfm", "--data", str(data / "train.zarr"), "--val-data", str(data / "val.zarr"),
-           "--tokenizer", str(data / "tok"), "--family", "diffusion", "--out", str(out), "--device", "cpu",
-           "--dim", "32", "--depth", "1", "--heads", "2", "--context-frames", "2", "--batch-size", "4",
-           "--steps", "4", "--eval-every", "2", "--eval-episodes", "1", "--rollout-steps", "2", "--warmup", "1",
-           "--threads", "1", "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "egl",
-           "PYOPENGL_PLATFORM": "egl"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        str(data / "launch.py"),
+        str(tmp_path),
+        "train-wfm",
+        "--data",
+        str(data / "train.zarr"),
+        "--val-data",
+        str(data / "val.zarr"),
+        "--tokenizer",
+        str(data / "tok"),
+        "--family",
+        "diffusion",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--dim",
+        "32",
+        "--depth",
+        "1",
+        "--heads",
+        "2",
+        "--context-frames",
+        "2",
+        "--batch-size",
+        "4",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--eval-episodes",
+        "1",
+        "--rollout-steps",
+        "2",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MUJOCO_GL": "egl",
+        "PYOPENGL_PLATFORM": "egl",
+    }
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         log, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:  # a rank waiting on the other forever: end torchrun and both ranks

@@ -83,7 +83,9 @@ def test_gt_mixin_info_render_and_default_hooks():
     assert env.render().shape == (4, 5, 3) and _FakeScene(render_mode=None).render() is None
     info = _FakeScene(maps=("depth",))._info({})
     assert info["objects"]["box"]["pos"].shape == (3,)
-    assert info["cameras"]["top"]["intrinsics"][0, 0] == 3 and info["cameras"]["front"]["extrinsics"].shape == (4, 4)
+    assert info["cameras"]["top"]["intrinsics"][0, 0] == 3 and info["cameras"]["front"][
+        "extrinsics"
+    ].shape == (4, 4)
     assert set(info["maps"]) == {"front", "top"} and info["maps"]["front"]["depth"][0, 0] == 5
 
 

@@ -106,7 +106,8 @@ def test_maps_match_known_geometry():
     top_height = e[2, 3]  # world-to-camera z offset: camera height above the world origin
     u, v, _ = project(block, k, e)[0]
     assert info["maps"]["top"]["depth"][int(v), int(u)] == pytest.approx(
-        top_height - TABLE_Z - 2 * BLOCK_HALF, abs=2e-3)
+        top_height - TABLE_Z - 2 * BLOCK_HALF, abs=2e-3
+    )
     assert top_height - TABLE_Z == pytest.approx(1.0)
     seg, depth = info["maps"]["top"]["seg"], info["maps"]["top"]["depth"]
     table = seg == _label_id(env, "table")

@@ -12,7 +12,9 @@ NOOP = np.zeros(1, dtype=np.float32)
 OBJECTS = ("box_0", "sphere_0", "cylinder_0", "box_1", "cylinder_1")
 
 
-def _episode(seed: int, steps: int = PHYSICS_EPISODE_STEPS, **kw) -> tuple[PhysicsGTEnv, list[np.ndarray], list[dict]]:
+def _episode(
+    seed: int, steps: int = PHYSICS_EPISODE_STEPS, **kw
+) -> tuple[PhysicsGTEnv, list[np.ndarray], list[dict]]:
     """Frames and infos of ``steps`` steps after ``reset(seed)`` (reset included), with depth and seg."""
     env = PhysicsGTEnv("camera_orbit", maps="depth,seg", **kw)
     obs, info = env.reset(seed=seed)
@@ -135,9 +137,12 @@ def test_other_scenarios_keep_a_fixed_camera_and_plain_floor():
 def test_orbit_pose_is_a_look_at_rotation():
     orbit = CameraOrbit(target=(0.0, 0.0, 0.2), radius=2.5, height=1.2, start_deg=90.0, step_deg=-3.0)
     pos, quat = orbit.pose(10)
-    np.testing.assert_allclose(pos, [2.5 * np.cos(np.radians(60)), 2.5 * np.sin(np.radians(60)), 1.2], atol=1e-12)
+    np.testing.assert_allclose(
+        pos, [2.5 * np.cos(np.radians(60)), 2.5 * np.sin(np.radians(60)), 1.2], atol=1e-12
+    )
     mat = np.zeros(9)
     mujoco.mju_quat2Mat(mat, quat)
     back = mat.reshape(3, 3)[:, 2]  # MuJoCo cameras look down their -z
-    np.testing.assert_allclose(-back, (np.array([0, 0, 0.2]) - pos) / np.linalg.norm(np.array([0, 0, 0.2]) - pos),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        -back, (np.array([0, 0, 0.2]) - pos) / np.linalg.norm(np.array([0, 0, 0.2]) - pos), atol=1e-9
+    )

@@ -15,8 +15,16 @@ from cosmos_sim.world_models.wfm import tiny_world_model
 
 GT_IDS = registered_ids()
 WFM_IDS = wfm_ids()
-SECTIONS = ("Description", "Action Space", "Observation Space", "Rewards", "Starting State", "Episode End",
-            "Arguments", "Version History")
+SECTIONS = (
+    "Description",
+    "Action Space",
+    "Observation Space",
+    "Rewards",
+    "Starting State",
+    "Episode End",
+    "Arguments",
+    "Version History",
+)
 
 
 def _env_classes(env_id: str) -> list[type]:
@@ -52,7 +60,9 @@ def test_env_class_docstring_has_gymnasiums_sections_and_documents_every_option(
         for field in dataclasses.fields(cls.config_class):
             assert field.name in documented, f"{cls.__name__}: `{field.name}` missing from ## Arguments"
             written = eval(documented[field.name], {"__builtins__": {}})  # noqa: S307  (our own docstring)
-            assert written == field.default, f"{cls.__name__}.{field.name}: documented {written!r}, is {field.default!r}"
+            assert written == field.default, (
+                f"{cls.__name__}.{field.name}: documented {written!r}, is {field.default!r}"
+            )
 
 
 @pytest.mark.parametrize("env_id", GT_IDS)
@@ -106,7 +116,9 @@ def checkpoints(tmp_path_factory) -> dict[str, str]:
 @pytest.mark.parametrize("env_id", WFM_IDS)
 def test_wfm_envs_refuse_unknown_options_before_loading_and_keep_overrides(env_id, checkpoints):
     for make in (gym.make, lambda i, **kw: gym.make_vec(i, num_envs=2, **kw)):
-        with pytest.raises(ValueError, match=r"unknown option\(s\) \['chekpoint'\].*did you mean checkpoint="):
+        with pytest.raises(
+            ValueError, match=r"unknown option\(s\) \['chekpoint'\].*did you mean checkpoint="
+        ):
             make(env_id, chekpoint=checkpoints[env_id])
     env = gym.make(env_id, checkpoint=checkpoints[env_id], sampler_steps=1, device="cpu")
     cfg = env.unwrapped.config

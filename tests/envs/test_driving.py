@@ -137,7 +137,9 @@ def test_render_is_a_two_by_three_grid():
     grid = env.render()
     assert grid.shape == (32, 72, 3) and grid.dtype == np.uint8
     assert np.array_equal(grid[:16, 24:48], obs["front"]) and np.array_equal(grid[16:, 24:48], obs["rear"])
-    assert np.array_equal(grid[:16, :24], obs["front_left"]) and np.array_equal(grid[16:, 48:], obs["rear_right"])
+    assert np.array_equal(grid[:16, :24], obs["front_left"]) and np.array_equal(
+        grid[16:, 48:], obs["rear_right"]
+    )
     env.close()
 
 

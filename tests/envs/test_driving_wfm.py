@@ -53,7 +53,9 @@ def test_reset_from_the_gt_scene_render_grid_and_determinism(ckpt):
     assert obs["ego"][0] == pytest.approx(gt_obs["ego"][3]) and info["step"] == 0
     grid = env.render()
     assert grid.shape == (128, 192, 3)
-    for r, row in enumerate(GRID):  # front row front_left | front | front_right, back row rear_left | rear | rear_right
+    for r, row in enumerate(
+        GRID
+    ):  # front row front_left | front | front_right, back row rear_left | rear | rear_right
         for c, cam in enumerate(row):
             assert np.array_equal(grid[64 * r : 64 * (r + 1), 64 * c : 64 * (c + 1)], obs[cam])
     actions = np.random.default_rng(0).uniform(-1, 1, (4, 2)).astype(np.float32)
@@ -109,12 +111,16 @@ def test_vector_env_is_batched_matches_single_envs_and_pairs_with_gt(ckpt):
     actions = np.random.default_rng(1).uniform(-1, 1, (3, 3, 2)).astype(np.float32)
     for a in actions:
         obs, reward, term, trunc, info = venv.step(a)
-    assert reward.shape == (3,) and info["crash_prob"].shape == (3,) and venv.render().shape == (3, 128, 192, 3)
+    assert (
+        reward.shape == (3,) and info["crash_prob"].shape == (3,) and venv.render().shape == (3, 128, 192, 3)
+    )
     single = DrivingWorldModelEnv(checkpoint=ckpt)
     single.reset(seed=11)  # row 1 of the vector env
     for a in actions:
         o = single.step(a[1])[0]
-    assert np.abs(o["front"].astype(int) - obs["front"][1]).max() <= 1  # batched bf16/fp32 kernels may differ by 1
+    assert (
+        np.abs(o["front"].astype(int) - obs["front"][1]).max() <= 1
+    )  # batched bf16/fp32 kernels may differ by 1
     paired = DrivingWorldModelEnv(checkpoint=ckpt, paired=True)
     paired.reset(seed=5)
     _, _, _, _, info = paired.step(np.zeros(2, np.float32))
@@ -124,7 +130,9 @@ def test_vector_env_is_batched_matches_single_envs_and_pairs_with_gt(ckpt):
 def test_default_checkpoint_is_the_shipped_multiview_nano_model():
     env = gym.make(ENV_ID)  # assets/wfm/drive-mv-nano, device="auto"
     cfg = env.unwrapped.model.config
-    assert cfg.family == "multiview" and cfg.views == CAMS and cfg.tokenizer_dir.endswith("cv4x8x8-drive-nano")
+    assert (
+        cfg.family == "multiview" and cfg.views == CAMS and cfg.tokenizer_dir.endswith("cv4x8x8-drive-nano")
+    )
     obs, _ = env.reset(seed=100000)
     obs, reward, term, trunc, info = env.step(np.zeros(2, np.float32))
     assert obs["front"].shape == (64, 64, 3) and 0 <= info["crash_prob"] <= 1 and np.isfinite(reward)

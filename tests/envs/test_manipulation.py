@@ -152,12 +152,15 @@ def test_block_on_goal_succeeds_and_terminates():
     _, reward, terminated, _, info = env.step(IDLE)
     assert not terminated and not info["is_success"] and reward < 0
     adr = env._block_qpos[0]
-    env.data.qpos[adr:adr + 2] = env.goal_pos()[:2] + [0.03, 0.0]  # inside the 5 cm radius
+    env.data.qpos[adr : adr + 2] = env.goal_pos()[:2] + [0.03, 0.0]  # inside the 5 cm radius
     env.data.qvel[:] = 0
     _, reward, terminated, _, info = env.step(IDLE)
     assert terminated and info["is_success"] and info["block_goal_distance"] < 0.05
-    expected = -np.linalg.norm(info["ee_pos"] - info["objects"]["red_block"]["pos"]) - np.linalg.norm(
-        info["objects"]["red_block"]["pos"] - env.goal_pos() - [0, 0, BLOCK_HALF]) + 1.0
+    expected = (
+        -np.linalg.norm(info["ee_pos"] - info["objects"]["red_block"]["pos"])
+        - np.linalg.norm(info["objects"]["red_block"]["pos"] - env.goal_pos() - [0, 0, BLOCK_HALF])
+        + 1.0
+    )
     assert reward == pytest.approx(expected, abs=1e-6)
 
 
@@ -168,9 +171,13 @@ def _ray_box_depth(pixel, cam, block) -> float:
     origin = -e[:3, :3].T @ e[:3, 3]
     ray = e[:3, :3].T @ ray_cam  # world direction, scaled so the camera-z component is 1
     w, x, y, z = block["quat"]
-    rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                    [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                    [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    rot = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
     o, r = rot.T @ (origin - block["pos"]), rot.T @ ray
     with np.errstate(divide="ignore"):
         t1, t2 = (-BLOCK_HALF - o) / r, (BLOCK_HALF - o) / r
@@ -209,7 +216,9 @@ def test_top_camera_sees_flat_table_at_known_height():
     # Every instance shows up somewhere in the top view, each block at about its top face.
     for name in ("robot", "goal", "red_block", "blue_block", "yellow_block"):
         assert (seg == ids[name]).sum() > 3, name
-    assert np.median(depth[seg == ids["blue_block"]]) == pytest.approx(TOP_CAM_HEIGHT - 2 * BLOCK_HALF, abs=3e-3)
+    assert np.median(depth[seg == ids["blue_block"]]) == pytest.approx(
+        TOP_CAM_HEIGHT - 2 * BLOCK_HALF, abs=3e-3
+    )
 
 
 def test_intrinsics_and_extrinsics_agree_with_the_mjcf():

@@ -102,8 +102,11 @@ def test_perturb_keeps_initial_state_and_scales_parameters(scenario):
 
     base, qpos, qvel = reset()
     take0, qpos0, qvel0 = reset(perturb=0.05)
-    model_mass = {k: float(env.model.body_mass[env.model.body(k.split("/")[0]).id])
-                  for k in take0["physics"] if k.endswith("/mass")}
+    model_mass = {
+        k: float(env.model.body_mass[env.model.body(k.split("/")[0]).id])
+        for k in take0["physics"]
+        if k.endswith("/mass")
+    }
     take1, qpos1, qvel1 = reset(perturb=0.05, take=1)
     take0_again, *_ = reset(perturb=0.05)
     for q, v in ((qpos0, qvel0), (qpos1, qvel1)):
@@ -121,7 +124,9 @@ def test_perturb_keeps_initial_state_and_scales_parameters(scenario):
     assert all(take0["physics"][k] == base["physics"][k] for k in unscaled)
     assert take0["physics"] == take0_again["physics"], "a take is reproducible"
     assert take0["physics"] != take1["physics"], "two takes perturb differently"
-    assert model_mass == {k: v for k, v in take0["physics"].items() if k.endswith("/mass")}, "the model uses them"
+    assert model_mass == {k: v for k, v in take0["physics"].items() if k.endswith("/mass")}, (
+        "the model uses them"
+    )
 
 
 def test_free_fall_follows_half_g_t_squared_until_impact():
@@ -180,8 +185,9 @@ def test_collision_conserves_horizontal_momentum(seed):
     mu = max(phys["ball_a/friction"], phys["ball_b/friction"])
     bound = mu * GRAVITY * sum(mass.values()) * (after["t"] - before["t"])
     assert np.linalg.norm(p_after - p_before) <= bound + 0.01 * np.linalg.norm(p_before)
-    assert np.linalg.norm(mass["ball_b"] * after["ball_b"]["linvel"][:2]) > 0.3 * np.linalg.norm(p_before), \
+    assert np.linalg.norm(mass["ball_b"] * after["ball_b"]["linvel"][:2]) > 0.3 * np.linalg.norm(p_before), (
         "momentum was transferred"
+    )
 
 
 def test_pendulum_period_and_energy():
@@ -214,14 +220,21 @@ def test_pendulum_period_and_energy():
     assert len(times) >= 2 and abs(omega0) < 0.31
     assert np.diff(times).mean() == pytest.approx(expected, rel=0.01)
     assert np.ptp(energies) < 0.01 * e0
-    assert info["physics"]["rod/length"] == pytest.approx(np.linalg.norm(d.xpos[m.body("bob").id] - d.xpos[rod]))
+    assert info["physics"]["rod/length"] == pytest.approx(
+        np.linalg.norm(d.xpos[m.body("bob").id] - d.xpos[rod])
+    )
 
 
 def test_bounce_restitution_matches_the_parameter():
     env, info = _make("bounce", seed=3, fps=100)
     e, radius = info["physics"]["ball/restitution"], 0.18
-    zs = np.array([info["objects"]["ball"]["pos"][2]] + [f["ball"]["pos"][2] for f in _rollout(env, 240)]) - radius
-    peaks = [zs[0]] + [zs[i] for i in range(1, len(zs) - 1) if zs[i - 1] < zs[i] >= zs[i + 1] and zs[i] > 0.05]
+    zs = (
+        np.array([info["objects"]["ball"]["pos"][2]] + [f["ball"]["pos"][2] for f in _rollout(env, 240)])
+        - radius
+    )
+    peaks = [zs[0]] + [
+        zs[i] for i in range(1, len(zs) - 1) if zs[i - 1] < zs[i] >= zs[i + 1] and zs[i] > 0.05
+    ]
     assert len(peaks) >= 3
     measured = np.sqrt(np.array(peaks[1:3]) / np.array(peaks[:2]))  # h_{k+1} / h_k = e^2
     np.testing.assert_allclose(measured, e, atol=0.05)

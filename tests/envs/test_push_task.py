@@ -20,19 +20,28 @@ HIGH = np.array([0.25, 0.25, TABLE_Z + 0.25])
 
 
 def _target(ee, block, goal, push_from=None, **kw):
-    args = dict(standoff=BLOCK_HALF + 0.02, pre_margin=0.01, z_push=LOW[2], max_translation=0.02, low=LOW, high=HIGH)
+    args = dict(
+        standoff=BLOCK_HALF + 0.02, pre_margin=0.01, z_push=LOW[2], max_translation=0.02, low=LOW, high=HIGH
+    )
     ee, block, goal = (np.asarray(v, dtype=np.float64) for v in (ee, block, goal))
-    return push_expert_target(ee, block, goal, ee if push_from is None else np.asarray(push_from), **{**args, **kw})
+    return push_expert_target(
+        ee, block, goal, ee if push_from is None else np.asarray(push_from), **{**args, **kw}
+    )
 
 
 def test_config_validation_block_names_and_overrides():
     cfg = PushTaskConfig(n_objects=3)
     assert cfg.block_names == ("red_block", "blue_block", "yellow_block")
     assert PushTaskConfig(maps="depth, seg").maps == ("depth", "seg") and PushTaskConfig().maps == ()
-    for bad, match in ((dict(n_objects=0), "n_objects=0"), (dict(obs_mode="rgb"), "obs_mode 'rgb'"),
-                       (dict(frame_skip=0), "frame_skip"), (dict(goal_radius=0.0), "goal_radius"),
-                       (dict(width=4), "image size 4x64"), (dict(height=None), "height must be an int"),
-                       (dict(maps="normals"), "unknown control map")):
+    for bad, match in (
+        (dict(n_objects=0), "n_objects=0"),
+        (dict(obs_mode="rgb"), "obs_mode 'rgb'"),
+        (dict(frame_skip=0), "frame_skip"),
+        (dict(goal_radius=0.0), "goal_radius"),
+        (dict(width=4), "image size 4x64"),
+        (dict(height=None), "height must be an int"),
+        (dict(maps="normals"), "unknown control map"),
+    ):
         with pytest.raises(ValueError, match=match):
             PushTaskConfig(**bad)
     # engine configs keep their own defaults and fields, and the task's validation
@@ -90,9 +99,20 @@ def test_both_envs_pose_the_same_task(env_cls):
     env = env_cls(width=8, height=8, obs_mode="state", n_objects=2)
     state, info = env.reset(seed=3)
     assert env.action_layout == ACTION_LAYOUT and env.action_space.shape == (7,)
-    assert env.state_layout[:8] == ("ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "goal_x", "goal_y", "goal_z")
+    assert env.state_layout[:8] == (
+        "ee_x",
+        "ee_y",
+        "ee_z",
+        "ee_yaw",
+        "gripper_opening",
+        "goal_x",
+        "goal_y",
+        "goal_z",
+    )
     assert env.state_layout[8:] == tuple(f"{b}_{a}" for b in ("red_block", "blue_block") for a in "xyz")
-    assert np.allclose(state[:3], env.ee_pos(), atol=1e-6) and np.allclose(state[5:8], env.goal_pos(), atol=1e-6)
+    assert np.allclose(state[:3], env.ee_pos(), atol=1e-6) and np.allclose(
+        state[5:8], env.goal_pos(), atol=1e-6
+    )
     assert np.allclose(state[8:11], env.block_pos(0), atol=1e-6)
     assert np.allclose(state[11:14], info["objects"]["blue_block"]["pos"], atol=1e-6)
     # reward of the reset state, from the positions alone

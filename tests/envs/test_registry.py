@@ -90,7 +90,9 @@ def test_control_maps_and_cameras_in_info(env_id):
         assert maps["blur"].shape == (32, 48, 3) and maps["blur"].dtype == np.uint8
         k, e = info["cameras"][cam]["intrinsics"], info["cameras"][cam]["extrinsics"]
         assert k.shape == (3, 3) and e.shape == (4, 4)
-        assert np.allclose(e[:3, :3] @ e[:3, :3].T, np.eye(3), atol=1e-6), "extrinsic rotation not orthonormal"
+        assert np.allclose(e[:3, :3] @ e[:3, :3].T, np.eye(3), atol=1e-6), (
+            "extrinsic rotation not orthonormal"
+        )
     for name, state in info["objects"].items():
         assert state["pos"].shape == (3,) and state["quat"].shape == (4,), name
     env.close()

@@ -18,7 +18,6 @@ from cosmos_sim.world_models.wfm import tiny_world_model
 ENV_ID = "cosmos_sim/Manipulation-WFM-v0"
 
 
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp("wfm") / "tiny"

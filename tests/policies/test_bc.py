@@ -30,7 +30,9 @@ def colour_store(path, episodes: int = 8, rows: int = 13, seed: int = 0) -> str:
 def test_load_pairs_drops_each_episodes_padding_row(tmp_path):
     path = colour_store(tmp_path / "s.zarr", episodes=3, rows=5)
     obs, act, ep = load_pairs((path,))
-    assert obs.shape == (12, 64, 64, 3) and act.shape == (12, 7) and np.array_equal(np.bincount(ep), [4, 4, 4])
+    assert (
+        obs.shape == (12, 64, 64, 3) and act.shape == (12, 7) and np.array_equal(np.bincount(ep), [4, 4, 4])
+    )
     with pytest.raises(ValueError, match="'missing'"):
         load_pairs((path,), obs_key="missing")
 
@@ -38,8 +40,20 @@ def test_load_pairs_drops_each_episodes_padding_row(tmp_path):
 def test_bc_reduces_the_action_error_and_round_trips(tmp_path):
     path = colour_store(tmp_path / "s.zarr")
     out = tmp_path / "bc"
-    r = train(Args(data=(path,), out=str(out), epochs=30, batch_size=16, learning_rate=3e-3, channels=(8, 8),
-                   hidden=32, val_fraction=0.25, augment=False, device="cpu"))
+    r = train(
+        Args(
+            data=(path,),
+            out=str(out),
+            epochs=30,
+            batch_size=16,
+            learning_rate=3e-3,
+            channels=(8, 8),
+            hidden=32,
+            val_fraction=0.25,
+            augment=False,
+            device="cpu",
+        )
+    )
     assert r["val_mse"] < 0.3 * r["val_mse_initial"]
     assert r["train_mse"] < 0.02
     pol = load_policy(out)

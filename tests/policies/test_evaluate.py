@@ -54,8 +54,20 @@ def test_space_mismatch_names_both_spaces(identity_policy, capsys):
     with pytest.raises(ValueError) as e:
         evaluate(identity_policy, "Pendulum-v1", episodes=1)
     assert "Box(-1.0, 1.0, (2,), float32)" in str(e.value) and "(3,)" in str(e.value)
-    assert main(["eval-policy", "--policy", str(identity_policy), "--env", "cosmos_sim/Manipulation-GT-v0",
-                 "--episodes", "1"]) == 2
+    assert (
+        main(
+            [
+                "eval-policy",
+                "--policy",
+                str(identity_policy),
+                "--env",
+                "cosmos_sim/Manipulation-GT-v0",
+                "--episodes",
+                "1",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "(2,)" in err and "(64, 64, 3)" in err
 
@@ -65,3 +77,16 @@ def test_cli_eval_policy_prints_the_success_rate(identity_policy, capsys):
     out = capsys.readouterr().out
     assert "success rate 1.000" in out and (identity_policy / "eval.gif").is_file()
     assert np.isfinite(float(out.split("mean return ")[1].split(",")[0]))
+
+
+def test_eval_policy_reports_a_bad_policy_directory_in_one_line(tmp_path, capsys):
+    """evaluate raises cosmos_sim.errors classes itself: the CLI needs no pre-check to print them as one line."""
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(["eval-policy", "--policy", str(tmp_path / "empty"), "--env", TARGET_ID, "--episodes", "1"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("cosmos-sim eval-policy: error: checkpoint file") and "config.json is missing" in err
+    )
+    assert len(err.splitlines()) == 1

@@ -56,7 +56,9 @@ def test_checkpoint_round_trip_and_space_check(tmp_path):
     assert torch.equal(pol.net(obs)[0].mean, net(obs)[0].mean) and pol.extra["algo"] == "test"
     check_spaces(pol, PIXELS, ACTIONS)
     small = spaces.Box(0, 255, (32, 32, 3), np.uint8)
-    with pytest.raises(ValueError, match=r"Box\(0, 255, \(64, 64, 3\), uint8\).*Box\(0, 255, \(32, 32, 3\), uint8\)"):
+    with pytest.raises(
+        ValueError, match=r"Box\(0, 255, \(64, 64, 3\), uint8\).*Box\(0, 255, \(32, 32, 3\), uint8\)"
+    ):
         check_spaces(pol, small, ACTIONS)
     with pytest.raises(CheckpointError, match="tokenizer"):
         from cosmos_sim.world_models.checkpoint import load_checkpoint

@@ -79,14 +79,25 @@ def test_resume_continues_from_the_saved_weights_and_optimizer(tmp_path):
     assert state["optimizer"]["state"][0]["step"] == 2 * adam_steps
 
 
-@pytest.mark.parametrize("mode, samples, episodes", [("NextStep", 4 * (64 - 12), 4 * 13), ("SameStep", 4 * 64, 4 * 16)])
+@pytest.mark.parametrize(
+    "mode, samples, episodes", [("NextStep", 4 * (64 - 12), 4 * 13), ("SameStep", 4 * 64, 4 * 16)]
+)
 def test_reset_steps_are_left_out_of_the_update_in_both_autoreset_modes(tmp_path, mode, samples, episodes):
     """4-step episodes, 64 steps per row: under next-step autoreset every fifth step of a row is a reset step
     (12 of them, no transition, never optimised on); under same-step autoreset every step is a transition."""
-    result = train(Args(env_id=TARGET_ID, out=str(tmp_path / mode), total_steps=64 * 4, num_envs=4, num_steps=16,
-                        hidden=16, progress=False, device="cpu",
-                        env_kwargs=json.dumps({"vectorization_mode": "sync",
-                                               "vector_kwargs": {"autoreset_mode": mode}})))
+    result = train(
+        Args(
+            env_id=TARGET_ID,
+            out=str(tmp_path / mode),
+            total_steps=64 * 4,
+            num_envs=4,
+            num_steps=16,
+            hidden=16,
+            progress=False,
+            device="cpu",
+            env_kwargs=json.dumps({"vectorization_mode": "sync", "vector_kwargs": {"autoreset_mode": mode}}),
+        )
+    )
     h = result["history"]
     assert sum(x["samples"] for x in h) == samples
     assert sum(x["episodes"] for x in h) == episodes and all(x["length_mean"] == 4 for x in h)
@@ -100,14 +111,30 @@ def test_init_from_starts_from_the_policy_and_checks_spaces(tmp_path, tiny_wfm):
     with torch.no_grad():
         net.actor_mean.bias.fill_(0.5)
     save_policy(tmp_path / "init", net, obs_space, act_space)
-    train(Args(env_id=TARGET_ID, out=str(tmp_path / "ft"), init_from=str(tmp_path / "init"), total_steps=128,
-               learning_rate=1e-6, **SMALL))
+    train(
+        Args(
+            env_id=TARGET_ID,
+            out=str(tmp_path / "ft"),
+            init_from=str(tmp_path / "init"),
+            total_steps=128,
+            learning_rate=1e-6,
+            **SMALL,
+        )
+    )
     tuned = load_policy(tmp_path / "ft").net
     assert torch.allclose(tuned.actor_mean.bias, torch.full((2,), 0.5), atol=1e-3)
 
     with pytest.raises(ValueError) as e:  # a state policy into the pixel world model
-        train(Args(env_id="cosmos_sim/Manipulation-WFM-v0", env_kwargs=json.dumps({"checkpoint": tiny_wfm}),
-                   out=str(tmp_path / "bad"), init_from=str(tmp_path / "init"), total_steps=16, **SMALL))
+        train(
+            Args(
+                env_id="cosmos_sim/Manipulation-WFM-v0",
+                env_kwargs=json.dumps({"checkpoint": tiny_wfm}),
+                out=str(tmp_path / "bad"),
+                init_from=str(tmp_path / "init"),
+                total_steps=16,
+                **SMALL,
+            )
+        )
     msg = str(e.value)
     assert "Box(-1.0, 1.0, (2,), float32)" in msg and "(64, 64, 3)" in msg
     assert gym.make(TARGET_ID).observation_space.shape == (2,)
@@ -116,10 +143,21 @@ def test_init_from_starts_from_the_policy_and_checks_spaces(tmp_path, tiny_wfm):
 def test_ppo_on_pixels_in_the_world_model_env(tmp_path, tiny_wfm):
     """The natively batched WFM env with a CNN; its reset steps (next-step autoreset) are masked."""
     out = tmp_path / "wfm"
-    result = train(Args(env_id="cosmos_sim/Manipulation-WFM-v0",
-                        env_kwargs=json.dumps({"checkpoint": tiny_wfm, "max_episode_steps": 5}), out=str(out),
-                        total_steps=48, num_envs=2, num_steps=12, channels=(4, 8), hidden=16, progress=False,
-                        num_minibatches=2, update_epochs=1))
+    result = train(
+        Args(
+            env_id="cosmos_sim/Manipulation-WFM-v0",
+            env_kwargs=json.dumps({"checkpoint": tiny_wfm, "max_episode_steps": 5}),
+            out=str(out),
+            total_steps=48,
+            num_envs=2,
+            num_steps=12,
+            channels=(4, 8),
+            hidden=16,
+            progress=False,
+            num_minibatches=2,
+            update_epochs=1,
+        )
+    )
     assert result["global_step"] == 48
     h = result["history"]
     # 5-step episodes: every 6th step of a row is a reset step, so 2 rows x 24 steps hold 8 episodes

@@ -29,13 +29,26 @@ def test_noisy_expert_is_the_expert_plus_seeded_noise():
 
 
 def test_generate_records_the_noisy_expert_with_its_options(tmp_path):
-    generate(GenerateConfig(env_id=MANIP, episodes=2, out=str(tmp_path / "gen.zarr"), policy="noisy-expert",
-                            seed=7, max_steps=12, progress=False))
-    calm = record_noisy_expert(str(tmp_path / "calm.zarr"), episodes=2, seed=7, max_steps=12, max_noise=0.0,
-                               max_random=0.0)
+    generate(
+        GenerateConfig(
+            env_id=MANIP,
+            episodes=2,
+            out=str(tmp_path / "gen.zarr"),
+            policy="noisy-expert",
+            seed=7,
+            max_steps=12,
+            progress=False,
+        )
+    )
+    calm = record_noisy_expert(
+        str(tmp_path / "calm.zarr"), episodes=2, seed=7, max_steps=12, max_noise=0.0, max_random=0.0
+    )
     expert = tmp_path / "expert.zarr"
-    generate(GenerateConfig(env_id=MANIP, episodes=2, out=str(expert), policy="expert", seed=7, max_steps=12,
-                            progress=False))
+    generate(
+        GenerateConfig(
+            env_id=MANIP, episodes=2, out=str(expert), policy="expert", seed=7, max_steps=12, progress=False
+        )
+    )
     gen, exp = TrajectoryStore.open(tmp_path / "gen.zarr"), TrajectoryStore.open(expert)
     assert list(gen.episode_seeds) == list(calm.episode_seeds) == [7, 8]
     for e in range(2):

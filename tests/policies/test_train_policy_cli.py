@@ -32,8 +32,29 @@ def test_each_algorithm_keeps_its_own_defaults():
 
 def test_cli_trains_ppo_and_records_the_command(tmp_path, capsys):
     out = tmp_path / "p"
-    assert main(["train-policy", "--algo", "ppo", "--env", TARGET_ID, "--total-steps", "64", "--num-envs", "4",
-                 "--num-steps", "16", "--hidden", "8", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train-policy",
+                "--algo",
+                "ppo",
+                "--env",
+                TARGET_ID,
+                "--total-steps",
+                "64",
+                "--num-envs",
+                "4",
+                "--num-steps",
+                "16",
+                "--hidden",
+                "8",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "ppo cosmos_sim_test/Target-v0: 64 steps" in capsys.readouterr().out
     extra = load_policy(out).extra
     assert extra["algo"] == "ppo" and extra["command"].startswith("cosmos-sim train-policy --algo ppo")

@@ -8,7 +8,6 @@ from cosmos_sim.world_models.dit import DiT, DiTConfig, apply_rope, rope_3d
 TINY = dict(latent_channels=4, latent_size=(4, 4), context_frames=2, dim=32, depth=2, heads=2)
 
 
-
 def test_patchify_round_trip_and_token_order():
     m = DiT(DiTConfig(**TINY, patch=(2, 2)))
     x = torch.randn(3, 1, 4, 4, 4)

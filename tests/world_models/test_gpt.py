@@ -8,7 +8,6 @@ from cosmos_sim.world_models.gpt import GPT, GPTConfig, apply_rope
 TINY = dict(latent_size=(2, 3), context_frames=2, dim=32, depth=2, heads=2)
 
 
-
 def _randomised(cfg: GPTConfig) -> GPT:
     torch.manual_seed(0)
     m = GPT(cfg).eval()
@@ -34,7 +33,9 @@ def _greedy_full(m: GPT, frames: torch.Tensor, actions: torch.Tensor, action: to
     out = torch.zeros(b, n, dtype=torch.long)
     trace = []
     for i in range(n):
-        seq = torch.cat([m.sequence(frames, actions)[:, :], (m.action_emb(action) + m.slot_emb.weight[n]).unsqueeze(1)], 1)
+        seq = torch.cat(
+            [m.sequence(frames, actions)[:, :], (m.action_emb(action) + m.slot_emb.weight[n]).unsqueeze(1)], 1
+        )
         if i:
             seq = torch.cat([seq, m.embed_tokens(out[:, :i]) + m.slot_emb.weight[:i]], 1)
         logits = m.logits(m.run(seq, 0))
@@ -55,7 +56,9 @@ def _sliding_window_logits(m: GPT, frames, actions, action, tokens, window_from:
     ``first_new`` on see only keys from ``window_from`` on (the dropped block's keys are gone, but the kept
     keys were computed while it was visible, exactly as in the cache)."""
     n = m.config.tokens_per_frame
-    seq = torch.cat([m.sequence(frames, actions), (m.action_emb(action) + m.slot_emb.weight[n]).unsqueeze(1)], 1)
+    seq = torch.cat(
+        [m.sequence(frames, actions), (m.action_emb(action) + m.slot_emb.weight[n]).unsqueeze(1)], 1
+    )
     trace = []
     for i in range(n):
         x = seq if i == 0 else torch.cat([seq, m.embed_tokens(tokens[:, :i]) + m.slot_emb.weight[:i]], 1)
@@ -84,14 +87,23 @@ def test_kv_cache_step_equals_full_recomputation_and_rolls():
     full, full_trace = _greedy_full(m, frames, acts, a1)
     assert torch.equal(f1, full)
     _assert_same_logits(trace, full_trace)  # logits, not only their argmax: a stale token cannot hide
-    assert state.caches[0]["k"].shape[2] == m.cache_length()  # the window rolled: K blocks minus the pending token
+    assert (
+        state.caches[0]["k"].shape[2] == m.cache_length()
+    )  # the window rolled: K blocks minus the pending token
     first_new = state.position  # where f1's last token (pending) goes: the next step's first input
     trace = []
     f2 = m.step(state, a2, trace=trace)
     # After the roll the new tokens attend only to the last K frame blocks (a sliding window).
     everything = torch.stack([frames[:, 0], frames[:, 1], f1], 1)
-    reference = _sliding_window_logits(m, everything, torch.cat([acts, a1.unsqueeze(1)], 1), a2,
-                                       f2.flatten(1), first_new - m.cache_length(), first_new)
+    reference = _sliding_window_logits(
+        m,
+        everything,
+        torch.cat([acts, a1.unsqueeze(1)], 1),
+        a2,
+        f2.flatten(1),
+        first_new - m.cache_length(),
+        first_new,
+    )
     _assert_same_logits(trace, reference)
     # And the window is the last K frames: the oldest frame changes nothing but what the kept keys carry.
     window = torch.stack([frames[:, 1], f1], 1)

@@ -7,8 +7,9 @@ import torch
 from cosmos_sim.world_models.multiview import MultiViewDiT, MultiViewDiTConfig
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, tiny_world_model
 
-CFG = MultiViewDiTConfig(latent_channels=4, latent_size=(4, 4), context_frames=2, dim=32, depth=2, heads=2, views=3,
-                         waypoints=2)
+CFG = MultiViewDiTConfig(
+    latent_channels=4, latent_size=(4, 4), context_frames=2, dim=32, depth=2, heads=2, views=3, waypoints=2
+)
 
 
 def _random_weights(m: torch.nn.Module) -> torch.nn.Module:
@@ -26,7 +27,9 @@ def test_condition_packs_action_and_optional_waypoints():
     wp = torch.tensor([[[1.0, 0.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.0]]])
     c = m.condition(a, wp)
     assert c.shape == (2, CFG.cond_dim) == (2, 2 + 4 + 1)
-    assert c[0].tolist() == pytest.approx([0.5, -1.0, 0.1, 0.0, 0.2, 0.05, 1.0])  # metres / waypoint_scale, present
+    assert c[0].tolist() == pytest.approx(
+        [0.5, -1.0, 0.1, 0.0, 0.2, 0.05, 1.0]
+    )  # metres / waypoint_scale, present
     absent = m.condition(a)
     assert absent[:, 2:].abs().sum() == 0 and torch.equal(absent[:, :2], a)
     dropped = m.condition(a, wp, drop=torch.tensor([True, False]))
@@ -36,7 +39,9 @@ def test_condition_packs_action_and_optional_waypoints():
     with pytest.raises(ValueError, match=r"action must be \(B, 2\)"):
         m.condition(torch.zeros(2, 7))
     with pytest.raises(ValueError, match="without waypoint"):
-        MultiViewDiT(MultiViewDiTConfig(latent_channels=4, latent_size=(4, 4), dim=32, heads=2)).condition(a, wp)
+        MultiViewDiT(MultiViewDiTConfig(latent_channels=4, latent_size=(4, 4), dim=32, heads=2)).condition(
+            a, wp
+        )
 
 
 def test_views_attend_to_each_other_and_have_their_own_embedding():
@@ -51,10 +56,14 @@ def test_views_attend_to_each_other_and_have_their_own_embedding():
         ctx2 = ctx.clone()
         ctx2[:, :, 0] += 1.0  # change only view 0's past
         moved = m(x, sigma, ctx2, cond)
-        same_in = m(x[:, :1].expand(-1, 3, -1, -1, -1), sigma, ctx[:, :, :1].expand(-1, -1, 3, -1, -1, -1), cond)
+        same_in = m(
+            x[:, :1].expand(-1, 3, -1, -1, -1), sigma, ctx[:, :, :1].expand(-1, -1, 3, -1, -1, -1), cond
+        )
     assert base.shape == (1, 3, 4, 4, 4)
     assert (moved[:, 2] - base[:, 2]).abs().max() > 1e-3  # view 2 sees view 0 (one joint attention)
-    assert (same_in[:, 0] - same_in[:, 1]).abs().max() > 1e-3  # identical inputs, different views -> different outputs
+    assert (
+        same_in[:, 0] - same_in[:, 1]
+    ).abs().max() > 1e-3  # identical inputs, different views -> different outputs
 
 
 def test_waypoints_change_the_prediction_and_sampling_is_reproducible():
@@ -76,7 +85,7 @@ def test_bad_multiview_config_is_refused():
     with pytest.raises(ValueError, match="views >= 1"):
         MultiViewDiTConfig(views=0)
     with pytest.raises(ValueError, match="view names"):
-        WorldModelConfig(family="multiview", dynamics=dict(views=6), views=("front",))
+        WorldModelConfig(dynamics=MultiViewDiTConfig(views=6), views=("front",))
 
 
 def test_world_model_rolls_out_six_views_and_round_trips(tmp_path):
@@ -88,8 +97,9 @@ def test_world_model_rolls_out_six_views_and_round_trips(tmp_path):
     assert torch.allclose(wm.encode(frames[:, :, [1] * 6])[:, 0, 3], z[:, 0, 1], atol=1e-5)
     state = wm.start(z.expand(-1, 2, -1, -1, -1, -1).contiguous())
     gens = [torch.Generator().manual_seed(i) for i in range(2)]
-    state, nxt = wm.predict_next(state, np.zeros((2, 2), np.float32), noise=wm.noise(gens),
-                                 waypoints=np.ones((2, 2, 2), np.float32))
+    state, nxt = wm.predict_next(
+        state, np.zeros((2, 2), np.float32), noise=wm.noise(gens), waypoints=np.ones((2, 2, 2), np.float32)
+    )
     assert nxt.shape == (2, 6, 4, 8, 8) and state.window.shape == (2, 2, 6, 4, 8, 8)
     out = wm.decode(nxt)
     assert out.shape == (2, 6, 64, 64, 3) and out.dtype == np.uint8

@@ -31,7 +31,9 @@ def test_haar_patcher_known_values_and_inverse():
     bands = haar_patch(const)
     assert torch.allclose(bands[:, :3], torch.full((1, 3, 2, 2), 0.7)) and bands[:, 3:].abs().max() < 1e-7
     v = torch.rand(3, 3, 64, 64)
-    assert haar_patch(v).shape == (3, 48, 16, 16) and torch.allclose(haar_unpatch(haar_patch(v)), v, atol=1e-6)
+    assert haar_patch(v).shape == (3, 48, 16, 16) and torch.allclose(
+        haar_unpatch(haar_patch(v)), v, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("kind", ["CV", "DV"])
@@ -58,8 +60,12 @@ def test_causal_prefix_latents_and_frames_do_not_change(kind):
     for t in (1, 5, 9):
         prefix = m.encode(v[:, :t])
         n = prefix.shape[1]
-        assert torch.allclose(prefix.float(), full[:, :n].float(), atol=1e-5), f"latents of {t} frames changed"
-        assert torch.allclose(m.decode(prefix), m.decode(full)[:, :t], atol=1e-5), f"decoded {t} frames changed"
+        assert torch.allclose(prefix.float(), full[:, :n].float(), atol=1e-5), (
+            f"latents of {t} frames changed"
+        )
+        assert torch.allclose(m.decode(prefix), m.decode(full)[:, :t], atol=1e-5), (
+            f"decoded {t} frames changed"
+        )
     # ... while the latents do depend on the frames they cover (so the check above can fail).
     changed = v.clone()
     changed[:, 5:9] = 1 - changed[:, 5:9]
@@ -137,7 +143,9 @@ def test_save_and_load_round_trip(tmp_path, kind):
 
 def test_loading_the_wrong_kind_of_checkpoint_names_the_file(tmp_path):
     save_checkpoint(tmp_path / "wfm", "wfm", {"x": 1}, {"w": torch.zeros(1)})
-    with pytest.raises(CheckpointError, match=r"wfm/config\.json is a 'wfm' checkpoint, not a 'tokenizer' one"):
+    with pytest.raises(
+        CheckpointError, match=r"wfm/config\.json is a 'wfm' checkpoint, not a 'tokenizer' one"
+    ):
         Tokenizer.from_pretrained(tmp_path / "wfm")
     _model("CV").save_pretrained(tmp_path / "cv")
     (tmp_path / "cv" / "model.safetensors").write_bytes(b"broken")

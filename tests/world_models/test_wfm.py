@@ -105,7 +105,9 @@ def test_bundle_can_point_at_a_shared_tokenizer_instead_of_a_copy(tmp_path):
     wm.tokenizer.save_pretrained(tmp_path / "tokenizers" / "cv", dtype=None)
     from cosmos_sim.world_models.wfm import file_sha
 
-    wm.config = dataclasses.replace(wm.config, tokenizer_sha=file_sha(tmp_path / "tokenizers" / "cv" / "model.safetensors"))
+    wm.config = dataclasses.replace(
+        wm.config, tokenizer_sha=file_sha(tmp_path / "tokenizers" / "cv" / "model.safetensors")
+    )
     wm.save_pretrained(tmp_path / "wfm" / "m", tokenizer_ref="../../tokenizers/cv")
     assert not (tmp_path / "wfm" / "m" / "tokenizer").exists()
     back = WorldModel.from_pretrained(tmp_path / "wfm" / "m")

@@ -22,7 +22,7 @@ def test_side_by_side_shows_gt_prediction_and_amplified_error():
     pred[:, 10, 20] = 50  # one wrong pixel
     v = side_by_side(gt, pred, scale=2)
     assert v.shape == (3, 128, 2 * (3 * 64 + 16), 3) and v.shape[2] % 16 == 0
-    err = v[:, :, 2 * (2 * 64 + 16):]  # the third panel
+    err = v[:, :, 2 * (2 * 64 + 16) :]  # the third panel
     assert err.max() == 150 and (err > 0).sum() == 3 * 4 * 3  # |50| x 3, one pixel -> 2x2 cells x 3 channels
 
 

@@ -30,7 +30,9 @@ def field_docstrings(cls: type) -> dict[str, str]:
     docs = {}
     for stmt, nxt in zip(node.body, [*node.body[1:], None], strict=True):
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            doc = (
+                nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            )
             docs[stmt.target.id] = doc
     return docs
 
@@ -42,13 +44,17 @@ def module(request):
 
 def test_config_is_a_frozen_dataclass_with_a_docstring_per_field(module):
     cls = getattr(module, "Config", None)
-    assert inspect.isclass(cls) and dataclasses.is_dataclass(cls), f"{module.__name__} has no Config dataclass"
+    assert inspect.isclass(cls) and dataclasses.is_dataclass(cls), (
+        f"{module.__name__} has no Config dataclass"
+    )
     assert cls.__dataclass_params__.frozen, f"{module.__name__}.Config is not frozen"
     assert inspect.getdoc(cls), f"{module.__name__}.Config has no class docstring"
     docs = field_docstrings(cls)
     for f in dataclasses.fields(cls):
         doc = docs.get(f.name)
-        assert isinstance(doc, str) and doc.strip(), f"{module.__name__}.Config.{f.name} has no docstring under it"
+        assert isinstance(doc, str) and doc.strip(), (
+            f"{module.__name__}.Config.{f.name} has no docstring under it"
+        )
 
 
 def test_config_builds_with_defaults_and_round_trips_through_its_flags(module):
@@ -68,8 +74,10 @@ def test_config_builds_with_defaults_and_round_trips_through_its_flags(module):
 def test_run_has_the_one_signature(module):
     params = list(inspect.signature(module.run).parameters.values())
     assert [(p.name, p.kind, p.default) for p in params] == [
-        ("config", P.POSITIONAL_OR_KEYWORD, P.empty), ("out_dir", P.POSITIONAL_OR_KEYWORD, P.empty),
-        ("quick", P.POSITIONAL_OR_KEYWORD, False)], f"{module.__name__}.run{inspect.signature(module.run)}"
+        ("config", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("out_dir", P.POSITIONAL_OR_KEYWORD, P.empty),
+        ("quick", P.POSITIONAL_OR_KEYWORD, False),
+    ], f"{module.__name__}.run{inspect.signature(module.run)}"
     hints = typing.get_type_hints(module.run)
     assert hints == {"config": module.Config, "out_dir": str, "quick": bool, "return": BenchResult}
 
@@ -92,15 +100,26 @@ def test_run_benchmark_calls_run_with_the_config_out_dir_and_quick(tmp_path, mon
         run_benchmark("envs", str(tmp_path), config=benchmark_module("curate").Config())
 
 
-@pytest.mark.parametrize(("name", "kwargs", "match"), [
-    ("envs", {"steps": 0}, r"bench envs: steps = 0, expected a value >= 1; pass --steps with"),
-    ("envs", {"cases": ("nope",)}, r"cases = \('nope',\), expected names from manipulation"),
-    ("curate", {"seconds": 0.0}, r"bench curate: seconds = 0.0, expected a length > 0; pass --seconds"),
-    ("wfm", {"speed_batches": (1, 0)}, r"speed_batches = \(1, 0\), expected one or more values, each >= 1"),
-    ("driving", {"threads": -1}, r"bench driving: threads = -1, expected a value >= 0; pass --threads"),
-    ("dream-to-real", {"learning_rate": 0.0}, r"learning_rate = 0.0, expected a rate > 0; pass --learning-rate"),
-    ("physics", {"horizon": 0}, r"must both be >= 1; pass --context and --horizon"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "match"),
+    [
+        ("envs", {"steps": 0}, r"bench envs: steps = 0, expected a value >= 1; pass --steps with"),
+        ("envs", {"cases": ("nope",)}, r"cases = \('nope',\), expected names from manipulation"),
+        ("curate", {"seconds": 0.0}, r"bench curate: seconds = 0.0, expected a length > 0; pass --seconds"),
+        (
+            "wfm",
+            {"speed_batches": (1, 0)},
+            r"speed_batches = \(1, 0\), expected one or more values, each >= 1",
+        ),
+        ("driving", {"threads": -1}, r"bench driving: threads = -1, expected a value >= 0; pass --threads"),
+        (
+            "dream-to-real",
+            {"learning_rate": 0.0},
+            r"learning_rate = 0.0, expected a rate > 0; pass --learning-rate",
+        ),
+        ("physics", {"horizon": 0}, r"must both be >= 1; pass --context and --horizon"),
+    ],
+)
 def test_a_bad_option_is_refused_when_the_config_is_built(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         benchmark_module(name).Config(**kwargs)

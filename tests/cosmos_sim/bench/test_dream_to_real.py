@@ -18,8 +18,13 @@ def _store(path) -> str:
     rng = np.random.default_rng(0)
     store = TrajectoryStore.create(path, attrs={"env_id": GT_ID})
     for e in range(2):
-        store.add_episode({"rgb": rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8),
-                           "action": rng.uniform(-1, 1, (6, 7)).astype(np.float32)}, seed=e)
+        store.add_episode(
+            {
+                "rgb": rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8),
+                "action": rng.uniform(-1, 1, (6, 7)).astype(np.float32),
+            },
+            seed=e,
+        )
     store.close()
     return str(path)
 
@@ -40,13 +45,23 @@ def test_tiny_run_writes_json_markdown_and_plot(tmp_path):
     with torch.no_grad():
         wm.head.mlp[-1].bias[1] = -20.0
     wm.save_pretrained(tmp_path / "wfm", dtype=None)
-    cfg = Config(steps=32, num_envs=2, num_steps=16, eval_points=1, eval_episodes=1, bc_epochs=1,
-                 bc_data=(_store(tmp_path / "expert.zarr"),), wfm=str(tmp_path / "wfm"),
-                 keep_policies=str(tmp_path / "policies"))
+    cfg = Config(
+        steps=32,
+        num_envs=2,
+        num_steps=16,
+        eval_points=1,
+        eval_episodes=1,
+        bc_epochs=1,
+        bc_data=(_store(tmp_path / "expert.zarr"),),
+        wfm=str(tmp_path / "wfm"),
+        keep_policies=str(tmp_path / "policies"),
+    )
     assert "dream-to-real" in BENCHMARKS
     result = run_benchmark("dream-to-real", str(tmp_path / "out"), config=cfg)
     data = json.loads((tmp_path / "out" / "dream_to_real.json").read_text())
-    assert (tmp_path / "out" / "dream_to_real.md").is_file() and (tmp_path / "out" / "dream_to_real.png").is_file()
+    assert (tmp_path / "out" / "dream_to_real.md").is_file() and (
+        tmp_path / "out" / "dream_to_real.png"
+    ).is_file()
     assert [r["arm"] for r in data["rows"]] == ARMS
     by = {r["arm"]: r for r in result.rows}
     assert by["bc"]["env_steps"] == 0 and all(by[a]["env_steps"] == 32 for a in ARMS[1:])

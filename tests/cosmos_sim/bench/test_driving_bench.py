@@ -28,7 +28,9 @@ def rig():
 def test_known_points_seen_by_two_cameras_have_zero_sampson_error(rig):
     a, b = rig["front"], rig["front_left"]
     ang = np.deg2rad(np.linspace(28, 34, 4))  # between the two optical axes (0 and 60 deg): both see them
-    pts = np.array([[d * np.cos(t) + 2.3, d * np.sin(t), z] for t in ang for d in (6, 12, 30) for z in (0.0, 1.0, 2.5)])
+    pts = np.array(
+        [[d * np.cos(t) + 2.3, d * np.sin(t), z] for t in ang for d in (6, 12, 30) for z in (0.0, 1.0, 2.5)]
+    )
     pa, pb = project(pts, a["K"], a["E_car"]), project(pts, b["K"], b["E_car"])
     assert (pa[:, 2] > 0).all() and (pb[:, 2] > 0).all()
     f = fundamental(a["K"], a["E_car"], b["K"], b["E_car"])
@@ -40,10 +42,13 @@ def test_known_points_seen_by_two_cameras_have_zero_sampson_error(rig):
 
 
 def test_overlap_strips_are_on_the_facing_sides(rig):
-    left = overlap_columns(rig["front"]["K"], rig["front"]["E_car"], rig["front_left"]["K"], rig["front_left"]["E_car"], 64)
+    left = overlap_columns(
+        rig["front"]["K"], rig["front"]["E_car"], rig["front_left"]["K"], rig["front_left"]["E_car"], 64
+    )
     assert left[:5].all() and not left[32:].any()  # front sees front_left's field on its left edge
-    right = overlap_columns(rig["front"]["K"], rig["front"]["E_car"], rig["front_right"]["K"],
-                            rig["front_right"]["E_car"], 64)
+    right = overlap_columns(
+        rig["front"]["K"], rig["front"]["E_car"], rig["front_right"]["K"], rig["front_right"]["E_car"], 64
+    )
     assert right[-5:].all() and not right[:32].any()
 
 
@@ -56,7 +61,9 @@ def test_sift_matches_of_a_view_with_itself_are_exact():
 
 def test_lane_odometry_finds_a_lane_change_on_gt_frames(rig):
     env = gym.make("cosmos_sim/Driving-GT-v0").unwrapped
-    first, _ = env.reset(seed=100003, options={"ego_lane": 1, "ego_speed": 10.0, "vehicles": [(-40.0, 0, 9.0)] * 5})
+    first, _ = env.reset(
+        seed=100003, options={"ego_lane": 1, "ego_speed": 10.0, "vehicles": [(-40.0, 0, 9.0)] * 5}
+    )
     for steer in [0.3] * 5 + [-0.3] * 3:  # start a lane change to the left
         obs, *_ = env.step(np.array([steer, 0.0], np.float32))
     odo = LaneOdometry(rig["front"]["K"], rig["front"]["E_car"])

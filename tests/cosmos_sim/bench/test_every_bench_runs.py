@@ -30,7 +30,11 @@ def _envs(tmp: Path, monkeypatch):
     cfg = Config(sizes=(64,), steps=5, episodes=2, workers=(1, 2))
     expect = [f"{c}_steps_per_s_64_{o}" for c in ENV_CASES for o in ("rgb", "rgb_depth_seg")]
     expect += [f"{c}_steps_per_cpu_s_64_{o}" for c in ENV_CASES for o in ("rgb", "rgb_depth_seg")]
-    expect += ["generate_frames_per_s_workers1", "generate_frames_per_s_workers2", "generate_bytes_per_frame_workers1"]
+    expect += [
+        "generate_frames_per_s_workers1",
+        "generate_frames_per_s_workers2",
+        "generate_bytes_per_frame_workers1",
+    ]
     return cfg, expect + ["generate_speedup_2_workers"], []
 
 
@@ -39,8 +43,12 @@ def _curate(tmp: Path, monkeypatch):
 
     monkeypatch.setattr(curate, "SIZE", (320, 180))  # 720p is for the real run; the pipeline is the same
     cfg = curate.Config(videos=1, seconds=4.0, executors=("local",))
-    expect = ["local_per_video_stages_x_realtime_per_core", "local_per_video_stages_x_realtime_wall_2_workers",
-              "local_end_to_end_x_realtime_wall_2_workers", "local_clips_kept"]
+    expect = [
+        "local_per_video_stages_x_realtime_per_core",
+        "local_per_video_stages_x_realtime_wall_2_workers",
+        "local_end_to_end_x_realtime_wall_2_workers",
+        "local_clips_kept",
+    ]
     return cfg, expect + [f"local_{s}_x_realtime_per_core" for s in PER_VIDEO_STAGES], []
 
 
@@ -49,13 +57,32 @@ def _tokenizer(tmp: Path, monkeypatch):
     from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig
 
     # a tiny CV tokenizer where the shipped ones live, one scene of one episode
-    Tokenizer(TokenizerConfig(kind="CV", latent_channels=4, frame_channels=8, channels=16, norm_groups=4, res_blocks=1,
-                              attention=False)).save_pretrained(tmp / "assets" / "tokenizers" / "cv-tiny")
+    Tokenizer(
+        TokenizerConfig(
+            kind="CV",
+            latent_channels=4,
+            frame_channels=8,
+            channels=16,
+            norm_groups=4,
+            res_blocks=1,
+            attention=False,
+        )
+    ).save_pretrained(tmp / "assets" / "tokenizers" / "cv-tiny")
     monkeypatch.setattr(tokenizer, "ASSETS_DIR", tmp / "assets")
     monkeypatch.setattr(tokenizer, "CHECKPOINTS", ("cv-tiny",))
-    monkeypatch.setattr(tokenizer, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)})
-    expect = ["CV4x8x8_psnr_db", "CV1x8x8_psnr_db", "CV4x8x8_ssim", "CV4x8x8_compression", "CV4x8x8_params_m",
-              "CV4x8x8_enc_dec_frames_per_s_b1", "CV4x8x8_enc_dec_frames_per_s_b32", "CV4x8x8_peak_mem_mib_b32"]
+    monkeypatch.setattr(
+        tokenizer, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)}
+    )
+    expect = [
+        "CV4x8x8_psnr_db",
+        "CV1x8x8_psnr_db",
+        "CV4x8x8_ssim",
+        "CV4x8x8_compression",
+        "CV4x8x8_params_m",
+        "CV4x8x8_enc_dec_frames_per_s_b1",
+        "CV4x8x8_enc_dec_frames_per_s_b32",
+        "CV4x8x8_peak_mem_mib_b32",
+    ]
     return None, expect, ["tokenizer.png"]
 
 
@@ -64,19 +91,39 @@ def _wfm(tmp: Path, monkeypatch):
 
     # both shipped models (diffusion and AR), one seed; 60 expert steps so the reward head sees a success
     cfg = Config(seeds=1, steps=2, reward_steps=60, speed_batches=(1, 2), speed_steps=1)
-    expect = [f"{k}_{fam}" for fam in ("diffusion", "ar") for k in (
-        "psnr_mean_db", "psnr_gain_over_copy_db", "success_accuracy", "steps_per_s_batch1", "steps_per_s_batch2",
-        "gflop_per_step", "peak_fraction_bf16_batch2")]
-    return cfg, expect + ["copy_last_psnr_mean_db_expert", "matmul_peak_gflops_bf16", "peak_rss_mb"], [
-        "wfm_psnr_per_step.png", "wfm_diffusion_side_by_side.gif", "wfm_ar_side_by_side.gif"]
+    expect = [
+        f"{k}_{fam}"
+        for fam in ("diffusion", "ar")
+        for k in (
+            "psnr_mean_db",
+            "psnr_gain_over_copy_db",
+            "success_accuracy",
+            "steps_per_s_batch1",
+            "steps_per_s_batch2",
+            "gflop_per_step",
+            "peak_fraction_bf16_batch2",
+        )
+    ]
+    return (
+        cfg,
+        expect + ["copy_last_psnr_mean_db_expert", "matmul_peak_gflops_bf16", "peak_rss_mb"],
+        ["wfm_psnr_per_step.png", "wfm_diffusion_side_by_side.gif", "wfm_ar_side_by_side.gif"],
+    )
 
 
 def _driving(tmp: Path, monkeypatch):
     from cosmos_sim.bench.driving import Config
 
     cfg = Config(seeds=1, steps=2, speed_steps=1, speed_batches=(1, 2))  # the shipped drive-mv-nano
-    expect = ["psnr_mean_db", "copy_last_psnr_mean_db", "steps_per_s_batch1", "steps_per_s_batch2",
-              "ms_per_step_batch1", "sampson_median_px_gt_expert", "trajectory_deviation_m_pred_noisy"]
+    expect = [
+        "psnr_mean_db",
+        "copy_last_psnr_mean_db",
+        "steps_per_s_batch1",
+        "steps_per_s_batch2",
+        "ms_per_step_batch1",
+        "sampson_median_px_gt_expert",
+        "trajectory_deviation_m_pred_noisy",
+    ]
     return cfg, expect, ["driving_grid_gt_vs_pred.gif"]
 
 
@@ -89,28 +136,61 @@ def _dream_to_real(tmp: Path, monkeypatch):
     rng = np.random.default_rng(0)
     store = TrajectoryStore.create(tmp / "expert.zarr", attrs={"env_id": MANIP_ID})
     for e in range(2):
-        store.add_episode({"rgb": rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8),
-                           "action": rng.uniform(-1, 1, (4, 7)).astype(np.float32)}, seed=e)
+        store.add_episode(
+            {
+                "rgb": rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8),
+                "action": rng.uniform(-1, 1, (4, 7)).astype(np.float32),
+            },
+            seed=e,
+        )
     store.close()
-    cfg = Config(steps=8, num_envs=2, num_steps=4, eval_points=1, eval_episodes=1, bc_epochs=1,
-                 bc_data=(str(tmp / "expert.zarr"),), wfm=str(tmp / "wfm"))
+    cfg = Config(
+        steps=8,
+        num_envs=2,
+        num_steps=4,
+        eval_points=1,
+        eval_episodes=1,
+        bc_epochs=1,
+        bc_data=(str(tmp / "expert.zarr"),),
+        wfm=str(tmp / "wfm"),
+    )
     expect = [f"gt_success_{a}" for a in ("bc", "ppo_gt", "ppo_wfm", "bc_ppo_gt", "bc_ppo_wfm")]
-    return cfg, expect + ["env_steps_budget", "steps_per_s_ppo_gt", "steps_per_s_ppo_wfm"], ["dream_to_real.png"]
+    return (
+        cfg,
+        expect + ["env_steps_budget", "steps_per_s_ppo_gt", "steps_per_s_ppo_wfm"],
+        ["dream_to_real.png"],
+    )
 
 
 def _physics(tmp: Path, monkeypatch):
     from cosmos_sim.bench.physics import Config
 
     # the shipped physics-dit-nano beside one baseline, one short episode
-    cfg = Config(scenarios=("Bounce",), context=1, horizon=2, seeds=1, baselines=("copy-last",), device="cpu",
-                 consistency=False)
-    expect = [f"{k}_{p}" for p in ("physics_dit_nano", "copy_last") for k in ("psnr_db", "ssim", "object_iou")]
+    cfg = Config(
+        scenarios=("Bounce",),
+        context=1,
+        horizon=2,
+        seeds=1,
+        baselines=("copy-last",),
+        device="cpu",
+        consistency=False,
+    )
+    expect = [
+        f"{k}_{p}" for p in ("physics_dit_nano", "copy_last") for k in ("psnr_db", "ssim", "object_iou")
+    ]
     return cfg, expect, ["physics_per_frame.png", "physics_Bounce.gif"]
 
 
 #: benchmark -> (tmp dir, monkeypatch) -> (config or None, figures that must be there, files besides JSON + md)
-SMALL = {"envs": _envs, "curate": _curate, "tokenizer": _tokenizer, "wfm": _wfm, "driving": _driving,
-         "dream-to-real": _dream_to_real, "physics": _physics}
+SMALL = {
+    "envs": _envs,
+    "curate": _curate,
+    "tokenizer": _tokenizer,
+    "wfm": _wfm,
+    "driving": _driving,
+    "dream-to-real": _dream_to_real,
+    "physics": _physics,
+}
 
 #: figures that are legitimately missing a value (null) when nothing could be measured
 MAY_BE_NULL = {
@@ -169,8 +249,11 @@ def test_benchmark_runs_and_writes_its_json_and_markdown(name, tmp_path, monkeyp
     assert sum(ln.startswith("|") for ln in lines) == len(rows) + 2 * len(cases)
     for case in cases:
         assert case is None or f"## {case}" in lines
-    headers = [{c.strip() for c in ln.strip("|").split("|")} for ln, nxt in zip(lines, lines[1:], strict=False)
-               if nxt.startswith("|---")]
+    headers = [
+        {c.strip() for c in ln.strip("|").split("|")}
+        for ln, nxt in zip(lines, lines[1:], strict=False)
+        if nxt.startswith("|---")
+    ]
     for r in rows:  # every row's columns are in one table's header
         assert any(set(r) - {"case"} <= h for h in headers), r
     for f in files:

@@ -20,15 +20,29 @@ def save_noop_model(path, frame_size=(64, 64)):
     """The tiny test world model with the physics scenes' 1-D no-op action, saved to ``path``."""
     wm = tiny_world_model("diffusion", context_frames=2, frame_size=frame_size)
     c = wm.config
-    cfg = dataclasses.replace(c, dynamics={**c.dynamics, "action_dim": 1}, head={**c.head, "action_dim": 1},
-                              action_layout=("noop",), env_id="cosmos_sim/Physics-Bounce-GT-v0")
+    cfg = dataclasses.replace(
+        c,
+        dynamics={**c.dynamics, "action_dim": 1},
+        head={**c.head, "action_dim": 1},
+        action_layout=("noop",),
+        env_id="cosmos_sim/Physics-Bounce-GT-v0",
+    )
     WorldModel(cfg, wm.tokenizer).save_pretrained(path, dtype=None)
     return str(path)
 
 
 def tiny_config(model: str, **kw) -> pb.Config:
-    return pb.Config(**{"model": model, "scenarios": ("Bounce",), "horizon": 4, "seeds": 1, "device": "cpu",
-                        "consistency": False, **kw})
+    return pb.Config(
+        **{
+            "model": model,
+            "scenarios": ("Bounce",),
+            "horizon": 4,
+            "seeds": 1,
+            "device": "cpu",
+            "consistency": False,
+            **kw,
+        }
+    )
 
 
 def test_registered_and_defaults_follow_the_protocol():
@@ -43,7 +57,10 @@ def test_registered_and_defaults_follow_the_protocol():
 def test_bad_configs_are_refused_with_what_to_change():
     with pytest.raises(ValueError, match=r"unknown physics scenario 'Bounse'; valid: \['FreeFall'"):
         pb.check_config(pb.Config(scenarios=("Bounse",)))
-    assert pb.check_config(pb.Config(scenarios=("bounce", "Bounce", "free_fall"))).scenarios == ("Bounce", "FreeFall")
+    assert pb.check_config(pb.Config(scenarios=("bounce", "Bounce", "free_fall"))).scenarios == (
+        "Bounce",
+        "FreeFall",
+    )
     with pytest.raises(ValueError, match="do not fit the 49-frame episodes"):
         pb.check_config(pb.Config(context=9, horizon=41))
     with pytest.raises(ValueError, match="must both be >= 1"):
@@ -80,7 +97,9 @@ def test_run_writes_every_output_and_resumes_finished_parts(tmp_path, monkeypatc
     # 1-frame context: flow has nothing to measure and equals copy-last; copy-last predicts no motion at all.
     assert f["psnr_db_flow"] == f["psnr_db_copy_last"] and f["spatial_iou_copy_last"] == 0.0
     assert overall["flow"]["note"].startswith("= copy-last")
-    assert f["object_iou_physical_variance"] > 0.8 > f["object_iou_copy_last"]  # "as good as physics" vs frozen
+    assert (
+        f["object_iou_physical_variance"] > 0.8 > f["object_iou_copy_last"]
+    )  # "as good as physics" vs frozen
     assert f["psnr_db_physical_variance"] > f["psnr_db_copy_last"]
     assert 0.8 < f["object_iou_ceiling"] <= 1.0 and 0.0 <= f["object_iou_tiny_noop"] <= 1.0
     part = json.loads(parts[0].read_text())
@@ -102,7 +121,9 @@ def test_run_writes_every_output_and_resumes_finished_parts(tmp_path, monkeypatc
     parts[1].unlink()
     pb.evaluate(cfg, out)
     assert calls == [("Bounce", 100000, 5)] and parts[1].is_file()
-    assert np.isclose(json.loads(parts[1].read_text())["means"]["psnr_db"], f["psnr_db_flow_Bounce"], atol=1e-4)
+    assert np.isclose(
+        json.loads(parts[1].read_text())["means"]["psnr_db"], f["psnr_db_flow_Bounce"], atol=1e-4
+    )
     pb.evaluate(dataclasses.replace(cfg, horizon=3, baselines=("none",)), out)
     assert len(list((out / pb.PARTS_DIR).glob("*.json"))) == 5
 
@@ -111,8 +132,16 @@ _real_gt = pb.gt_episode
 
 
 def test_3d_consistency_table_ranks_gt_above_a_frozen_video_and_resumes(tmp_path, monkeypatch):
-    cfg = pb.Config(model="copy-last", scenarios=("Bounce",), context=1, horizon=8, seeds=1, baselines=("none",),
-                    device="cpu", video=False)
+    cfg = pb.Config(
+        model="copy-last",
+        scenarios=("Bounce",),
+        context=1,
+        horizon=8,
+        seeds=1,
+        baselines=("none",),
+        device="cpu",
+        video=False,
+    )
     res = pb.evaluate(cfg, tmp_path)
     rows = {r["predictor"]: r for r in res.rows if r["case"].startswith("3D consistency")}
     assert list(rows) == ["GT", "copy-last"]
@@ -124,4 +153,7 @@ def test_3d_consistency_table_ranks_gt_above_a_frozen_video_and_resumes(tmp_path
     assert res.figures["consistency_pose_success_rate_gt"] == gt["pose_success_rate"]
     assert "## 3D consistency" in (tmp_path / "physics.md").read_text()
     monkeypatch.setattr(pb, "gt_episode", lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
-    assert pb.evaluate(cfg, tmp_path).figures == {**res.figures, "seconds_total": res.figures["seconds_total"]}
+    assert pb.evaluate(cfg, tmp_path).figures == {
+        **res.figures,
+        "seconds_total": res.figures["seconds_total"],
+    }

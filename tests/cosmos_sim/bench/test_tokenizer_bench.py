@@ -10,15 +10,27 @@ from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig
 def test_tokenizer_benchmark_on_a_tiny_model(tmp_path, monkeypatch):
     torch.manual_seed(0)
     ck = tmp_path / "dv-tiny"
-    Tokenizer(TokenizerConfig(kind="DV", frame_channels=8, channels=16, norm_groups=4, res_blocks=1)).save_pretrained(ck)
-    monkeypatch.setattr(bench, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)})
+    Tokenizer(
+        TokenizerConfig(kind="DV", frame_channels=8, channels=16, norm_groups=4, res_blocks=1)
+    ).save_pretrained(ck)
+    monkeypatch.setattr(
+        bench, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)}
+    )
     monkeypatch.setattr(bench, "CHECKPOINTS", ())
-    monkeypatch.setattr(bench, "run", lambda config, out_dir, quick=False: bench.measure(
-        out_dir, quick, checkpoints={"dv-tiny": ck}, data_dir=tmp_path))
+    monkeypatch.setattr(
+        bench,
+        "run",
+        lambda config, out_dir, quick=False: bench.measure(
+            out_dir, quick, checkpoints={"dv-tiny": ck}, data_dir=tmp_path
+        ),
+    )
     result = run_benchmark("tokenizer", str(tmp_path / "out"), quick=True)
     f = result.figures
     assert f["DV4x8x8_compression"] == 4 * 8 * 8 * 3 / 6 and f["DV1x8x8_compression"] == 32.0
-    assert abs(f["DV4x8x8_bits_per_frame"] - 64 * 15.97 / 4) < 0.2 and abs(f["DV1x8x8_bits_per_frame"] - 1022.0) < 1
+    assert (
+        abs(f["DV4x8x8_bits_per_frame"] - 64 * 15.97 / 4) < 0.2
+        and abs(f["DV1x8x8_bits_per_frame"] - 1022.0) < 1
+    )
     assert 0 < f["DV4x8x8_psnr_db"] < 30 and -1 <= f["DV4x8x8_ssim"] <= 1  # untrained: poor but finite
     assert f["DV4x8x8_enc_dec_frames_per_s_b32"] > 0 and f["DV4x8x8_peak_mem_mib_b32"] > 50
     data = json.loads((tmp_path / "out" / "tokenizer.json").read_text())

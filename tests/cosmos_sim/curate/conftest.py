@@ -31,8 +31,9 @@ def footage(tmp_path_factory) -> Footage:
     root = tmp_path_factory.mktemp("raw")
     fx = Footage(root)
     # hard cuts at known frames; the 40-frame coffee shot (1.3 s) is too short to keep
-    frames, cuts = synth.cut_video([_pan("astronaut", 75), _pan("coffee", 40), _pan("chelsea", 90, (-2.0, 0.0)),
-                                    _pan("rocket", 80)])
+    frames, cuts = synth.cut_video(
+        [_pan("astronaut", 75), _pan("coffee", 40), _pan("chelsea", 90, (-2.0, 0.0)), _pan("rocket", 80)]
+    )
     synth.write_video(root / "cuts.mp4", frames, FPS)
     fx.cuts["cuts.mp4"] = cuts
     synth.write_video(root / "static.mp4", _pan("immunohistochemistry", 75, (0.0, 0.0)), FPS)
@@ -67,4 +68,3 @@ def curated(footage, tmp_path_factory):
     out = tmp_path_factory.mktemp("curated")
     summary = curate(footage.root, out, CurateConfig(workers=2, progress=False))
     return out, summary, json.loads((out / "report.json").read_text())
-

@@ -19,7 +19,8 @@ def test_bench_rows_and_figures(monkeypatch):
     assert "end to end, 2 workers (wall)" in stages and "shard (kept clips only) (wall)" in stages
     f = result.figures
     assert all(f[f"local_{s}_x_realtime_per_core"] > 0 for s in bench.PER_VIDEO_STAGES)
-    assert f["local_per_video_stages_x_realtime_per_core"] < min(f[f"local_{s}_x_realtime_per_core"]
-                                                                 for s in bench.PER_VIDEO_STAGES)
+    assert f["local_per_video_stages_x_realtime_per_core"] < min(
+        f[f"local_{s}_x_realtime_per_core"] for s in bench.PER_VIDEO_STAGES
+    )
     # 2 videos x 2 shots, one shot appears in both videos: 3 kept
     assert f["local_clips_kept"] == 3 and "Ray: not run" in result.notes

@@ -42,7 +42,12 @@ def test_every_clip_gets_the_fate_its_footage_calls_for(curated):
     zoom = next(c for c in report["clips"] if c["video"] == "sub/zoom.mp4")
     assert "zoom_in" in zoom["tags"] and "zooms in" in zoom["caption"]
     assert summary["clips_kept"] == 5 and summary["dropped_by_stage"] == {
-        "split": 1, "motion": 2, "quality": 1, "text": 1, "dedup": 1}
+        "split": 1,
+        "motion": 2,
+        "quality": 1,
+        "text": 1,
+        "dedup": 1,
+    }
     for c in report["clips"]:  # kept clips have their MP4; filter-dropped ones were removed
         assert (c["path"] is not None and (out / c["path"]).is_file()) == (c["stage"] in (None, "dedup"))
         if c["stage"] is not None and c["stage"] != "split":
@@ -131,7 +136,9 @@ def test_webdataset_shards(footage, tmp_path):
     raw.mkdir()
     for name in ("cuts.mp4", "sub/zoom.mp4"):
         shutil.copy(footage.root / name, raw / os.path.basename(name))
-    cfg = config_from_dict({"shard": {"format": "webdataset"}, "text": {"enabled": False}}, workers=1, progress=False)
+    cfg = config_from_dict(
+        {"shard": {"format": "webdataset"}, "text": {"enabled": False}}, workers=1, progress=False
+    )
     summary = curate(raw, tmp_path / "out", cfg)
     manifest = json.loads((tmp_path / "out" / "shards" / "manifest.json").read_text())
     tars = sorted((tmp_path / "out" / "shards").rglob("*.tar"))
@@ -139,7 +146,9 @@ def test_webdataset_shards(footage, tmp_path):
     assert len(samples) == summary["clips_kept"] == 4 == len(manifest["clips"])
     for s in samples:
         assert s["frames"].shape[1:] == (180, 320, 3)
-        assert s["frames"].shape[0] == s["meta"]["end_frame"] - s["meta"]["start_frame"] and s["meta"]["caption"]
+        assert (
+            s["frames"].shape[0] == s["meta"]["end_frame"] - s["meta"]["start_frame"] and s["meta"]["caption"]
+        )
 
 
 def test_config_files_and_errors(tmp_path):
@@ -163,7 +172,9 @@ def test_cli(footage, tmp_path, capsys):
     (raw / "empty.mp4").write_bytes(b"")
     assert main(["curate", str(raw), str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "curated 1 of 2 input files" in text and "dropped by motion" in text and "skipped empty.mp4" in text
+    assert (
+        "curated 1 of 2 input files" in text and "dropped by motion" in text and "skipped empty.mp4" in text
+    )
     assert main(["curate", str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -177,7 +188,9 @@ def test_ray_executor_gives_the_same_output(curated, footage, tmp_path):
     on_ray = curate(footage.root, tmp_path / "ray", CurateConfig(workers=2, executor="ray", progress=False))
     assert not ray.is_initialized()  # the Ray it started is shut down again
     strip = ("timings", "stage_seconds", "text")
-    assert {k: v for k, v in on_ray.items() if k not in strip} == {k: v for k, v in summary.items() if k not in strip}
+    assert {k: v for k, v in on_ray.items() if k not in strip} == {
+        k: v for k, v in summary.items() if k not in strip
+    }
     assert json.loads((tmp_path / "ray" / "report.json").read_text())["clips"] == report["clips"]
     manifest = json.loads((out / "shards" / "manifest.json").read_text())
     assert json.loads((tmp_path / "ray" / "shards" / "manifest.json").read_text()) == manifest

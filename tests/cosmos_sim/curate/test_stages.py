@@ -19,6 +19,7 @@ SIZE, FPS = (320, 180), 30  # as the footage fixture
 def _pan(name: str, n: int, velocity=(2.0, 0.0), **kw) -> list[np.ndarray]:
     return synth.pan_photo(name, n, SIZE, velocity, **kw)
 
+
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
 
 
@@ -65,8 +66,18 @@ def test_long_shots_are_cut_into_pieces(footage, tmp_path):
     cfg = SplitConfig(min_clip_s=0.5, max_clip_s=1.0)  # pieces of <= 30 frames, at least 15
     res = split_video(footage.root / "cuts.mp4", "cuts.mp4", "cuts", tmp_path, cfg)
     assert [(c.start_frame, c.end_frame) for c in res.clips] == [
-        (0, 30), (30, 60), (60, 75), (75, 105), (105, 115), (115, 145), (145, 175), (175, 205), (205, 235),
-        (235, 265), (265, 285)]
+        (0, 30),
+        (30, 60),
+        (60, 75),
+        (75, 105),
+        (105, 115),
+        (115, 145),
+        (145, 175),
+        (175, 205),
+        (205, 235),
+        (235, 265),
+        (265, 285),
+    ]
     assert [c.index for c in res.clips if not c.kept] == [4]  # 10 frames < 0.5 s
 
 
@@ -75,7 +86,9 @@ def test_other_codecs_odd_sizes_and_frame_rates(tmp_path):
     from fractions import Fraction
 
     size = (321, 181)
-    frames, cuts = synth.cut_video([synth.pan_photo("astronaut", 60, size), synth.pan_photo("coffee", 60, size)])
+    frames, cuts = synth.cut_video(
+        [synth.pan_photo("astronaut", 60, size), synth.pan_photo("coffee", 60, size)]
+    )
     with av.open(str(tmp_path / "odd.mkv"), "w") as c:
         s = c.add_stream("ffv1", rate=Fraction(25))
         s.width, s.height, s.pix_fmt = *size, "yuv444p"
@@ -95,9 +108,15 @@ def test_detector_ignores_fast_pans_but_not_cuts():
     from cosmos_sim.curate.split import _THUMB
 
     det = ShotDetector(SplitConfig())
-    found = [i for i, f in enumerate(frames)
-             if det.push(cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2YUV), _THUMB, interpolation=cv2.INTER_AREA)
-                         .astype(np.float32))]
+    found = [
+        i
+        for i, f in enumerate(frames)
+        if det.push(
+            cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2YUV), _THUMB, interpolation=cv2.INTER_AREA).astype(
+                np.float32
+            )
+        )
+    ]
     assert found == cuts == [30]
 
 
@@ -135,12 +154,15 @@ def test_motion_tags_zoom_and_drops_static_and_shaky_clips():
 
 
 # ---- quality -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("make, reason", [
-    (lambda f: f, None),
-    (lambda f: synth.blur(f, 4.0), "blurry"),
-    (lambda f: synth.expose(f, 4.0), "over-exposed"),
-    (lambda f: synth.expose(f, 0.15), "under-exposed"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda f: f, None),
+        (lambda f: synth.blur(f, 4.0), "blurry"),
+        (lambda f: synth.expose(f, 4.0), "over-exposed"),
+        (lambda f: synth.expose(f, 0.15), "under-exposed"),
+    ],
+)
 def test_quality_filter(make, reason):
     c = clip_of(make(_pan("chelsea", 20)))
     quality.apply(c, quality.QualityConfig())
@@ -212,12 +234,24 @@ def test_vlm_captioner_with_a_tiny_random_blip(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")
     torch.manual_seed(0)
     small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
-    cfg = tf.BlipConfig(text_config={**small, "vocab_size": len(words), "max_position_embeddings": 32,
-                                     "encoder_hidden_size": 32, "bos_token_id": 2, "sep_token_id": 3, "pad_token_id": 0},
-                        vision_config={**small, "image_size": 32, "patch_size": 8}, projection_dim=32)
+    cfg = tf.BlipConfig(
+        text_config={
+            **small,
+            "vocab_size": len(words),
+            "max_position_embeddings": 32,
+            "encoder_hidden_size": 32,
+            "bos_token_id": 2,
+            "sep_token_id": 3,
+            "pad_token_id": 0,
+        },
+        vision_config={**small, "image_size": 32, "patch_size": 8},
+        projection_dim=32,
+    )
     tf.BlipForConditionalGeneration(cfg).save_pretrained(tmp_path)
-    tf.BlipProcessor(image_processor=tf.BlipImageProcessor(size={"height": 32, "width": 32}),
-                     tokenizer=tf.BertTokenizer(str(tmp_path / "vocab.txt"))).save_pretrained(tmp_path)
+    tf.BlipProcessor(
+        image_processor=tf.BlipImageProcessor(size={"height": 32, "width": 32}),
+        tokenizer=tf.BertTokenizer(str(tmp_path / "vocab.txt")),
+    ).save_pretrained(tmp_path)
     c = clip_of(_pan("coffee", 20))
     caption.apply(c, caption.CaptionConfig(captioner="vlm", model_path=str(tmp_path), max_new_tokens=4))
     assert c.caption and set(c.caption.split()) <= set(words[5:])
