@@ -10,6 +10,9 @@ World-model (WFM) envs, learned next-frame prediction beside the GT scene they i
     cosmos_sim/Manipulation-WFM-v0           shipped nano diffusion WFM of Manipulation-GT-v0
                                              (``gym.make_vec`` gives the natively batched env)
     cosmos_sim/Driving-WFM-v0                shipped nano multi-view DiT of Driving-GT-v0 (six cameras)
+    cosmos_sim/WFM-v0                        any single-view bundle (``checkpoint=``), of any env that
+                                             renders rgb_array, e.g. Reacher-v5 (README, "Bring your own
+                                             environment"); episode length from the bundle
 
 Entry points are strings, so nothing heavy is imported until an env is made.
 """
@@ -78,6 +81,11 @@ def _wfm_specs() -> list[dict]:
             entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelEnv",
             vector_entry_point="cosmos_sim.envs.driving_wfm:DrivingWorldModelVectorEnv",
             max_episode_steps=200,
+        ),
+        dict(  # no registered time limit: the env truncates itself at the bundle's episode length
+            id="cosmos_sim/WFM-v0",
+            entry_point="cosmos_sim.envs.wfm_env:GenericWorldModelEnv",
+            vector_entry_point="cosmos_sim.envs.wfm_env:GenericWorldModelVectorEnv",
         ),
     ]
 

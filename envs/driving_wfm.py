@@ -59,6 +59,10 @@ def grid_image(views: np.ndarray, names: tuple[str, ...], layout=GRID) -> np.nda
 class DrivingRollouts(_Rollouts):
     """``_Rollouts`` for the six-camera Dict observation, dead-reckoned speed and crash termination."""
 
+    env_label = "cosmos_sim/Driving-WFM-v0"
+    bundle_env_ids = ("cosmos_sim/Driving-GT-v0",)
+    multi_view = True  # a bundle of another env or family is refused by _Rollouts.check_bundle
+
     def __init__(self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None):
         super().__init__(n, checkpoint or DEFAULT_CHECKPOINT, device, paired, sampler_steps)
         self.views = self.model.config.views
@@ -69,13 +73,6 @@ class DrivingRollouts(_Rollouts):
 
     def _make_gt(self) -> gym.Env:
         cfg = self.model.config
-        if (
-            not self.model.family.multi_view
-        ):  # checked here: the base class builds the GT scenes right after loading
-            raise CheckpointError(
-                f"Driving-WFM-v0 needs a multiview world model, got a {cfg.family} one; "
-                f"pass checkpoint= a bundle trained with `cosmos-sim train-wfm --family multiview`"
-            )
         env = gym.make(cfg.env_id, **cfg.env_kwargs).unwrapped
         space = env.observation_space
         missing = [v for v in cfg.views if not isinstance(space, spaces.Dict) or v not in space.spaces]
@@ -244,6 +241,7 @@ class DrivingWorldModelEnv(WorldModelEnv):
     | `device`        | **str**                        | `"auto"`          | torch device; "auto" is CUDA if available, else CPU |
     | `paired`        | **bool**                       | `False`           | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**                | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`       | **int**                        | `1`               | torch CPU threads of the process, set on the CPU (0: torch's own) |
 
     ## Version History
     * v0: Initial version.
@@ -313,6 +311,7 @@ class DrivingWorldModelVectorEnv(WorldModelVectorEnv):
     | `device`            | **str**                              | `"auto"`          | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                             | `False`           | step a GT scene per row beside the model |
     | `sampler_steps`     | **int or None**                      | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`           | **int**                              | `1`               | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                      | `200`             | truncation per row (None or 0: never) |
 
     ## Version History

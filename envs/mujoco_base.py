@@ -7,6 +7,15 @@ shadow pass costs ~25 ms a frame on llvmpipe), camera calibration and object pos
 ``render``, the default hooks and the assembly of ``info`` are ``base.GTEnvMixin``'s, shared with
 the PyBullet base.
 
+Rendering (``SceneRenderer``, MuJoCo's low-level API): a camera's RGB is one normal render; its depth
+and segmentation come from ONE render with MuJoCo's segmentation flags, whose colour buffer holds the
+geom ids and whose depth buffer the depth (``mujoco.Renderer`` renders that same pass twice, once per
+map, and also depth in segmentation mode). Depth cannot come from the RGB render instead: the normal
+pass multisamples (the physics scenes), draws transparent geoms without depth writes and adds
+reflections, so its depth buffer differs (in every pixel of the physics scenes). The pixels, depth and
+ids are bit-identical to ``mujoco.Renderer``'s (``tests/envs/test_mujoco_render.py``). With depth+seg a
+step renders 1 + (number of cameras) passes instead of 1 + 2 x cameras.
+
 ``info`` after ``reset`` and every ``step``:
     ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}} for every named body
     ``cameras``  {camera: {"intrinsics": 3x3, "extrinsics": 4x4 world-to-camera (OpenCV)}}
@@ -74,7 +83,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
                 raise ValueError(f"camera {cam!r} not in the scene")
         self.segmentation_labels: dict[int, str] = {0: "background"}
         self._geom_instance = self._instance_table(instances)
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer: SceneRenderer | None = None
         self._frame: np.ndarray | None = None  # RGB of the main camera at the current state
 
     # ---- hooks -------------------------------------------------------------------------------
@@ -115,7 +124,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
             return self._frame
         r = self._get_renderer()
         r.update_scene(self.data, camera)
-        frame = r.render().copy()
+        frame = r.rgb()
         if camera == self.cameras[0]:
             self._frame = frame
         return frame
@@ -126,17 +135,13 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         maps = parse_maps(maps) if maps is not None else self.maps
         out: dict[str, np.ndarray] = {}
         r = self._get_renderer()
-        if "depth" in maps or "seg" in maps:
+        if "depth" in maps or "seg" in maps:  # one segmentation-mode render gives both
             r.update_scene(self.data, camera)
-            if "depth" in maps:
-                r.enable_depth_rendering()
-                out["depth"] = r.render().astype(np.float32)
-                r.disable_depth_rendering()
-            if "seg" in maps:
-                r.enable_segmentation_rendering()
-                raw = r.render()
-                r.disable_segmentation_rendering()
-                out["seg"] = self._instances_from_raw(raw)
+            depth, geom_ids = r.depth_and_geom_ids(depth="depth" in maps, seg="seg" in maps)
+            if depth is not None:
+                out["depth"] = depth
+            if geom_ids is not None:
+                out["seg"] = self._geom_instance[geom_ids]  # -1 (no geom) reads the last slot: 0
         if "edges" in maps or "blur" in maps:  # RGB-derived; skip the colour pass otherwise
             out.update(derived_maps(self.rgb(camera), maps))
         return out
@@ -166,9 +171,9 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         return out
 
     # ---- internals ---------------------------------------------------------------------------
-    def _get_renderer(self) -> mujoco.Renderer:
+    def _get_renderer(self) -> SceneRenderer:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
+            self._renderer = SceneRenderer(self.model, self.height, self.width)
         return self._renderer
 
     def _instance_table(self, instances: tuple[str, ...]) -> np.ndarray:
@@ -192,8 +197,131 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
                 raise ValueError(f"segmentation instance {name!r} is neither a body nor a geom")
         return table
 
-    def _instances_from_raw(self, raw: np.ndarray) -> np.ndarray:
-        objid, objtype = raw[..., 0], raw[..., 1]
-        is_geom = (objtype == int(mujoco.mjtObj.mjOBJ_GEOM)) & (objid >= 0)
-        idx = np.where(is_geom, objid, self.model.ngeom)
-        return self._geom_instance[idx].astype(np.int32)
+
+class SceneRenderer:
+    """Offscreen renders of one MuJoCo model at one image size: RGB, and depth plus geom ids from one pass.
+
+    The same GL context, ``MjrContext`` settings, scene and post-processing as ``mujoco.Renderer`` (so
+    the same pixels), with one difference: ``depth_and_geom_ids`` reads the colour (segment ids) and
+    the depth buffer of ONE segmentation-mode render, where ``mujoco.Renderer`` renders that pass once
+    for depth and again for segmentation. ``update_scene(data, camera)`` first, then ``rgb()`` or
+    ``depth_and_geom_ids()``.
+    """
+
+    def __init__(self, model: mujoco.MjModel, height: int, width: int):
+        self.model, self.height, self.width = model, int(height), int(width)
+        self._gl = None  # set first, so close() works whatever fails below
+        self._ctx = None
+        if self.width > model.vis.global_.offwidth or self.height > model.vis.global_.offheight:
+            raise ValueError(
+                f"image {self.width}x{self.height} exceeds the model's offscreen buffer "
+                f"{model.vis.global_.offwidth}x{model.vis.global_.offheight}"
+            )
+        self.scene = mujoco.MjvScene(model=model, maxgeom=10000)
+        self._option = mujoco.MjvOption()
+        self._rect = mujoco.MjrRect(0, 0, self.width, self.height)
+        gl_context = getattr(mujoco, "GLContext", None)  # EGL, OSMesa or GLFW, as MUJOCO_GL says
+        if gl_context is not None:
+            self._gl = gl_context(self.width, self.height)
+            self._gl.make_current()
+        self._ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._ctx)
+        self._ctx.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
+        # metric depth from the reversed-Z buffer, in float32 as glFrustum (mujoco.Renderer's constants)
+        extent = model.stat.extent
+        znear, zfar = np.float32(model.vis.map.znear * extent), np.float32(model.vis.map.zfar * extent)
+        c = -(zfar + znear) / (zfar - znear)
+        d = -(np.float32(2) * zfar * znear) / (zfar - znear)
+        self._zrange = (znear, zfar)
+        self._zcoef = (np.float32(-0.5) * c - np.float32(0.5), np.float32(-0.5) * d)
+
+    def update_scene(self, data: mujoco.MjData, camera: str) -> None:
+        """Build the scene of ``data`` seen from the named (fixed) ``camera``."""
+        cam = mujoco.MjvCamera()
+        cam.fixedcamid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        if cam.fixedcamid < 0:
+            raise ValueError(f"camera {camera!r} not in the scene")
+        cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        mujoco.mjv_updateScene(
+            self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL.value, self.scene
+        )
+
+    def rgb(self) -> np.ndarray:
+        """HxWx3 uint8: one normal render of the scene."""
+        out = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        self._render(segment=False)
+        mujoco.mjr_readPixels(out, None, self._rect, self._ctx)
+        return self._upright(out)
+
+    def depth_and_geom_ids(self, depth: bool = True, seg: bool = True) -> tuple[np.ndarray | None, ...]:
+        """One segmentation-mode render: HxW float32 z-depth in metres (or None unless ``depth``) and HxW
+        int32 geom ids, -1 where no geom is seen (or None unless ``seg``)."""
+        rgb = np.empty((self.height, self.width, 3), dtype=np.uint8) if seg else None
+        raw = np.empty((self.height, self.width), dtype=np.float32) if depth else None
+        self._render(segment=True)
+        mujoco.mjr_readPixels(rgb, raw, self._rect, self._ctx)
+        metres = None
+        if raw is not None:
+            out_64 = raw.astype(np.float64)  # float64 so the ndc -> metric conversion loses nothing
+            if self.scene.camera[0].orthographic:
+                znear, zfar = self._zrange
+                out_64 = zfar - out_64 * (zfar - znear)
+            else:
+                c, d = self._zcoef
+                out_64 = d / (out_64 + c)
+            metres = self._upright(out_64.astype(np.float32))
+        geom_ids = None
+        if rgb is not None:
+            # Colour = segid + 1 in 24 bits (0 = nothing); map it to the geom that segid draws.
+            ids = rgb.astype(np.uint32)
+            segimage = ids[:, :, 0] + ids[:, :, 1] * (2**8) + ids[:, :, 2] * (2**16)
+            n = self.scene.ngeom
+            seg2geom = np.full(n + 1, -1, dtype=np.int32)
+            geom = int(mujoco.mjtObj.mjOBJ_GEOM)
+            for g in self.scene.geoms[:n]:
+                if g.segid != -1 and g.objtype == geom and g.objid >= 0:
+                    seg2geom[g.segid + 1] = g.objid
+            geom_ids = self._upright(seg2geom[segimage])
+        return metres, geom_ids
+
+    def _render(self, segment: bool) -> None:
+        if self._ctx is None:
+            raise RuntimeError("render called after close")
+        if self._gl is not None:
+            self._gl.make_current()
+        flags = self.scene.flags
+        if not segment:
+            mujoco.mjr_render(self._rect, self.scene, self._ctx)
+            return
+        before = flags.copy()
+        flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = True
+        flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = True
+        try:
+            mujoco.mjr_render(self._rect, self.scene, self._ctx)
+        finally:
+            np.copyto(flags, before)
+
+    def _upright(self, image: np.ndarray) -> np.ndarray:
+        # An EGL/OSMesa/GLFW framebuffer reads bottom row first.
+        return np.ascontiguousarray(image[::-1]) if self._gl is not None else image
+
+    def close(self) -> None:
+        """Free the GL resources (the renderer cannot be used afterwards)."""
+        if self._ctx is not None:
+            if self._gl is not None and hasattr(self._gl, "as_current"):
+                with self._gl.as_current():  # a no-op once EGL is shut down at interpreter exit
+                    self._ctx.free()
+            else:
+                if self._gl is not None:
+                    self._gl.make_current()
+                self._ctx.free()
+            self._ctx = None
+        if self._gl is not None:
+            self._gl.free()
+            self._gl = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the GL platform may be gone already
+            pass

@@ -1,13 +1,21 @@
 """A learned world model as a Gymnasium environment: ``step(action)`` returns the predicted next frame.
 
 ``cosmos_sim/Manipulation-WFM-v0`` loads the shipped nano checkpoint (``assets/wfm/manip-dit-nano``)
-by default, or any ``WorldModel`` bundle by path (``checkpoint=...``). ``gym.make`` gives
+by default, or any manipulation ``WorldModel`` bundle by path (``checkpoint=...``). ``gym.make`` gives
 ``WorldModelEnv``; ``gym.make_vec(id, num_envs=N)`` gives ``WorldModelVectorEnv``, which steps all
 ``N`` rollouts with one batched forward pass and resets finished ones on the next step
 (``autoreset_mode = NEXT_STEP``, Gymnasium's default).
 
+``cosmos_sim/WFM-v0`` (``GenericWorldModelEnv``, ``GenericWorldModelVectorEnv``) runs a single-view
+bundle of *any* Gymnasium env that renders ``rgb_array``, e.g. one trained on
+``cosmos-sim generate --env Reacher-v5`` episodes: ``gym.make("cosmos_sim/WFM-v0", checkpoint=DIR)``.
+Its frames, reset frames, episode length and the source env's kwargs (camera settings) all come from
+the bundle; where the source env observes state, reset frames come from its ``render()``, exactly as
+``cosmos-sim generate`` recorded them. An id refuses a bundle made for another one, naming the id to use
+(``env_id_for_bundle``).
+
 Spaces, reward, reset options, episode end and arguments (``WorldModelEnvConfig``,
-``WorldModelVectorEnvConfig``) are documented on the two env classes.
+``WorldModelVectorEnvConfig``, ``GenericWorldModelEnvConfig``) are documented on the env classes.
 
 Other observation layouts (the six driving cameras of ``envs/driving_wfm.py``) subclass
 ``_Rollouts`` (``observation_space``, ``observation``, ``render``, ``context_frames``, ``step``)
@@ -17,10 +25,11 @@ and set ``core_class`` (and ``config_class`` for other defaults) on subclasses o
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -35,6 +44,12 @@ from cosmos_sim.errors import CheckpointError, ConfigError
 #: Checkpoint the registered WFM env loads when none is given (a directory under assets/wfm/).
 DEFAULT_CHECKPOINT = "manip-dit-nano"
 SUCCESS_THRESHOLD = 0.5
+#: The registered id that runs a bundle of any single-view env.
+GENERIC_ID = "cosmos_sim/WFM-v0"
+#: GT envs whose bundles ``cosmos_sim/Manipulation-WFM-v0`` runs (the same push task and action layout).
+MANIPULATION_ENV_IDS = ("cosmos_sim/Manipulation-GT-v0", "cosmos_sim/Manipulation-Bullet-GT-v0")
+#: Reset options of the single-view envs (``_Rollouts.context_frames``).
+RESET_OPTIONS = ("frames", "episode")
 
 
 @dataclass(frozen=True)
@@ -50,10 +65,16 @@ class WorldModelEnvConfig:
     """Step the GT scene beside the model with the same actions and put its outcome in ``info``."""
     sampler_steps: int | None = None
     """Denoiser calls per frame (diffusion), replacing the checkpoint's; None keeps it."""
+    threads: int = 1
+    """torch CPU threads of this process, set when the env is made with its model on the CPU (0: leave
+    torch's setting as it is). One by default: on a busy 2-core machine two threads ran the batched env
+    3-9x slower than one (README, "Bring your own environment")."""
 
     def __post_init__(self):
         if self.sampler_steps is not None and self.sampler_steps < 1:
             raise ConfigError(f"sampler_steps must be >= 1, got {self.sampler_steps}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0: torch's own setting), got {self.threads}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,70 @@ class WorldModelVectorEnvConfig(WorldModelEnvConfig):
             raise ConfigError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
 
 
+@dataclass(frozen=True)
+class GenericWorldModelEnvConfig(WorldModelEnvConfig):
+    """Settings of ``cosmos_sim/WFM-v0`` (single and vector env): a bundle is required, and the episode
+    length is the bundle's."""
+
+    checkpoint: str | os.PathLike | None = None
+    """A single-view ``WorldModel`` bundle directory (e.g. a ``cosmos-sim train-wfm`` run's ``OUT/best``)
+    or a name under ``assets/wfm/``; required."""
+    max_episode_steps: int | None = None
+    """Rollouts are truncated after this many steps; None: the bundle's (the source env's time limit
+    when its store was recorded, else its registered ``max_episode_steps``); 0: never."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_episode_steps is not None and self.max_episode_steps < 0:
+            raise ConfigError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
+
+
+def env_id_for_bundle(config) -> str | None:
+    """The registered WFM id made for a bundle's ``WorldModelConfig``: its family's id where one exists
+    (manipulation, driving), ``cosmos_sim/WFM-v0`` for any other single-view bundle; None for a
+    multi-view bundle of another env than the driving scene (no registered id runs it)."""
+    if config.family_adapter.multi_view:
+        return "cosmos_sim/Driving-WFM-v0" if config.env_id == "cosmos_sim/Driving-GT-v0" else None
+    return "cosmos_sim/Manipulation-WFM-v0" if config.env_id in MANIPULATION_ENV_IDS else GENERIC_ID
+
+
+def bundle_episode_steps(config) -> int | None:
+    """Episode length of a bundle's source env: recorded in the bundle, else the env's registered spec's."""
+    if config.max_episode_steps:
+        return int(config.max_episode_steps)
+    try:
+        return gym.spec(config.env_id).max_episode_steps
+    except gym.error.Error:
+        return None
+
+
+def check_reset_options(options: dict | None, valid: tuple[str, ...] = RESET_OPTIONS) -> dict:
+    """``options`` as a dict, refusing an unknown key (a ``ValueError`` naming the valid ones and the closest)
+    and more than one of them."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ConfigError(
+            f"reset options must be a dict with one of {list(valid)}, got {type(options).__name__}"
+        )
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        hints = [
+            f"{close[0]!r} for {k!r}"
+            for k in unknown
+            if (close := difflib.get_close_matches(str(k), valid, n=1, cutoff=0.6))
+        ]
+        raise ConfigError(
+            f"unknown reset option(s) {unknown}; valid options: {list(valid)}"
+            + (f" (did you mean {', '.join(hints)}?)" if hints else "")
+            + "; without options the rollout starts from the GT scene's first frame for the seed"
+        )
+    given = [k for k in valid if k in options]
+    if len(given) > 1:
+        raise ConfigError(f"reset options {given} are alternatives; pass one of them")
+    return options
+
+
 def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
     """A bundle directory from a path, a name under ``assets/wfm/``, or None (the shipped default)."""
     from cosmos_sim.world_models.pretrained import resolve_pretrained
@@ -83,13 +168,32 @@ def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
     )
 
 
+def _is_image_space(space: gym.Space) -> bool:
+    return (
+        isinstance(space, spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
+        and space.shape[-1] == 3
+    )
+
+
 class _Rollouts:
     """What the single and the vector env share: the model, the GT scenes, the batch state."""
+
+    #: The id these rollouts serve (in messages) and the bundles they take: the GT env ids (None: any) and
+    #: whether single-view or multi-view (``check_bundle``).
+    env_label: ClassVar[str] = "cosmos_sim/Manipulation-WFM-v0"
+    bundle_env_ids: ClassVar[tuple[str, ...] | None] = MANIPULATION_ENV_IDS
+    multi_view: ClassVar[bool] = False
+    #: Where the GT scene's frames come from: its observation, or its ``render()`` (``_make_gt``).
+    from_render: bool = False
 
     def __init__(self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None):
         from cosmos_sim.world_models.wfm import WorldModel
 
-        self.model = WorldModel.from_pretrained(resolve_checkpoint(checkpoint), device=device)
+        path = resolve_checkpoint(checkpoint)
+        self.model = WorldModel.from_pretrained(path, device=device)
+        self.check_bundle(path)
         cfg = self.model.config
         if sampler_steps is not None:  # validated >= 1 by WorldModelEnvConfig
             self.model.config = dataclasses.replace(cfg, sampler_steps=int(sampler_steps))
@@ -114,21 +218,78 @@ class _Rollouts:
         self.frames = np.zeros((n, *self.frame_shape), dtype=np.uint8)
         self.steps = np.zeros(n, dtype=np.int64)
 
-    def _make_gt(self) -> gym.Env:
+    def check_bundle(self, path: Path) -> None:
+        """Refuse a bundle made for another id (another env, or single- vs multi-view), naming the id to use."""
         cfg = self.model.config
-        env = gym.make(cfg.env_id, **cfg.env_kwargs).unwrapped
-        obs_shape = env.observation_space.shape
-        if obs_shape != self.frame_shape:
+        multi = self.model.family.multi_view
+        if multi == self.multi_view and (self.bundle_env_ids is None or cfg.env_id in self.bundle_env_ids):
+            return
+        use = env_id_for_bundle(cfg)
+        fix = (
+            f"use gym.make({use!r}, checkpoint={str(path)!r})"
+            if use
+            else "no registered id runs multi-view bundles of other envs than cosmos_sim/Driving-GT-v0"
+        )
+        kind = "multiview" if self.multi_view else "single-view"
+        of = " or ".join(self.bundle_env_ids) if self.bundle_env_ids else "any env"
+        raise CheckpointError(
+            f"{self.env_label} runs {kind} world models of {of}, but {path} is a {cfg.family} world model "
+            f"of {cfg.env_id}; {fix}"
+        )
+
+    def _make_gt(self) -> gym.Env:
+        """The GT scene the bundle imitates, made with the kwargs its store was recorded with. Frames come
+        from its observation when that is an image, else from ``render()`` (as ``cosmos-sim generate``
+        recorded them), which is then checked once after a reset."""
+        cfg = self.model.config
+        kwargs = dict(cfg.env_kwargs)
+        try:
+            env = gym.make(cfg.env_id, **kwargs).unwrapped
+        except gym.error.UnregisteredEnv as e:
             raise CheckpointError(
-                f"checkpoint works on {self.frame_shape} frames but {cfg.env_id} with "
-                f"{cfg.env_kwargs} renders {obs_shape}"
+                f"the bundle imitates {cfg.env_id!r}, which is not registered in this process ({e}); "
+                "import the package that registers it first"
+            ) from None
+        where = f"{cfg.env_id} with {kwargs}"
+        space = env.observation_space
+        if _is_image_space(space):
+            if space.shape != self.frame_shape:
+                env.close()
+                raise CheckpointError(
+                    f"checkpoint works on {self.frame_shape} frames but {where} observes {space.shape} images"
+                )
+            return env
+        # State observations: the frames are what the env renders.
+        if env.render_mode != "rgb_array" and "render_mode" not in kwargs:
+            env.close()
+            env = gym.make(cfg.env_id, **kwargs, render_mode="rgb_array").unwrapped
+        env.reset(seed=0)
+        frame = env.render() if env.render_mode == "rgb_array" else None
+        shape = None if frame is None else np.asarray(frame).shape
+        if shape != self.frame_shape:
+            env.close()
+            raise CheckpointError(
+                f"checkpoint works on {self.frame_shape} frames but {where} observes "
+                f"{space} and renders {'no rgb_array frames' if shape is None else f'{shape} frames'}"
             )
+        self.from_render = True
         return env
+
+    def gt_frame(self, env: gym.Env, obs) -> np.ndarray:
+        """The GT scene's current frame: its observation, or its render (``_make_gt``)."""
+        if not self.from_render:
+            return np.asarray(obs)
+        # Gymnasium's MuJoCo envs render into an EGL/OSMesa context that closing *another* MuJoCo env in
+        # this process leaves un-current (then every render is black): make it current first.
+        viewer = getattr(getattr(env, "mujoco_renderer", None), "viewer", None)
+        if viewer is not None and hasattr(viewer, "make_context_current"):
+            viewer.make_context_current()
+        return np.asarray(env.render())
 
     # ---- context frames ------------------------------------------------------------------------------
     def context_frames(self, row: int, seed: int, options: dict | None) -> np.ndarray:
         """The K frames (K, H, W, 3) a rollout starts from (module docstring)."""
-        options = options or {}
+        options = check_reset_options(options)
         if "frames" in options:
             f = np.asarray(options["frames"])
             if f.ndim == 3:
@@ -156,7 +317,7 @@ class _Rollouts:
             return np.repeat(first, self.k, axis=0)
         gt = self.gt[row if self.paired else 0]
         obs, _ = gt.reset(seed=int(seed))
-        return np.repeat(np.asarray(obs)[None], self.k, axis=0)
+        return np.repeat(self.gt_frame(gt, obs)[None], self.k, axis=0)
 
     def restart(self, rows: np.ndarray, seeds: list[int], options: dict | None) -> None:
         """(Re)start the rollouts ``rows`` from their context frames."""
@@ -209,7 +370,9 @@ class _Rollouts:
         }
         if self.paired:
             gt = [env.step(a) for env, a in zip(self.gt, actions, strict=True)]
-            info["gt_frame"] = np.stack([np.asarray(g[0]) for g in gt])
+            info["gt_frame"] = np.stack(
+                [self.gt_frame(env, g[0]) for env, g in zip(self.gt, gt, strict=True)]
+            )
             info["gt_reward"] = np.array([g[1] for g in gt], dtype=np.float32)
             info["gt_is_success"] = np.array([bool(g[4].get("is_success", False)) for g in gt])
         return self.frames.copy(), reward.astype(np.float64), terminated, info
@@ -219,13 +382,31 @@ class _Rollouts:
             env.close()
 
 
+class _AnyRollouts(_Rollouts):
+    """``_Rollouts`` of ``cosmos_sim/WFM-v0``: single-view bundles of any env."""
+
+    env_label = GENERIC_ID
+    bundle_env_ids = None
+
+
+def _set_threads(cfg: WorldModelEnvConfig, label: str) -> None:
+    """One torch thread (``cfg.threads``) when the model runs on the CPU."""
+    from cosmos_sim.world_models.pretrained import resolve_device
+    from cosmos_sim.world_models.wfm import set_torch_threads
+
+    if cfg.threads and resolve_device(cfg.device).type == "cpu":
+        set_torch_threads(cfg.threads, what=label)
+
+
 class WorldModelEnv(gym.Env):
     r"""One rollout of a learned world model as a Gymnasium env: ``step`` returns the predicted next frame.
 
     ## Description
     ``cosmos_sim/Manipulation-WFM-v0``: a world model (by default the shipped nano diffusion
     model ``assets/wfm/manip-dit-nano``, trained on ``cosmos_sim/Manipulation-GT-v0`` at 64x64)
-    imitates the GT scene it was trained on (``model.config.env_id``). Each ``step`` predicts the
+    imitates the GT scene it was trained on (``model.config.env_id``). A bundle of another env is a
+    ``CheckpointError`` naming the id that runs it (``cosmos_sim/WFM-v0`` for any single-view
+    bundle, ``GenericWorldModelEnv``). Each ``step`` predicts the
     next latent frame from the last ``K`` (the checkpoint's context frames) and the action,
     decodes it, and predicts reward and success with the model's reward head. Nothing is simulated unless ``paired=True``, which steps the GT
     scene beside the model with the same actions for comparison.
@@ -261,6 +442,8 @@ class WorldModelEnv(gym.Env):
       (not allowed with ``paired=True``);
     - ``options["episode"]``: ``(store_path, index)``, the first frame of a recorded episode.
 
+    Any other option is a ``ValueError`` naming the valid ones.
+
     ## Episode End
     ### Termination
     When the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``;
@@ -289,6 +472,7 @@ class WorldModelEnv(gym.Env):
     | `device`        | **str**                 | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`        | **bool**                | `False`            | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**         | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`       | **int**                 | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
 
     ## Version History
     * v0: Initial version.
@@ -310,11 +494,22 @@ class WorldModelEnv(gym.Env):
             raise ConfigError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.config = cfg
         self.render_mode = render_mode
+        self.check_config(cfg)
+        _set_threads(cfg, type(self).__name__)
         self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
         self.model = self.core.model
         self.action_space = self.core.action_space
         self.action_layout = self.model.config.action_layout
         self.observation_space = self.core.observation_space()
+        #: The env's own time limit (None: none; the registered id's ``max_episode_steps`` truncates).
+        self.max_episode_steps: int | None = self.episode_steps(cfg)
+
+    def check_config(self, cfg: WorldModelEnvConfig) -> None:
+        """Checks of the config before anything is loaded (subclasses)."""
+
+    def episode_steps(self, cfg: WorldModelEnvConfig) -> int | None:
+        """The env's own time limit once the model is loaded (None: the registered id's TimeLimit)."""
+        return None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -327,11 +522,12 @@ class WorldModelEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         action = check_action(self.action_space, action)
         _, reward, terminated, info = self.core.step(action[None])
+        truncated = bool(self.max_episode_steps) and int(self.core.steps[0]) >= self.max_episode_steps
         return (
             self.core.observation(0),
             float(reward[0]),
             bool(terminated[0]),
-            False,
+            truncated,
             {k: v[0] for k, v in info.items()},
         )
 
@@ -402,6 +598,7 @@ class WorldModelVectorEnv(VectorEnv):
     | `device`            | **str**                       | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                      | `False`            | step a GT scene per row beside the model  |
     | `sampler_steps`     | **int or None**               | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`           | **int**                       | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**               | `100`              | truncation per row (None or 0: never)     |
 
     ## Version History
@@ -426,14 +623,24 @@ class WorldModelVectorEnv(VectorEnv):
         if render_mode not in (None, "rgb_array"):
             raise ConfigError(f"render_mode {render_mode!r} not supported; use 'rgb_array' or None")
         self.config = cfg
-        self.num_envs, self.render_mode, self.max_episode_steps = num_envs, render_mode, cfg.max_episode_steps
+        self.num_envs, self.render_mode = num_envs, render_mode
+        self.check_config(cfg)
+        _set_threads(cfg, type(self).__name__)
         self.core = self.core_class(num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
         self.model = self.core.model
+        self.max_episode_steps = self.episode_steps(cfg)
         self.single_action_space = self.core.action_space
         self.single_observation_space = self.core.observation_space()
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
+
+    def check_config(self, cfg: WorldModelEnvConfig) -> None:
+        """Checks of the config before anything is loaded (subclasses)."""
+
+    def episode_steps(self, cfg: WorldModelVectorEnvConfig) -> int | None:
+        """Per-row time limit once the model is loaded (None or 0: never)."""
+        return cfg.max_episode_steps
 
     def _seeds(self, seed: int | list[int] | None, n: int) -> list[int]:
         if seed is None:
@@ -481,11 +688,199 @@ class WorldModelVectorEnv(VectorEnv):
         self.core.close()
 
 
+def _require_checkpoint(cfg: GenericWorldModelEnvConfig) -> None:
+    if cfg.checkpoint is None or str(cfg.checkpoint) == "":
+        from cosmos_sim.assets import ASSETS_DIR
+
+        shipped = sorted(p.name for p in (ASSETS_DIR / "wfm").iterdir() if p.is_dir())
+        raise ConfigError(
+            f"{GENERIC_ID} runs the world-model bundle you give it: gym.make({GENERIC_ID!r}, checkpoint=DIR) "
+            f"with DIR a `cosmos-sim train-wfm` run's OUT/best, or a shipped name ({', '.join(shipped)})"
+        )
+
+
+class GenericWorldModelEnv(WorldModelEnv):
+    r"""A world model of any Gymnasium env that renders ``rgb_array``, as a Gymnasium env: ``cosmos_sim/WFM-v0``.
+
+    ## Description
+    ``gym.make("cosmos_sim/WFM-v0", checkpoint=DIR)`` runs the single-view ``WorldModel`` bundle
+    ``DIR`` (a ``cosmos-sim train-wfm`` run's ``OUT/best``, or a shipped name) as an env: each
+    ``step`` predicts the next frame of the env the bundle imitates (``model.config.env_id``, made
+    with the kwargs its training store was recorded with, e.g. camera settings) from the last ``K``
+    frames and the action, and the reward head predicts reward and termination. Works for bundles
+    of any env, e.g. ``Reacher-v5`` recorded with ``cosmos-sim generate`` (README, "Bring your own
+    environment"), and for the manipulation and physics bundles. Multi-view bundles are refused,
+    naming ``cosmos_sim/Driving-WFM-v0``. ``paired=True`` steps the source env beside the model. The
+    sampler noise is seeded at reset: the same seed and actions give the same frames on the CPU.
+    ``gym.make_vec("cosmos_sim/WFM-v0", num_envs=N, checkpoint=DIR)`` gives
+    ``GenericWorldModelVectorEnv`` (one batched forward pass per step).
+
+    ## Action Space
+    The source env's action space, checked against the bundle's ``action_layout`` (for
+    ``Reacher-v5`` `Box(-1, 1, (2,), float32)`). An action outside the space, of another shape or
+    with NaN raises a ``ValueError``.
+
+    ## Observation Space
+    The decoded predicted frame, `Box(0, 255, (H, W, 3), uint8)` at the bundle's ``frame_size``:
+    what the source env observes when that is an image, else what it renders (``rgb_array``), as
+    ``cosmos-sim generate`` recorded it. ``render()`` returns the same frame.
+
+    ## Rewards
+    The reward head's prediction for the new frame and action (trained on the source env's reward).
+    ``info`` after each ``step``: ``step``, ``success_prob`` (the head's termination probability)
+    and ``is_success``; with ``paired=True`` also ``gt_frame``, ``gt_reward`` and
+    ``gt_is_success`` of the source env. ``info`` after ``reset``: ``step`` = 0.
+
+    ## Starting State
+    ``reset(seed=..., options=...)`` fills the ``K`` context slots: by default with the first frame
+    of the source env reset with that seed (its observation, or its render when it observes state);
+    ``options["frames"]`` (1..K uint8 frames ``(n, H, W, 3)``) or ``options["episode"]``
+    (``(store_path, index)``) start elsewhere, as for ``WorldModelEnv``. Any other option is a
+    ``ValueError`` naming the valid ones.
+
+    ## Episode End
+    ### Termination
+    When the head's termination probability exceeds 0.5 (``SUCCESS_THRESHOLD``; trained on
+    ``is_success``, or on ``terminated`` in stores without it, so an env that never terminates,
+    like ``Reacher-v5``, gives a head that learns not to).
+
+    ### Truncation
+    The env truncates itself after ``max_episode_steps`` steps: by default the bundle's episode
+    length (the source env's time limit when its store was recorded, 50 for ``Reacher-v5``, else its
+    registered one). ``gym.make``'s own ``max_episode_steps=`` adds Gymnasium's ``TimeLimit`` on
+    top (it can only shorten episodes); a longer limit is ``config=GenericWorldModelEnvConfig(...)``.
+
+    ## Arguments
+    Options come one way: ``GenericWorldModelEnv(config=None, *, render_mode="rgb_array",
+    **overrides)`` where ``config`` is a ``GenericWorldModelEnvConfig`` and every override is one
+    of its fields; an unknown keyword is a ``ValueError`` naming it and the valid ones, raised
+    before anything is loaded; no ``checkpoint`` is a ``ValueError`` too. The result is
+    ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    env = gym.make("cosmos_sim/WFM-v0", checkpoint="runs/reacher/wfm/best")
+    ```
+
+    | Parameter           | Type                           | Default       | Description                                     |
+    |---------------------|--------------------------------|---------------|-------------------------------------------------|
+    | `config`            | **GenericWorldModelEnvConfig** | `None`        | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                        | `"rgb_array"` | "rgb_array" (the predicted frame) or None       |
+    | `checkpoint`        | **str or path**                | `None`        | bundle directory or name under ``assets/wfm/``; required |
+    | `device`            | **str**                        | `"auto"`      | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`            | **bool**                       | `False`       | step the source env beside the model, its outcome in ``info`` |
+    | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
+    | `max_episode_steps` | **int or None**                | `None`        | own time limit (None: the bundle's; 0: never)   |
+
+    ## Version History
+    * v0: Initial version.
+    """
+
+    core_class = _AnyRollouts
+    config_class = GenericWorldModelEnvConfig
+
+    def check_config(self, cfg: GenericWorldModelEnvConfig) -> None:
+        _require_checkpoint(cfg)
+
+    def episode_steps(self, cfg: GenericWorldModelEnvConfig) -> int | None:
+        if cfg.max_episode_steps is not None:
+            return cfg.max_episode_steps or None
+        return bundle_episode_steps(self.model.config)
+
+
+class GenericWorldModelVectorEnv(WorldModelVectorEnv):
+    r"""``num_envs`` rollouts of a world model of any env, one batched forward pass per step: ``cosmos_sim/WFM-v0``.
+
+    ## Description
+    The natively batched form of ``GenericWorldModelEnv`` that
+    ``gym.make_vec("cosmos_sim/WFM-v0", num_envs=N, checkpoint=DIR)`` gives: all ``N`` rollouts
+    share one model and advance with one forward pass per step; row ``i`` after ``reset(seed=s)``
+    is the single env reset with seed ``s + i``. Finished rows restart on the next step
+    (``autoreset_mode = NEXT_STEP``): that step returns the new episode's first frame with reward
+    0, not terminated or truncated, and ``info["step"]`` 0.
+
+    ## Action Space
+    ``single_action_space`` is the source env's (checked against the bundle's ``action_layout``);
+    ``action_space`` is it batched, ``(num_envs, A)``. A batch of another shape, or any row outside
+    the space or with NaN, raises a ``ValueError``.
+
+    ## Observation Space
+    ``single_observation_space`` is ``GenericWorldModelEnv``'s (`Box(0, 255, (H, W, 3), uint8)` at
+    the bundle's frame size); ``observation_space`` is it batched. ``render()`` returns all rows'
+    frames.
+
+    ## Rewards
+    As ``GenericWorldModelEnv``, per row; ``info`` holds arrays over the rows (``step``,
+    ``success_prob``, ``is_success``; with ``paired=True`` ``gt_frame``, ``gt_reward``,
+    ``gt_is_success``).
+
+    ## Starting State
+    As ``GenericWorldModelEnv``; ``reset(seed=s)`` seeds row ``i`` with ``s + i`` (a list gives
+    one seed per row; None draws them), ``options`` apply to every row. Autoreset rows draw new
+    seeds from the env's generator.
+
+    ## Episode End
+    ### Termination
+    Per row, when the head's termination probability exceeds 0.5 (``SUCCESS_THRESHOLD``).
+
+    ### Truncation
+    Per row, after ``max_episode_steps`` model steps: by default the bundle's episode length (the
+    source env's time limit when its store was recorded, else its registered one); 0: never.
+
+    ## Arguments
+    Options come one way: ``GenericWorldModelVectorEnv(num_envs=1, config=None, *,
+    render_mode="rgb_array", **overrides)`` where ``config`` is a ``GenericWorldModelEnvConfig`` and
+    every override is one of its fields; an unknown keyword is a ``ValueError`` naming it and the
+    valid ones; no ``checkpoint`` is a ``ValueError`` too. The result is ``env.config``.
+
+    ```python
+    import gymnasium as gym
+    envs = gym.make_vec("cosmos_sim/WFM-v0", num_envs=32, checkpoint="runs/reacher/wfm/best")
+    ```
+
+    | Parameter           | Type                           | Default       | Description                               |
+    |---------------------|--------------------------------|---------------|-------------------------------------------|
+    | `num_envs`          | **int**                        | `1`           | rollouts stepped together (>= 1)          |
+    | `config`            | **GenericWorldModelEnvConfig** | `None`        | all settings at once; keyword options replace fields |
+    | `render_mode`       | **str**                        | `"rgb_array"` | "rgb_array" (every row's frame) or None   |
+    | `checkpoint`        | **str or path**                | `None`        | bundle directory or name under ``assets/wfm/``; required |
+    | `device`            | **str**                        | `"auto"`      | torch device; "auto" is CUDA if available, else CPU |
+    | `paired`            | **bool**                       | `False`       | step a source env per row beside the model |
+    | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
+    | `max_episode_steps` | **int or None**                | `None`        | truncation per row (None: the bundle's; 0: never) |
+
+    ## Version History
+    * v0: Initial version.
+    """
+
+    core_class = _AnyRollouts
+    config_class = GenericWorldModelEnvConfig
+
+    def check_config(self, cfg: GenericWorldModelEnvConfig) -> None:
+        _require_checkpoint(cfg)
+
+    def episode_steps(self, cfg: GenericWorldModelEnvConfig) -> int | None:
+        if cfg.max_episode_steps is not None:
+            return cfg.max_episode_steps
+        return bundle_episode_steps(self.model.config)
+
+
 __all__ = [
     "DEFAULT_CHECKPOINT",
+    "GENERIC_ID",
+    "MANIPULATION_ENV_IDS",
+    "RESET_OPTIONS",
+    "GenericWorldModelEnv",
+    "GenericWorldModelEnvConfig",
+    "GenericWorldModelVectorEnv",
     "WorldModelEnv",
     "WorldModelEnvConfig",
     "WorldModelVectorEnv",
     "WorldModelVectorEnvConfig",
+    "bundle_episode_steps",
+    "check_reset_options",
+    "env_id_for_bundle",
     "resolve_checkpoint",
 ]

@@ -27,6 +27,12 @@ Checkpoint directory (``save_pretrained`` / ``from_pretrained``: a path or a nam
                                        the tag have ``config["family"]`` instead, read the same)
     tokenizer/                         the tokenizer checkpoint it was trained with (self-contained),
                                        or ``config.tokenizer_dir``: a path relative to the bundle
+
+Finding the tokenizer on load (``WorldModel.from_config``): ``config.tokenizer_dir`` when it resolves,
+else ``tokenizer/``, else the shipped tokenizer (``assets/tokenizers/*``) whose weights have the SHA
+stored in the config, so a shipped bundle copied elsewhere still loads; otherwise a
+``CheckpointError`` naming the SHA. ``save_pretrained(dir)`` without ``tokenizer_ref`` always writes a
+self-contained bundle (the tokenizer's files copied into ``dir/tokenizer/``).
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ class WorldModelConfig:
     """AR: sampling temperature of each FSQ digit (0 = most likely digit)."""
     views: tuple[str, ...] = ()
     """Multiview: the camera (observation key) of each view, in the model's view order."""
+    max_episode_steps: int | None = None
+    """Episode length of ``env_id`` when the training store was recorded (its time limit); None: not
+    recorded (the envs then take the registered spec's)."""
 
     def __post_init__(self):
         dynamics = self.dynamics
@@ -199,6 +208,8 @@ class WorldModel(PretrainedModel):
         self.register_buffer("latent_mean", mean, persistent=False)
         self.register_buffer("latent_std", std, persistent=False)
         self.autocast = True
+        self.tokenizer_source: Path | None = None
+        """The tokenizer checkpoint directory this model was loaded with (``from_pretrained``), if any."""
 
     @property
     def device(self) -> torch.device:
@@ -340,17 +351,12 @@ class WorldModel(PretrainedModel):
 
     @classmethod
     def from_config(cls, config: WorldModelConfig, directory: Path) -> WorldModel:
-        """The bundle's networks around its tokenizer (``tokenizer/`` or ``config.tokenizer_dir``, SHA checked)."""
-        tok_dir = directory / "tokenizer"
-        if config.tokenizer_dir:  # shipped bundles point at a shared tokenizer instead of carrying a copy
-            tok_dir = Path(os.path.normpath(directory / config.tokenizer_dir))
-        tokenizer = Tokenizer.from_pretrained(tok_dir, device="cpu")
-        if config.tokenizer_sha and file_sha(tok_dir / "model.safetensors") != config.tokenizer_sha:
-            raise CheckpointError(
-                f"{tok_dir / 'model.safetensors'} is not the tokenizer {directory} was trained with "
-                f"(sha {config.tokenizer_sha} expected); copy the right tokenizer there"
-            )
-        return cls(config, tokenizer)
+        """The bundle's networks around its tokenizer (``find_tokenizer``: the bundle's own or a shipped one,
+        SHA checked)."""
+        tok_dir = find_tokenizer(config, directory)
+        model = cls(config, Tokenizer.from_pretrained(tok_dir, device="cpu"))
+        model.tokenizer_source = tok_dir
+        return model
 
     def save_pretrained(
         self,
@@ -363,9 +369,12 @@ class WorldModel(PretrainedModel):
     ) -> Path:
         """Write the bundle (weights in bf16 by default) with the tokenizer beside it in ``tokenizer/``.
 
-        ``tokenizer_dir``: copy that checkpoint directory; otherwise the in-memory tokenizer is
-        saved. ``tokenizer_ref``: store no copy, only this path relative to the bundle (it must hold
-        the same tokenizer: its SHA is checked on load).
+        ``tokenizer_dir``: copy that checkpoint directory; otherwise the files the tokenizer was loaded
+        from (a bundle loaded with ``from_pretrained``, shipped ones included: the copy is byte for byte,
+        so its SHA stays the one in the config), or else the in-memory tokenizer, are written: the
+        bundle is self-contained and can be copied anywhere. ``tokenizer_ref``: store no copy, only this
+        path relative to the bundle (it must hold the same tokenizer: its SHA is checked on load; a
+        copy of the bundle elsewhere then finds it among the shipped tokenizers by that SHA).
         """
         out = Path(directory)
         config = self.config_to_json() | {"tokenizer_dir": ""}
@@ -382,6 +391,11 @@ class WorldModel(PretrainedModel):
         if tokenizer_ref is not None:
             return out
         tok_out = out / "tokenizer"
+        source = self.tokenizer_source
+        if tokenizer_dir is None and source is not None and (source / "model.safetensors").is_file():
+            sha = self.config.tokenizer_sha
+            if not sha or file_sha(source / "model.safetensors") == sha:
+                tokenizer_dir = source  # byte for byte: the SHA in the config stays true
         if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != tok_out.resolve():
             tok_out.mkdir(parents=True, exist_ok=True)
             for name in ("config.json", "model.safetensors"):
@@ -391,13 +405,88 @@ class WorldModel(PretrainedModel):
         return out
 
 
+@cache
+def _sha_of(path: Path, size: int, mtime_ns: int) -> str:
+    return file_sha(path)
+
+
+def shipped_tokenizer_by_sha(sha: str) -> Path | None:
+    """The shipped tokenizer directory (``assets/tokenizers/<name>``) whose weights have this SHA, or None."""
+    from cosmos_sim.assets import ASSETS_DIR
+
+    root = ASSETS_DIR / "tokenizers"
+    for weights in sorted(root.glob("*/model.safetensors")) if root.is_dir() else []:
+        st = weights.stat()
+        if _sha_of(weights, st.st_size, st.st_mtime_ns) == sha:
+            return weights.parent
+    return None
+
+
+def find_tokenizer(config: WorldModelConfig, directory: str | os.PathLike) -> Path:
+    """The tokenizer checkpoint directory of the bundle at ``directory``.
+
+    In order: ``config.tokenizer_dir`` (relative to the bundle) when it holds a tokenizer, the bundle's
+    own ``tokenizer/``, then the shipped tokenizer with ``config.tokenizer_sha`` (a shipped bundle
+    copied elsewhere loses its relative path). A tokenizer found at the bundle's own path must have that
+    SHA; no tokenizer anywhere is a ``CheckpointError`` naming the SHA and the fix.
+    """
+    directory = Path(directory)
+    sha = config.tokenizer_sha
+    candidates = [directory / "tokenizer"]
+    if config.tokenizer_dir:  # shipped bundles point at a shared tokenizer instead of carrying a copy
+        candidates.insert(0, Path(os.path.normpath(directory / config.tokenizer_dir)))
+    for tok_dir in candidates:
+        if (tok_dir / "model.safetensors").is_file():
+            if sha and file_sha(tok_dir / "model.safetensors") != sha:
+                raise CheckpointError(
+                    f"{tok_dir / 'model.safetensors'} is not the tokenizer {directory} was trained with "
+                    f"(sha {sha} expected); copy the right tokenizer there"
+                )
+            return tok_dir
+    shipped = shipped_tokenizer_by_sha(sha) if sha else None
+    if shipped is not None:
+        return shipped
+    tried = " nor ".join(str(c) for c in candidates)
+    raise CheckpointError(
+        f"world-model bundle {directory} needs the tokenizer {config.tokenizer_name or ''} with sha "
+        f"{sha or '(none recorded)'}: it is not at {tried}, nor among the shipped tokenizers (assets/tokenizers/); "
+        f"copy that tokenizer's directory (config.json + model.safetensors) to {directory / 'tokenizer'}, or "
+        "save bundles with WorldModel.save_pretrained(dir) (no tokenizer_ref) so they carry their tokenizer"
+    )
+
+
+def set_torch_threads(threads: int, processes: int = 1, what: str = "") -> None:
+    """``torch.set_num_threads(threads)`` (0: leave torch's setting), with a warning when ``threads x
+    processes`` would oversubscribe this machine's cores (the threads then spin against each other: on
+    a busy 2-core machine 2 threads ran the WFM env 3-9x slower than 1, README "Bring your own environment")."""
+    import warnings
+
+    if threads < 0:
+        raise ConfigError(f"{what or 'threads'}: threads must be >= 0 (0: torch's default), got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+    n, cores = torch.get_num_threads(), os.cpu_count() or 1
+    if n * processes > cores:
+        warnings.warn(
+            f"{what + ': ' if what else ''}{n} torch threads x {processes} process(es) > {cores} CPU cores; "
+            "the threads will spin against each other. Pass threads=1 (--threads 1) or fewer processes",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
 def tiny_world_model(
-    family: str = "diffusion", context_frames: int = 2, seed: int = 0, frame_size: tuple[int, int] = (64, 64)
+    family: str = "diffusion",
+    context_frames: int = 2,
+    seed: int = 0,
+    frame_size: tuple[int, int] = (64, 64),
+    env: dict | None = None,
 ) -> WorldModel:
     """A tiny randomly initialised world model (and tokenizer): tests, smoke runs.
 
     Single-view families imitate the manipulation env; multi-view ones the six cameras of the driving
-    env (with two-waypoint trajectory conditioning).
+    env (with two-waypoint trajectory conditioning). ``env``: ``WorldModelConfig`` fields that say which
+    env it imitates instead (``env_id``, ``env_kwargs``, ``action_layout``, ``max_episode_steps``).
     """
     from types import SimpleNamespace
 
@@ -418,13 +507,14 @@ def tiny_world_model(
     )
     tc = tok.config
     hw = (frame_size[0] // tc.spatial_compression, frame_size[1] // tc.spatial_compression)
-    env: dict = {}
+    imitates: dict = {"env_kwargs": {"width": frame_size[1], "height": frame_size[0]}}
     if fam.multi_view:
-        env = dict(
+        imitates |= dict(
             env_id="cosmos_sim/Driving-GT-v0",
             action_layout=("steering", "acceleration"),
             views=("front", "front_left", "front_right", "rear", "rear_left", "rear_right"),
         )
+    env = imitates | dict(env or {})
     action_dim = len(env.get("action_layout", WorldModelConfig.action_layout))
     hparams = SimpleNamespace(
         context_frames=context_frames,
@@ -446,7 +536,6 @@ def tiny_world_model(
             hidden=16,
             action_dim=action_dim,
         ),
-        env_kwargs={"width": frame_size[1], "height": frame_size[0]},
         frame_size=frame_size,
         tokenizer_name=tc.name,
         sampler_steps=2,
@@ -462,5 +551,8 @@ __all__ = [
     "WorldModelConfig",
     "cpu_has_fast_bf16",
     "file_sha",
+    "find_tokenizer",
+    "set_torch_threads",
+    "shipped_tokenizer_by_sha",
     "tiny_world_model",
 ]

@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "driving": "cosmos_sim.bench.driving",
     "dream-to-real": "cosmos_sim.bench.dream_to_real",
     "physics": "cosmos_sim.bench.physics",
+    "byo-env": "cosmos_sim.bench.byo_env",
 }
 
 

@@ -28,8 +28,15 @@ from cosmos_sim.data.object_masks import STATIC_LABELS, grow, object_ids, seg_ke
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError
 from cosmos_sim.eval.metrics import psnr, ssim
-from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
+from cosmos_sim.train.common import (
+    TRAIN_STATE,
+    cosine_lr,
+    lock_out_dir,
+    releases_out_dir_locks,
+    write_train_state,
+)
 from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig, resolve_device
+from cosmos_sim.world_models.wfm import set_torch_threads
 
 
 @dataclass
@@ -96,8 +103,9 @@ class Args:
     """Held-out clips per evaluation, spread evenly over the --val-data stores."""
     time_limit_min: float = 0.0
     """Stop (after saving) once this many minutes have passed in this process; 0 = no limit."""
-    threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    threads: int = 1
+    """torch CPU threads of this process (0: torch's default). One by default: on a busy 2-core machine more
+    threads spin against each other; a warning says when threads x processes exceed the cores."""
     seed: int = 0
     """Seed of the model initialisation and the clip sampling."""
     device: str = "auto"
@@ -235,10 +243,10 @@ def save_last(
     write_train_state(out / "last", state)
 
 
+@releases_out_dir_locks
 def train(args: Args) -> dict[str, float]:
     """Run (or resume) training; returns the last held-out figures."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads, what="train-tokenizer")
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     init = Tokenizer.from_pretrained(args.init_from, device=device) if args.init_from else None
@@ -247,6 +255,7 @@ def train(args: Args) -> dict[str, float]:
         raise ConfigError(f"--clip-frames {args.clip_frames} is not 1 + k * {cfg.temporal_compression}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    lock_out_dir(out)  # one run per OUT; released when train() returns or raises, or the process dies
 
     # ---- data ----
     weighted = args.object_weight != 1.0

@@ -53,13 +53,19 @@ from cosmos_sim.data.object_masks import STATIC_LABELS
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
-from cosmos_sim.train.common import TRAIN_STATE, cosine_lr, write_train_state
+from cosmos_sim.train.common import (
+    TRAIN_STATE,
+    cosine_lr,
+    lock_out_dir,
+    releases_out_dir_locks,
+    write_train_state,
+)
 from cosmos_sim.train.latents import concat_data, encode_store, latent_stats, sample_batch
 from cosmos_sim.world_models.families import FAMILIES, family_choices, get_family
 from cosmos_sim.world_models.heads import RewardHeadConfig
 from cosmos_sim.world_models.pretrained import resolve_device
 from cosmos_sim.world_models.tokenizer import Tokenizer
-from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha
+from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha, set_torch_threads
 
 
 @dataclass
@@ -136,8 +142,9 @@ class Args:
     """torch.compile the dynamics model (CUDA only)."""
     time_limit_min: float = 0.0
     """Stop (after saving) once this many minutes have passed in this process; 0 = no limit."""
-    threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    threads: int = 1
+    """torch CPU threads of this process (0: torch's default). One by default: on a busy 2-core machine more
+    threads spin against each other; a warning says when threads x processes exceed the cores."""
     seed: int = 0
     """Seed of the initialisation and the batch sampling."""
     device: str = "auto"
@@ -183,7 +190,9 @@ def build_model(
             latent_channels=family.head_channels(dyn), latent_size=latent_size, action_dim=action_dim
         ),
         env_id=env_info["env_id"],
-        env_kwargs={"width": env_info["width"], "height": env_info["height"]},
+        env_kwargs=dict(
+            env_info.get("env_kwargs", {"width": env_info["width"], "height": env_info["height"]})
+        ),
         action_layout=tuple(env_info["action_layout"]),
         frame_size=(env_info["height"], env_info["width"]),
         tokenizer_name=tc.name,
@@ -192,13 +201,22 @@ def build_model(
         latent_std=tuple(std),
         sampler_steps=args.sampler_steps,
         views=views,
+        max_episode_steps=env_info.get("max_episode_steps"),
     )
     return WorldModel(cfg, tokenizer)
 
 
+#: Env kwargs of a store that never change its frames: left out of a bundle (control maps are extra
+#: outputs the model does not predict, and would only slow the env's GT scene).
+FRAME_NEUTRAL_KWARGS = ("maps",)
+
+
 def store_env_info(path: str, multiview: bool = False) -> dict:
-    """Env id, action layout and frame size of a store (what the world model imitates); ``multiview``:
-    also the camera keys (the store's ``image_keys``)."""
+    """What the world model imitates, from a store's attrs: the full env id, the kwargs the env was made
+    with (camera settings, resolution, render mode; ``FRAME_NEUTRAL_KWARGS`` left out), its episode length,
+    action layout and frame size; ``multiview``: also the camera keys (the store's ``image_keys``).
+
+    A store without ``env_kwargs`` (made by hand) gives the frame size as ``width``/``height``."""
     store = TrajectoryStore.open(path)
     attrs = store.attrs
     views = list(attrs.get("image_keys", [])) if multiview else ["rgb"]
@@ -214,12 +232,28 @@ def store_env_info(path: str, multiview: bool = False) -> dict:
     h, w = store.key_info()[views[0]][0][:2]
     if "action_layout" not in attrs:
         raise StoreError(f"trajectory store {path} does not record the env's action_layout attribute")
+    env_kwargs = attrs.get("env_kwargs")
+    if env_kwargs is None:
+        env_kwargs = {"width": int(w), "height": int(h)}
+    elif not isinstance(env_kwargs, dict):
+        raise StoreError(f"trajectory store {path} has env_kwargs {env_kwargs!r}; expected a JSON object")
+    steps = attrs.get("max_episode_steps")
     return {
         "env_id": attrs.get("env_id", "cosmos_sim/Manipulation-GT-v0"),
+        "env_kwargs": {k: v for k, v in env_kwargs.items() if k not in FRAME_NEUTRAL_KWARGS},
+        "max_episode_steps": int(steps) if steps else None,
         "action_layout": list(attrs["action_layout"]),
         "height": int(h),
         "width": int(w),
     } | ({"views": views} if multiview else {})
+
+
+def _weight_shaping(config: WorldModelConfig) -> dict:
+    """The parts of a bundle's config that shape its weights: a resumed run must match them. The rest (env
+    kwargs, episode length, sampler steps) is metadata the current command may update."""
+    data = json.loads(json.dumps(config.to_json()))  # tuples vs lists
+    keys = ("dynamics", "head", "action_layout", "frame_size", "tokenizer_sha", "latent_mean", "latent_std")
+    return {k: data.get(k) for k in keys}
 
 
 @torch.no_grad()
@@ -231,6 +265,7 @@ def ema_update(ema: WorldModel, model: WorldModel, decay: float) -> None:
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
+@releases_out_dir_locks
 def train(args: Args) -> dict[str, float]:
     """Run (or resume) training; returns the last held-out figures."""
     if args.family not in FAMILIES:
@@ -249,8 +284,9 @@ def train(args: Args) -> dict[str, float]:
             f"--object-weight {args.object_weight}: use a weight > 0 with --family {weighted} "
             f"(1 = plain loss; the {unweighted} family has no per-cell loss weights)"
         )
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(
+        args.threads, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")), what="train-wfm"
+    )  # torchrun: per process
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = 0
     device = resolve_device(args.device)
@@ -271,6 +307,8 @@ def train(args: Args) -> dict[str, float]:
     env_info = store_env_info(args.data[0], multiview=family.multi_view)
     raw = build_model(args, tokenizer, tokenizer_dir, None, env_info).to(device)  # identity normalisation
     out.mkdir(parents=True, exist_ok=True)  # only once the input checks above have passed
+    if main:  # one run per OUT; released when train() returns or raises, or the process dies
+        lock_out_dir(out)
     if distributed and not main:
         dist.barrier()
     data = concat_data(
@@ -312,8 +350,7 @@ def train(args: Args) -> dict[str, float]:
     last_dir = out / "last"
     if (last_dir / TRAIN_STATE).is_file():
         resumed = WorldModel.from_pretrained(last_dir, device=device)
-        as_json = lambda c: json.loads(json.dumps(c.to_json()))  # noqa: E731  (tuples vs lists)
-        if as_json(resumed.config) != as_json(wm.config):
+        if _weight_shaping(resumed.config) != _weight_shaping(wm.config):
             raise ConfigError(
                 f"{last_dir} was trained with another config ({resumed.config}); use another --out"
             )

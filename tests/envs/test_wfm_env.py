@@ -1,7 +1,10 @@
 """The world-model env (single and natively batched): Gymnasium contract, determinism, reset options,
-paired GT mode, autoreset, bad input, and an unmodified SB3 PPO run. Uses a tiny random checkpoint."""
+paired GT mode, autoreset, bad input, and an unmodified SB3 PPO run; ``cosmos_sim/WFM-v0`` on a bundle of
+a state-observing env (Reacher-v5), ids refusing bundles of other envs, one torch thread by default.
+Uses tiny random checkpoints."""
 
 import dataclasses
+import os
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +16,7 @@ from gymnasium.vector import AutoresetMode
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.envs import wfm_ids
 from cosmos_sim.envs.wfm_env import WorldModelEnv, WorldModelVectorEnv
+from cosmos_sim.errors import CheckpointError
 from cosmos_sim.world_models.wfm import tiny_world_model
 
 ENV_ID = "cosmos_sim/Manipulation-WFM-v0"
@@ -177,3 +181,153 @@ def test_predicted_success_terminates_and_the_vector_env_restarts_that_row(tmp_p
     obs, reward, terminated, _, info = venv.step(np.zeros((2, 7), np.float32))
     assert not terminated.any() and (info["step"] == 0).all() and (reward == 0).all()
     assert obs.shape == first.shape and not np.array_equal(obs, first)  # new seeds, new first frames
+
+
+# ---- cosmos_sim/WFM-v0: a bundle of any env; ids refuse bundles of other envs; reset options; threads ----
+GENERIC_ID = "cosmos_sim/WFM-v0"
+REACHER_CAMERA = {"distance": 0.7, "elevation": -90.0, "azimuth": 90.0, "lookat": [0.0, 0.0, 0.0]}
+REACHER_KWARGS = {
+    "render_mode": "rgb_array",
+    "width": 64,
+    "height": 64,
+    "default_camera_config": REACHER_CAMERA,
+}
+
+
+def _reacher_bundle(path, **env) -> str:
+    """A tiny random bundle of Reacher-v5 (state observations, frames from render()), as train-wfm writes
+    one from a `cosmos-sim generate --env Reacher-v5` store."""
+    env = {"env_id": "Reacher-v5", "env_kwargs": REACHER_KWARGS, "action_layout": ("a0", "a1")} | env
+    wm = tiny_world_model("diffusion", env=env)
+    with torch.no_grad():
+        wm.head.mlp[-1].bias[1] = -20.0
+    wm.save_pretrained(path, dtype=None)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def reacher(tmp_path_factory):
+    return _reacher_bundle(tmp_path_factory.mktemp("wfm") / "reacher", max_episode_steps=6)
+
+
+def _reacher_first_frame(seed: int) -> np.ndarray:
+    gt = gym.make("Reacher-v5", **REACHER_KWARGS)
+    gt.reset(seed=seed)
+    return gt.render()
+
+
+def test_generic_id_has_no_registered_time_limit_and_needs_a_checkpoint():
+    spec = gym.spec(GENERIC_ID)
+    assert GENERIC_ID in wfm_ids() and spec.max_episode_steps is None
+    assert spec.vector_entry_point.endswith("GenericWorldModelVectorEnv")
+    for make in (gym.make, lambda i: gym.make_vec(i, num_envs=2)):
+        with pytest.raises(ValueError, match=r"checkpoint=DIR.*manip-dit-nano"):
+            make(GENERIC_ID)
+
+
+def test_generic_env_runs_a_bundle_of_a_state_observing_env_from_its_renders(reacher):
+    env = gym.make(GENERIC_ID, checkpoint=reacher)
+    check_env(env.unwrapped)
+    assert env.observation_space == gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
+    assert env.action_space == gym.make("Reacher-v5").action_space
+    obs, _ = env.reset(
+        seed=100003
+    )  # Reacher observes 10 numbers: the frame is its render, camera from the bundle
+    assert np.array_equal(obs, _reacher_first_frame(100003)) and np.array_equal(env.render(), obs)
+    ends = []
+    for a in _actions(6, num_envs=None)[:, :2]:
+        _, _, terminated, truncated, info = env.step(a)
+        ends.append(truncated)
+    assert ends == [False] * 5 + [True] and info["step"] == 6  # the bundle's episode length
+    paired = gym.make(GENERIC_ID, checkpoint=reacher, paired=True)
+    paired.reset(seed=3)
+    gt = gym.make("Reacher-v5", **REACHER_KWARGS).unwrapped
+    gt.reset(seed=3)
+    info = paired.step(np.full(2, 0.5, np.float32))[4]
+    g = gt.step(np.full(2, 0.5, np.float32))
+    assert np.array_equal(info["gt_frame"], gt.render()) and info["gt_reward"] == pytest.approx(g[1])
+
+
+def test_generic_vector_env_is_natively_batched_with_the_bundles_episode_length(reacher, tmp_path):
+    venv = gym.make_vec(GENERIC_ID, num_envs=2, checkpoint=reacher)
+    assert type(venv).__name__ == "GenericWorldModelVectorEnv" and venv.max_episode_steps == 6
+    obs, _ = venv.reset(seed=7)
+    acts = _actions(6, num_envs=2)[..., :2]
+    out = [venv.step(a) for a in acts]
+    env = gym.make(GENERIC_ID, checkpoint=reacher)
+    assert np.array_equal(env.reset(seed=8)[0], obs[1])
+    assert np.array_equal(env.step(acts[0, 1])[0], out[0][0][1])  # row 1 = the single env, seed 8
+    assert out[5][3].all() and not any(o[3].any() for o in out[:5])
+    assert (
+        gym.make_vec(GENERIC_ID, num_envs=1, checkpoint=reacher, max_episode_steps=0).max_episode_steps == 0
+    )
+    # Not recorded in the bundle: the source env's registered time limit (50 for Reacher-v5).
+    unrecorded = _reacher_bundle(tmp_path / "unrecorded")
+    assert gym.make_vec(GENERIC_ID, num_envs=1, checkpoint=unrecorded).max_episode_steps == 50
+    assert gym.make(GENERIC_ID, checkpoint=unrecorded).unwrapped.max_episode_steps == 50
+
+
+def test_generic_env_runs_the_manipulation_bundles_too(ckpt):
+    env = gym.make(GENERIC_ID, checkpoint=ckpt)
+    obs, _ = env.reset(seed=7)
+    assert np.array_equal(obs, gym.make("cosmos_sim/Manipulation-GT-v0").reset(seed=7)[0])
+    assert env.unwrapped.max_episode_steps == 100  # Manipulation-GT-v0's registered limit
+
+
+def test_a_bundle_whose_env_renders_another_size_is_a_clear_error(tmp_path):
+    path = _reacher_bundle(tmp_path / "small", env_kwargs={**REACHER_KWARGS, "width": 32, "height": 32})
+    with pytest.raises(
+        CheckpointError, match=r"works on \(64, 64, 3\) frames but Reacher-v5.*renders \(32, 32, 3\)"
+    ):
+        gym.make(GENERIC_ID, checkpoint=path)
+
+
+def test_each_id_refuses_a_bundle_of_another_env_naming_the_bundles_env_and_the_id_to_use(
+    ckpt, reacher, tmp_path
+):
+    multiview = tmp_path / "mv"
+    tiny_world_model("multiview").save_pretrained(multiview, dtype=None)
+    cases = [
+        (ENV_ID, reacher, "Reacher-v5", GENERIC_ID),
+        (ENV_ID, multiview, "cosmos_sim/Driving-GT-v0", "cosmos_sim/Driving-WFM-v0"),
+        (ENV_ID, "physics-dit-nano", "cosmos_sim/Physics-CameraOrbit-GT-v0", GENERIC_ID),
+        (GENERIC_ID, multiview, "cosmos_sim/Driving-GT-v0", "cosmos_sim/Driving-WFM-v0"),
+        ("cosmos_sim/Driving-WFM-v0", ckpt, "cosmos_sim/Manipulation-GT-v0", ENV_ID),
+        ("cosmos_sim/Driving-WFM-v0", reacher, "Reacher-v5", GENERIC_ID),
+    ]
+    for env_id, bundle, bundle_env, use in cases:
+        for make in (gym.make, lambda i, **kw: gym.make_vec(i, num_envs=2, **kw)):
+            with pytest.raises(CheckpointError) as e:
+                make(env_id, checkpoint=str(bundle))
+            msg = str(e.value)
+            assert f"world model of {bundle_env};" in msg and f"use gym.make('{use}', checkpoint=" in msg, msg
+            assert msg.startswith(env_id), msg
+
+
+@pytest.mark.parametrize("vector", [False, True])
+def test_unknown_reset_options_raise_naming_the_valid_ones(ckpt, vector):
+    env = gym.make_vec(ENV_ID, num_envs=2, checkpoint=ckpt) if vector else WorldModelEnv(checkpoint=ckpt)
+    env.reset(seed=0)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(
+        ValueError,
+        match=r"unknown reset option\(s\) \['frame'\]; valid options: \['frames', 'episode'\] \(did you mean 'frames'",
+    ):
+        env.reset(seed=1, options={"frame": frame})
+    with pytest.raises(ValueError, match="alternatives; pass one of them"):
+        env.reset(seed=1, options={"frames": frame, "episode": ("x.zarr", 0)})
+    obs, _ = env.reset(seed=1, options={"frames": frame})  # the valid spelling works
+    assert (obs == 0).all()
+
+
+def test_envs_run_one_torch_thread_unless_asked(ckpt):
+    torch.set_num_threads(2)
+    WorldModelEnv(checkpoint=ckpt, device="cpu")
+    assert torch.get_num_threads() == 1  # the default: one thread
+    torch.set_num_threads(2)
+    gym.make_vec(ENV_ID, num_envs=2, checkpoint=ckpt, device="cpu", threads=0)
+    assert torch.get_num_threads() == 2  # threads=0: torch's setting is left alone
+    with pytest.warns(RuntimeWarning, match="torch threads x 1 process"):
+        WorldModelEnv(checkpoint=ckpt, device="cpu", threads=(os.cpu_count() or 1) + 1)
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        WorldModelEnv(checkpoint=ckpt, threads=-1)

@@ -181,6 +181,27 @@ def _physics(tmp: Path, monkeypatch):
     return cfg, expect, ["physics_per_frame.png", "physics_Bounce.gif"]
 
 
+def _byo_env(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.byo_env import Config
+
+    # Reacher-v5 end to end; --quick makes it 4 + 2 episodes, 2 tokenizer and 4 world-model steps, 4 open-loop
+    cfg = Config(speed_batches=(1, 2), work_dir=str(tmp / "work"), device="cpu")
+    expect = [
+        "wfm_psnr_mean_db",
+        "copy_last_psnr_mean_db",
+        "psnr_gain_over_copy_db",
+        "tokenizer_ceiling_db",
+        "tokenizer_psnr_before_db",
+        "tokenizer_psnr_after_db",
+        "reward_mae",
+        "reset_frames_match",
+        "steps_per_s_batch1",
+        "steps_per_s_batch2",
+        "wfm_seconds",
+    ]
+    return cfg, expect, ["byo_env_psnr_per_step.png", "byo_env_side_by_side.gif", "byo_env_frames.png"]
+
+
 #: benchmark -> (tmp dir, monkeypatch) -> (config or None, figures that must be there, files besides JSON + md)
 SMALL = {
     "envs": _envs,
@@ -190,6 +211,7 @@ SMALL = {
     "driving": _driving,
     "dream-to-real": _dream_to_real,
     "physics": _physics,
+    "byo-env": _byo_env,
 }
 
 #: figures that are legitimately missing a value (null) when nothing could be measured
