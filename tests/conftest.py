@@ -16,3 +16,17 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_wfm(tmp_path_factory):
+    """A tiny random diffusion world-model bundle of the manipulation scene that never predicts success (its
+    episodes run to their time limit): the one fixture of the env, policy and dream tests."""
+    from cosmos_sim.world_models.wfm import tiny_world_model
+
+    path = tmp_path_factory.mktemp("wfm") / "tiny"
+    wm = tiny_world_model("diffusion")
+    with torch.no_grad():
+        wm.head.mlp[-1].bias[1] = -20.0
+    wm.save_pretrained(path, dtype=None)
+    return str(path)

@@ -18,19 +18,6 @@ from cosmos_sim.world_models.wfm import file_sha
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 
 
-@pytest.fixture(scope="module")
-def tiny_wfm(tmp_path_factory):
-    """A tiny random world-model bundle."""
-    from cosmos_sim.world_models.wfm import tiny_world_model
-
-    path = tmp_path_factory.mktemp("wfm") / "tiny"
-    wm = tiny_world_model("diffusion")
-    with torch.no_grad():
-        wm.head.mlp[-1].bias[1] = -20.0  # never succeeds: every episode runs max_steps
-    wm.save_pretrained(path, dtype=None)
-    return str(path)
-
-
 def _cfg(tiny_wfm, out, **kw) -> DreamConfig:
     base = dict(
         model=tiny_wfm,

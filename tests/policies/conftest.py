@@ -3,7 +3,6 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium import spaces
 
 TARGET_ID = "cosmos_sim_test/Target-v0"
@@ -49,16 +48,3 @@ class TargetEnv(gym.Env):
 def _register_target_env():
     if TARGET_ID not in gym.registry:
         gym.register(TARGET_ID, entry_point=TargetEnv, max_episode_steps=4)
-
-
-@pytest.fixture(scope="session")
-def tiny_wfm(tmp_path_factory):
-    """A tiny random world-model bundle (never predicts success: episodes run to their limit)."""
-    from cosmos_sim.world_models.wfm import tiny_world_model
-
-    path = tmp_path_factory.mktemp("wfm") / "tiny"
-    wm = tiny_world_model("diffusion")
-    with torch.no_grad():
-        wm.head.mlp[-1].bias[1] = -20.0
-    wm.save_pretrained(path, dtype=None)
-    return str(path)
