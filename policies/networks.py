@@ -143,7 +143,8 @@ class ActorCritic(PretrainedModel):
         generator: torch.Generator | None = None,
     ) -> np.ndarray:
         """Actions (B, A) for a batch of raw observations, clipped to ``action_space``."""
-        x = torch.as_tensor(np.asarray(obs), device=self.log_std.device)
+        # contiguous: frames straight from MuJoCo's render() come with negative strides, which torch refuses
+        x = torch.as_tensor(np.ascontiguousarray(obs), device=self.log_std.device)
         dist, _ = self(x)
         a = (
             dist.mean

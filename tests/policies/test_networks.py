@@ -28,6 +28,8 @@ def test_pixel_network_shapes_and_clipped_actions():
         net.actor_mean.bias.fill_(3.0)  # a mean outside the space is clipped when acting
     a = net.act(obs, ACTIONS)
     assert a.dtype == np.float32 and np.all(a == 1.0)
+    flipped = obs[:, ::-1]  # negative strides, as MuJoCo's render() returns frames
+    assert np.array_equal(net.act(flipped, ACTIONS), net.act(np.ascontiguousarray(flipped), ACTIONS))
 
 
 def test_running_observation_statistics_match_numpy():
