@@ -29,9 +29,9 @@ from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError
 from cosmos_sim.eval.metrics import psnr, ssim
 from cosmos_sim.train.common import (
-    TRAIN_STATE,
     cosine_lr,
     lock_out_dir,
+    read_train_state,
     releases_out_dir_locks,
     write_train_state,
 )
@@ -276,14 +276,14 @@ def train(args: Args) -> dict[str, float]:
     model = Tokenizer(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
     step, best, sampler_state = 0, -math.inf, None
-    if (out / "last" / TRAIN_STATE).is_file():
+    state = read_train_state(out / "last")
+    if state is not None:
         resumed = Tokenizer.from_pretrained(out / "last", device=device)
         if resumed.config != cfg:
             raise ConfigError(
                 f"{out / 'last'} was trained with {resumed.config}, not {cfg}; use another --out"
             )
         model.load_state_dict(resumed.state_dict())
-        state = torch.load(out / "last" / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best_psnr"]
         torch.set_rng_state(state["rng"])

@@ -54,9 +54,9 @@ from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
 from cosmos_sim.train.common import (
-    TRAIN_STATE,
     cosine_lr,
     lock_out_dir,
+    read_train_state,
     releases_out_dir_locks,
     write_train_state,
 )
@@ -348,14 +348,14 @@ def train(args: Args) -> dict[str, float]:
     )
     step, best = 0, -math.inf
     last_dir = out / "last"
-    if (last_dir / TRAIN_STATE).is_file():
+    state = read_train_state(last_dir)
+    if state is not None:
         resumed = WorldModel.from_pretrained(last_dir, device=device)
         if _weight_shaping(resumed.config) != _weight_shaping(wm.config):
             raise ConfigError(
                 f"{last_dir} was trained with another config ({resumed.config}); use another --out"
             )
         learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
-        state = torch.load(last_dir / TRAIN_STATE, weights_only=False)
         opt.load_state_dict(state["optimizer"])
         if args.ema > 0:
             ema.load_state_dict(state["ema"])
