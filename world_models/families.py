@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from cosmos_sim.errors import ConfigError
-from cosmos_sim.world_models.dit import DiT, DiTConfig
+from cosmos_sim.world_models.dit import DiT, DiTConfig, per_row
 from cosmos_sim.world_models.gpt import GPT, GPTConfig
 from cosmos_sim.world_models.multiview import MultiViewDiT, MultiViewDiTConfig
 
@@ -43,6 +43,8 @@ class Family:
     multi_view: ClassVar[bool] = False
     cell_weights: ClassVar[bool] = False
     """The loss takes per-cell weights (``train-wfm --object-weight``)."""
+    unrolls: ClassVar[bool] = False
+    """The loss can train on the model's own predictions as context (``train-wfm --unroll``)."""
 
     @property
     def continuous(self) -> bool:
@@ -123,7 +125,7 @@ def _common(args: Any, latent_size: tuple[int, int], action_dim: int) -> dict[st
 class Diffusion(Family):
     """EDM DiT (dit.py) over the next normalised CV latent."""
 
-    name, config_class, network, cell_weights = "diffusion", DiTConfig, DiT, True
+    name, config_class, network, cell_weights, unrolls = "diffusion", DiTConfig, DiT, True, True
 
     def dynamics_config(self, args, tokenizer, latent_size, action_dim, views):
         return DiTConfig(
@@ -147,9 +149,30 @@ class Diffusion(Family):
     def train_condition(self, dynamics: nn.Module, batch: dict[str, torch.Tensor], args: Any) -> torch.Tensor:
         return batch["action"]
 
+    @torch.no_grad()
+    def unrolled_context(self, wm, dynamics, batch) -> torch.Tensor:
+        """The last K frames of ``batch["history"]`` (normalised) after the model predicted its last m frames
+        itself, one after another from the first K (sample_batch's ``unroll_history``; GT where the
+        transition is not real)."""
+        mean, std = wm.latent_mean.unsqueeze(1), wm.latent_std.unsqueeze(1)
+        frames = list(((batch["history"].float() - mean) / std).unbind(1))
+        k, m = wm.config.dynamics.context_frames, batch["history_actions"].shape[1]
+        for j in range(m):
+            pred = dynamics.sample(
+                torch.stack(frames[j : j + k], 1),
+                batch["history_actions"][:, j],
+                steps=wm.config.sampler_steps,
+            )
+            real = per_row(batch["history_real"][:, j], pred)
+            frames[j + k] = torch.where(real, pred, frames[j + k])
+        return torch.stack(frames[m:], 1)
+
     def loss(self, wm, dynamics, batch, args):
         mean, std = wm.latent_mean, wm.latent_std
-        ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
+        if "history" in batch:  # --unroll: the model's own predictions as the latest context frames
+            ctx = self.unrolled_context(wm, dynamics, batch)
+        else:
+            ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
         if (
             args.context_noise > 0
         ):  # robust open loop: the context is the model's own (noisy) output at inference
@@ -165,6 +188,7 @@ class MultiView(Diffusion):
     """One DiT over all cameras (multiview.py), conditioned on the action and optional future ego waypoints."""
 
     name, config_class, network, multi_view = "multiview", MultiViewDiTConfig, MultiViewDiT, True
+    unrolls = False  # the unrolled frames would need their own waypoints
 
     def dynamics_config(self, args, tokenizer, latent_size, action_dim, views):
         return MultiViewDiTConfig(

@@ -136,12 +136,16 @@ def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: in
     )
 
 
-def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0) -> dict[str, torch.Tensor]:
+def sample_batch(
+    data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0, unroll: int = 0
+) -> dict[str, torch.Tensor]:
     """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
 
     ``context_actions[:, j]`` leads from context frame j to j + 1 (zero where the context repeats
     the episode's first frame), ``action`` from the last context frame (row t) to the target;
     ``waypoints`` (when asked for and the data has poses): ``future_waypoints`` of row t.
+    ``unroll`` = m > 0 adds what the trainer needs to replace the last m context frames by the model's own
+    predictions (``unroll_history``).
     """
     offs = np.arange(-k + 1, 1)
     ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
@@ -167,7 +171,25 @@ def sample_batch(data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0)
             if data.weights is not None
             else {}
         )
+        | (unroll_history(data, rows, k, unroll) if unroll else {})
     )
+
+
+def unroll_history(data: LatentData, rows: np.ndarray, k: int, m: int) -> dict[str, torch.Tensor]:
+    """The K + m latents before each row's target (rows t-m-K+1 .. t, the episode's first frame repeated
+    before its start), the m actions that lead from frame t-m+j to t-m+j+1 and whether each of those m
+    transitions is real (inside the episode): a trainer predicts frames t-m+1 .. t from the first K with
+    the model itself, keeps the GT frame where the transition is not real, and trains on row t's target
+    from the last K: the open-loop inputs the model meets in an env, not only recorded ones."""
+    start = data.episode_start[rows][:, None]
+    hist = np.maximum(rows[:, None] + np.arange(-m - k + 1, 1), start)  # (B, K + m)
+    src = rows[:, None] + np.arange(-m, 0)  # (B, m): the frame each predicted transition leaves from
+    real = src >= start
+    return {
+        "history": torch.from_numpy(data.latents[hist]),
+        "history_actions": torch.from_numpy(data.action[np.maximum(src, start)] * real[..., None]),
+        "history_real": torch.from_numpy(real),
+    }
 
 
 def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
@@ -177,4 +199,12 @@ def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
     return z.mean(axis=axes).tolist(), (z.std(axis=axes) + 1e-4).tolist()
 
 
-__all__ = ["LatentData", "concat_data", "encode_store", "future_waypoints", "latent_stats", "sample_batch"]
+__all__ = [
+    "LatentData",
+    "concat_data",
+    "encode_store",
+    "future_waypoints",
+    "latent_stats",
+    "sample_batch",
+    "unroll_history",
+]

@@ -106,6 +106,10 @@ class Args:
     """Diffusion: denoiser calls per frame at inference (stored in the checkpoint)."""
     context_noise: float = 0.1
     """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""
+    unroll: int = 0
+    """Diffusion: train on open-loop inputs too: each batch replaces its last m ~ U{0..unroll} context frames
+    by the model's own predictions (m sampler runs without gradients, so about 1 + 2m/3 x the cost of a
+    step); 0 = teacher forcing only (the recorded frames as context)."""
     waypoints: int = 4
     """Multiview: future ego waypoints the model can be conditioned on (0 = none)."""
     waypoint_dropout: float = 0.5
@@ -284,6 +288,9 @@ def train(args: Args) -> dict[str, float]:
             f"--object-weight {args.object_weight}: use a weight > 0 with --family {weighted} "
             f"(1 = plain loss; the {unweighted} family has no per-cell loss weights)"
         )
+    if args.unroll < 0 or (args.unroll and not family.unrolls):
+        takes = ", ".join(n for n, f in FAMILIES.items() if f.unrolls)
+        raise ConfigError(f"--unroll {args.unroll}: use 0, or a number >= 1 with --family {takes}")
     set_torch_threads(
         args.threads, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")), what="train-wfm"
     )  # torchrun: per process
@@ -401,9 +408,10 @@ def train(args: Args) -> dict[str, float]:
     )
     while step < args.steps:
         picked = rng.choice(rows, args.batch_size)
+        m = int(rng.integers(0, args.unroll + 1)) if args.unroll else 0
         batch = {
             k: v.to(device)
-            for k, v in sample_batch(data, picked, args.context_frames, args.waypoints).items()
+            for k, v in sample_batch(data, picked, args.context_frames, args.waypoints, unroll=m).items()
         }
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)

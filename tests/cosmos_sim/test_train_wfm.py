@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from cosmos_sim.cli import main
 from cosmos_sim.data.generate import record_noisy_expert
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.train.latents import LatentData, sample_batch
 from cosmos_sim.train.wfm import Args, train
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
@@ -54,6 +55,57 @@ def test_windows_pad_episode_starts_with_the_first_frame_and_zero_actions():
     assert b["reward"].tolist() == [1, 3] and b["success"].tolist() == [True, False]
 
 
+def test_unroll_history_stops_at_the_episode_start():
+    n = 6  # two episodes: rows 0-2 and 3-5
+    data = LatentData(
+        latents=np.arange(n, dtype=np.float16).reshape(n, 1, 1, 1) * np.ones((1, 2, 2, 2), np.float16),
+        action=np.arange(n, dtype=np.float32)[:, None].repeat(7, 1) + 1,
+        reward=np.zeros(n, np.float32),
+        success=np.zeros(n, bool),
+        episode_start=np.array([0, 0, 0, 3, 3, 3]),
+        last=np.array([0, 0, 1, 0, 0, 1], bool),
+    )
+    b = sample_batch(data, np.array([1, 4]), k=2, unroll=2)
+    assert b["history"][:, :, 0, 0, 0].tolist() == [[0, 0, 0, 1], [3, 3, 3, 4]]  # rows t-3 .. t, clamped
+    # transitions t-2 -> t-1 and t-1 -> t: only the ones inside the episode are real, with their actions
+    assert b["history_real"].tolist() == [[False, True], [False, True]]
+    assert b["history_actions"][:, :, 0].tolist() == [[0, 1], [0, 4]]
+    assert torch.equal(b["history"][:, -2:], b["context"])  # the GT context the unroll replaces
+
+
+def test_unrolled_context_is_the_models_own_prediction_where_the_transition_is_real():
+    from cosmos_sim.world_models.families import FAMILIES
+
+    wm = tiny_world_model("diffusion")
+    k, c = wm.config.dynamics.context_frames, wm.config.dynamics.latent_channels
+    h, w = wm.config.dynamics.latent_size
+    torch.manual_seed(0)
+    hist = torch.randn(3, k + 2, c, h, w)
+    batch = {
+        "history": hist,
+        "history_actions": torch.randn(3, 2, 7),
+        "history_real": torch.tensor([[True, True], [False, True], [False, False]]),
+    }
+    ctx = FAMILIES["diffusion"].unrolled_context(wm, wm.dynamics, batch)
+    norm = (hist - wm.latent_mean.unsqueeze(1)) / wm.latent_std.unsqueeze(1)
+    assert ctx.shape == (3, k, c, h, w)
+    assert torch.allclose(ctx[2], norm[2, -k:])  # no real transition: the recorded frames
+    assert torch.allclose(ctx[1, -2], norm[1, -2])  # the first one was not real: GT kept
+    assert not torch.allclose(ctx[1, -1], norm[1, -1])  # the second one is the model's
+    torch.manual_seed(1)
+    first = wm.dynamics.sample(norm[:1, :k], batch["history_actions"][:1, 0], steps=wm.config.sampler_steps)
+    torch.manual_seed(1)
+    again = FAMILIES["diffusion"].unrolled_context(wm, wm.dynamics, {k_: v[:1] for k_, v in batch.items()})
+    assert torch.allclose(again[0, -2], first[0], atol=1e-5)  # frame t-1 predicted from the first K
+
+
+def test_unroll_is_refused_where_the_family_cannot_unroll(setup):
+    d, _, _ = setup
+    args = Args(data=(str(d / "train.zarr"),), tokenizer=str(d / "tok_ar"), family="ar", unroll=2)
+    with pytest.raises(ConfigError, match="--unroll 2: use 0, or a number >= 1 with --family diffusion"):
+        train(args)
+
+
 @pytest.mark.parametrize("family", ["diffusion", "ar"])
 def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     d, _, _ = setup
@@ -92,10 +144,12 @@ def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
 
 
-@pytest.mark.parametrize("family", ["diffusion", "ar"])
+@pytest.mark.parametrize("family", ["diffusion", "ar", "diffusion-unroll"])
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup, family, tmp_path):
     d, _, _ = setup
+    family, _, unroll = family.partition("-")
     args = Args(
+        unroll=2 if unroll else 0,
         data=(str(d / "train.zarr"),),
         val_data=(str(d / "val.zarr"),),
         tokenizer=str(d / f"tok_{family}"),
