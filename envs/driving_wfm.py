@@ -63,8 +63,10 @@ class DrivingRollouts(_Rollouts):
     bundle_env_ids = ("cosmos_sim/Driving-GT-v0",)
     multi_view = True  # a bundle of another env or family is refused by _Rollouts.check_bundle
 
-    def __init__(self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None):
-        super().__init__(n, checkpoint or DEFAULT_CHECKPOINT, device, paired, sampler_steps)
+    def __init__(
+        self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None, adapter=None
+    ):
+        super().__init__(n, checkpoint or DEFAULT_CHECKPOINT, device, paired, sampler_steps, adapter)
         self.views = self.model.config.views
         self.frames = np.zeros((n, len(self.views), *self.frame_shape), dtype=np.uint8)
         self.speed = np.zeros(n, dtype=np.float32)

@@ -65,6 +65,9 @@ class WorldModelEnvConfig:
     """Step the GT scene beside the model with the same actions and put its outcome in ``info``."""
     sampler_steps: int | None = None
     """Denoiser calls per frame (diffusion), replacing the checkpoint's; None keeps it."""
+    adapter: str | os.PathLike | None = None
+    """A LoRA adapter directory (``cosmos-sim train-wfm --lora-rank R --init-from BASE``) put on the
+    checkpoint, which must be its base; None: the checkpoint as it is."""
     threads: int = 1
     """torch CPU threads of this process, set when the env is made with its model on the CPU (0: leave
     torch's setting as it is). One by default: on a busy 2-core machine two threads ran the batched env
@@ -188,11 +191,13 @@ class _Rollouts:
     #: Where the GT scene's frames come from: its observation, or its ``render()`` (``_make_gt``).
     from_render: bool = False
 
-    def __init__(self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None):
+    def __init__(
+        self, n: int, checkpoint, device: str, paired: bool, sampler_steps: int | None, adapter=None
+    ):
         from cosmos_sim.world_models.wfm import WorldModel
 
         path = resolve_checkpoint(checkpoint)
-        self.model = WorldModel.from_pretrained(path, device=device)
+        self.model = WorldModel.from_pretrained(path, device=device, adapter=adapter)
         self.check_bundle(path)
         cfg = self.model.config
         if sampler_steps is not None:  # validated >= 1 by WorldModelEnvConfig
@@ -472,6 +477,7 @@ class WorldModelEnv(gym.Env):
     | `device`        | **str**                 | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`        | **bool**                | `False`            | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**         | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `adapter`       | **str or path**         | `None`             | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`       | **int**                 | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
 
     ## Version History
@@ -496,7 +502,7 @@ class WorldModelEnv(gym.Env):
         self.render_mode = render_mode
         self.check_config(cfg)
         _set_threads(cfg, type(self).__name__)
-        self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
+        self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter)
         self.model = self.core.model
         self.action_space = self.core.action_space
         self.action_layout = self.model.config.action_layout
@@ -598,6 +604,7 @@ class WorldModelVectorEnv(VectorEnv):
     | `device`            | **str**                       | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                      | `False`            | step a GT scene per row beside the model  |
     | `sampler_steps`     | **int or None**               | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `adapter`           | **str or path**               | `None`             | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`           | **int**                       | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**               | `100`              | truncation per row (None or 0: never)     |
 
@@ -626,7 +633,9 @@ class WorldModelVectorEnv(VectorEnv):
         self.num_envs, self.render_mode = num_envs, render_mode
         self.check_config(cfg)
         _set_threads(cfg, type(self).__name__)
-        self.core = self.core_class(num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps)
+        self.core = self.core_class(
+            num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter
+        )
         self.model = self.core.model
         self.max_episode_steps = self.episode_steps(cfg)
         self.single_action_space = self.core.action_space
@@ -770,6 +779,7 @@ class GenericWorldModelEnv(WorldModelEnv):
     | `device`            | **str**                        | `"auto"`      | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                       | `False`       | step the source env beside the model, its outcome in ``info`` |
     | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | own time limit (None: the bundle's; 0: never)   |
 
@@ -848,6 +858,7 @@ class GenericWorldModelVectorEnv(WorldModelVectorEnv):
     | `device`            | **str**                        | `"auto"`      | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                       | `False`       | step a source env per row beside the model |
     | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
+    | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | truncation per row (None: the bundle's; 0: never) |
 

@@ -350,6 +350,22 @@ class WorldModel(PretrainedModel):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}
 
     @classmethod
+    def from_pretrained(
+        cls,
+        name_or_dir: str | os.PathLike,
+        device: str | torch.device = "auto",
+        adapter: str | os.PathLike | None = None,
+    ) -> WorldModel:
+        """Load a bundle (see ``PretrainedModel.from_pretrained``); ``adapter``: a LoRA adapter directory
+        trained on this bundle (``world_models/lora.py``), put on top (a CheckpointError for another base)."""
+        model = super().from_pretrained(name_or_dir, device)
+        if adapter is not None:
+            from cosmos_sim.world_models.lora import load_adapter
+
+            load_adapter(model, adapter, cls.resolve_pretrained(name_or_dir)).eval()
+        return model
+
+    @classmethod
     def from_config(cls, config: WorldModelConfig, directory: Path) -> WorldModel:
         """The bundle's networks around its tokenizer (``find_tokenizer``: the bundle's own or a shipped one,
         SHA checked)."""

@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "dream-to-real": "cosmos_sim.bench.dream_to_real",
     "physics": "cosmos_sim.bench.physics",
     "byo-env": "cosmos_sim.bench.byo_env",
+    "post-train": "cosmos_sim.bench.post_train",
 }
 
 

@@ -63,6 +63,7 @@ from cosmos_sim.train.common import (
 from cosmos_sim.train.latents import concat_data, encode_store, latent_stats, sample_batch
 from cosmos_sim.world_models.families import FAMILIES, family_choices, get_family
 from cosmos_sim.world_models.heads import RewardHeadConfig
+from cosmos_sim.world_models.lora import LoraSpec, add_lora, load_adapter, save_adapter, trainable_parameters
 from cosmos_sim.world_models.pretrained import resolve_device
 from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, WorldModelConfig, file_sha, set_torch_threads
@@ -88,6 +89,15 @@ class Args:
     init_from: str = ""
     """Start a new run from the dynamics + head weights of this bundle (e.g. one trained on an earlier
     checkpoint of the same tokenizer run); ignored when resuming."""
+    lora_rank: int = 0
+    """Post-train with LoRA adapters of this rank (peft) on the --init-from bundle's dynamics, the base frozen:
+    OUT/best and OUT/last are then adapter directories (``world_models/lora.py``); 0 = train all weights."""
+    lora_alpha: float = 0.0
+    """LoRA scale numerator (the update is alpha / rank x B A); 0 = the rank (scale 1)."""
+    lora_targets: tuple[str, ...] = LoraSpec.targets
+    """Linear layers of the dynamics that get adapters (name suffixes: qkv, proj, mlp.0, mlp.2, ada, ...)."""
+    lora_head: bool = False
+    """With --lora-rank: also train the reward head in full (a new robot's rewards; ~13 % of the weights)."""
     context_frames: int = 4
     """Past frames the model conditions on (K)."""
     dim: int = 128
@@ -288,6 +298,11 @@ def train(args: Args) -> dict[str, float]:
             f"--object-weight {args.object_weight}: use a weight > 0 with --family {weighted} "
             f"(1 = plain loss; the {unweighted} family has no per-cell loss weights)"
         )
+    if args.lora_rank < 0 or (args.lora_rank and not args.init_from):
+        raise ConfigError(
+            f"--lora-rank {args.lora_rank}: LoRA adapts a trained bundle; pass it with --init-from BASE "
+            "(or --lora-rank 0 to train all weights)"
+        )
     if args.unroll < 0 or (args.unroll and not family.unrolls):
         takes = ", ".join(n for n, f in FAMILIES.items() if f.unrolls)
         raise ConfigError(f"--unroll {args.unroll}: use 0, or a number >= 1 with --family {takes}")
@@ -333,7 +348,10 @@ def train(args: Args) -> dict[str, float]:
     )
     if distributed and main:
         dist.barrier()
+    init = WorldModel.from_pretrained(args.init_from, device=device) if args.init_from else None
     stats = latent_stats(data) if family.continuous else None
+    if init is not None and family.continuous and init.config.latent_mean:
+        stats = (list(init.config.latent_mean), list(init.config.latent_std))  # what its weights expect
     wm = build_model(args, tokenizer, tokenizer_dir, stats, env_info).to(device)
     held = (
         held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps, wm.config.views)
@@ -348,44 +366,61 @@ def train(args: Args) -> dict[str, float]:
         )
 
     # ---- model, optimizer, EMA, resume ----
+    last_dir = out / "last"
+    state = read_train_state(last_dir)
+    if init is not None and (state is None or args.lora_rank):
+        for part in ("dynamics", "head"):
+            getattr(wm, part).load_state_dict(getattr(init, part).state_dict())
+        if main and state is None:
+            print(f"initialised the dynamics and head from {args.init_from}")
+    lora = (
+        LoraSpec(args.lora_rank, args.lora_alpha, tuple(args.lora_targets), args.lora_head)
+        if args.lora_rank
+        else None
+    )
+    if lora is not None:  # the adapters (and their saved state on resume) go on the base's weights
+        if state is not None:
+            load_adapter(wm, last_dir, Path(WorldModel.resolve_pretrained(args.init_from)))
+        else:
+            add_lora(wm, lora)
+        wm.train()
     learner = Learner(wm, args).to(device)
     ema = copy.deepcopy(wm) if args.ema > 0 else wm
     opt = torch.optim.AdamW(
-        learner.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99)
+        [p for p in learner.parameters() if p.requires_grad],
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        betas=(0.9, 0.99),
     )
     step, best = 0, -math.inf
-    last_dir = out / "last"
-    state = read_train_state(last_dir)
     if state is not None:
-        resumed = WorldModel.from_pretrained(last_dir, device=device)
-        if _weight_shaping(resumed.config) != _weight_shaping(wm.config):
-            raise ConfigError(
-                f"{last_dir} was trained with another config ({resumed.config}); use another --out"
-            )
-        learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
+        if lora is None:
+            resumed = WorldModel.from_pretrained(last_dir, device=device)
+            if _weight_shaping(resumed.config) != _weight_shaping(wm.config):
+                raise ConfigError(
+                    f"{last_dir} was trained with another config ({resumed.config}); use another --out"
+                )
+            learner.load_state_dict({k: v for k, v in Learner(resumed, args).state_dict().items()})
         opt.load_state_dict(state["optimizer"])
         if args.ema > 0:
             ema.load_state_dict(state["ema"])
         step, best = state["step"], state["best_psnr"]
         if main:
             print(f"resumed from {last_dir} at step {step} (best held-out PSNR {best:.2f} dB)")
-    elif args.init_from:
-        init = WorldModel.from_pretrained(args.init_from, device=device)
-        for part in ("dynamics", "head"):
-            getattr(wm, part).load_state_dict(getattr(init, part).state_dict())
-        if args.ema > 0:
-            ema.load_state_dict(wm.state_dict())
-        if main:
-            print(f"initialised the dynamics and head from {args.init_from}")
+    elif args.ema > 0:
+        ema.load_state_dict(wm.state_dict())
     # Batch draws and diffusion noise continue exactly where a resumed run stopped (rank 0's streams are
     # saved; other ranks draw afresh), so an interrupted run ends with the weights of an uninterrupted one.
     rng = np.random.default_rng(args.seed * 1_000_003 + step * 7 + rank)
     if step and main and state.get("sampler") is not None:
         rng.bit_generator.state = state["sampler"]
         torch.set_rng_state(state["torch_rng"])
-    n_params = sum(p.numel() for p in learner.parameters())
+    n_train, n_params = trainable_parameters(wm)
     if main:
-        print(f"{args.family}: {n_params / 1e6:.2f} M parameters (dynamics + head) on {device}")
+        print(
+            f"{args.family}: {n_params / 1e6:.2f} M parameters (dynamics + head) on {device}"
+            + (f", {n_train / 1e3:.1f} k trainable ({100 * n_train / n_params:.1f} %: LoRA)" if lora else "")
+        )
     model: nn.Module = learner
     if args.compile and device.type == "cuda":
         model = torch.compile(model)
@@ -449,10 +484,12 @@ def train(args: Args) -> dict[str, float]:
                 figures |= evaluate(ema, held)
                 if figures["val_psnr"] > best:
                     best = figures["val_psnr"]
-                    ema.save_pretrained(
+                    save_bundle(
+                        ema,
                         out / "best",
-                        tokenizer_dir=tokenizer_dir,
-                        extra={**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}},
+                        args,
+                        tokenizer_dir,
+                        {**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}},
                     )
             save_last(wm, ema, opt, step, best, out, tokenizer_dir, args, extra, rng)
             with open(out / "metrics.jsonl", "a") as f:
@@ -466,10 +503,18 @@ def train(args: Args) -> dict[str, float]:
             break
     bar.close()
     if main and held is None:  # no held-out data: ship the last EMA weights as "best"
-        ema.save_pretrained(out / "best", tokenizer_dir=tokenizer_dir, extra={"step": step, **args.extra})
+        save_bundle(ema, out / "best", args, tokenizer_dir, {"step": step, **args.extra})
     if distributed:
         dist.destroy_process_group()
     return figures
+
+
+def save_bundle(wm: WorldModel, directory: Path, args: Args, tokenizer_dir: str, extra: dict) -> None:
+    """``OUT/best``: a bf16 bundle, or with --lora-rank an adapter directory on the --init-from base."""
+    if args.lora_rank:
+        save_adapter(wm, directory, WorldModel.resolve_pretrained(args.init_from), extra=extra)
+    else:
+        wm.save_pretrained(directory, tokenizer_dir=tokenizer_dir, extra=extra)
 
 
 def save_last(
@@ -484,7 +529,10 @@ def save_last(
     extra: dict,
     rng: np.random.Generator,
 ) -> None:
-    wm.save_pretrained(out / "last", tokenizer_dir=tokenizer_dir, dtype=None, extra=extra)
+    if args.lora_rank:
+        save_adapter(wm, out / "last", WorldModel.resolve_pretrained(args.init_from), extra=extra)
+    else:
+        wm.save_pretrained(out / "last", tokenizer_dir=tokenizer_dir, dtype=None, extra=extra)
     state = {
         "optimizer": opt.state_dict(),
         "step": step,

@@ -219,3 +219,52 @@ def test_cli_bad_input_is_a_clear_error(setup, capsys):
         ]
     )
     assert rc == 2 and "no 'rgb' key" in capsys.readouterr().err
+
+
+def test_lora_post_training_trains_only_the_adapters_and_resumes_exactly(setup, tmp_path):
+    from cosmos_sim.world_models.lora import read_adapter_meta
+
+    d, _, _ = setup
+    base = tmp_path / "base"
+    common = dict(
+        data=(str(d / "train.zarr"),),
+        val_data=(str(d / "val.zarr"),),
+        tokenizer=str(d / "tok_diffusion"),
+        cache_dir=str(d / "cache_lora"),
+        dim=32,
+        depth=1,
+        heads=2,
+        context_frames=2,
+        batch_size=4,
+        eval_every=2,
+        eval_episodes=1,
+        rollout_steps=2,
+        warmup=1,
+        threads=1,
+        progress=False,
+    )
+    train(Args(**common, steps=2, out=str(tmp_path / "base_run")))
+    WorldModel.from_pretrained(tmp_path / "base_run" / "best", device="cpu").save_pretrained(base)
+    with pytest.raises(ConfigError, match="--lora-rank 2: LoRA adapts a trained bundle"):
+        train(Args(**common, steps=2, lora_rank=2, out=str(tmp_path / "x")))
+    lora = Args(**common, steps=4, lora_rank=2, lora_head=True, init_from=str(base), ema=0.5)
+    train(replace(lora, out=str(tmp_path / "whole")))
+    meta = read_adapter_meta(tmp_path / "whole" / "best")
+    assert meta["spec"]["rank"] == 2 and meta["env"]["env_id"] == "cosmos_sim/Manipulation-GT-v0"
+    base_wm = WorldModel.from_pretrained(base, device="cpu")
+    adapted = WorldModel.from_pretrained(base, device="cpu", adapter=tmp_path / "whole" / "last")
+    frozen = {
+        k.replace(".base_layer", ""): v for k, v in adapted.dynamics.state_dict().items() if "lora_" not in k
+    }
+    for k, v in base_wm.dynamics.state_dict().items():  # the base's weights did not move
+        assert torch.equal(frozen[k], v), k
+    heads = zip(adapted.head.parameters(), base_wm.head.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in heads)  # --lora-head: the head trained
+    # interrupted after step 1 and resumed: the same adapters as the uninterrupted run
+    cut = replace(lora, out=str(tmp_path / "cut"))
+    train(replace(cut, time_limit_min=1e-9))
+    train(cut)
+    whole, resumed = (
+        load_file(tmp_path / r / "last" / "adapter_model.safetensors") for r in ("whole", "cut")
+    )
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
