@@ -87,6 +87,13 @@ class Args:
     """Gradient norm clip."""
     target_kl: float = 0.0
     """Stop an update's epochs early when the approximate KL exceeds this (0: never)."""
+    anchor_coef: float = 0.0
+    """Weight of a penalty on the squared distance of the policy's mean action from the --init-from policy's
+    on the same observations (a behaviour-cloning anchor: a fine-tune cannot wander far from the cloned
+    behaviour while its critic is still wrong); 0 = off."""
+    value_warmup: int = 0
+    """Updates at the start of a run in which only the value head learns (the actor and the shared encoder
+    stay as they are), so a fine-tuned policy's first updates follow a trained critic; 0 = none."""
     channels: tuple[int, ...] = (16, 32, 32, 32)
     """CNN channels of a new network (pixels)."""
     hidden: int = 256
@@ -115,6 +122,15 @@ class Args:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.anchor_coef < 0 or self.value_warmup < 0:
+            raise ConfigError(
+                f"anchor_coef and value_warmup must be >= 0, got {self.anchor_coef} and {self.value_warmup}"
+            )
+        if self.anchor_coef and not self.init_from:
+            raise ConfigError(
+                f"anchor_coef={self.anchor_coef} anchors the policy to the one it starts from: pass "
+                "--init-from POLICY_DIR, or --anchor-coef 0"
+            )
         if self.num_envs * self.num_steps < self.num_minibatches:
             raise ConfigError(
                 f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be at least "
@@ -231,6 +247,11 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
             None,
         )
     net.train()
+    # the BC anchor's reference: the policy the run started from, frozen (also after a resume)
+    anchor = (
+        load_policy(args.init_from, device).net.eval().requires_grad_(False) if args.anchor_coef else None
+    )
+    critic_only = {id(p) for p in net.critic.parameters()}
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate, eps=1e-5)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -331,6 +352,7 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
             "approx_kl": [],
             "clipfrac": [],
         }
+        warming = len(history) < args.value_warmup  # only the value head learns
         for _epoch in range(args.update_epochs):
             perm = torch.randperm(batch, device=device)
             for s in range(0, batch, mb_size):
@@ -355,8 +377,20 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
                     v_loss = 0.5 * ((value - b_ret[mb]) ** 2).mean()
                 entropy = dist.entropy().sum(-1).mean()
                 loss = pg_loss - args.ent_coef * entropy + args.vf_coef * v_loss
+                if anchor is not None:
+                    with torch.no_grad():
+                        ref_mean = anchor(b_obs[mb])[0].mean
+                    anchor_loss = (dist.mean - ref_mean).pow(2).sum(-1).mean()
+                    stats.setdefault("anchor_loss", []).append(float(anchor_loss.item()))
+                    loss = loss + args.anchor_coef * anchor_loss
+                if warming:
+                    loss = args.vf_coef * v_loss
                 optimizer.zero_grad()
                 loss.backward()
+                if warming:  # Adam skips parameters without a gradient: actor and encoder stay put
+                    for p in net.parameters():
+                        if id(p) not in critic_only:
+                            p.grad = None
                 torch.nn.utils.clip_grad_norm_(net.parameters(), args.max_grad_norm)
                 optimizer.step()
                 for k, v in (

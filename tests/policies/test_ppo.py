@@ -1,12 +1,14 @@
 """PPO: GAE by hand, learning on a trivial task, resume, init-from and its space check, pixel envs."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 import cosmos_sim  # noqa: F401  (registers the ids)
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.policies.evaluate import run_episodes
 from cosmos_sim.policies.networks import load_policy, make_network, save_policy
 from cosmos_sim.policies.ppo import Args, compute_gae, train
@@ -166,3 +168,43 @@ def test_ppo_on_pixels_in_the_world_model_env(tmp_path, tiny_wfm):
     pol = load_policy(out)
     assert pol.observation_space.shape == (64, 64, 3) and pol.observation_space.dtype == np.uint8
     assert pol.net.config.pixels and pol.extra["algo"] == "ppo"
+
+
+def _random_init(tmp_path):
+    obs_space, act_space = _spaces()
+    net = make_network(obs_space, act_space, hidden=32)
+    with torch.no_grad():
+        net.actor_mean.weight.normal_(0, 0.5)
+        net.actor_mean.bias.fill_(0.3)
+    save_policy(tmp_path / "init", net, obs_space, act_space)
+    return net
+
+
+def test_value_warmup_trains_only_the_value_head(tmp_path):
+    init = _random_init(tmp_path)
+    args = Args(env_id=TARGET_ID, out=str(tmp_path / "warm"), init_from=str(tmp_path / "init"), **SMALL)
+    train(replace(args, total_steps=2 * 128, learning_rate=1e-2, value_warmup=2))
+    warm = load_policy(tmp_path / "warm").net
+    for name, p in warm.named_parameters():
+        same = torch.equal(p, dict(init.named_parameters())[name])
+        assert same != name.startswith("critic"), name  # everything but the value head as it was
+    train(replace(args, out=str(tmp_path / "nowarm"), total_steps=2 * 128, learning_rate=1e-2))
+    assert not torch.equal(load_policy(tmp_path / "nowarm").net.actor_mean.weight, init.actor_mean.weight)
+
+
+def test_the_bc_anchor_keeps_a_fine_tune_near_its_start(tmp_path):
+    init = _random_init(tmp_path)
+    obs = torch.rand(256, 2) * 2 - 1
+    drift = {}
+    for coef in (0.0, 100.0):
+        out = tmp_path / f"anchor{coef}"
+        args = Args(
+            env_id=TARGET_ID, out=str(out), init_from=str(tmp_path / "init"), anchor_coef=coef, **SMALL
+        )
+        train(replace(args, total_steps=6 * 128, learning_rate=3e-3))
+        tuned = load_policy(out).net
+        with torch.no_grad():
+            drift[coef] = (tuned(obs)[0].mean - init(obs)[0].mean).pow(2).sum(-1).mean().item()
+    assert drift[100.0] < 0.2 * drift[0.0]
+    with pytest.raises(ConfigError, match="anchor_coef=1.0 anchors the policy to the one it starts from"):
+        Args(env_id=TARGET_ID, anchor_coef=1.0)
