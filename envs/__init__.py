@@ -2,6 +2,7 @@
 
 Ground truth (GT) scenes:
     cosmos_sim/Manipulation-GT-v0            MuJoCo arm pushing coloured blocks to a goal
+    cosmos_sim/Manipulation-Reach-GT-v0      the same scene, the grip point to above the goal (reach)
     cosmos_sim/Manipulation-Bullet-GT-v0     the same task on PyBullet's Kuka arm
     cosmos_sim/Physics-<Scenario>-GT-v0      MuJoCo rigid-body physics videos (no action)
     cosmos_sim/Driving-GT-v0                 PyBullet ego car with six cameras
@@ -44,6 +45,12 @@ def _specs() -> list[dict]:
             id="cosmos_sim/Manipulation-GT-v0",
             entry_point="cosmos_sim.envs.manipulation:ManipulationGTEnv",
             max_episode_steps=100,
+        ),
+        dict(  # the same scene, the reach task: learnable by PPO in minutes (the world-model RL loop)
+            id="cosmos_sim/Manipulation-Reach-GT-v0",
+            entry_point="cosmos_sim.envs.manipulation:ManipulationGTEnv",
+            kwargs={"task": "reach"},
+            max_episode_steps=50,
         ),
         dict(
             id="cosmos_sim/Manipulation-Bullet-GT-v0",

@@ -158,11 +158,12 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
     | `width`             | **int**                      | `64`          | image width in pixels (at least 8)           |
     | `height`            | **int**                      | `64`          | image height in pixels (at least 8)          |
     | `maps`              | **str or tuple**             | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `task`              | **str**                      | `"push"`      | "push" or "reach" (the rod tip to above the goal) |
     | `n_objects`         | **int**                      | `1`           | blocks, 1-3; the first (red) is the task object |
     | `obs_mode`          | **str**                      | `"pixels"`    | "pixels", "state" or "pixels+state"          |
     | `frame_skip`        | **int**                      | `12`          | physics steps per env step (20 Hz by default) |
     | `timestep`          | **float**                    | `1 / 240`     | PyBullet integration step (s)                |
-    | `goal_radius`       | **float**                    | `0.05`        | success radius around the goal centre, xy (m) |
+    | `goal_radius`       | **float**                    | `0.05`        | success radius around the goal centre, xy (m); reach: around the target, xyz |
     | `max_translation`   | **float**                    | `0.02`        | rod-tip move per step at an action of +-1 (m) |
     | `min_separation`    | **float**                    | `0.1`         | minimum xy distance between blocks, and to the goal (m) |
     | `min_goal_distance` | **float**                    | `0.15`        | minimum initial xy distance red block to goal (m) |
@@ -339,6 +340,10 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
         with the rod tip, pushing steps taken from the commanded tip target.
         """
         cfg = self.config
+        if cfg.task == "reach":  # commanded relative to the commanded target, as the push below
+            a = self.reach_expert_action(self._target)
+            a[6] = 0.0  # the rod has no gripper
+            return a
         target, _ = push_expert_target(
             self.ee_pos(),
             self.block_pos(0),

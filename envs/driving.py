@@ -12,6 +12,9 @@ and every car is placed with ``resetBasePositionAndOrientation``. This is exact,
 10 Hz and deterministic; PyBullet is used for the scene, collision queries
 (``getClosestPoints`` between the ego car and every other car) and rendering.
 
+A LiDAR (``lidar=True``) and an HD-map control (``hdmap=True``), off by default, use the road
+geometry and ray/line helpers of ``envs/driving_sensors.py``.
+
 The six cameras, the spaces, the reward, the episode end, the reset options and the arguments
 (``DrivingConfig`` fields) are documented on ``DrivingGTEnv``.
 """
@@ -27,6 +30,7 @@ from gymnasium import spaces
 
 from cosmos_sim.envs.base import GTConfig, resolve_config
 from cosmos_sim.envs.bullet_base import BulletCamera, BulletGTEnv, yaw_pitch_rotation
+from cosmos_sim.envs.driving_sensors import RoadGeometry, box_edges, draw_segments, lidar_directions
 
 #: Camera name -> yaw relative to the car heading (deg, + left).
 CAMERA_YAWS_DEG: dict[str, float] = {
@@ -53,6 +57,26 @@ VEHICLE_COLOURS: tuple[tuple[float, float, float], ...] = (
     (0.9, 0.2, 0.6),
     (0.2, 0.2, 0.2),
 )
+
+# Road surface geometry (metres), shared by the renderer's meshes, the LiDAR and the HD map.
+ROAD_TILE = 50.0  # road and markings are built in pieces this long
+ROAD_Z = 0.02  # road top (the grass is at z = 0)
+MARK_Z = 0.03  # lane-marking top
+MARK_HALF_WIDTH = 0.075  # painted lines are 15 cm wide
+EDGE_INSET = 0.25  # solid edge lines' centre lies this far inside the road edge
+DASH, DASH_PERIOD = 3.0, 10.0  # dashed lane dividers: 3 m of paint every 10 m
+GRASS_HALF_WIDTH, GRASS_MARGIN = 60.0, 50.0  # grass to |y| = 60 m, 50 m past both road ends
+LIDAR_BATCH = 16384  # PyBullet's most rays per rayTestBatch call
+
+#: HD-map colours (RGB) of ``DrivingGTEnv.hdmap``: road boundaries, solid edge lines, dashed lane
+#: dividers, the other cars' 3D boxes (their front face in its own colour, so heading shows).
+HDMAP_COLOURS: dict[str, tuple[int, int, int]] = {
+    "road_boundary": (255, 60, 60),
+    "edge_line": (255, 255, 255),
+    "lane_divider": (255, 210, 0),
+    "vehicle": (0, 200, 255),
+    "vehicle_front": (0, 255, 90),
+}
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,20 @@ class DrivingConfig(GTConfig):
     """Reward subtracted on collision or leaving the road."""
     expert_cruise_speed: float = 12.0
     """Speed the scripted expert drives at on a free lane (m/s)."""
+    lidar: bool = False
+    """Cast a LiDAR sweep from the ego car's roof after every reset and step into ``info["lidar"]``."""
+    lidar_rings: int = 32
+    """LiDAR rings (vertical channels), evenly spaced over ``lidar_elevation_deg``."""
+    lidar_columns: int = 360
+    """Rays per ring per sweep: horizontal resolution 360 / lidar_columns deg; one sweep per env step."""
+    lidar_elevation_deg: tuple[float, float] = (-25.0, 5.0)
+    """Elevation of the lowest and the highest ring (deg, + up)."""
+    lidar_range: float = 80.0
+    """Maximum range (m); nothing closer along a ray is no return."""
+    lidar_height: float = 1.9
+    """LiDAR height above the road (m), above the ego car's centre; must clear the roof (car height)."""
+    hdmap: bool = False
+    """Put an ``hdmap`` control map per camera in ``info["maps"]``: lane lines and the other cars' boxes."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -113,6 +151,24 @@ class DrivingConfig(GTConfig):
             raise ValueError(f"num_vehicles={self.num_vehicles} out of range; use 0..{len(VEHICLE_COLOURS)}")
         if self.num_lanes < 1:
             raise ValueError(f"num_lanes={self.num_lanes}; use at least 1")
+        if self.lidar_rings < 1 or self.lidar_columns < 1:
+            raise ValueError(
+                f"lidar_rings={self.lidar_rings} and lidar_columns={self.lidar_columns} must both be >= 1 "
+                "(e.g. 32 and 360)"
+            )
+        lo, hi = self.lidar_elevation_deg
+        if not -90.0 < lo <= hi < 90.0:
+            raise ValueError(
+                f"lidar_elevation_deg={self.lidar_elevation_deg} must be (lowest, highest) with "
+                "-90 < lowest <= highest < 90 degrees, e.g. (-25.0, 5.0)"
+            )
+        if self.lidar_range <= 0:
+            raise ValueError(f"lidar_range={self.lidar_range} must be > 0 metres, e.g. 80.0")
+        if self.lidar_height <= self.car_size[2]:
+            raise ValueError(
+                f"lidar_height={self.lidar_height} m is not above the car's roof ({self.car_size[2]} m, "
+                "car_size[2]); mount the LiDAR higher, e.g. lidar_height=1.9"
+            )
 
 
 def _idm_accel(
@@ -153,6 +209,13 @@ class DrivingGTEnv(BulletGTEnv):
     ``grass``, ``buildings``, ``trees``). ``expert_action()`` is lane keeping (pure pursuit on
     the nearest lane centre) with IDM car following.
 
+    Two sensors for Transfer-style controls, off by default (no cost when off): ``lidar=True``
+    casts a spinning LiDAR sweep from the ego car's roof (``lidar_rings`` x ``lidar_columns`` rays
+    over ``lidar_elevation_deg``, range ``lidar_range``, one sweep per env step, PyBullet
+    ``rayTestBatch`` against collision shapes plus the analytic road surface; ``lidar_scan()``);
+    ``hdmap=True`` adds an ``hdmap`` control map per camera (road boundaries, edge lines, dashed
+    lane dividers and the other cars' 3D boxes projected as lines, ``HDMAP_COLOURS``; ``hdmap()``).
+
     ## Action Space
     The action space is a `Box(-1, 1, (2,), float32)` (``action_layout``):
 
@@ -183,7 +246,10 @@ class DrivingGTEnv(BulletGTEnv):
     leaving the road. ``info`` after ``reset`` and every ``step``: ``collision``, ``off_road``
     (bools), ``objects`` (pose and linear velocity of every car), after a step ``progress`` too,
     and, when ``maps`` is not empty, ``cameras`` (intrinsics, world-to-camera extrinsics) and
-    ``maps`` (per camera).
+    ``maps`` (per camera); with ``hdmap`` on, ``maps[cam]["hdmap"]`` (HxWx3 uint8) and
+    ``cameras`` always; with ``lidar`` on, ``lidar``: ``ranges`` (rings x columns float32 m, 0 =
+    no return), ``points`` (rings x columns x 3 float32, world frame, NaN = no return),
+    ``labels`` (segmentation ids hit, 0 = no return) and ``pose`` (4x4 LiDAR-to-world).
 
     ## Starting State
     Drawn from the reset seed: the ego car at x = 0 on the centre of a uniformly drawn lane,
@@ -246,6 +312,13 @@ class DrivingGTEnv(BulletGTEnv):
     | `lane_penalty`        | **float**          | `0.1`              | weight of the squared normalised lane offset in the reward |
     | `crash_penalty`       | **float**          | `10.0`             | reward subtracted on collision or leaving the road |
     | `expert_cruise_speed` | **float**          | `12.0`             | speed the scripted expert drives at on a free lane (m/s) |
+    | `lidar`               | **bool**           | `False`            | LiDAR sweep into ``info["lidar"]`` every reset and step |
+    | `lidar_rings`         | **int**            | `32`               | LiDAR rings (vertical channels)                 |
+    | `lidar_columns`       | **int**            | `360`              | rays per ring per sweep (360 / columns deg apart); one sweep per step |
+    | `lidar_elevation_deg` | **tuple**          | `(-25.0, 5.0)`     | lowest and highest ring elevation (deg, + up)   |
+    | `lidar_range`         | **float**          | `80.0`             | maximum range (m); farther is no return         |
+    | `lidar_height`        | **float**          | `1.9`              | LiDAR height above the road (m), above the roof |
+    | `hdmap`               | **bool**           | `False`            | ``hdmap`` control map per camera in ``info["maps"]`` |
 
     ## Version History
     * v0: Initial version.
@@ -269,6 +342,26 @@ class DrivingGTEnv(BulletGTEnv):
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.lane_centres = (np.arange(config.num_lanes) - (config.num_lanes - 1) / 2) * config.lane_width
         self.road_half_width = config.num_lanes * config.lane_width / 2
+        self.lane_dividers = self.lane_centres[:-1] + config.lane_width / 2  # y of the dashed lines
+        # the road's x extent: whole tiles from road_start on, the last one reaching past road_end
+        n_tiles = len(np.arange(config.road_start, config.road_end, ROAD_TILE))
+        self.road = RoadGeometry(
+            x_range=(config.road_start, config.road_start + n_tiles * ROAD_TILE),
+            half_width=self.road_half_width,
+            dividers=tuple(float(y) for y in self.lane_dividers),
+            edge_inset=EDGE_INSET,
+            mark_half_width=MARK_HALF_WIDTH,
+            dash=DASH,
+            dash_period=DASH_PERIOD,
+            road_z=ROAD_Z,
+            mark_z=MARK_Z,
+            grass=(config.road_start - GRASS_MARGIN, config.road_end + GRASS_MARGIN, GRASS_HALF_WIDTH),
+        )
+        self._lidar_dirs = (
+            lidar_directions(config.lidar_rings, config.lidar_columns, config.lidar_elevation_deg)
+            if config.lidar
+            else None
+        )
         # kinematic state: ego [x, y, yaw, speed]; other cars per row [x, lane, speed, desired speed]
         self._ego = np.zeros(4)
         self._cars = np.zeros((self.config.num_vehicles, 4))
@@ -334,28 +427,33 @@ class DrivingGTEnv(BulletGTEnv):
         """Grass, road tiles, lane markings and roadside buildings/trees (positions seeded)."""
         cfg, c = self.config, self.client
         # grass beside the road only (no overdraw under the road)
-        start, end, w, far = cfg.road_start, cfg.road_end, self.road_half_width, 60.0
+        start, end, w, far, m = (
+            cfg.road_start,
+            cfg.road_end,
+            self.road_half_width,
+            GRASS_HALF_WIDTH,
+            GRASS_MARGIN,
+        )
         grass = self._flat_rects(
             [
                 (start, w, end, far),
                 (start, -far, end, -w),
-                (start - 50, -far, start, far),
-                (end, -far, end + 50, far),
+                (start - m, -far, start, far),
+                (end, -far, end + m, far),
             ],
             (0.35, 0.6, 0.25, 1),
         )
         self._add_instance("grass", c.createMultiBody(0, -1, grass, basePosition=[0, 0, 0]))
-        tile = 50.0  # road and markings in 50 m pieces, so each mesh stays small
-        dash, period = 3.0, 10.0
+        tile, hw = ROAD_TILE, MARK_HALF_WIDTH  # road and markings in pieces, so each mesh stays small
         for x0 in np.arange(cfg.road_start, cfg.road_end, tile):
             road = self._flat_rects([(0.0, -w, tile, w)], (0.32, 0.32, 0.34, 1))
-            self._add_instance("road", c.createMultiBody(0, -1, road, basePosition=[x0, 0, 0.02]))
+            self._add_instance("road", c.createMultiBody(0, -1, road, basePosition=[x0, 0, ROAD_Z]))
             # edge lines (solid) and lane dividers (dashed), 15 cm wide, one body per tile
-            rects = [(0.0, s * (w - 0.25) - 0.075, tile, s * (w - 0.25) + 0.075) for s in (-1, 1)]
-            for y in self.lane_centres[:-1] + cfg.lane_width / 2:
-                rects += [(xd, y - 0.075, xd + dash, y + 0.075) for xd in np.arange(0, tile, period)]
+            rects = [(0.0, s * (w - EDGE_INSET) - hw, tile, s * (w - EDGE_INSET) + hw) for s in (-1, 1)]
+            for y in self.lane_dividers:
+                rects += [(xd, y - hw, xd + DASH, y + hw) for xd in np.arange(0, tile, DASH_PERIOD)]
             marks = self._flat_rects(rects, (0.97, 0.97, 0.97, 1))
-            self._add_instance("lane_markings", c.createMultiBody(0, -1, marks, basePosition=[x0, 0, 0.03]))
+            self._add_instance("lane_markings", c.createMultiBody(0, -1, marks, basePosition=[x0, 0, MARK_Z]))
         # roadside: alternate buildings and trees on both sides at seeded distances
         for side in (-1, 1):
             x = cfg.road_start + rng.uniform(0, 10)
@@ -496,7 +594,15 @@ class DrivingGTEnv(BulletGTEnv):
 
     def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
         extra = {"collision": False, "off_road": False, **extra}
-        return super()._info(extra)
+        info = super()._info(extra)
+        if self.config.hdmap:
+            info.setdefault("cameras", {c: self.camera_params(c).as_dict() for c in self.cameras})
+            maps = info.setdefault("maps", {c: {} for c in self.cameras})
+            for c in self.cameras:
+                maps[c]["hdmap"] = self.hdmap(c)
+        if self.config.lidar:
+            info["lidar"] = self.lidar_scan()
+        return info
 
     def render(self):
         if self.render_mode is None:
@@ -523,6 +629,81 @@ class DrivingGTEnv(BulletGTEnv):
             _, _, yaw, v = self._ego
             return np.array([v * np.cos(yaw), v * np.sin(yaw), 0.0])
         return np.array([self._cars[int(name.split("_")[1]), 2], 0.0, 0.0])
+
+    # ---- LiDAR and HD map --------------------------------------------------------------------
+    def lidar_pose(self) -> np.ndarray:
+        """4x4 LiDAR-to-world transform now: the sensor ``lidar_height`` above the ego car's centre,
+        x along its heading, y to its left, z up."""
+        x, y, yaw, _ = self._ego
+        pose = np.eye(4)
+        pose[:2, :2] = [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]]
+        pose[:3, 3] = (x, y, self.config.lidar_height)
+        return pose
+
+    def lidar_scan(self) -> dict[str, np.ndarray]:
+        """One LiDAR sweep at the current state (what ``info["lidar"]`` holds when ``lidar`` is on).
+
+        Rays (``lidar_directions``: row 0 the highest ring, the front in the middle column) are cast
+        with PyBullet's ``rayTestBatch`` against the bodies' collision shapes (cars and buildings are
+        their boxes, a tree its trunk-and-canopy box) and met analytically with the ground (the road
+        top, its painted lines and the grass, which have no collision shape). Rays that meet the ego
+        car's own body, or nothing within ``lidar_range``, give no return.
+
+        Returns: ``ranges`` (rings, columns) float32 metres from the sensor, 0 = no return;
+        ``points`` (rings, columns, 3) float32 world coordinates, NaN = no return; ``labels``
+        (rings, columns) int32 segmentation ids of what each ray hit (``segmentation_labels``, 0 =
+        no return); ``pose`` 4x4 LiDAR-to-world (``lidar_pose``).
+        """
+        cfg = self.config
+        if self._lidar_dirs is None:
+            self._lidar_dirs = lidar_directions(cfg.lidar_rings, cfg.lidar_columns, cfg.lidar_elevation_deg)
+        pose = self.lidar_pose()
+        shape = self._lidar_dirs.shape[:2]
+        dirs = self._lidar_dirs.reshape(-1, 3) @ pose[:3, :3].T
+        origin = pose[:3, 3]
+        ends = (origin + dirs * cfg.lidar_range).tolist()
+        hits: list = []
+        for i in range(0, len(ends), LIDAR_BATCH):
+            part = ends[i : i + LIDAR_BATCH]
+            hits += self.client.rayTestBatch([origin.tolist()] * len(part), part, numThreads=1)
+        uid = np.array([h[0] for h in hits], dtype=np.int64)
+        t_body = np.where(uid >= 0, np.array([h[2] for h in hits]) * cfg.lidar_range, np.inf)
+        t_ground, surface = self.road.ground_hits(origin, dirs)
+        dist = np.minimum(t_body, t_ground)
+        ground = t_ground <= t_body
+        ok = np.isfinite(dist) & (dist <= cfg.lidar_range) & ~(~ground & (uid == self._ego_uid))
+        ids = {n: i for i, n in self.segmentation_labels.items()}
+        surface_ids = np.array([ids["grass"], ids["road"], ids["lane_markings"]], dtype=np.int32)
+        body_ids = self._uid_instance[np.clip(uid, 0, len(self._uid_instance) - 1)]
+        labels = np.where(ground, surface_ids[surface], body_ids)
+        return {
+            "ranges": np.where(ok, dist, 0.0).astype(np.float32).reshape(shape),
+            "points": np.where(ok[:, None], origin + dirs * np.where(ok, dist, 0.0)[:, None], np.nan)
+            .astype(np.float32)
+            .reshape(*shape, 3),
+            "labels": np.where(ok, labels, 0).astype(np.int32).reshape(shape),
+            "pose": pose,
+        }
+
+    def hdmap(self, camera: str | None = None) -> np.ndarray:
+        """The HD-map control of ``camera`` now: HxWx3 uint8, black where nothing is drawn, with the
+        road boundaries, solid edge lines and dashed lane dividers within ``camera_far`` of the ego
+        car and the other cars' 3D boxes (``car_size``; front face in its own colour) projected as
+        1-pixel lines in ``HDMAP_COLOURS``, without occlusion (what ``info["maps"][cam]["hdmap"]``
+        holds when ``hdmap`` is on)."""
+        cfg = self.config
+        camera = camera or self.cameras[0]
+        params = self.camera_params(camera)
+        k, e, near = params.intrinsics, params.extrinsics, self._camera_specs[camera].near
+        image = np.zeros((self.height, self.width, 3), np.uint8)
+        x = float(self._ego[0])
+        for kind, segments in self.road.line_segments(x - cfg.camera_far, x + cfg.camera_far).items():
+            draw_segments(image, segments, k, e, HDMAP_COLOURS[kind], near=near)
+        for cx, lane, _, _ in self._cars:
+            edges, front = box_edges([cx, self.lane_centres[int(lane)], 0.0], 0.0, cfg.car_size)
+            draw_segments(image, edges[~front], k, e, HDMAP_COLOURS["vehicle"], near=near)
+            draw_segments(image, edges[front], k, e, HDMAP_COLOURS["vehicle_front"], near=near)
+        return image
 
     # ---- expert ------------------------------------------------------------------------------
     def expert_action(self) -> np.ndarray:

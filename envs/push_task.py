@@ -26,6 +26,7 @@ from gymnasium import spaces
 from cosmos_sim.envs.base import GTConfig
 
 OBS_MODES = ("pixels", "state", "pixels+state")
+TASKS = ("push", "reach")
 ACTION_LAYOUT: tuple[str, ...] = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
 # Scene geometry (metres). The table top is the z reference of the workspace.
@@ -33,6 +34,8 @@ TABLE_Z = 0.4
 BLOCK_HALF = 0.035
 # Height the expert flies at: clear of the blocks' tops.
 Z_SAFE = TABLE_Z + 2 * BLOCK_HALF + 0.04
+# Reach task: the end effector's target hovers this far above the goal disc's centre.
+REACH_HEIGHT = 0.08
 
 BLOCK_COLOURS: tuple[tuple[str, tuple[float, float, float]], ...] = (
     ("red", (0.9, 0.1, 0.1)),
@@ -46,6 +49,9 @@ class PushTaskConfig(GTConfig):
     """Settings of the push task that every engine shares (engine configs subclass this), after
     ``GTConfig``'s image size and control maps."""
 
+    task: str = "push"
+    """"push" (the red block into the goal disc) or "reach" (the end effector to a point ``REACH_HEIGHT``
+    above the goal disc; the blocks are obstacles): a task PPO learns in minutes on this CPU."""
     n_objects: int = 1
     """Number of blocks, 1-3; the first (red) is the task object, the others are distractors."""
     obs_mode: str = "pixels"
@@ -55,7 +61,8 @@ class PushTaskConfig(GTConfig):
     timestep: float = 0.005
     """Physics integration step in seconds."""
     goal_radius: float = 0.05
-    """Success when the red block centre is within this xy distance of the goal centre (m)."""
+    """Success when the red block centre is within this xy distance of the goal centre (m); reach: when
+    the end effector is within this distance (xyz) of its target."""
     max_translation: float = 0.02
     """End-effector translation per step at |action| = 1 (m)."""
     min_separation: float = 0.1
@@ -71,6 +78,8 @@ class PushTaskConfig(GTConfig):
             raise ValueError(f"n_objects={self.n_objects}; choose 1 to {len(BLOCK_COLOURS)}")
         if self.obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode {self.obs_mode!r} unknown; choose one of {OBS_MODES}")
+        if self.task not in TASKS:
+            raise ValueError(f"task {self.task!r} unknown; choose one of {TASKS}")
         if self.frame_skip < 1 or self.timestep <= 0:
             raise ValueError(
                 f"frame_skip ({self.frame_skip}) must be >= 1 and timestep ({self.timestep}) > 0"
@@ -167,11 +176,14 @@ class PushTaskEnv:
     "state" float32 (layout in ``state_layout``: end effector xyz, its yaw, the gripper opening,
     goal xyz, then each block's xyz), or "pixels+state" Dict of both.
 
-    Reward: ``-(|end effector - red block| + |red block - goal|)`` in metres (xyz, goal raised to
+    Reward (push): ``-(|end effector - red block| + |red block - goal|)`` in metres (xyz, goal raised to
     the block centre height), plus ``success_bonus`` when the red block's centre is within
-    ``goal_radius`` of the goal centre (xy), which also ends the episode. ``info`` carries
-    ``is_success``, ``block_goal_distance`` (m, xy) and ``ee_pos`` (3,) besides the engine's
-    ``objects`` / ``cameras`` / ``maps``, after ``reset`` too.
+    ``goal_radius`` of the goal centre (xy), which also ends the episode. Reward (reach):
+    ``-|end effector - target|`` (the target ``REACH_HEIGHT`` above the goal centre), plus
+    ``success_bonus`` when the distance is at most ``goal_radius`` (which ends the episode). ``info``
+    carries ``is_success``, ``block_goal_distance`` (m, xy), ``target_distance`` (m: reach's distance, or
+    push's block-goal xy distance) and ``ee_pos`` (3,) besides the engine's ``objects`` / ``cameras`` /
+    ``maps``, after ``reset`` too.
 
     The env sets ``self.config`` (a ``PushTaskConfig``), calls ``_init_task()`` in its
     ``__init__`` and implements ``ee_pos()``, ``block_pos(index)`` and ``rgb()``; it may override
@@ -235,17 +247,40 @@ class PushTaskEnv:
             np.float32
         )
 
+    def reach_target(self) -> np.ndarray:
+        """The reach task's target: ``REACH_HEIGHT`` above the goal disc's centre."""
+        return self._goal + [0.0, 0.0, REACH_HEIGHT]
+
     def _reward(self) -> tuple[float, bool, dict[str, Any]]:
         ee, block = self.ee_pos(), self.block_pos(0)
         block_goal = float(np.linalg.norm(block[:2] - self._goal[:2]))
-        success = block_goal <= self.config.goal_radius
-        reward = -(np.linalg.norm(ee - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
+        if self.config.task == "reach":
+            distance = float(np.linalg.norm(ee - self.reach_target()))
+            reward = -distance
+        else:
+            distance = block_goal
+            reward = -(np.linalg.norm(ee - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
+        success = distance <= self.config.goal_radius
         reward += self.config.success_bonus * success
         return (
             float(reward),
             success,
-            {"is_success": success, "block_goal_distance": block_goal, "ee_pos": ee},
+            {
+                "is_success": success,
+                "block_goal_distance": block_goal,
+                "target_distance": distance,
+                "ee_pos": ee,
+            },
         )
+
+    def reach_expert_action(self, ee: np.ndarray) -> np.ndarray:
+        """The reach task's expert from privileged state: straight for the target, rising first when low
+        (clear of the blocks), gripper closed, orientation held."""
+        target = self.reach_target()
+        if ee[2] < Z_SAFE - 0.01 and np.linalg.norm(ee[:2] - target[:2]) > self.config.goal_radius:
+            target = np.array([ee[0], ee[1], Z_SAFE])
+        move = np.clip((target - ee) / self.config.max_translation, -1.0, 1.0)
+        return np.array([*move, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
 
     def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
         if "is_success" not in extra:  # reset: report the same keys as step

@@ -47,7 +47,11 @@ SUCCESS_THRESHOLD = 0.5
 #: The registered id that runs a bundle of any single-view env.
 GENERIC_ID = "cosmos_sim/WFM-v0"
 #: GT envs whose bundles ``cosmos_sim/Manipulation-WFM-v0`` runs (the same push task and action layout).
-MANIPULATION_ENV_IDS = ("cosmos_sim/Manipulation-GT-v0", "cosmos_sim/Manipulation-Bullet-GT-v0")
+MANIPULATION_ENV_IDS = (
+    "cosmos_sim/Manipulation-GT-v0",
+    "cosmos_sim/Manipulation-Reach-GT-v0",
+    "cosmos_sim/Manipulation-Bullet-GT-v0",
+)
 #: Reset options of the single-view envs (``_Rollouts.context_frames``).
 RESET_OPTIONS = ("frames", "episode")
 

@@ -78,7 +78,10 @@ def test_an_unknown_option_is_refused_naming_it_and_the_valid_ones(env_id):
 def test_config_holds_the_registered_defaults_and_reflects_overrides(env_id):
     env = gym.make(env_id)
     cls = type(env.unwrapped)
-    assert env.unwrapped.config == cls.config_class()  # the id's defaults are the config class's
+    fields = {f.name for f in dataclasses.fields(cls.config_class)}
+    id_kwargs = {k: v for k, v in gym.spec(env_id).kwargs.items() if k in fields}  # e.g. the reach id's task
+    # the id's defaults are the config class's, with the id's own kwargs
+    assert env.unwrapped.config == cls.config_class(**id_kwargs)
     env.close()
     env = gym.make(env_id, width=40, height=24, maps="depth")
     cfg = env.unwrapped.config

@@ -248,3 +248,31 @@ def test_expert_success_rate_over_50_seeds(n_objects):
     # Measured on seeds 0-49: 49/50 with one block, 48/50 with three (98 % / 96 %).
     env = gym.make(ENV_ID, obs_mode="state", n_objects=n_objects)
     assert sum(_run_expert(env, seed) for seed in range(50)) >= 40
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [
+        ("cosmos_sim/Manipulation-Reach-GT-v0", {}),
+        ("cosmos_sim/Manipulation-Bullet-GT-v0", {"task": "reach"}),
+    ],
+)
+def test_reach_task_rewards_the_distance_to_the_point_above_the_goal(env_id, kwargs):
+    from cosmos_sim.envs.push_task import REACH_HEIGHT
+
+    env = gym.make(env_id, obs_mode="state", **kwargs)
+    obs, info = env.reset(seed=100000)
+    u = env.unwrapped
+    target = u.goal_pos() + [0, 0, REACH_HEIGHT]
+    obs, r, term, _, info = env.step(np.zeros(7, np.float32))
+    d = np.linalg.norm(u.ee_pos() - target)
+    assert r == pytest.approx(-d, abs=1e-6) and info["target_distance"] == pytest.approx(d) and not term
+    steps = 0
+    while not term and steps < 40:  # the scripted expert gets there, and the episode ends with the bonus
+        obs, r, term, _, info = env.step(u.expert_action())
+        steps += 1
+    assert term and info["is_success"] and info["target_distance"] <= u.config.goal_radius
+    assert r == pytest.approx(1.0 - info["target_distance"], abs=1e-6) and steps < 30
+    with pytest.raises(ValueError, match="task 'lift' unknown"):
+        gym.make(env_id, task="lift")
+    env.close()
