@@ -1,4 +1,4 @@
-"""Scripted policies used for datasets and baselines: random actions and privileged experts.
+"""Policies that record datasets: random actions, privileged experts and trained policy directories.
 
 A GT env that has an expert implements ``expert_action() -> np.ndarray``: an action in its
 action space computed from the simulator's privileged state (object poses, goal). The
@@ -70,12 +70,35 @@ class NoisyExpertPolicy:
         return np.clip(a, -1, 1).astype(np.float32)
 
 
-POLICIES = ("random", "expert", "noisy-expert")
+class LearnedPolicy:
+    """A trained policy directory (``train-policy``, ``train-loop``): samples of its Gaussian, seeded per
+    episode (exploration: how the world-model loop collects real data), or its mean (``deterministic``)."""
+
+    def __init__(self, directory: str, action_space: gym.Space, seed: int | None = None, deterministic=False):
+        import torch
+
+        from cosmos_sim.policies.networks import load_policy
+
+        self.net = load_policy(directory, "cpu").net
+        self.action_space, self.deterministic = action_space, bool(deterministic)
+        self.generator = torch.Generator().manual_seed(int(seed or 0))
+
+    def __call__(self, obs: Any, env: gym.Env) -> np.ndarray:
+        a = self.net.act(np.asarray(obs)[None], self.action_space, self.deterministic, self.generator)
+        return a[0].astype(self.action_space.dtype)
+
+
+POLICIES = ("random", "expert", "noisy-expert", "a policy directory")
 
 
 def make_policy(name: str, env: gym.Env, seed: int | None = None, **options) -> Policy:
-    """``"random"``, ``"expert"`` or ``"noisy-expert"`` (one per episode: ``seed`` draws its noise; ``options``:
-    its ``max_noise`` and ``max_random``); a clear error when the env has no expert."""
+    """``"random"``, ``"expert"``, ``"noisy-expert"`` (one per episode: ``seed`` draws its noise; ``options``:
+    its ``max_noise`` and ``max_random``) or the path of a policy directory (``options``: ``deterministic``);
+    a clear error when the env has no expert."""
+    from pathlib import Path
+
+    if Path(name).is_dir():
+        return LearnedPolicy(name, env.action_space, seed, **options)
     if options and name != "noisy-expert":
         raise ConfigError(f"policy {name!r} takes no options, got {sorted(options)}")
     if name == "random":

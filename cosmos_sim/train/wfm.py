@@ -36,6 +36,7 @@ bf16 autocast on CUDA and on CPUs with AMX/AVX512-BF16, where it is 2-3x faster 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -88,7 +89,8 @@ class Args:
     """Where the encoded latents are cached (default OUT/cache)."""
     init_from: str = ""
     """Start a new run from the dynamics + head weights of this bundle (e.g. one trained on an earlier
-    checkpoint of the same tokenizer run); ignored when resuming."""
+    checkpoint of the same tokenizer run): its architecture and latent normalisation, whatever the shape
+    flags say; ignored when resuming."""
     lora_rank: int = 0
     """Post-train with LoRA adapters of this rank (peft) on the --init-from bundle's dynamics, the base frozen:
     OUT/best and OUT/last are then adapter directories (``world_models/lora.py``); 0 = train all weights."""
@@ -352,7 +354,11 @@ def train(args: Args) -> dict[str, float]:
     stats = latent_stats(data) if family.continuous else None
     if init is not None and family.continuous and init.config.latent_mean:
         stats = (list(init.config.latent_mean), list(init.config.latent_std))  # what its weights expect
-    wm = build_model(args, tokenizer, tokenizer_dir, stats, env_info).to(device)
+    wm = build_model(args, tokenizer, tokenizer_dir, stats, env_info)
+    if init is not None:  # its architecture, whatever --dim/--depth/... say
+        shape = {"dynamics": init.config.dynamics, "head": init.config.head}
+        wm = WorldModel(dataclasses.replace(wm.config, **shape), tokenizer)
+    wm = wm.to(device)
     held = (
         held_out_episodes(tuple(args.val_data), args.eval_episodes, args.rollout_steps, wm.config.views)
         if args.val_data

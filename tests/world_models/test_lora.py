@@ -148,3 +148,32 @@ def test_the_env_steps_base_plus_adapter(tmp_path):
     assert frames["base"].shape == frames["adapted"].shape and not np.array_equal(
         frames["base"], frames["adapted"]
     )
+
+
+def test_merge_adapter_command_writes_a_standalone_bundle(tmp_path):
+    from cosmos_sim.cli import main
+
+    base_dir = tmp_path / "base"
+    _trained_like().save_pretrained(base_dir)
+    wm = WorldModel.from_pretrained(base_dir, device="cpu")
+    add_lora(wm, LoraSpec(rank=2))
+    _perturb_adapters(wm)
+    save_adapter(wm, tmp_path / "ad", base_dir)
+    rc = main(
+        [
+            "merge-adapter",
+            "--base",
+            str(base_dir),
+            "--adapter",
+            str(tmp_path / "ad"),
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
+    assert rc == 0
+    merged = WorldModel.from_pretrained(tmp_path / "m", device="cpu")
+    x = _inputs(wm)
+    assert torch.allclose(merged.dynamics(*x), wm.dynamics(*x), atol=0.05)  # bf16 weights
+    assert not torch.allclose(
+        merged.dynamics(*x), WorldModel.from_pretrained(base_dir, device="cpu").dynamics(*x), atol=0.05
+    )

@@ -1,0 +1,251 @@
+r"""The world-model RL loop (DIAMOND / IRIS style), one readable file: ``cosmos-sim train-loop``.
+
+    cosmos-sim train-loop --env cosmos_sim/Manipulation-Reach-GT-v0 --wfm manip-dit-nano --out runs/loop
+
+Every iteration:
+
+1. **Collect** ``real_episodes`` episodes in the GT env with the current policy (its Gaussian's samples,
+   seeded; a random policy before there is one, or ``--policy-init``), recorded with ``cosmos-sim
+   generate`` into ``OUT/data/iter_NN.zarr``. These are the only real env steps the loop spends.
+2. **World model**: fine-tune the previous iteration's world model (``--wfm`` at the start) and its
+   reward/termination head on every real episode so far, for ``wfm_steps`` steps (``train-wfm
+   --init-from``): the head learns the current policy's outcomes as they arrive.
+3. **Policy**: PPO inside the world model (``cosmos_sim/WFM-v0`` on the new bundle, batched, episodes
+   cut at ``horizon`` imagined steps) for ``imagination_steps`` steps, continuing the same PPO run
+   (``OUT/policy``) from iteration to iteration; the reward is the model's reward head.
+4. **Evaluate** in the GT env on held-out seeds (>= 100000) with the policy's mean action: the GT
+   success rate, beside the success the policy saw inside the model during its last PPO updates (the
+   reward head's belief: calibration) and the collecting policy's success on the real episodes.
+
+``OUT/metrics.jsonl`` has one row per iteration (real steps so far, GT success, believed success, times);
+``OUT/loop_state.json`` says which iterations are done, so the same command resumes after the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cosmos_sim.errors import ConfigError
+from cosmos_sim.train.common import lock_out_dir, releases_out_dir_locks
+from cosmos_sim.world_models.wfm import set_torch_threads
+
+
+@dataclass
+class Args:
+    """Command-line arguments of ``cosmos-sim train-loop``."""
+
+    env_id: str = "cosmos_sim/Manipulation-Reach-GT-v0"
+    """The real (GT) env the policy is for: any registered id that renders 64x64 rgb_array frames."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Keyword arguments of the GT env (JSON)."""
+    wfm: str = "manip-dit-nano"
+    """World model the loop starts from (a shipped name or a bundle of the same frame size)."""
+    policy_init: str = ""
+    """Policy directory to start from (e.g. behaviour cloning); empty: random actions collect first."""
+    out: str = "runs/loop"
+    """Run directory: data/, wfm/iter_NN/, policy/, metrics.jsonl, loop_state.json."""
+    iterations: int = 6
+    """Collect -> world model -> policy -> evaluate rounds."""
+    real_episodes: int = 16
+    """GT episodes collected per iteration (the real-step budget is this x episode length x iterations)."""
+    wfm_steps: int = 400
+    """World-model fine-tuning steps per iteration."""
+    wfm_lr: float = 2e-4
+    """Peak learning rate of the world-model fine-tunes."""
+    imagination_steps: int = 8192
+    """PPO env steps inside the world model per iteration."""
+    horizon: int = 32
+    """Imagined episode length inside the world model (episodes end earlier when the head says done)."""
+    num_envs: int = 16
+    """Parallel imagined episodes (the world model steps them as one batch)."""
+    num_steps: int = 32
+    """Steps per env per PPO rollout."""
+    ppo_lr: float = 3e-4
+    """PPO learning rate."""
+    anchor_coef: float = 0.0
+    """PPO's BC anchor to --policy-init (ppo.Args.anchor_coef); 0 = off."""
+    value_warmup: int = 0
+    """PPO updates at the start in which only the value head learns (ppo.Args.value_warmup)."""
+    eval_episodes: int = 16
+    """Held-out GT episodes per evaluation (seeds 100000..)."""
+    seed: int = 0
+    """Seed of the collection (episode seeds seed*100 + ...), the world model and PPO."""
+    threads: int = 1
+    """torch CPU threads of this process."""
+    device: str = "auto"
+    """Torch device of the world model and PPO: "auto" (CUDA if available), "cpu" or "cuda"."""
+    progress: bool = True
+    """Show progress bars of the parts."""
+
+    def __post_init__(self):
+        for name in ("iterations", "real_episodes", "wfm_steps", "imagination_steps", "horizon"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.num_envs * self.num_steps > self.imagination_steps:
+            raise ConfigError(
+                f"--imagination-steps {self.imagination_steps} is less than one PPO rollout "
+                f"(--num-envs {self.num_envs} x --num-steps {self.num_steps}); raise it"
+            )
+
+
+def collect(args: Args, policy: str, store: Path, iteration: int) -> dict[str, float]:
+    """Record ``real_episodes`` GT episodes with ``policy`` ("random" or a policy directory)."""
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.data.store import TrajectoryStore
+
+    generate(
+        GenerateConfig(
+            env_id=args.env_id,
+            episodes=args.real_episodes,
+            out=str(store),
+            policy=policy,
+            seed=args.seed * 1000 + iteration * args.real_episodes,  # training seeds (held-out: >= 100000)
+            resolution=(64, 64),
+            env_kwargs=dict(args.env_kwargs),
+            progress=False,
+        )
+    )
+    s = TrajectoryStore.open(store)
+    ends = s.episode_ends - 1
+    success = s.read("is_success", 0, s.n_steps)[ends] if "is_success" in s.keys() else np.zeros(len(ends))
+    return {"real_steps": int(s.n_steps - s.n_episodes), "collect_success": float(np.mean(success))}
+
+
+def fit_world_model(args: Args, stores: list[str], init: str, out: Path) -> Path:
+    """Fine-tune ``init`` on ``stores`` (all real data so far); returns the new bundle (``out/best``)."""
+    from cosmos_sim.train import wfm as train_wfm
+    from cosmos_sim.world_models.wfm import WorldModel
+
+    base = WorldModel.from_pretrained(init, device="cpu")
+    d = base.config.dynamics
+    train_wfm.train(
+        train_wfm.Args(
+            data=tuple(stores),
+            tokenizer=str(base.tokenizer_source),
+            family=base.config.family,
+            init_from=str(WorldModel.resolve_pretrained(init)),
+            out=str(out),
+            cache_dir=str(out.parent / "cache"),
+            context_frames=d.context_frames,
+            dim=d.dim,
+            depth=d.depth,
+            heads=d.heads,
+            mlp_ratio=d.mlp_ratio,
+            **({"context_mode": d.context_mode, "patch": d.patch[0]} if hasattr(d, "patch") else {}),
+            sampler_steps=base.config.sampler_steps,
+            steps=args.wfm_steps,
+            lr=args.wfm_lr,
+            warmup=min(50, args.wfm_steps // 4 + 1),
+            eval_every=args.wfm_steps,
+            threads=args.threads,
+            device=args.device,
+            seed=args.seed,
+            progress=args.progress,
+            extra={"command": "cosmos-sim train-loop"},
+        )
+    )
+    return out / "best"
+
+
+def train_policy(args: Args, bundle: Path, out: Path, total_steps: int) -> dict[str, float]:
+    """Continue the loop's PPO run inside ``bundle`` up to ``total_steps`` imagined steps; the success rate
+    the policy met inside the model in the last quarter of this iteration's updates."""
+    from cosmos_sim.policies import ppo
+
+    result = ppo.train(
+        ppo.Args(
+            env_id="cosmos_sim/WFM-v0",
+            env_kwargs=json.dumps(
+                {"checkpoint": str(bundle), "max_episode_steps": args.horizon, "device": args.device}
+            ),
+            out=str(out),
+            init_from=args.policy_init if not (out / ppo.TRAIN_STATE).is_file() else "",
+            total_steps=total_steps,
+            num_envs=args.num_envs,
+            num_steps=args.num_steps,
+            learning_rate=args.ppo_lr,
+            anchor_coef=args.anchor_coef if args.policy_init else 0.0,
+            value_warmup=args.value_warmup,
+            seed=args.seed,
+            device=args.device,
+            progress=args.progress,
+            extra={"command": "cosmos-sim train-loop"},
+        )
+    )
+    rows = result["history"][-max(1, args.imagination_steps // (args.num_envs * args.num_steps) // 4) :]
+    believed = [r["success_rate"] for r in rows if r["success_rate"] is not None]
+    return {"believed_success": float(np.mean(believed)) if believed else float("nan")}
+
+
+def evaluate_gt(args: Args, policy_dir: Path) -> dict[str, float]:
+    """GT success and return of the policy's mean action on held-out seeds."""
+    from cosmos_sim.eval import HELD_OUT_SEED
+    from cosmos_sim.policies.evaluate import run_episodes
+    from cosmos_sim.policies.networks import load_policy
+
+    net = load_policy(policy_dir, "cpu").net
+    seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + args.eval_episodes))
+    result, _ = run_episodes(net, args.env_id, seeds, {"width": 64, "height": 64, **args.env_kwargs})
+    return {"gt_success": float(result.success_rate), "gt_return": float(result.mean_return)}
+
+
+@releases_out_dir_locks
+def train_loop(args: Args) -> list[dict]:
+    """Run (or resume) the loop; returns the metrics rows."""
+    set_torch_threads(args.threads, what="train-loop")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock_out_dir(out)
+    state_path, metrics_path = out / "loop_state.json", out / "metrics.jsonl"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {"done": 0, "real_steps": 0}
+    rows = [json.loads(x) for x in metrics_path.read_text().splitlines()] if metrics_path.is_file() else []
+    stores = sorted(str(p) for p in (out / "data").glob("iter_*.zarr"))[: state["done"]]
+    for it in range(state["done"], args.iterations):
+        t0 = time.perf_counter()
+        store = out / "data" / f"iter_{it:02d}.zarr"
+        if store.exists():  # an interrupted iteration: record it again
+            shutil.rmtree(store)
+        has_policy = (out / "policy" / "config.json").is_file()
+        policy = str(out / "policy") if has_policy else (args.policy_init or "random")
+        got = collect(args, policy, store, it)
+        stores.append(str(store))
+        t1 = time.perf_counter()
+        init = str(out / "wfm" / f"iter_{it - 1:02d}" / "best") if it else args.wfm
+        bundle = fit_world_model(args, stores, init, out / "wfm" / f"iter_{it:02d}")
+        t2 = time.perf_counter()
+        believed = train_policy(args, bundle, out / "policy", (it + 1) * args.imagination_steps)
+        t3 = time.perf_counter()
+        gt = evaluate_gt(args, out / "policy")
+        real_steps = state["real_steps"] + got["real_steps"]
+        row = {
+            "iteration": it,
+            "real_steps": real_steps,
+            "imagined_steps": (it + 1) * args.imagination_steps,
+            **gt,
+            **believed,
+            "collect_success": got["collect_success"],
+            "collect_s": round(t1 - t0, 1),
+            "wfm_s": round(t2 - t1, 1),
+            "policy_s": round(t3 - t2, 1),
+            "eval_s": round(time.perf_counter() - t3, 1),
+        }
+        rows.append(row)
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        state = {"done": it + 1, "real_steps": real_steps, "args": asdict(args)}
+        state_path.write_text(json.dumps(state, indent=2))
+        print(
+            f"iteration {it}: {real_steps} real steps, GT success {gt['gt_success']:.0%} "
+            f"(the model believed {believed['believed_success']:.0%})",
+            flush=True,
+        )
+    return rows
+
+
+__all__ = ["Args", "collect", "evaluate_gt", "fit_world_model", "train_loop", "train_policy"]
