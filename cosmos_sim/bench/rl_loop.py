@@ -1,0 +1,234 @@
+"""``cosmos-sim bench rl-loop``: does the world-model RL loop save real env steps?
+
+Three ways to train one pixel policy for one task (``env_id``, the reach task by default), all scored by
+GT success on held-out seeds (>= 100000) against the *real* (GT) env steps they used:
+
+    loop        ``cosmos-sim train-loop`` (``cosmos_sim/train/loop.py``): real episodes only to fit the
+                world model and its reward head; PPO inside the model. One point per iteration.
+    ppo-gt      PPO in the GT env with the loop's real-step budget.
+    ppo-gt-10x  PPO in the GT env with 10x that budget: the ceiling of this network at this size.
+
+Beside the loop's GT success per iteration: the success its policy believed it had inside the model
+(the reward head's verdict in the last PPO updates): the head's calibration, goal within 10 points.
+Writes ``rl_loop.{json,md,png}`` (the plot: GT success vs real env steps per arm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cosmos_sim.bench.common import BenchResult, check_at_least
+from cosmos_sim.eval import HELD_OUT_SEED
+
+
+@dataclass(frozen=True)
+class Config:
+    """Budget and settings of the RL-loop benchmark."""
+
+    env_id: str = "cosmos_sim/Manipulation-Reach-GT-v0"
+    """The task (a GT id with pixels observations and is_success)."""
+    wfm: str = "manip-dit-nano"
+    """World model the loop starts from."""
+    iterations: int = 6
+    """Loop iterations."""
+    real_episodes: int = 16
+    """Real episodes the loop collects per iteration."""
+    wfm_steps: int = 400
+    """World-model fine-tuning steps per iteration."""
+    imagination_steps: int = 8192
+    """PPO steps inside the world model per iteration."""
+    horizon: int = 32
+    """Imagined episode length."""
+    num_envs: int = 16
+    """PPO envs (loop: imagined, batched; GT arms: GT envs)."""
+    num_steps: int = 32
+    """PPO steps per env per rollout."""
+    learning_rate: float = 3e-4
+    """PPO learning rate of every arm."""
+    ceiling_factor: int = 10
+    """The ceiling arm's real-step budget as a multiple of the loop's."""
+    eval_points: int = 4
+    """GT evaluations of each GT arm, evenly spaced over its budget."""
+    eval_episodes: int = 16
+    """Held-out GT episodes per evaluation (seeds 100000..)."""
+    seed: int = 0
+    """Seed of every run."""
+    threads: int = 1
+    """torch threads."""
+    work_dir: str = ""
+    """Where the runs go (default OUT/rl_loop); replaced on each run."""
+
+    def __post_init__(self) -> None:
+        check_at_least("rl-loop", self, 1, "iterations", "real_episodes", "wfm_steps", "imagination_steps")
+        check_at_least("rl-loop", self, 1, "horizon", "num_envs", "num_steps", "ceiling_factor")
+        check_at_least("rl-loop", self, 1, "eval_points", "eval_episodes", "threads")
+
+
+def _quick(cfg: Config) -> Config:
+    return dataclasses.replace(
+        cfg,
+        iterations=1,
+        real_episodes=2,
+        wfm_steps=2,
+        imagination_steps=64,
+        horizon=8,
+        num_envs=4,
+        num_steps=16,
+        ceiling_factor=2,
+        eval_points=1,
+        eval_episodes=2,
+    )
+
+
+def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
+    """PPO in the GT env for ``budget`` real steps, evaluated at ``eval_points`` marks."""
+    from cosmos_sim.policies.evaluate import run_episodes
+    from cosmos_sim.policies.ppo import Args, train
+
+    seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + cfg.eval_episodes))
+    marks = [budget * (i + 1) // cfg.eval_points for i in range(cfg.eval_points)]
+    curve: list[tuple[int, float]] = []
+
+    def evaluate(step: int, net) -> None:
+        if marks and step >= marks[0]:
+            while marks and step >= marks[0]:
+                marks.pop(0)
+            curve.append((step, run_episodes(net, cfg.env_id, seeds)[0].success_rate))
+
+    t0 = time.perf_counter()
+    r = train(
+        Args(
+            env_id=cfg.env_id,
+            out=str(work / name),
+            total_steps=budget,
+            num_envs=cfg.num_envs,
+            num_steps=cfg.num_steps,
+            learning_rate=cfg.learning_rate,
+            seed=cfg.seed,
+            device="cpu",
+            checkpoint_every=1000,
+            progress=False,
+        ),
+        callback=evaluate,
+    )
+    return {
+        "arm": name,
+        "real_steps": r["global_step"],
+        "gt_success": curve[-1][1] if curve else float("nan"),
+        "believed_success": None,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "curve": curve,
+    }
+
+
+def _plot(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=100)
+    for r in rows:
+        steps, success = zip(*r["curve"], strict=True) if r["curve"] else ((), ())
+        ax.plot(steps, success, marker="o", label=r["arm"])
+        if r["arm"] == "loop":
+            ax.plot(steps, [b for _, b in r["believed_curve"]], ls="--", color="grey", label="loop: believed")
+    ax.set_xscale("log")
+    ax.set_xlabel("real (GT) env steps")
+    ax.set_ylabel("GT success (held-out seeds)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
+    """The loop first (its real steps set the GT arms' budgets), then PPO in the GT env at 1x and 10x."""
+    from cosmos_sim.train.loop import Args as LoopArgs
+    from cosmos_sim.train.loop import train_loop
+    from cosmos_sim.world_models.wfm import set_torch_threads
+
+    cfg = _quick(config) if quick else config
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(cfg.work_dir) if cfg.work_dir else out / "rl_loop"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    set_torch_threads(cfg.threads, what="bench rl-loop")
+
+    t0 = time.perf_counter()
+    loop_rows = train_loop(
+        LoopArgs(
+            env_id=cfg.env_id,
+            wfm=cfg.wfm,
+            out=str(work / "loop"),
+            iterations=cfg.iterations,
+            real_episodes=cfg.real_episodes,
+            wfm_steps=cfg.wfm_steps,
+            imagination_steps=cfg.imagination_steps,
+            horizon=cfg.horizon,
+            num_envs=cfg.num_envs,
+            num_steps=cfg.num_steps,
+            ppo_lr=cfg.learning_rate,
+            eval_episodes=cfg.eval_episodes,
+            seed=cfg.seed,
+            threads=cfg.threads,
+            device="cpu",
+            progress=False,
+        )
+    )
+    budget = loop_rows[-1]["real_steps"]
+    loop = {
+        "arm": "loop",
+        "real_steps": budget,
+        "gt_success": loop_rows[-1]["gt_success"],
+        "believed_success": loop_rows[-1]["believed_success"],
+        "seconds": round(time.perf_counter() - t0, 1),
+        "curve": [(r["real_steps"], r["gt_success"]) for r in loop_rows],
+        "believed_curve": [(r["real_steps"], r["believed_success"]) for r in loop_rows],
+    }
+    rows = [
+        loop,
+        _gt_ppo("ppo-gt", cfg, budget, work),
+        _gt_ppo("ppo-gt-10x", cfg, cfg.ceiling_factor * budget, work),
+    ]
+    _plot(rows, out / "rl_loop.png", f"{cfg.env_id}: GT success vs real env steps")
+
+    gaps = [abs(r["believed_success"] - r["gt_success"]) for r in loop_rows]
+    figures = {
+        "loop_gt_success": loop["gt_success"],
+        "loop_real_steps": budget,
+        "ppo_gt_success_same_budget": rows[1]["gt_success"],
+        "ppo_gt_success_10x": rows[2]["gt_success"],
+        "reward_head_max_calibration_gap": round(max(gaps), 3),
+    }
+    table = [
+        {k: (json.dumps(v) if k in ("curve", "believed_curve") else v) for k, v in r.items()} for r in rows
+    ]
+    iterations = "\n".join(
+        f"| {r['iteration']} | {r['real_steps']} | {r['gt_success']:.2f} | {r['believed_success']:.2f} | "
+        f"{r['collect_success']:.2f} | {r['wfm_s']} | {r['policy_s']} |"
+        for r in loop_rows
+    )
+    notes = (
+        f"Task {cfg.env_id} from pixels (64x64), held-out seeds {HELD_OUT_SEED}..{HELD_OUT_SEED + cfg.eval_episodes - 1}, "
+        f"the policy's mean action. Loop: {cfg.iterations} iterations x {cfg.real_episodes} real episodes, "
+        f"{cfg.wfm_steps} world-model steps (from {cfg.wfm}) and {cfg.imagination_steps} imagined PPO steps "
+        f"(horizon {cfg.horizon}) each. GT arms: PPO ({cfg.num_envs} envs x {cfg.num_steps} steps) with the "
+        f"loop's {budget} real steps and {cfg.ceiling_factor}x that.\n\n"
+        "Loop per iteration (believed = success inside the model in the last quarter of the iteration's "
+        "PPO updates; collect = success of the sampled policy on the collected real episodes):\n\n"
+        "| iteration | real steps | GT success | believed | collect | wfm s | policy s |\n|---|---|---|---|---|---|---|\n"
+        + iterations
+        + "\n\nPlot: rl_loop.png."
+    )
+    return BenchResult("rl_loop", figures=figures, rows=table, notes=notes)
