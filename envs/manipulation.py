@@ -18,6 +18,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from cosmos_sim.envs.appearance import asset_files, assets_xml, check_appearance, draw
 from cosmos_sim.envs.base import resolve_config
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv
 from cosmos_sim.envs.push_task import (  # noqa: F401  (OBS_MODES is re-exported)
@@ -45,6 +46,7 @@ WORKSPACE_HIGH = np.array([0.25, 0.25, TABLE_Z + 0.25])
 TILT_LIMIT = 0.3  # rad: roll/pitch clamp around pointing straight down
 YAW_LIMIT = np.pi / 2  # rad: the gripper is symmetric under a half turn
 LAYOUT_LOW, LAYOUT_HIGH = np.array([-0.15, -0.2]), np.array([0.2, 0.2])  # blocks and goal (xy)
+ARM_RGBA = (0.82, 0.84, 0.88, 1.0)  # the links' default colour (appearance domains recolour them)
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ class ManipulationConfig(PushTaskConfig):
     """End-effector rotation per step at |action| = 1 (rad)."""
     msaa_samples: int = 0
     """Multisample anti-aliasing of RGB frames; 4 is smoother but ~0.6 ms a frame dearer on llvmpipe."""
+    appearance: str = "default"
+    """The look (``envs/appearance.py``): "default", a named domain (table/floor textures, arm colour,
+    lights) or "randomized" (a jittered training domain per episode); geometry, depth and seg never change."""
 
     def __post_init__(self):
         super().__post_init__()
         if self.msaa_samples < 0:
             raise ValueError(f"msaa_samples must be >= 0, got {self.msaa_samples}")
+        check_appearance(self.appearance)
 
 
 def default_config() -> ManipulationConfig:
@@ -88,6 +94,9 @@ def _fmt(v) -> str:
 def scene_xml(cfg: ManipulationConfig) -> str:
     """The MJCF of the scene for `cfg` (number of blocks, timestep, goal radius, MSAA)."""
     t, n_objects = TABLE_Z, cfg.n_objects
+    looks = cfg.appearance != "default"  # the default XML stays exactly as it was (bit-identical frames)
+    appearance_assets = assets_xml() if looks else ""
+    table_look = 'material="table_brick"' if looks else 'rgba="0.62 0.5 0.38 1"'
     front_pos = (0.63, -0.44, t + 0.74)  # 1 m from the workspace centre, 40 deg up
     front_target = (0.0, 0.0, t + 0.1)  # the whole workspace box fits the view
     blocks = "\n".join(
@@ -120,19 +129,20 @@ def scene_xml(cfg: ManipulationConfig) -> str:
   <default>
     <geom contype="0" conaffinity="0"/>
     <default class="collide"><geom contype="1" conaffinity="1" condim="3"/></default>
-    <default class="arm"><geom type="capsule" rgba="0.82 0.84 0.88 1" mass="0.5"/>
+    <default class="arm"><geom type="capsule" rgba="{_fmt(ARM_RGBA)}" mass="0.5"/>
       <joint damping="2" armature="0.01"/></default>
   </default>
   <asset>
     <texture name="floor" type="2d" builtin="checker" rgb1="0.25 0.27 0.3" rgb2="0.2 0.22 0.25"
              width="64" height="64"/>
     <material name="floor" texture="floor" texrepeat="8 8"/>
+    {appearance_assets}
   </asset>
   <worldbody>
     <light pos="0.3 -0.3 2.0" dir="-0.2 0.2 -1" diffuse="0.6 0.6 0.6" castshadow="false"/>
     <geom name="floor" type="plane" size="3 3 1" material="floor"/>
     <body name="table" pos="-0.1 0 {t / 2}">
-      <geom type="box" size="0.55 0.5 {t / 2}" rgba="0.62 0.5 0.38 1" friction="0.5 0.005 0.0001"
+      <geom name="table" type="box" size="0.55 0.5 {t / 2}" {table_look} friction="0.5 0.005 0.0001"
             class="collide"/>
     </body>
     <body name="goal" mocap="true" pos="0.1 0 {t + 0.001}">
@@ -304,6 +314,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
     | `success_bonus`     | **float**              | `1.0`         | added to the reward on a success step              |
     | `max_rotation`      | **float**              | `0.1`         | gripper rotation per step at an action of +-1 (rad) |
     | `msaa_samples`      | **int**                | `0`           | MSAA of RGB frames; 4 is smoother, ~0.6 ms a frame dearer on llvmpipe |
+    | `appearance`        | **str**                | `"default"`   | "default", a named domain of ``envs/appearance.py`` or "randomized": textures, colours, lights; the same geometry, depth and seg |
 
     ## Version History
     * v0: Initial version.
@@ -329,9 +340,12 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
             frame_skip=cfg.frame_skip,
             maps=cfg.maps,
             render_mode=render_mode,
+            assets=asset_files() if cfg.appearance != "default" else None,
         )
         self._init_task()
         m = self.model
+        self.appearance_domain = "default"  # the domain of the current episode (``envs/appearance.py``)
+        self._looks_rng = np.random.default_rng()  # reseeded from each seeded reset's layout stream
 
         def jnt(name: str) -> int:
             return int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, name)])
@@ -353,6 +367,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         self._ee_mocap = int(m.body_mocapid[self._body("mocap")])
         self._block_bodies = [self._body(b) for b in self.block_names]
         self._rpy = np.zeros(3)  # commanded roll, pitch, yaw of the gripper
+        self._default_rgba = m.geom_rgba.copy()  # the arm's links are found by their default colour
 
     def _body(self, name: str) -> int:
         return mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
@@ -377,6 +392,8 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         return np.array([q1, q2, q3, -(q2 + q3), 0.0, yaw - q1])
 
     def _reset_scene(self, rng: np.random.Generator, options: dict | None) -> None:
+        if self.config.appearance != "default":
+            self._apply_appearance(rng)
         d = self.data
         blocks, goal = sample_layout(rng, self.config, LAYOUT_LOW, LAYOUT_HIGH)
         for adr, xy, yaw in zip(
@@ -393,6 +410,23 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         d.ctrl[:] = FINGER_OPEN
         d.mocap_pos[self._ee_mocap] = grip
         d.mocap_quat[self._ee_mocap] = _quat_from_rpy(*self._rpy)
+
+    def _apply_appearance(self, rng: np.random.Generator) -> None:
+        """Dress the scene in this episode's domain. Its draws come from a copy of the layout's stream, so the
+        layout (and every later draw) is the default's for the same seed."""
+        copy = np.random.Generator(type(rng.bit_generator)())
+        copy.bit_generator.state = rng.bit_generator.state
+        name, look = draw(self.config.appearance, np.random.default_rng([int(copy.integers(2**62)), 0xA99]))
+        m = self.model
+        for surface, rgb in (("table", look.table_rgb), ("floor", look.floor_rgb)):
+            mat = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_MATERIAL, f"{surface}_{name}")
+            m.geom_matid[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, surface)] = mat
+            m.mat_rgba[mat] = (*rgb, 1.0)
+        arm = np.all(np.isclose(self._default_rgba, ARM_RGBA), axis=1)
+        m.geom_rgba[arm] = (*look.arm_rgb, 1.0)
+        m.light_diffuse[0] = look.light
+        m.vis.headlight.ambient[:] = look.ambient
+        self.appearance_domain = name
 
     def _apply_action(self, action: np.ndarray) -> None:
         cfg, d = self.config, self.data

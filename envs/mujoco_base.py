@@ -56,6 +56,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         frame_skip: int = 1,
         maps: str | tuple[str, ...] | None = None,
         render_mode: str | None = "rgb_array",
+        assets: dict[str, bytes] | None = None,
     ):
         """
         Args:
@@ -67,12 +68,13 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
             frame_skip: physics steps per env step.
             maps: control maps to put in ``info`` each step (subset of depth, seg, edges, blur).
             render_mode: only "rgb_array" (or None).
+            assets: in-memory files the MJCF names (e.g. textures: ``{"brick.png": bytes}``).
         """
         check_image_args(render_mode, width, height)
         self.render_mode = render_mode
         self.width, self.height, self.frame_skip = int(width), int(height), int(frame_skip)
         self.maps = parse_maps(maps)
-        self.model = mujoco.MjModel.from_xml_string(xml)
+        self.model = mujoco.MjModel.from_xml_string(xml, assets or {})
         self.model.vis.quality.shadowsize = 0
         self.model.vis.global_.offwidth = max(self.model.vis.global_.offwidth, self.width)
         self.model.vis.global_.offheight = max(self.model.vis.global_.offheight, self.height)
