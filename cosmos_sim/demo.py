@@ -51,6 +51,8 @@ class DemoConfig:
     """Seed of the world-model comparison (held out: the shipped model never trained on it)."""
     physics_scenario: str = "Collision"
     """Physics scenario the shipped physics world model predicts beside the simulator."""
+    guardrail: bool = True
+    """Pixelate faces in and watermark the world models' videos (--no-guardrail: off, said in their metadata)."""
 
 
 def _label(img: np.ndarray, text: str, width: int = 120) -> np.ndarray:
@@ -122,12 +124,11 @@ def _chw(frames: np.ndarray) -> np.ndarray:
 
 def _world_model(cfg: DemoConfig, out: Path) -> dict:
     """The shipped WFM env beside the GT scene: same seed, the expert's actions, paired mode."""
-    import imageio.v2 as iio2
-    import imageio.v3 as iio3
-
     from cosmos_sim.data.pictures import psnr_plot, side_by_side
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
     from cosmos_sim.eval.metrics import psnr
     from cosmos_sim.eval.rollouts import gt_rollouts
+    from cosmos_sim.guardrail import SafetyChecker, provenance, write_guarded_video
 
     gt = gt_rollouts("expert", [cfg.wfm_seed], steps=cfg.wfm_steps)
     env = gym.make("cosmos_sim/Manipulation-WFM-v0", paired=True)
@@ -145,8 +146,9 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
     model_psnr = psnr(_chw(pred), _chw(gt_frames))
     copy_psnr = psnr(_chw(np.repeat(gt["frames"][0, :1], len(gt_frames), 0)), _chw(gt_frames))
     video = side_by_side(gt_frames, pred, scale=3)
-    iio2.mimwrite(out / "wfm_vs_gt.mp4", list(video), fps=10, codec="libx264", pixelformat="yuv420p")
-    iio3.imwrite(out / "wfm_vs_gt.gif", video, extension=".gif", duration=100, loop=0)
+    meta = provenance(resolve_checkpoint(None), prompt=None, seed=cfg.wfm_seed, actions="scripted expert")
+    guard = SafetyChecker() if cfg.guardrail else None
+    write_guarded_video([out / "wfm_vs_gt.mp4", out / "wfm_vs_gt.gif"], video, 10, meta, guard)
     psnr_plot(
         {"world model": model_psnr, "copy last frame": copy_psnr},
         out / "wfm_psnr.png",
@@ -163,12 +165,12 @@ def _world_model(cfg: DemoConfig, out: Path) -> dict:
 
 def _physics_model(cfg: DemoConfig, out: Path) -> dict:
     """The shipped physics world model continues 9 GT frames of a held-out episode, beside the simulator."""
-    import imageio.v3 as iio3
-
     from cosmos_sim.data.pictures import side_by_side
+    from cosmos_sim.envs.wfm_env import resolve_checkpoint
     from cosmos_sim.eval.metrics import psnr
     from cosmos_sim.eval.predictors import Episode, make_predictor
     from cosmos_sim.eval.rollouts import gt_episode
+    from cosmos_sim.guardrail import SafetyChecker, provenance, write_guarded_video
 
     context, horizon = 9, cfg.wfm_steps
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
@@ -176,13 +178,9 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
         Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed
     )
     truth = gt.frames[context:]
-    iio3.imwrite(
-        out / "physics_wfm_vs_gt.gif",
-        side_by_side(truth, pred, scale=3),
-        extension=".gif",
-        duration=100,
-        loop=0,
-    )
+    meta = provenance(resolve_checkpoint("physics-dit-nano"), prompt=None, seed=cfg.wfm_seed)
+    guard = SafetyChecker() if cfg.guardrail else None
+    write_guarded_video(out / "physics_wfm_vs_gt.gif", side_by_side(truth, pred, scale=3), 10, meta, guard)
     return {
         "psnr_mean": float(psnr(_chw(pred), _chw(truth)).mean()),
         "copy_psnr_mean": float(
@@ -246,6 +244,8 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     w = pw = None
     if cfg.wfm_steps:
         console.rule("[bold]4/4 world models beside the GT scenes: manipulation (expert's actions), physics")
+        if not cfg.guardrail:
+            console.print("[yellow]guardrail disabled (--no-guardrail): no face pixelation, no watermark")
         w = _world_model(cfg, out)
         pw = _physics_model(cfg, out)
 
@@ -299,6 +299,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
         "physics_wfm": pw,
         "seconds": seconds,
         "out": str(out),
+        "guardrail": cfg.guardrail,
     }
 
 

@@ -136,11 +136,11 @@ class DrivingConfig(GTConfig):
     """LiDAR rings (vertical channels), evenly spaced over ``lidar_elevation_deg``."""
     lidar_columns: int = 360
     """Rays per ring per sweep: horizontal resolution 360 / lidar_columns deg; one sweep per env step."""
-    lidar_elevation_deg: tuple[float, float] = (-25.0, 5.0)
+    lidar_elevation_deg: tuple[float, float] = (-20.0, 5.0)
     """Elevation of the lowest and the highest ring (deg, + up)."""
     lidar_range: float = 80.0
     """Maximum range (m); nothing closer along a ray is no return."""
-    lidar_height: float = 1.9
+    lidar_height: float = 2.2
     """LiDAR height above the road (m), above the ego car's centre; must clear the roof (car height)."""
     hdmap: bool = False
     """Put an ``hdmap`` control map per camera in ``info["maps"]``: lane lines and the other cars' boxes."""
@@ -160,14 +160,14 @@ class DrivingConfig(GTConfig):
         if not -90.0 < lo <= hi < 90.0:
             raise ValueError(
                 f"lidar_elevation_deg={self.lidar_elevation_deg} must be (lowest, highest) with "
-                "-90 < lowest <= highest < 90 degrees, e.g. (-25.0, 5.0)"
+                "-90 < lowest <= highest < 90 degrees, e.g. (-20.0, 5.0)"
             )
         if self.lidar_range <= 0:
             raise ValueError(f"lidar_range={self.lidar_range} must be > 0 metres, e.g. 80.0")
         if self.lidar_height <= self.car_size[2]:
             raise ValueError(
                 f"lidar_height={self.lidar_height} m is not above the car's roof ({self.car_size[2]} m, "
-                "car_size[2]); mount the LiDAR higher, e.g. lidar_height=1.9"
+                "car_size[2]); mount the LiDAR higher, e.g. lidar_height=2.2"
             )
 
 
@@ -315,9 +315,9 @@ class DrivingGTEnv(BulletGTEnv):
     | `lidar`               | **bool**           | `False`            | LiDAR sweep into ``info["lidar"]`` every reset and step |
     | `lidar_rings`         | **int**            | `32`               | LiDAR rings (vertical channels)                 |
     | `lidar_columns`       | **int**            | `360`              | rays per ring per sweep (360 / columns deg apart); one sweep per step |
-    | `lidar_elevation_deg` | **tuple**          | `(-25.0, 5.0)`     | lowest and highest ring elevation (deg, + up)   |
+    | `lidar_elevation_deg` | **tuple**          | `(-20.0, 5.0)`     | lowest and highest ring elevation (deg, + up)   |
     | `lidar_range`         | **float**          | `80.0`             | maximum range (m); farther is no return         |
-    | `lidar_height`        | **float**          | `1.9`              | LiDAR height above the road (m), above the roof |
+    | `lidar_height`        | **float**          | `2.2`              | LiDAR height above the road (m), above the roof |
     | `hdmap`               | **bool**           | `False`            | ``hdmap`` control map per camera in ``info["maps"]`` |
 
     ## Version History

@@ -41,7 +41,7 @@ class RoadGeometry:
     mark_z: float
     """Height of the painted lines' top."""
     grass: tuple[float, float, float]
-    """The grass around the road: x from ``grass[0]`` to ``grass[1]``, |y| up to ``grass[2]``; beyond, no ground."""
+    """Grass around the road: x from ``grass[0]`` to ``grass[1]``, |y| to ``grass[2]``; beyond, no ground."""
 
     @property
     def edge_lines(self) -> tuple[float, float]:
@@ -127,6 +127,16 @@ def lidar_directions(rings: int, columns: int, elevation_deg: tuple[float, float
     return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 
+def ray_box_distance(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Distance along unit rays ``dirs`` (..., 3) from ``origin`` to an axis-aligned box [lo, hi]
+    (slab method); inf where a ray misses it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (np.asarray(lo) - origin) / dirs, (np.asarray(hi) - origin) / dirs
+    near = np.nanmax(np.minimum(t1, t2), axis=-1)
+    far = np.nanmin(np.maximum(t1, t2), axis=-1)
+    return np.where((near <= far) & (far > 0), np.maximum(near, 0.0), np.inf)
+
+
 def box_edges(
     centre: np.ndarray, yaw: float, size: tuple[float, float, float]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,4 +185,4 @@ def draw_segments(
         cv2.line(image, p1, p2, colour, thickness, cv2.LINE_8, shift)
 
 
-__all__ = ["RoadGeometry", "box_edges", "draw_segments", "lidar_directions"]
+__all__ = ["RoadGeometry", "box_edges", "draw_segments", "lidar_directions", "ray_box_distance"]

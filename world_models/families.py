@@ -12,8 +12,10 @@ the envs need to know about its dynamics network, so none of them tells families
     head_channels    what the reward head reads, ``head_input`` how it reads a latent
     start / restart / predict / noise    one rollout step (and the family's own rollout memory)
     loss             the training loss of one batch
+    bundle_class     the WorldModel subclass of a family whose bundles are laid out otherwise (None: WorldModel)
 
-Adding a family = one ``Family`` subclass + one line in ``FAMILIES`` (or ``register_family``).
+Adding a family = one ``Family`` subclass + one line in ``FAMILIES`` (or ``register_family``); a family
+with heavy optional dependencies lives in its own module, named in ``LAZY_FAMILIES`` and imported on first use.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ class Family:
 
     def check(self, config: WorldModelConfig) -> None:
         """Refuse a world-model config this family cannot run (ConfigError)."""
+
+    def bundle_class(self) -> type | None:
+        """The ``WorldModel`` subclass that loads and saves this family's bundles when they are laid out
+        otherwise (a diffusers checkpoint beside the bundle: ``cosmos_diffusers.CosmosWorldModel``); None:
+        ``WorldModel`` itself."""
+        return None
 
     # ---- rollout -----------------------------------------------------------------------------------
     def head_input(self, wm: WorldModel, latent: torch.Tensor) -> torch.Tensor:
@@ -258,6 +266,9 @@ class Autoregressive(Family):
 
 #: Every family by name (the ``--family`` of train-wfm): adding one is a line here.
 FAMILIES: dict[str, Family] = {f.name: f for f in (Diffusion(), Autoregressive(), MultiView())}
+#: Families in modules of their own with heavy optional dependencies (diffusers), imported on first use:
+#: the module calls ``register_family``. Adding one is a line here.
+LAZY_FAMILIES: dict[str, str] = {"cosmos-diffusers": "cosmos_sim.world_models.cosmos_diffusers"}
 
 
 def register_family(family: Family) -> Family:
@@ -285,8 +296,13 @@ def family_of(dynamics: Any) -> str:
 
 def get_family(name: str) -> Family:
     """The family called ``name`` (a ConfigError listing the registered ones otherwise)."""
+    if name not in FAMILIES and name in LAZY_FAMILIES:
+        import importlib
+
+        importlib.import_module(LAZY_FAMILIES[name])  # registers it
     if name not in FAMILIES:
-        raise ConfigError(f"unknown world-model family {name!r}; registered: {', '.join(FAMILIES)}")
+        known = ", ".join(dict.fromkeys([*FAMILIES, *LAZY_FAMILIES]))
+        raise ConfigError(f"unknown world-model family {name!r}; registered: {known}")
     return FAMILIES[name]
 
 
@@ -298,6 +314,7 @@ def family_choices(names: list[str] | None = None) -> str:
 
 __all__ = [
     "FAMILIES",
+    "LAZY_FAMILIES",
     "Autoregressive",
     "Diffusion",
     "Family",

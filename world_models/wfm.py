@@ -368,7 +368,11 @@ class WorldModel(PretrainedModel):
     @classmethod
     def from_config(cls, config: WorldModelConfig, directory: Path) -> WorldModel:
         """The bundle's networks around its tokenizer (``find_tokenizer``: the bundle's own or a shipped one,
-        SHA checked)."""
+        SHA checked). A family whose bundles are laid out otherwise loads them with its own class
+        (``Family.bundle_class``: e.g. a diffusers checkpoint's VAE as tokenizer)."""
+        own = config.family_adapter.bundle_class()
+        if own is not None and not issubclass(cls, own):
+            return own.from_config(config, directory)
         tok_dir = find_tokenizer(config, directory)
         model = cls(config, Tokenizer.from_pretrained(tok_dir, device="cpu"))
         model.tokenizer_source = tok_dir

@@ -32,7 +32,10 @@ BENCHMARKS: dict[str, str] = {
     "dream-to-real": "cosmos_sim.bench.dream_to_real",
     "physics": "cosmos_sim.bench.physics",
     "byo-env": "cosmos_sim.bench.byo_env",
+    "guardrail": "cosmos_sim.bench.guardrail",
     "post-train": "cosmos_sim.bench.post_train",
+    "rl-loop": "cosmos_sim.bench.rl_loop",
+    "pointcloud": "cosmos_sim.bench.pointcloud",
 }
 
 

@@ -27,6 +27,11 @@ reference) are scored by ``cosmos_sim.eval.consistency3d`` (Sampson error of SIF
 RANSAC fundamental matrix, camera-pose-estimation success against the GT poses), with PSNR/SSIM
 beside them, in a table of its own (also resumable, one part per predictor).
 
+Any model, run elsewhere (``cosmos_sim/eval/physics_io.py``): ``--export DIR`` writes the held-out
+conditioning clips (MP4 + PNG), the GT continuations' masks and ``manifest.json`` instead of scoring;
+``--predictions DIR`` scores the videos a user wrote into ``DIR/predictions/`` in place of ``--model``
+(with the manifest's scenarios, seeds, context and horizon), beside the baselines.
+
 Outputs in ``OUT``: ``physics.json`` / ``physics.md``, ``physics_per_frame.png`` (PSNR, SSIM and
 object IoU against the predicted frame, one line per predictor), ``physics_<Scenario>.gif``
 (GT | prediction | |error| x3 for the first seed, of ``--model``).
@@ -110,8 +115,14 @@ class Config:
     """Write a side-by-side GIF per scenario."""
     consistency: bool = True
     """Also score 3D consistency on the static CameraOrbit scene (same seeds, context, horizon)."""
+    export: str = ""
+    """Only write the held-out conditioning clips (MP4 + PNG), GT continuation masks and manifest.json here."""
+    predictions: str = ""
+    """Score the videos in this export's predictions/ folder (made by any model) in place of --model."""
 
     def __post_init__(self) -> None:
+        if self.export and self.predictions:
+            raise ValueError("--export writes clips and --predictions scores videos made from them: pass one")
         object.__setattr__(
             self, "scenarios", _checked_scenarios(self)
         )  # free_fall -> FreeFall, no duplicates
@@ -345,14 +356,20 @@ def evaluate(
     from cosmos_sim.eval.predictors import Episode, make_predictor, predictor_identity
 
     cfg = check_config(config or Config())
+    if cfg.export:
+        return export_result(cfg, Path(out_dir))
+    files = predictions_predictor(cfg.predictions) if cfg.predictions else None
+    if files is not None:  # the manifest says which episodes were exported
+        cfg = replace(cfg, **predictions_config(files.manifest))
     if quick:
         cfg = Config(**{**asdict(cfg), "seeds": min(cfg.seeds, 2)})
     out = Path(out_dir)
     parts_dir = out / PARTS_DIR
     parts_dir.mkdir(parents=True, exist_ok=True)
-    names = list(dict.fromkeys([cfg.model, *(b for b in cfg.baselines if b != "none")]))
-    predictors = {n: make_predictor(n, device=cfg.device) for n in names}  # fails early on a bad model dir
-    identities = {n: predictor_identity(n) for n in names}
+    model = f"predictions:{cfg.predictions}" if files is not None else cfg.model
+    names = list(dict.fromkeys([model, *(b for b in cfg.baselines if b != "none")]))
+    predictors = {n: files if n == model and files else make_predictor(n, device=cfg.device) for n in names}
+    identities = {n: files.identity() if n == model and files else predictor_identity(n) for n in names}
     extractor = load_feature_extractor(cfg.features)
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     frames = cfg.context + cfg.horizon
@@ -378,7 +395,7 @@ def evaluate(
                 pred = predictors[n].predict(ep, cfg.horizon, seed=gt.seed)
                 scores.append(score_episode(pred, gt, cfg.context, extractor, feats))
                 video = (gt.frames[cfg.context : frames], pred) if video is None else video
-            if cfg.video and n == cfg.model and video is not None:
+            if cfg.video and n == model and video is not None:
                 _write_gif(out / f"physics_{s}.gif", *video)
             part = {
                 "predictor": display[n],
@@ -420,6 +437,43 @@ def evaluate(
         result.command = f"python: cosmos_sim.bench.physics.evaluate({cfg!r}, {str(out)!r}, quick={quick})"
         write_result(result, out)
     return result
+
+
+def export_result(cfg: Config, out: Path) -> BenchResult:
+    """``--export DIR``: the run's held-out clips, GT masks and manifest (``cosmos_sim/eval/physics_io.py``)."""
+    from cosmos_sim.eval.physics_io import export_clips
+
+    seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+    extra = [s for s in STATIC_SCENARIOS if cfg.consistency and s not in cfg.scenarios]
+    manifest = export_clips(cfg.export, cfg.scenarios, seeds, cfg.context, cfg.horizon, extra_scenarios=extra)
+    n = len(manifest["episodes"])
+    return BenchResult(
+        name="physics",
+        figures={"exported_episodes": float(n)},
+        rows=[{"case": "Export", "scenario": s, "episodes": len(seeds)} for s in (*cfg.scenarios, *extra)],
+        notes=f"Exported {n} held-out episodes ({cfg.context} context frames, {cfg.horizon} to predict) to "
+        f"{cfg.export}; {manifest['predictions']}.",
+    )
+
+
+def predictions_predictor(directory: str):
+    """``--predictions DIR``: the videos of an export as a predictor (a ConfigError when some are missing)."""
+    from cosmos_sim.eval.physics_io import FilePredictor
+
+    return FilePredictor(Path(directory)).check_complete()
+
+
+def predictions_config(manifest: dict) -> dict[str, Any]:
+    """The ``Config`` fields an export's manifest fixes: scenarios, context, horizon, seeds, 3D consistency."""
+    seeds = manifest["seeds"]
+    return {
+        "scenarios": tuple(manifest["scenarios"]),
+        "context": int(manifest["context"]),
+        "horizon": int(manifest["horizon"]),
+        "seeds": len(seeds),
+        "first_seed": int(seeds[0]),
+        "consistency": any(s in manifest.get("extra_scenarios", []) for s in STATIC_SCENARIOS),
+    }
 
 
 def consistency_rows(
@@ -609,8 +663,11 @@ __all__ = [
     "check_config",
     "consistency_rows",
     "evaluate",
+    "export_result",
     "part_key",
     "per_frame_plot",
+    "predictions_config",
+    "predictions_predictor",
     "run",
     "score_episode",
     "scenario_name",

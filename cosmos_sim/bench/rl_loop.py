@@ -212,23 +212,30 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         "reward_head_max_calibration_gap": round(max(gaps), 3),
     }
     table = [
-        {k: (json.dumps(v) if k in ("curve", "believed_curve") else v) for k, v in r.items()} for r in rows
+        {
+            "case": "arms",
+            **{k: (json.dumps(v) if k in ("curve", "believed_curve") else v) for k, v in r.items()},
+        }
+        for r in rows
     ]
-    iterations = "\n".join(
-        f"| {r['iteration']} | {r['real_steps']} | {r['gt_success']:.2f} | {r['believed_success']:.2f} | "
-        f"{r['collect_success']:.2f} | {r['wfm_s']} | {r['policy_s']} |"
+    table += [
+        {
+            "case": "loop iterations",
+            **{
+                k: r[k]
+                for k in ("iteration", "real_steps", "gt_success", "believed_success", "collect_success")
+            },
+            **{k: r[k] for k in ("collect_s", "wfm_s", "policy_s", "eval_s")},
+        }
         for r in loop_rows
-    )
+    ]
     notes = (
         f"Task {cfg.env_id} from pixels (64x64), held-out seeds {HELD_OUT_SEED}..{HELD_OUT_SEED + cfg.eval_episodes - 1}, "
         f"the policy's mean action. Loop: {cfg.iterations} iterations x {cfg.real_episodes} real episodes, "
         f"{cfg.wfm_steps} world-model steps (from {cfg.wfm}) and {cfg.imagination_steps} imagined PPO steps "
         f"(horizon {cfg.horizon}) each. GT arms: PPO ({cfg.num_envs} envs x {cfg.num_steps} steps) with the "
-        f"loop's {budget} real steps and {cfg.ceiling_factor}x that.\n\n"
-        "Loop per iteration (believed = success inside the model in the last quarter of the iteration's "
-        "PPO updates; collect = success of the sampled policy on the collected real episodes):\n\n"
-        "| iteration | real steps | GT success | believed | collect | wfm s | policy s |\n|---|---|---|---|---|---|---|\n"
-        + iterations
-        + "\n\nPlot: rl_loop.png."
+        f"loop's {budget} real steps and {cfg.ceiling_factor}x that. Loop iterations: believed = success inside "
+        "the model in the last quarter of the iteration's PPO updates (the reward head's verdict); collect = "
+        "success of the sampled policy on the real episodes it collected. Plot: rl_loop.png."
     )
     return BenchResult("rl_loop", figures=figures, rows=table, notes=notes)

@@ -2,14 +2,18 @@
 
     cosmos-sim list-envs                     registered Gymnasium ids
     cosmos-sim generate --env ID ...         record episodes into a zarr trajectory store
-    cosmos-sim export STORE --episode I ...  an episode as MP4/GIF
+    cosmos-sim export STORE --episode I ...  an episode as MP4/GIF, or a point cloud as PLY (--pointcloud)
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
     cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
     cosmos-sim train-wfm --data ...          train an action-conditioned world model (diffusion | ar)
+    cosmos-sim merge-adapter --base --adapter --out   a LoRA adapter folded into its base: one bundle
+    cosmos-sim cosmos bundle|post-train|video2world  NVIDIA Cosmos diffusers checkpoints (local paths only)
+    cosmos-sim train-loop --env ID ...       the world-model RL loop (collect, fit the model, PPO inside it)
     cosmos-sim train-policy --algo ppo|bc    train a policy (PPO in any env, behaviour cloning from stores)
     cosmos-sim eval-policy --policy DIR ...  success rate and return of a policy on held-out seeds, GIF
     cosmos-sim dream --model DIR --from ...  synthetic trajectories rolled out inside a world model
     cosmos-sim curate INPUT_DIR OUT_DIR      raw videos -> filtered, captioned, deduplicated training shards
+    cosmos-sim watermark detect FILE         is a video ours? its invisible watermark and provenance
     cosmos-sim demo                          the README's demo
 
 Flags: every command's flags come from a dataclass (``cosmos_sim.cli.dataclass_cli``: one flag per
@@ -109,18 +113,35 @@ def _names(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ExportArgs:
-    """Settings of ``cosmos-sim export`` (the arguments of ``cosmos_sim.data.export.export_episode``)."""
+    """Settings of ``cosmos-sim export`` (the arguments of ``cosmos_sim.data.export.export_episode`` and,
+    with --pointcloud, of ``cosmos_sim.data.pointcloud.export_pointcloud``)."""
 
-    store: str
-    """Trajectory store path."""
     out: str
-    """Output file; .mp4 or .gif."""
+    """Output file; .mp4 or .gif, or .ply with --pointcloud."""
+    store: str | None = None
+    """Trajectory store path (omit it for --pointcloud --env)."""
     episode: int = 0
     """Episode index (negative counts from the end)."""
     key: str | None = None
     """Data key to show; None: rgb, or all cameras as a grid."""
     fps: int | None = None
     """Frames per second; None: the env's."""
+    pointcloud: bool = False
+    """Write one instant's fused point cloud as PLY, not a video (store with --maps depth,seg, or --env)."""
+    row: int = 0
+    """--pointcloud: the episode's row (negative: from the end); with --env, zero-action steps after reset."""
+    cameras: tuple[str, ...] = ()
+    """--pointcloud: cameras to fuse; none given: every camera with depth."""
+    colour: str = "rgb"
+    """--pointcloud: point colours, rgb (the camera's RGB where recorded, else by label) or seg."""
+    max_depth: float | None = None
+    """--pointcloud: drop points farther than this from their camera (m); None keeps all but the sky."""
+    env: str | None = None
+    """--pointcloud from a live GT env instead of a store: its id (e.g. cosmos_sim/Driving-GT-v0)."""
+    env_kwargs: dict | None = None
+    """--env: keyword arguments of the env as a JSON object (e.g. '{"width": 128, "height": 128}')."""
+    seed: int = 0
+    """--env: reset seed."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +191,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from cosmos_sim.data.export import export_episode
 
     a = dataclass_from_namespace(ExportArgs, args)
+    if a.pointcloud:
+        from cosmos_sim.data.pointcloud import export_pointcloud
+
+        path, cloud = export_pointcloud(
+            a.out, a.store, a.episode, a.row, a.env, a.env_kwargs, a.seed, a.cameras, a.colour, a.max_depth
+        )
+        print(f"wrote {path} ({len(cloud)} points)")
+        return 0
+    if a.store is None or a.env is not None:
+        raise ConfigError("a video needs a trajectory STORE (--env only goes with --pointcloud)")
     path = export_episode(a.store, a.episode, a.out, key=a.key, fps=a.fps)
     print(f"wrote {path}")
     return 0
@@ -231,6 +262,47 @@ def _cmd_train_wfm(args: argparse.Namespace) -> int:
         a = dataclass_from_namespace(Args, args, _command_line(args))
     train(a)
     return 0
+
+
+def _cmd_train_loop(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.train.loop import Args, train_loop
+
+    with _validating():
+        a = dataclass_from_namespace(Args, args, _command_line(args))
+    train_loop(a)
+    return 0
+
+
+@dataclass(frozen=True)
+class MergeAdapterArgs:
+    """Arguments of ``cosmos-sim merge-adapter``."""
+
+    base: str
+    """The base world-model bundle the adapter was trained on (a directory or a shipped name)."""
+    adapter: str
+    """The LoRA adapter directory (``train-wfm --lora-rank R``'s OUT/best)."""
+    out: str
+    """Where the standalone bundle (base + adapter folded into its weights, bf16) is written."""
+
+
+def _cmd_merge_adapter(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.world_models.lora import merge_adapter
+    from cosmos_sim.world_models.wfm import WorldModel
+
+    with _validating():
+        a = dataclass_from_namespace(MergeAdapterArgs, args, _command_line(args))
+    wm = WorldModel.from_pretrained(a.base, device="cpu", adapter=a.adapter)
+    merge_adapter(wm).save_pretrained(a.out, extra={"merged_from": {"base": a.base, "adapter": a.adapter}})
+    print(f"wrote {a.out}: {a.base} with {a.adapter} merged into its weights")
+    return 0
+
+
+def _cmd_cosmos(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.cosmos import main as cosmos_main
+
+    return cosmos_main(list(args.rest), prog="cosmos-sim cosmos")
 
 
 def _cmd_train_policy(args: argparse.Namespace) -> int:
@@ -299,6 +371,13 @@ def _cmd_curate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_watermark(args: argparse.Namespace) -> int:
+    from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
+    from cosmos_sim.cli.watermark import WatermarkArgs, run
+
+    return run(dataclass_from_namespace(WatermarkArgs, args))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.demo import DemoConfig, run_demo
@@ -318,17 +397,20 @@ def _generate_arguments(s: argparse.ArgumentParser) -> None:
         s,
         GenerateConfig,
         flags={"env_id": ("--env", "--env-id")},
-        choices={"policy": GENERATE_POLICIES},
         defaults={"episodes": 10},
         types={"resolution": _resolution, "maps": _names},
-        metavars={"resolution": "WxH", "maps": "MAP[,MAP...]"},
+        metavars={
+            "resolution": "WxH",
+            "maps": "MAP[,MAP...]",
+            "policy": "{" + ",".join(GENERATE_POLICIES) + ",DIR}",
+        },
     )
 
 
 def _export_arguments(s: argparse.ArgumentParser) -> None:
     from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
 
-    add_dataclass_arguments(s, ExportArgs, positional=("store",))
+    add_dataclass_arguments(s, ExportArgs, positional=("store",), choices={"colour": ("rgb", "seg")})
 
 
 def _train_tokenizer_arguments(s: argparse.ArgumentParser) -> None:
@@ -344,6 +426,19 @@ def _train_wfm_arguments(s: argparse.ArgumentParser) -> None:
     from cosmos_sim.world_models.families import FAMILIES
 
     add_dataclass_arguments(s, Args, required=("data", "tokenizer"), choices={"family": list(FAMILIES)})
+
+
+def _train_loop_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.train.loop import Args
+
+    add_dataclass_arguments(s, Args, flags={"env_id": ("--env", "--env-id")})
+
+
+def _merge_adapter_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+
+    add_dataclass_arguments(s, MergeAdapterArgs, required=("base", "adapter", "out"))
 
 
 def _train_policy_arguments(s: argparse.ArgumentParser) -> None:
@@ -376,6 +471,13 @@ def _curate_arguments(s: argparse.ArgumentParser) -> None:
         choices={"executor": ["local", "ray"]},
         defaults=dict.fromkeys(_CURATE_FLAGS, argparse.SUPPRESS),
     )
+
+
+def _watermark_arguments(s: argparse.ArgumentParser) -> None:
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments
+    from cosmos_sim.cli.watermark import WatermarkArgs
+
+    add_dataclass_arguments(s, WatermarkArgs, positional=("action", "file"), choices={"action": ["detect"]})
 
 
 def _demo_arguments(s: argparse.ArgumentParser) -> None:
@@ -413,7 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_generate)
 
-    s = sub.add_parser("export", help="write one stored episode as MP4 or GIF", populate=_export_arguments)
+    s = sub.add_parser(
+        "export",
+        help="write one stored episode as MP4 or GIF, or a point cloud as PLY",
+        populate=_export_arguments,
+    )
     s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser(
@@ -449,6 +555,31 @@ def build_parser() -> argparse.ArgumentParser:
         populate=_train_wfm_arguments,
     )
     s.set_defaults(func=_cmd_train_wfm)
+
+    s = sub.add_parser(
+        "cosmos",
+        help="NVIDIA Cosmos diffusers checkpoints: bundle, post-train, video2world (`cosmos-sim cosmos -h`)",
+        add_help=False,
+    )
+    s.set_defaults(func=_cmd_cosmos)
+
+    s = sub.add_parser(
+        "merge-adapter",
+        help="fold a LoRA adapter into its base world model: a standalone bundle",
+        populate=_merge_adapter_arguments,
+    )
+    s.set_defaults(func=_cmd_merge_adapter)
+
+    s = sub.add_parser(
+        "train-loop",
+        help="the world-model RL loop: collect real episodes, fit the world model, PPO inside it, evaluate",
+        description="DIAMOND/IRIS-style loop (cosmos_sim/train/loop.py): every iteration collects real "
+        "episodes with the current policy, fine-tunes the world model and its reward head on all of them, "
+        "trains the policy by PPO inside the model and evaluates it in the GT env on held-out seeds; "
+        "resumable (same --out), one metrics row per iteration in OUT/metrics.jsonl.",
+        populate=_train_loop_arguments,
+    )
+    s.set_defaults(func=_cmd_train_loop)
 
     s = sub.add_parser(
         "train-policy",
@@ -489,6 +620,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_curate)
 
     s = sub.add_parser(
+        "watermark",
+        help="detect the invisible watermark (and read the provenance) of a video, image or store",
+        description="Read the invisible watermark cosmos-sim puts on every generated frame, and the provenance "
+        "(model SHA, prompt, seed, guardrail) in the file's metadata. Exit status 0: watermarked, 1: not.",
+        populate=_watermark_arguments,
+    )
+    s.set_defaults(func=_cmd_watermark)
+
+    s = sub.add_parser(
         "demo",
         help="run the GT scenes, write a short dataset, pictures and a video",
         populate=_demo_arguments,
@@ -501,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "bench":  # only benchmarks take options beyond their parser's
+    if rest and args.command not in ("bench", "cosmos"):  # these two parse the rest themselves
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.argv, args.rest = argv, rest
     try:

@@ -80,6 +80,8 @@ class DreamConfig:
     """Replace an existing store at out."""
     progress: bool = True
     """Show a progress bar."""
+    guardrail: bool = True
+    """Pixelate faces in and watermark the dreamed frames (--no-guardrail: off, recorded in the store's attrs)."""
 
     def __post_init__(self):
         for name in ("episodes", "max_steps", "workers", "block"):
@@ -261,6 +263,13 @@ def dream_block(task: tuple[DreamConfig, str, list[int]]) -> list[dict[str, Any]
                 },
             }
         )
+    if cfg.guardrail:  # the post-guard on the generated frames (the first is the given start frame)
+        from cosmos_sim.guardrail import SafetyChecker, guard_frames
+
+        guard = SafetyChecker()
+        for item in out:
+            rgb = item["episode"]["rgb"]
+            rgb[1:], _ = guard_frames(rgb[1:], guard, "a dreamed episode")
     return out
 
 
@@ -269,6 +278,7 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
     """Roll out ``cfg.episodes`` dreams and write the kept ones; returns a summary with the measured speed."""
     from cosmos_sim.data.generate import CONVENTION
     from cosmos_sim.data.store import TrajectoryStore
+    from cosmos_sim.guardrail import DISABLED, SafetyChecker
     from cosmos_sim.workers import make_executor
     from cosmos_sim.world_models.wfm import file_sha
 
@@ -295,7 +305,10 @@ def dream(cfg: DreamConfig, command: str = "") -> dict[str, Any]:
             "min_return": None if math.isinf(cfg.min_return) else cfg.min_return,
         },
         "command": command,
+        "guardrail": SafetyChecker().describe() if cfg.guardrail else DISABLED,
     }
+    if not cfg.guardrail:
+        print(f"dream: guardrail {DISABLED}: no face pixelation, no watermark (said in {cfg.out}'s attrs)")
     store = TrajectoryStore.create(cfg.out, attrs=attrs, overwrite=cfg.overwrite)
     executor = make_executor(cfg.executor, cfg.workers)
     bar = None

@@ -18,6 +18,7 @@ Keys:
     ``maps/<camera>/<map>``          control maps from ``info["maps"]`` (cosmos_sim GT envs, ``maps=``)
     ``cameras/<camera>/extrinsics``  4x4 world-to-camera per row from ``info["cameras"]``
     ``objects/<name>/<field>``       object poses from ``info["objects"]`` (cosmos_sim GT envs)
+    ``lidar/<field>``                a LiDAR sweep from ``info["lidar"]`` (Driving-GT-v0 with lidar=True)
     Camera intrinsics, fps, action layout, env id/kwargs, policy and the command go in the
     store's attrs.
 
@@ -74,7 +75,9 @@ class GenerateConfig:
     out: str
     """Store directory: created if missing, appended to if it is a trajectory store."""
     policy: str = "random"
-    """Policy for cosmos_sim.policies.make_policy: "random", "expert" or "noisy-expert"."""
+    """Policy for cosmos_sim.policies.make_policy: "random", "expert", "noisy-expert" or a policy directory
+    (``train-policy``'s output: its actions are sampled, seeded per episode, unless policy_options has
+    ``{"deterministic": true}``)."""
     policy_options: dict = field(default_factory=dict)
     """Keyword options of the policy (noisy-expert: max_noise, max_random)."""
     workers: int = 1
@@ -140,6 +143,11 @@ def check_config(cfg: GenerateConfig) -> None:
     if cfg.resolution is not None and (len(cfg.resolution) != 2 or min(cfg.resolution) < 1):
         raise ConfigError(f"resolution must be (width, height) with positive sizes, got {cfg.resolution}")
     parse_maps(tuple(cfg.maps))  # unknown map names -> ValueError (cosmos_sim.envs.control_maps)
+    if cfg.policy not in ("random", "expert", "noisy-expert") and not Path(cfg.policy).is_dir():
+        raise ConfigError(
+            f"policy {cfg.policy!r} is neither random, expert, noisy-expert nor a policy directory "
+            "(train-policy's --out)"
+        )
 
 
 # ---- one episode -----------------------------------------------------------------------------
@@ -188,6 +196,8 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
     for name, state in (info.get("objects") or {}).items():
         for fld, value in state.items():
             row[f"objects/{name}/{fld}"] = np.asarray(value, dtype=np.float64)
+    for name, value in (info.get("lidar") or {}).items():
+        row[f"lidar/{name}"] = np.asarray(value)
     if "is_success" in info:
         row["is_success"] = np.asarray(bool(info["is_success"]))
     return row

@@ -202,6 +202,79 @@ def _byo_env(tmp: Path, monkeypatch):
     return cfg, expect, ["byo_env_psnr_per_step.png", "byo_env_side_by_side.gif", "byo_env_frames.png"]
 
 
+def _pointcloud(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.pointcloud import Config
+
+    cfg = Config(sizes=(48,), frames=9, sweeps=2)  # --quick: one seed
+    expect = [
+        "fscore_gt_48",
+        "chamfer_m_gt_48",
+        "fscore_gt_x1p05_48",
+        "fuse_ms_per_frame_48",
+        "table_height_error_mm",
+        "road_width_error_m",
+        "lidar_ground_range_error_mm",
+        "lidar_ms_per_sweep",
+    ]
+    pictures = [
+        "pointcloud_orbit.png",
+        "pointcloud_driving.png",
+        "pointcloud_lidar_range.png",
+        "pointcloud_hdmap.png",
+    ]
+    return cfg, expect, pictures
+
+
+def _guardrail(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.guardrail import Config
+
+    # every part on its smallest setting: 4 LFW faces at two sizes, 2 frames a scene, 5 profanity words
+    cfg = Config(face_sizes=(48, 96), lfw_faces=4, scene_frames=2, profanity_words=5, timing_repeats=1)
+    expect = [
+        "text_block_rate",
+        "text_false_positive_rate",
+        "faces_astronaut_pixelated",
+        "faces_rocket_unchanged",
+        "faces_scene_frames_unchanged",
+        "watermark_detect_rate_mp4",
+        "watermark_detect_rate_jpeg90",
+        "watermark_false_detect_rate",
+        "watermark_psnr_db",
+        "overhead_ms_per_frame_64",
+        "overhead_ms_per_frame_256",
+    ]
+    return cfg, expect, ["guardrail_faces.png"]
+
+
+def _post_train(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.post_train import Config
+
+    # --quick: 2 and 4 Kuka episodes, 4 steps per arm, 2 held-out episodes, 4 open-loop steps
+    cfg = Config(work_dir=str(tmp / "work"))
+    expect = [
+        "unadapted_psnr",
+        "lora_minus_scratch_psnr_2",
+        "lora_trainable_pct_4",
+        "lora_share_of_full_gain_4",
+    ]
+    return cfg, expect, ["post_train.png"]
+
+
+def _rl_loop(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.rl_loop import Config
+
+    # --quick: one loop iteration of 2 real episodes, 64 imagined steps; PPO in GT at 1x and 2x its steps
+    cfg = Config(work_dir=str(tmp / "work"))
+    expect = [
+        "loop_gt_success",
+        "loop_real_steps",
+        "ppo_gt_success_same_budget",
+        "ppo_gt_success_10x",
+        "reward_head_max_calibration_gap",
+    ]
+    return cfg, expect, ["rl_loop.png"]
+
+
 #: benchmark -> (tmp dir, monkeypatch) -> (config or None, figures that must be there, files besides JSON + md)
 SMALL = {
     "envs": _envs,
@@ -212,6 +285,10 @@ SMALL = {
     "dream-to-real": _dream_to_real,
     "physics": _physics,
     "byo-env": _byo_env,
+    "guardrail": _guardrail,
+    "pointcloud": _pointcloud,
+    "post-train": _post_train,
+    "rl-loop": _rl_loop,
 }
 
 #: figures that are legitimately missing a value (null) when nothing could be measured
@@ -222,6 +299,8 @@ MAY_BE_NULL = {
     "curate": tuple(f"local_{s}_x_realtime_per_core" for s in PER_VIDEO_STAGES),
     # a model that lost the block in every episode has no centroid to measure the error of (its IoU is 0)
     "wfm": ("block_centroid_px_step",),
+    # the full fine-tune gained nothing over the base (a few steps): LoRA's share of it is undefined
+    "post-train": ("lora_share_of_full_gain_",),
 }
 
 
