@@ -30,9 +30,9 @@ class Clip:
     fps: float
     """Frames per second of the source (and of the transcoded clip)."""
     width: int
-    """Frame width of the transcoded clip in pixels."""
+    """Frame width of the source in pixels (even; the transcoded MP4 may be smaller: ``SplitConfig.height``)."""
     height: int
-    """Frame height of the transcoded clip in pixels."""
+    """Frame height of the source in pixels (even)."""
     path: str | None = None
     """Transcoded H.264 MP4, relative to the output directory (None when never written or removed)."""
     frames: list[np.ndarray] = field(default_factory=list, repr=False)

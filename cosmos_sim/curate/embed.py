@@ -40,7 +40,10 @@ class DedupConfig:
     clips_per_cluster: int = 32
     """Typical cluster size: k = min(n_clusters, clips // clips_per_cluster), at least 1."""
     threshold: float = 0.95
-    """Cosine similarity at or above which two clips are duplicates."""
+    """Cosine similarity at or above which two clips are duplicates. Real footage (benchmarks/curate_real,
+    default embedder): the same shot in two videos 0.9999; a fixed street camera's view minutes apart
+    (other walkers) 0.974-0.981, kept once; the same street framed differently 0.91 and below, and
+    different scenes 0.84 and below, all kept."""
     seed: int = 0
     """k-means initialisation seed."""
 

@@ -1,17 +1,15 @@
 """Stage 1: decode a video once, find hard cuts, apply the clip-length rules, transcode clips to H.264.
 
-One streaming pass per video (PyAV): every decoded frame is shrunk to a tiny YUV thumbnail for
-the shot detector, a few frames per second are kept at analysis resolution for the later stages,
-and the frames go straight on to the H.264 encoder of the current clip. Nothing holds more than
-``min_clip_s`` of full-size frames: a shot's first ``min_clip_s`` are buffered so shots that end
-sooner are dropped without being encoded.
+One streaming pass per video (PyAV): every decoded frame is shrunk to a small image for the shot
+detector, a few frames per second are kept at analysis resolution for the later stages, and the
+frames go straight on to the H.264 encoder of the current clip (at ``height`` rows). Nothing holds more than
+``min_clip_s`` of full-size frames (plus the detector's few frames of lag): a shot's first ``min_clip_s``
+are buffered so shots that end sooner are dropped without being encoded.
 
-Shot detection is a content detector in the spirit of PySceneDetect's ``ContentDetector`` plus its
-adaptive variant, computed causally so it can run while streaming: the score of frame ``i`` is the
-mean absolute difference of its Y, U and V thumbnails from frame ``i-1`` (0..255); frame ``i``
-starts a new shot when the score is at least ``threshold`` *and* at least ``ratio`` times the
-mean score of the previous ``window`` frames (so fast pans, whose every frame differs a lot, do
-not cut), and the current shot is at least ``min_shot_frames`` long (so flashes do not cut twice).
+Shot detection (``detect.py``) sees every frame shrunk to ``detect_width`` pixels; the default is
+PySceneDetect's AdaptiveDetector for hard cuts plus its ThresholdDetector for fades through black,
+chosen on labelled real footage (``cosmos-sim bench curate``). Detectors may report a cut a few
+frames late, so the last ``lag`` decoded frames are held back before they go to the clip writer.
 
 Clip rules: shots shorter than ``min_clip_s`` are dropped (recorded, not written); shots longer
 than ``max_clip_s`` are cut into pieces of ``max_clip_s`` (the last piece holds the rest and
@@ -21,6 +19,8 @@ follows the same minimum-length rule). Clips are re-timed at the stream's averag
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,24 +30,47 @@ import av
 import cv2
 import numpy as np
 
+from cosmos_sim.curate import detect
 from cosmos_sim.curate.clip import Clip, cpu_seconds
+from cosmos_sim.curate.detect import ShotDetector  # noqa: F401  (the causal detector, importable from here)
 
 STAGE = "split"
-_THUMB = (64, 36)  # detector thumbnail (w, h): cuts are global changes, details do not matter
 
 
 @dataclass(frozen=True)
 class SplitConfig:
     """Shot detection, clip rules, analysis sampling and transcoding."""
 
+    detector: str = "adaptive+fade"
+    """Shot detector: "adaptive+fade", "adaptive", "content", "threshold" or "causal" (see ``detect.py``).
+    On the labelled real set adaptive+fade, adaptive and content all find 25 of 26 transitions with no
+    false cut (the same as PySceneDetect's defaults; causal: 18); adaptive+fade also cuts the black out
+    of fades, and adaptive's ratio test is PySceneDetect's guard against fast camera motion."""
+    detect_width: int = 256
+    """Width of the frames the detector sees (PySceneDetect's default working width; never upscaled)."""
+    min_shot_frames: int = 15
+    """No new shot within this many frames of the previous cut (flashes); PySceneDetect's min_scene_len."""
+    adaptive_ratio: float = 3.0
+    """adaptive: a cut's HSV content score must be this many times the mean of its neighbours' scores
+    (PySceneDetect's default). Real footage (benchmarks/curate_real): cuts 7.8x to 364x; frames without
+    a cut that score 10 or more, 2.7x at most."""
+    adaptive_window: int = 2
+    """adaptive: frames either side whose mean score the ratio compares against (PySceneDetect's default)."""
+    adaptive_min_score: float = 15.0
+    """adaptive: the HSV content score (0..255, mean of the H, S and V differences) a cut must also reach
+    (PySceneDetect's default). Real footage: cuts score 46 to 120 (issue 23's street cut 48); frames
+    without a cut 17.5 at most (a hand passing close to the camera), 99 % of them under 9."""
+    content_threshold: float = 27.0
+    """content: the HSV content score a cut must reach (PySceneDetect's default; see adaptive_min_score)."""
+    fade_threshold: float = 12.0
+    """adaptive+fade, threshold: mean 8-bit intensity below which a frame counts as faded to black
+    (PySceneDetect's default). Real footage: the darkest frame outside a fade (a film interior) 31."""
     threshold: float = 25.0
-    """Content score (mean |YUV difference| of 64x36 thumbnails, 0..255) a cut must reach."""
+    """causal: content score (mean |YUV difference| of 64x36 thumbnails, 0..255) a cut must reach."""
     ratio: float = 3.0
-    """A cut's score must also be this many times the mean score of the previous ``window`` frames."""
+    """causal: a cut's score must also be this many times the mean score of the previous ``window`` frames."""
     window: int = 8
-    """Frames in the running mean the ratio compares against."""
-    min_shot_frames: int = 8
-    """No cut within this many frames of the previous one (flashes, fades)."""
+    """causal: frames in the running mean the ratio compares against."""
     min_clip_s: float = 2.0
     """Shots shorter than this are dropped."""
     max_clip_s: float = 60.0
@@ -56,6 +79,10 @@ class SplitConfig:
     """Frames per second kept in memory for the filters, captioner and embedder."""
     analysis_width: int = 480
     """Width of the analysis frames (never upscaled)."""
+    height: int = 0
+    """Rows of the transcoded clips (aspect kept, even sizes, never upscaled); 0 keeps the source's rows.
+    The pipeline sets it to the zarr shard height unless told otherwise (``CurateConfig.clips_at_shard_height``):
+    encoding 720p at 256 rows takes x264 a fifth of the time, and sharding then has nothing to resize."""
     crf: int = 23
     """x264 constant rate factor of the transcoded clips (lower is better quality, bigger files)."""
     preset: str = "ultrafast"
@@ -70,6 +97,11 @@ class SplitConfig:
             )
         if self.analysis_fps <= 0 or self.analysis_width < 16:
             raise ValueError("analysis_fps must be > 0 and analysis_width >= 16")
+        detect.check_detector(self.detector)
+        if self.height < 0 or 0 < self.height < 16:
+            raise ValueError(f"split height must be 0 (source rows) or >= 16, got {self.height}")
+        if self.detect_width < 16:
+            raise ValueError(f"detect_width must be >= 16 pixels, got {self.detect_width}")
 
 
 @dataclass
@@ -85,62 +117,15 @@ class SplitResult:
     fps: float
     """Source frame rate."""
     width: int
-    """Source width."""
+    """Source width (even)."""
     height: int
-    """Source height."""
+    """Source height (even)."""
+    clip_size: tuple[int, int]
+    """(width, height) of the transcoded clips."""
     decode_s: float
     """CPU seconds spent decoding, detecting and sampling."""
     transcode_s: float
     """CPU seconds spent encoding clips."""
-
-
-def content_score(prev: np.ndarray, cur: np.ndarray) -> float:
-    """Mean absolute difference of two thumbnails (0..255)."""
-    return float(np.mean(np.abs(cur - prev)))
-
-
-class ShotDetector:
-    """Causal adaptive content detector: feed thumbnails one by one, get True at the first frame of a shot."""
-
-    def __init__(self, cfg: SplitConfig):
-        self.cfg = cfg
-        self.prev: np.ndarray | None = None
-        self.history: list[float] = []
-        self.since_cut = 0
-        self.scores: list[float] = []
-
-    def push(self, thumb: np.ndarray) -> bool:
-        cut = False
-        if self.prev is not None:
-            score = content_score(self.prev, thumb)
-            self.scores.append(score)
-            recent = self.history[-self.cfg.window :]
-            baseline = float(np.mean(recent)) if recent else 0.0
-            cut = (
-                score >= self.cfg.threshold
-                and score >= self.cfg.ratio * baseline
-                and self.since_cut >= self.cfg.min_shot_frames
-            )
-            self.history.append(score)
-        self.prev = thumb
-        self.since_cut = 0 if cut else self.since_cut + 1
-        return cut
-
-
-def thumbnail(frame: av.VideoFrame) -> np.ndarray:
-    """A (36, 64, 3) float32 YUV thumbnail; planar 4:2:0 frames take a copy-free fast path."""
-    w, h = frame.width, frame.height
-    if frame.format.name in ("yuv420p", "yuvj420p") and w % 2 == 0 and h % 2 == 0:
-        a = frame.to_ndarray()  # (h * 3/2, w): Y, then U and V each (h/2, w/2) flattened
-        y = a[:h]
-        uv = a[h:].reshape(2, h // 2, w // 2)
-        planes = [y, uv[0], uv[1]]
-    else:
-        rgb = frame.reformat(width=_THUMB[0] * 2, height=_THUMB[1] * 2, format="rgb24").to_ndarray()
-        planes = list(cv2.split(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)))
-    return np.stack([cv2.resize(p, _THUMB, interpolation=cv2.INTER_AREA) for p in planes], -1).astype(
-        np.float32
-    )
 
 
 class _ClipWriter:
@@ -164,7 +149,9 @@ class _ClipWriter:
             or frame.width != self.stream.width
             or frame.height != self.stream.height
         ):
-            frame = frame.reformat(width=self.stream.width, height=self.stream.height, format="yuv420p")
+            frame = frame.reformat(
+                width=self.stream.width, height=self.stream.height, format="yuv420p", interpolation="AREA"
+            )
         frame.pts, frame.time_base = self.n, self.time_base
         self.n += 1
         for packet in self.stream.encode(frame):
@@ -211,7 +198,8 @@ class _Splitter:
         self.min_frames = max(1, round(cfg.min_clip_s * self.fps))
         self.max_frames = max(self.min_frames, int(cfg.max_clip_s * self.fps + 1e-6))
         self.step = max(1, round(self.fps / cfg.analysis_fps))
-        self.width = self.height = 0  # of the transcoded clips (even sizes for 4:2:0)
+        self.width = self.height = 0  # of the source, even (4:2:0)
+        self.out_size = (0, 0)  # of the transcoded clips
         self.aw = self.ah = 0  # analysis size
         self.clips: list[Clip] = []
         self.transcode_s = 0.0
@@ -222,6 +210,9 @@ class _Splitter:
 
     def set_size(self, w: int, h: int) -> None:
         self.width, self.height = w - w % 2, h - h % 2
+        oh = self.cfg.height - self.cfg.height % 2 if 0 < self.cfg.height < self.height else self.height
+        ow = round(self.width * oh / self.height) if oh != self.height else self.width
+        self.out_size = (ow + ow % 2, oh)
         self.aw = min(self.cfg.analysis_width, w)
         self.aw -= self.aw % 2
         self.ah = max(2, round(h * self.aw / w))
@@ -253,20 +244,18 @@ class _Splitter:
             clip.flow_pairs.append((cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None))  # type: ignore[arg-type]
             self._want_next_gray = True
         clip.end_frame = frame_idx + 1
-        t0 = cpu_seconds()
+        t0 = time.process_time()  # (split runs no child process: the cheaper clock is enough)
         if self._writer is not None:
             self._writer.write(frame)
         else:
             self._buffer.append(frame)
             if len(self._buffer) >= self.min_frames:  # long enough to keep: start encoding
                 clip.path = str((self.clip_dir / f"{clip.clip_id}.mp4").relative_to(self.out_dir))
-                self._writer = _ClipWriter(
-                    self.out_dir / clip.path, self.width, self.height, self.rate, self.cfg
-                )
+                self._writer = _ClipWriter(self.out_dir / clip.path, *self.out_size, self.rate, self.cfg)
                 for f in self._buffer:
                     self._writer.write(f)
                 self._buffer.clear()
-        self.transcode_s += cpu_seconds() - t0
+        self.transcode_s += time.process_time() - t0
 
     def finish(self) -> None:
         clip = self._clip
@@ -327,22 +316,35 @@ def split_video(
             raise ValueError(f"no decoder for the video codec (tag {tag!r})")
         stream.thread_count = cfg.decode_threads
         sp = _Splitter(video, video_id, clip_dir, out_dir, stream, cfg, on_clip)
-        detector = ShotDetector(cfg)
+        detector = detect.CutDetector(cfg, sp.rate)
+        found: set[int] = set()  # cuts reported so far (possibly ahead of what the writer has seen)
         cuts: list[int] = []
+        held: deque[tuple[int, av.VideoFrame]] = deque()  # the last ``detector.lag`` frames
+
+        def write(i: int, frame: av.VideoFrame) -> None:
+            if i in found:
+                cuts.append(i)
+            if i in found or sp._clip.n_frames >= sp.max_frames:
+                sp.finish()
+                sp.start(i)
+            sp.add(frame, i)
+
         n = 0
+        size = (0, 0)
         try:
             for frame in container.decode(stream):
                 if n == 0:
                     sp.set_size(frame.width, frame.height)
                     sp.start(0)
-                cut = detector.push(thumbnail(frame))
-                if cut:
-                    cuts.append(n)
-                if cut or sp._clip.n_frames >= sp.max_frames:
-                    sp.finish()
-                    sp.start(n)
-                sp.add(frame, n)
+                    size = detect.detect_size(frame.width, frame.height, cfg.detect_width)
+                found.update(detector.push(n, detect.detector_frame(frame, size)))
+                held.append((n, frame))
+                if len(held) > detector.lag:
+                    write(*held.popleft())
                 n += 1
+            found.update(detector.finish())
+            while held:
+                write(*held.popleft())
             sp.finish()
         except BaseException:
             sp.abort()
@@ -357,6 +359,7 @@ def split_video(
         fps=sp.fps,
         width=sp.width,
         height=sp.height,
+        clip_size=sp.out_size,
         decode_s=total - sp.transcode_s - sp.callback_s,
         transcode_s=sp.transcode_s,
     )

@@ -199,3 +199,18 @@ def test_ray_executor_gives_the_same_output(curated, footage, tmp_path):
         assert a.n_episodes == b.n_episodes == len(bucket["clips"])
         for i in range(a.n_episodes):
             assert np.array_equal(a.episode(i)["rgb"], b.episode(i)["rgb"]), (name, i)
+
+
+def test_clips_are_transcoded_at_the_shard_height_unless_told_otherwise():
+    from cosmos_sim.curate import shard, split
+
+    cfg = CurateConfig()
+    assert cfg.video_split().height == cfg.shard.height == 256
+    assert (
+        CurateConfig(shard=shard.ShardConfig(format="webdataset")).video_split().height == 0
+    )  # tars hold MP4s
+    assert CurateConfig(clips_at_shard_height=False).video_split().height == 0
+    assert CurateConfig(split=split.SplitConfig(height=480)).video_split().height == 480
+    assert (
+        CurateConfig(clips_at_shard_height=False).video_hash() != cfg.video_hash()
+    )  # re-processed on change

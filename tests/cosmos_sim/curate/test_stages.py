@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 
 import av
 import cv2
@@ -11,7 +12,8 @@ import pytest
 
 from cosmos_sim.curate import caption, embed, motion, quality, synth, text
 from cosmos_sim.curate.clip import Clip
-from cosmos_sim.curate.split import ShotDetector, SplitConfig, split_video
+from cosmos_sim.curate.detect import DETECTORS, CutDetector
+from cosmos_sim.curate.split import SplitConfig, split_video
 
 SIZE, FPS = (320, 180), 30  # as the footage fixture
 
@@ -103,26 +105,50 @@ def test_other_codecs_odd_sizes_and_frame_rates(tmp_path):
         assert s.codec_context.name == "h264" and sum(1 for _ in f.decode(s)) == 60
 
 
-def test_detector_ignores_fast_pans_but_not_cuts():
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_detectors_ignore_fast_pans_but_not_cuts(detector):
     frames, cuts = synth.cut_video([_pan("coffee", 30, (12.0, 0.0)), _pan("astronaut", 30, (12.0, 0.0))])
-    from cosmos_sim.curate.split import _THUMB
+    det = CutDetector(SplitConfig(detector=detector), Fraction(FPS))
+    found = [c for i, f in enumerate(frames) for c in det.push(i, cv2.cvtColor(f, cv2.COLOR_RGB2BGR))]
+    found += det.finish()
+    assert cuts == [30] and found == ([] if detector == "threshold" else cuts)
 
-    det = ShotDetector(SplitConfig())
-    found = [
-        i
-        for i, f in enumerate(frames)
-        if det.push(
-            cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2YUV), _THUMB, interpolation=cv2.INTER_AREA).astype(
-                np.float32
-            )
-        )
-    ]
-    assert found == cuts == [30]
+
+def test_fades_through_black_are_cut_where_it_goes_dark_and_where_it_comes_back():
+    a, b = _pan("coffee", 40), _pan("astronaut", 40)
+    dim = [(f * (1 - k / 10)).astype(np.uint8) for k, f in enumerate(a[-10:], 1)]
+    frames = (
+        a[:-10]
+        + dim
+        + [np.zeros_like(a[0])] * 5
+        + [(f * min(k / 10, 1)).astype(np.uint8) for k, f in enumerate(b, 1)]
+    )
+    det = CutDetector(SplitConfig(), Fraction(FPS))
+    found = [c for i, f in enumerate(frames) for c in det.push(i, cv2.cvtColor(f, cv2.COLOR_RGB2BGR))]
+    means = [f.mean() for f in frames]
+    dark = [i for i, m in enumerate(means) if m < 12]
+    # the first frame under the fade threshold, and the first one back above it (adaptive adds none here)
+    assert found[0] == dark[0] and found[-1] == dark[-1] + 1 and len(found) <= 3
+
+
+def test_missing_pyscenedetect_is_a_clear_error_and_the_causal_detector_does_without(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "scenedetect", None)  # as if not installed
+    with pytest.raises(
+        ImportError, match="pip install --no-deps 'scenedetect>=0.7,<0.8'.*detector = .causal."
+    ):
+        CutDetector(SplitConfig(), Fraction(FPS))
+    det = CutDetector(SplitConfig(detector="causal"), Fraction(FPS))
+    frames, cuts = synth.cut_video([_pan("coffee", 30), _pan("astronaut", 30)])
+    assert [c for i, f in enumerate(frames) for c in det.push(i, f[..., ::-1])] + det.finish() == cuts == [30]
 
 
 def test_bad_split_config_is_a_clear_error():
     with pytest.raises(ValueError, match="min_clip_s <= max_clip_s"):
         SplitConfig(min_clip_s=5, max_clip_s=2)
+    with pytest.raises(
+        ValueError, match=r"one of \['adaptive\+fade'.*got 'scenedetect'; set \[split\] detector"
+    ):
+        SplitConfig(detector="scenedetect")
 
 
 # ---- motion --------------------------------------------------------------------------------------
