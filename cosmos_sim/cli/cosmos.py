@@ -54,8 +54,9 @@ class Video2WorldArgs:
 
     checkpoint: str
     """Local diffusers Cosmos2VideoToWorldPipeline directory (model_index.json, transformer/, vae/, ...)."""
-    safety_checker: str
-    """MODULE:CALLABLE returning an object with check_text_safety(str) and check_video_safety(frames)."""
+    safety_checker: str = "cosmos_sim.guardrail:SafetyChecker"
+    """MODULE:CALLABLE returning an object with check_text_safety(str) and check_video_safety(frames); the
+    default is cosmos-sim's guardrail (prompt pre-guard, faces pixelated, watermark)."""
     input: str = ""
     """Context: an image (PNG/JPG), a video (MP4) or a folder of PNG frames."""
     out: str = ""

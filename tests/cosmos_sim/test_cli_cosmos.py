@@ -86,3 +86,18 @@ def test_video2world_runs_with_a_checker_named_on_the_command_line(pipe, tmp_pat
     assert main([*common, str(tmp_path / "ctx"), "--out", str(out), "--prompt", "a knife", *small]) == 2
     assert "blocked the prompt 'a knife'" in capsys.readouterr().err
     assert main([*common, str(tmp_path / "ctx"), "--prompt", "a ball", *small]) == 2  # no --out
+
+
+def test_video2world_defaults_to_the_project_guardrail(pipe, tmp_path, capsys):
+    from cosmos_sim.guardrail.watermark import detect_video
+
+    write_frames(np.full((1, 64, 64, 3), 90, np.uint8), tmp_path / "ctx", mp4=False)
+    small = ["--height", "64", "--width", "64", "--num-frames", "5", "--steps", "1", "--guidance-scale", "1"]
+    common = ["video2world", "--checkpoint", str(pipe), "--input", str(tmp_path / "ctx"), *small]
+    assert main([*common, "--out", str(tmp_path / "bad.mp4"), "--prompt", "a man with a gun"]) == 2
+    assert "blocked the prompt" in capsys.readouterr().err and not (tmp_path / "bad.mp4").exists()
+    out = tmp_path / "png"
+    assert main([*common, "--out", str(out), "--prompt", "a red ball rolls"]) == 0
+    frames = read_frames(out)
+    assert frames.shape == (5, 64, 64, 3)
+    assert detect_video(frames).detected  # the guardrail watermarked what it wrote
