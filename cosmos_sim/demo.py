@@ -88,6 +88,20 @@ def _manipulation_maps_picture(store_path: Path, out_png: Path, n: int) -> None:
     cv2.imwrite(str(out_png), cv2.cvtColor(tile([r[None] for r in rows], ncols=1)[0], cv2.COLOR_RGB2BGR))
 
 
+def _manipulation_cloud(store_path: Path, out: Path) -> None:
+    """The first frame's two cameras fused into one world-frame point cloud, coloured by segmentation: PLY
+    and a picture."""
+    import imageio.v3 as iio3
+
+    from cosmos_sim.data.pointcloud import cloud_picture, export_pointcloud
+
+    _, cloud = export_pointcloud(
+        out / "manipulation_cloud.ply", store_path, episode=0, row=0, colour="seg", max_depth=1.6
+    )
+    picture = cloud_picture({"front + top cameras fused (segmentation colours)": cloud}, colour="seg")
+    iio3.imwrite(out / "manipulation_cloud.png", picture)
+
+
 def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
     """One seeded video per physics scenario: a labelled contact sheet PNG and a 2x4 GIF."""
     import imageio.v3 as iio3
@@ -220,6 +234,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     contact_sheet(manip, out / "manipulation_episodes.png", frames=cfg.frames_per_row, scale=2)
     _manipulation_maps_picture(manip, out / "manipulation_maps.png", cfg.frames_per_row)
     export_episode(manip, 0, out / "manipulation_ep0.mp4")
+    _manipulation_cloud(manip, out)
 
     console.rule(f"[bold]2/{parts} driving (PyBullet): six cameras, lane-keeping expert")
     drive = out / "driving.zarr"
@@ -258,7 +273,8 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
         "Manipulation-GT (MuJoCo)",
         f"{m['episodes']} episodes, {m['frames']} frames",
         f"expert success {sr}, {m['bytes_per_frame'] / 1024:.1f} KiB/frame",
-        "manipulation.zarr, manipulation_episodes.png, manipulation_maps.png, manipulation_ep0.mp4",
+        "manipulation.zarr, manipulation_episodes.png, manipulation_maps.png, manipulation_ep0.mp4, "
+        "manipulation_cloud.png/.ply",
     )
     table.add_row(
         "Driving-GT (PyBullet)",

@@ -42,6 +42,7 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
         "driving.zarr",
         "manipulation_episodes.png",
         "manipulation_maps.png",
+        "manipulation_cloud.png",
         "driving.png",
         "physics.png",
         "manipulation_ep0.mp4",
@@ -54,6 +55,10 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
     ):
         assert (tmp_path / name).exists(), name
     assert res["manipulation"]["episodes"] == 1 and len(res["physics_frames"]) >= 8
+    from cosmos_sim.data.pointcloud import read_ply
+
+    cloud = read_ply(tmp_path / "manipulation_cloud.ply")  # the fused scene: the table top is there
+    assert len(cloud) > 1000 and np.isclose(np.median(cloud.points[:, 2]), 0.4, atol=0.02)
     # Held-out seed, shipped checkpoints: both models predict better than holding the last frame.
     assert res["wfm"]["psnr_mean"] > res["wfm"]["copy_psnr_mean"]
     assert res["physics_wfm"]["psnr_mean"] > res["physics_wfm"]["copy_psnr_mean"]
