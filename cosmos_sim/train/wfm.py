@@ -295,10 +295,10 @@ def train(args: Args) -> dict[str, float]:
         )
     if args.object_weight <= 0 or (args.object_weight != 1.0 and not family.cell_weights):
         weighted = " or ".join(n for n, f in FAMILIES.items() if f.cell_weights)
-        unweighted = ", ".join(n for n, f in FAMILIES.items() if not f.cell_weights)
+        unweighted = [n for n, f in FAMILIES.items() if not f.cell_weights]
         raise ConfigError(
             f"--object-weight {args.object_weight}: use a weight > 0 with --family {weighted} "
-            f"(1 = plain loss; the {unweighted} family has no per-cell loss weights)"
+            f"(1 = plain loss; {' and '.join(unweighted)} models have no per-cell loss weights)"
         )
     if args.lora_rank < 0 or (args.lora_rank and not args.init_from):
         raise ConfigError(

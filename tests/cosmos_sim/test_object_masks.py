@@ -110,7 +110,10 @@ def test_world_model_trains_with_object_weights_and_they_change_the_loss(stores,
         WfmArgs(**{**args.__dict__, "out": str(tmp_path / "weighted"), "object_weight": 20.0})
     )
     assert np.isfinite(weighted["dynamics_loss"]) and weighted["dynamics_loss"] != plain["dynamics_loss"]
-    with pytest.raises(ValueError, match="ar family"):
+    with pytest.raises(
+        ValueError,
+        match=r"use a weight > 0 with --family diffusion or multiview \(1 = plain loss; ar.* no per-cell",
+    ):
         train_wfm(
             WfmArgs(**{**args.__dict__, "family": "ar", "object_weight": 5.0, "out": str(tmp_path / "ar")})
         )
