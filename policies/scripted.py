@@ -88,7 +88,8 @@ class LearnedPolicy:
         return a[0].astype(self.action_space.dtype)
 
 
-POLICIES = ("random", "expert", "noisy-expert", "a policy directory")
+POLICIES = ("random", "expert", "noisy-expert")
+"""The named policies; a policy directory (``train-policy``'s output) is the other choice."""
 
 
 def make_policy(name: str, env: gym.Env, seed: int | None = None, **options) -> Policy:
@@ -110,4 +111,4 @@ def make_policy(name: str, env: gym.Env, seed: int | None = None, **options) -> 
                 f"(no expert_action() method), so --policy {name} cannot run on it; use --policy random"
             )
         return ExpertPolicy() if name == "expert" else NoisyExpertPolicy(env.action_space, seed, **options)
-    raise ConfigError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    raise ConfigError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)} or a policy directory")
