@@ -390,6 +390,11 @@ def train(args: Args) -> dict[str, float]:
         else:
             add_lora(wm, lora)
         wm.train()
+        if main and not lora.train_head and init.config.env_id != wm.config.env_id:
+            print(
+                f"note: the reward head stays {init.config.env_id}'s (frozen); pass --lora-head to train it "
+                f"on {wm.config.env_id}'s rewards too (its loss is logged either way)"
+            )
     learner = Learner(wm, args).to(device)
     ema = copy.deepcopy(wm) if args.ema > 0 else wm
     opt = torch.optim.AdamW(
