@@ -80,13 +80,12 @@ def add_lora(wm: WorldModel, spec: LoraSpec) -> WorldModel:
     leave only them (and the reward head if ``spec.train_head``) trainable. Returns ``wm``."""
     from peft import inject_adapter_in_model
 
-    names = {n.rsplit(".", 1)[-1] for n, m in wm.dynamics.named_modules() if isinstance(m, torch.nn.Linear)}
-    full = {n for n, m in wm.dynamics.named_modules() if isinstance(m, torch.nn.Linear)}
-    unknown = [t for t in spec.targets if not any(f == t or f.endswith("." + t) for f in full)]
+    linear = [n for n, m in wm.dynamics.named_modules() if isinstance(m, torch.nn.Linear)]
+    unknown = [t for t in spec.targets if not any(f == t or f.endswith("." + t) for f in linear)]
     if unknown:
         raise ConfigError(
             f"LoRA targets {unknown} match no linear layer of the {wm.config.family} dynamics; "
-            f"its linear layers end in {sorted(names)}"
+            f"its linear layers end in {sorted({n.rsplit('.', 1)[-1] for n in linear})}"
         )
     wm.requires_grad_(False)
     inject_adapter_in_model(spec.peft_config(), wm.dynamics)

@@ -122,8 +122,7 @@ def fit_world_model(args: Args, stores: list[str], init: str, out: Path) -> Path
     from cosmos_sim.train import wfm as train_wfm
     from cosmos_sim.world_models.wfm import WorldModel
 
-    base = WorldModel.from_pretrained(init, device="cpu")
-    d = base.config.dynamics
+    base = WorldModel.from_pretrained(init, device="cpu")  # its tokenizer; --init-from keeps its architecture
     train_wfm.train(
         train_wfm.Args(
             data=tuple(stores),
@@ -132,12 +131,6 @@ def fit_world_model(args: Args, stores: list[str], init: str, out: Path) -> Path
             init_from=str(WorldModel.resolve_pretrained(init)),
             out=str(out),
             cache_dir=str(out.parent / "cache"),
-            context_frames=d.context_frames,
-            dim=d.dim,
-            depth=d.depth,
-            heads=d.heads,
-            mlp_ratio=d.mlp_ratio,
-            **({"context_mode": d.context_mode, "patch": d.patch[0]} if hasattr(d, "patch") else {}),
             sampler_steps=base.config.sampler_steps,
             steps=args.wfm_steps,
             lr=args.wfm_lr,

@@ -457,7 +457,7 @@ def train(args: Args) -> dict[str, float]:
         m = int(rng.integers(0, args.unroll + 1)) if args.unroll else 0
         batch = {
             k: v.to(device)
-            for k, v in sample_batch(data, picked, args.context_frames, args.waypoints, unroll=m).items()
+            for k, v in sample_batch(data, picked, wm.config.context_frames, args.waypoints, unroll=m).items()
         }
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
