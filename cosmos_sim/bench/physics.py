@@ -94,7 +94,10 @@ class Config:
     """Options of ``cosmos-sim bench physics``."""
 
     model: str = "physics-dit-nano"
-    """World-model bundle directory or shipped name (assets/wfm/...), or a baseline name."""
+    """World-model bundle directory or shipped name (assets/wfm/...), a diffusers Video2World pipeline
+    directory (NVIDIA's Cosmos-Predict2, local), or a baseline name."""
+    model_options: str = ""
+    """JSON object of a diffusers --model's settings (height, width, steps, guidance_scale, prompt, ...)."""
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     """Physics scenarios (FreeFall ... or free_fall ...)."""
     context: int = 9
@@ -368,8 +371,14 @@ def evaluate(
     parts_dir.mkdir(parents=True, exist_ok=True)
     model = f"predictions:{cfg.predictions}" if files is not None else cfg.model
     names = list(dict.fromkeys([model, *(b for b in cfg.baselines if b != "none")]))
-    predictors = {n: files if n == model and files else make_predictor(n, device=cfg.device) for n in names}
+    options = {model: cfg.model_options} if cfg.model_options else {}
+    predictors = {
+        n: files if n == model and files else make_predictor(n, device=cfg.device, options=options.get(n, ""))
+        for n in names
+    }
     identities = {n: files.identity() if n == model and files else predictor_identity(n) for n in names}
+    if options:  # settings change a diffusers model's videos, so they are part of its results' key
+        identities[model] = {**identities[model], "options": cfg.model_options}
     extractor = load_feature_extractor(cfg.features)
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     frames = cfg.context + cfg.horizon

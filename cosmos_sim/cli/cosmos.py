@@ -17,7 +17,6 @@ with exit code 2, like ``cosmos-sim``. ``main(argv)`` is what a ``cosmos-sim cos
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from dataclasses import dataclass
 
@@ -115,24 +114,12 @@ def _post_train(ns: argparse.Namespace) -> int:
     return 0
 
 
-def load_checker(spec: str):
-    """``MODULE:NAME`` -> a safety checker: the object itself when it has ``check_text_safety``, else what calling
-    it with no arguments returns (a class or a factory); a ConfigError naming the spec when it cannot."""
-    module, _, attr = spec.partition(":")
-    if not module or not attr:
-        raise ConfigError(f"--safety-checker {spec!r} must be MODULE:CALLABLE, e.g. my_guard:make_checker")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"--safety-checker {spec!r} cannot be loaded: {e}") from None
-    return obj if hasattr(obj, "check_text_safety") and not isinstance(obj, type) else obj()
-
-
 def _video2world(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cosmos_sim.cli.dataclass_cli import dataclass_from_namespace
     from cosmos_sim.eval.physics_io import read_frames, video2world_predictions, write_frames
+    from cosmos_sim.guardrail.checker import load_safety_checker
     from cosmos_sim.world_models.cosmos_diffusers import load_prompt_embeds
     from cosmos_sim.world_models.cosmos_video2world import Video2World, Video2WorldConfig
 
@@ -149,7 +136,7 @@ def _video2world(ns: argparse.Namespace) -> int:
         guidance_scale=a.guidance_scale,
         seed=a.seed,
     )
-    v2w = Video2World(a.checkpoint, load_checker(a.safety_checker), device=a.device, config=config)
+    v2w = Video2World(a.checkpoint, load_safety_checker(a.safety_checker), device=a.device, config=config)
     embeds = {k: load_prompt_embeds(v) for k, v in (("prompt_embeds", a.prompt_embeds),) if v}
     if a.negative_prompt_embeds:
         embeds["negative_prompt_embeds"] = load_prompt_embeds(a.negative_prompt_embeds)

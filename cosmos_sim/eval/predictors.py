@@ -17,8 +17,12 @@ seed. The prediction covers frames ``C .. C + horizon - 1``.
   "take" of the same physical event lands, i.e. what "as good as physics" scores.
 - ``WorldModelPredictor``: a ``WorldModel`` rolled out open loop with zero actions (the physics
   scenes take a no-op action) from the encoded context.
+- ``Video2WorldPredictor``: a local diffusers ``Cosmos2VideoToWorldPipeline`` checkpoint (NVIDIA's
+  Cosmos-Predict2 Video2World, or anything in that layout): the context resized to its resolution, one
+  generated video per episode, the predicted frames cut out of it and resized back; guarded.
 
-``make_predictor("copy-last" | "flow" | "physical-variance" | DIR | shipped name)`` builds one.
+``make_predictor("copy-last" | "flow" | "physical-variance" | DIR | shipped name)`` builds one; a
+directory with a ``model_index.json`` is a diffusers pipeline.
 """
 
 from __future__ import annotations
@@ -248,8 +252,135 @@ class WorldModelPredictor:
         return np.stack(out)
 
 
-def make_predictor(name_or_dir: str, device: str = "auto") -> Predictor:
-    """A baseline by name (``BASELINES``), or a world model from a bundle directory or a shipped name."""
+@dataclass(frozen=True)
+class Video2WorldOptions:
+    """How ``Video2WorldPredictor`` runs a diffusers checkpoint (``bench physics --model-options`` JSON)."""
+
+    height: int = 704
+    """Height the context is resized to and the video generated at (the checkpoint's; Predict2-2B: 704)."""
+    width: int = 1280
+    """Width of the same (Predict2-2B: 1280)."""
+    steps: int = 35
+    """Denoising steps."""
+    guidance_scale: float = 7.0
+    """Classifier-free guidance scale (1: none; > 1 needs a text encoder or negative_prompt_embeds)."""
+    max_sequence_length: int = 512
+    """T5 tokens of a prompt."""
+    fps: int = 16
+    """Frame rate the transformer is told."""
+    prompt: str = ""
+    """One prompt for every scenario; empty: each episode's own caption (``cosmos_sim.envs.captions``)."""
+    prompt_embeds: str = ""
+    """Precomputed prompt embedding file (.safetensors, .pt, .npy) for a checkpoint without a text encoder."""
+    negative_prompt_embeds: str = ""
+    """Its negative prompt's embedding (guidance > 1 without a text encoder)."""
+    safety_checker: str = "cosmos_sim.guardrail:SafetyChecker"
+    """MODULE:CALLABLE giving the safety checker (cosmos-sim's guardrail by default)."""
+
+    @classmethod
+    def from_json(cls, text: str) -> Video2WorldOptions:
+        """Options from a JSON object (empty: the defaults); a ConfigError naming unknown keys."""
+        import json
+        from dataclasses import fields
+
+        if not text:
+            return cls()
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--model-options must be a JSON object, got {text!r}: {e}") from None
+        names = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict) or set(raw) - names:
+            bad = sorted(set(raw) - names) if isinstance(raw, dict) else raw
+            raise ConfigError(f"--model-options: unknown {bad}; valid keys: {sorted(names)}")
+        return cls(**raw)
+
+
+def episode_prompt(episode: Episode) -> str:
+    """The text a prompted model gets for ``episode``: its scene's long caption when the scene can describe
+    itself (``cosmos_sim.envs.captions``), else a sentence naming the scene."""
+    try:
+        from cosmos_sim.envs.captions import caption_episode
+    except ImportError:
+        caption_episode = None
+    if caption_episode is not None and episode.env_id:
+        return caption_episode(episode.env_id, episode.seed, env_kwargs=episode.env_kwargs)
+    scene = episode.env_id.split("/")[-1].removesuffix("-GT-v0").replace("-", " ") or "a scene"
+    return f"A video of the {scene} scene, static camera."
+
+
+class Video2WorldPredictor:
+    """A local diffusers Video2World checkpoint as a predictor (see the module docstring).
+
+    The pipeline generates ``1 + 4k`` frames, its conditioning frames included: ``k`` is the smallest that
+    covers context + horizon; the ``horizon`` frames after the context are kept.
+    """
+
+    def __init__(
+        self, directory: str | Path, device: str = "auto", options: Video2WorldOptions | None = None
+    ):
+        self.directory = Path(directory)
+        self.options = options or Video2WorldOptions()
+        self.device = device
+        self.name = self.directory.resolve().name
+        self._v2w = None
+        self._embeds: dict[str, Any] = {}
+
+    def _model(self, num_frames: int):
+        from dataclasses import replace
+
+        from cosmos_sim.world_models.cosmos_video2world import Video2World, Video2WorldConfig
+
+        o = self.options
+        config = Video2WorldConfig(
+            height=o.height,
+            width=o.width,
+            num_frames=num_frames,
+            steps=o.steps,
+            guidance_scale=o.guidance_scale,
+            fps=o.fps,
+            max_sequence_length=o.max_sequence_length,
+        )
+        if self._v2w is None:
+            from cosmos_sim.guardrail.checker import load_safety_checker
+            from cosmos_sim.world_models.cosmos_diffusers import load_prompt_embeds
+
+            checker = load_safety_checker(o.safety_checker)
+            self._v2w = Video2World(self.directory, checker, device=self.device, config=config)
+            for key in ("prompt_embeds", "negative_prompt_embeds"):
+                if getattr(o, key):
+                    self._embeds[key] = load_prompt_embeds(getattr(o, key))
+        self._v2w.config = replace(config)
+        return self._v2w
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        from dataclasses import replace
+
+        _check_horizon(horizon)
+        c = len(episode.context)
+        num_frames = 1 + 4 * -(-(c + horizon - 1) // 4)
+        v2w = self._model(num_frames)
+        v2w.config = replace(v2w.config, seed=int(seed))
+        prompt = self.options.prompt or episode_prompt(episode)
+        video = v2w(episode.context, prompt=prompt, output_size=episode.context.shape[1:3], **self._embeds)
+        return video[c : c + horizon]
+
+
+def is_diffusers_pipeline(path: str | Path) -> bool:
+    """``path`` is a directory in diffusers' pipeline layout (has ``model_index.json``)."""
+    return (Path(path) / "model_index.json").is_file()
+
+
+def make_predictor(name_or_dir: str, device: str = "auto", options: str = "") -> Predictor:
+    """A baseline by name (``BASELINES``), a world model from a bundle directory or a shipped name, or a
+    diffusers Video2World pipeline directory (``options``: a JSON object of ``Video2WorldOptions``)."""
+    if is_diffusers_pipeline(name_or_dir):
+        return Video2WorldPredictor(name_or_dir, device=device, options=Video2WorldOptions.from_json(options))
+    if options:
+        raise ConfigError(
+            f"--model-options is for diffusers Video2World checkpoints; {name_or_dir!r} is not one "
+            "(no model_index.json)"
+        )
     if name_or_dir == "copy-last":
         return CopyLast()
     if name_or_dir == "flow":
@@ -271,6 +402,15 @@ def predictor_identity(name_or_dir: str) -> dict[str, str]:
     """What identifies a predictor's results (for resumable caches): its name, or a model's weights hash."""
     if name_or_dir in BASELINES:
         return {"predictor": name_or_dir}
+    if is_diffusers_pipeline(name_or_dir):  # weights are GBs: identify them by name, size and time
+        import hashlib
+
+        h = hashlib.sha256()
+        for f in sorted(Path(name_or_dir).rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.relative_to(name_or_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return {"predictor": str(Path(name_or_dir).resolve()), "sha": h.hexdigest()[:16]}
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
     from cosmos_sim.world_models.wfm import file_sha
 
@@ -287,7 +427,11 @@ __all__ = [
     "FlowExtrapolation",
     "PhysicalVariance",
     "Predictor",
+    "Video2WorldOptions",
+    "Video2WorldPredictor",
     "WorldModelPredictor",
+    "episode_prompt",
+    "is_diffusers_pipeline",
     "farneback_velocity",
     "make_predictor",
     "predictor_identity",

@@ -21,6 +21,7 @@ the frames are written as they are, the metadata says so and a warning is logged
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 from collections.abc import Sequence
@@ -212,7 +213,21 @@ def write_guarded_video(
     return write_videos(paths, frames, fps, {**metadata, **record})
 
 
+def load_safety_checker(spec: str):
+    """``MODULE:NAME`` -> a safety checker: the object itself when it has ``check_text_safety``, else what calling
+    it with no arguments returns (a class or a factory); a ConfigError naming the spec when it cannot."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise ConfigError(f"--safety-checker {spec!r} must be MODULE:CALLABLE, e.g. my_guard:make_checker")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"--safety-checker {spec!r} cannot be loaded: {e}") from None
+    return obj if hasattr(obj, "check_text_safety") and not isinstance(obj, type) else obj()
+
+
 __all__ = [
+    "load_safety_checker",
     "DISABLED",
     "GuardrailConfig",
     "SafetyChecker",

@@ -187,3 +187,54 @@ def test_a_cosmos_diffusers_bundle_is_scored_in_process_like_any_bundle(tmp_path
     result = pb.evaluate(config(model=str(bundle), baselines=("none",)), tmp_path / "out", write=False)
     (row,) = [r for r in result.rows if r["case"].startswith("Overall")]
     assert row["predictor"] == "bundle" and row["kind"] == "model" and np.isfinite(row["psnr_db"])
+
+
+def test_a_diffusers_video2world_checkpoint_is_scored_directly_with_model(exported, tmp_path):
+    """``--model PIPELINE_DIR``: the context is resized to the checkpoint's resolution, the predicted frames
+    cut out of the generated video and resized back, every prompt goes through the safety checker, and the
+    scores equal those of the same videos written through --export/--predictions."""
+    pytest.importorskip("diffusers")
+    import cosmos_sim.eval.predictors as predictors
+    from cosmos_sim.eval.physics_io import video2world_predictions
+    from cosmos_sim.world_models.cosmos_tiny import tiny_cosmos_checkpoint
+    from cosmos_sim.world_models.cosmos_video2world import Video2World, Video2WorldConfig
+
+    pipe = tiny_cosmos_checkpoint(tmp_path / "pipe", pipeline=True)
+    options = '{"height": 32, "width": 32, "steps": 2, "guidance_scale": 1.0, "max_sequence_length": 8}'
+    model = predictors.make_predictor(str(pipe), device="cpu", options=options)
+    assert isinstance(model, predictors.Video2WorldPredictor)
+    d, _, gt = exported
+    ep = Episode(gt.frames[:CONTEXT], env_id=gt.env_id, seed=SEED)
+    pred = model.predict(ep, HORIZON, seed=SEED)
+    assert pred.shape == (HORIZON, *gt.frames.shape[1:]) and pred.dtype == np.uint8
+    assert np.array_equal(model.predict(ep, HORIZON, seed=SEED), pred)  # seeded
+    assert not np.array_equal(model.predict(ep, HORIZON, seed=SEED + 1), pred)
+    prompt = predictors.episode_prompt(ep)
+    assert "Bounce" in prompt or "ball" in prompt.lower()
+
+    result = pb.evaluate(
+        config(model=str(pipe), model_options=options, baselines=("none",)), tmp_path / "direct", write=False
+    )
+    (direct,) = [r for r in result.rows if r["case"].startswith("Overall")]
+    assert direct["predictor"] == "pipe" and direct["kind"] == "model"
+
+    # the same checkpoint, settings and prompt through the export round trip score the same
+    target = tmp_path / "export"
+    shutil.copytree(d / "export", target)
+    small = Video2WorldConfig(
+        height=32, width=32, num_frames=5, steps=2, guidance_scale=1.0, max_sequence_length=8, seed=SEED
+    )
+    v2w = Video2World(pipe, model._v2w.checker.checker, "cpu", config=small)
+    video2world_predictions(target, v2w, prompt=prompt)
+    files = pb.evaluate(config(predictions=str(target), baselines=("none",)), tmp_path / "files", write=False)
+    (via_files,) = [r for r in files.rows if r["case"].startswith("Overall")]
+    assert direct["psnr_db"] == pytest.approx(via_files["psnr_db"], abs=0.3)
+
+
+def test_model_options_are_refused_for_models_that_are_not_diffusers_pipelines():
+    from cosmos_sim.eval.predictors import Video2WorldOptions, make_predictor
+
+    with pytest.raises(ConfigError, match="not one"):
+        make_predictor("copy-last", options='{"steps": 2}')
+    with pytest.raises(ConfigError, match="unknown \\['stepz'\\]"):
+        Video2WorldOptions.from_json('{"stepz": 2}')
