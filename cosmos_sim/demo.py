@@ -102,6 +102,30 @@ def _manipulation_cloud(store_path: Path, out: Path) -> None:
     iio3.imwrite(out / "manipulation_cloud.png", picture)
 
 
+def _transfer(cfg: DemoConfig, store_path: Path, out: Path) -> dict:
+    """The shipped Transfer model renders episode 0's control maps (depth, seg, edges) in two other looks:
+    GT | night | grass, one guarded GIF."""
+    from cosmos_sim.assets import ASSETS_DIR
+    from cosmos_sim.guardrail import SafetyChecker, provenance, write_guarded_video
+    from cosmos_sim.world_models.transfer import Transfer
+
+    store = TrajectoryStore.open(store_path)
+    ep = store.episode(0, ["rgb", "maps/front/depth", "maps/front/seg", "maps/front/edges"])
+    controls = {"depth": ep["maps/front/depth"], "seg": ep["maps/front/seg"], "edge": ep["maps/front/edges"]}
+    model = Transfer.from_pretrained("manip-transfer-nano", device="cpu")
+    t0 = time.perf_counter()
+    looks = ("night", "grass")
+    renders = [model.transfer(controls, seed=cfg.wfm_seed, domain=d) for d in looks]
+    fps = len(looks) * len(ep["rgb"]) / (time.perf_counter() - t0)
+    panels = np.concatenate([ep["rgb"], *renders], axis=2).repeat(3, axis=1).repeat(3, axis=2)
+    meta = provenance(
+        ASSETS_DIR / "transfer" / "manip-transfer-nano", prompt=None, seed=cfg.wfm_seed, looks=looks
+    )
+    guard = SafetyChecker() if cfg.guardrail else None
+    write_guarded_video(out / "transfer.gif", panels, 10, meta, guard)
+    return {"frames": len(ep["rgb"]), "fps": fps, "looks": looks}
+
+
 def _physics(cfg: DemoConfig, out: Path) -> dict[str, int]:
     """One seeded video per physics scenario: a labelled contact sheet PNG and a 2x4 GIF."""
     import imageio.v3 as iio3
@@ -256,13 +280,14 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     console.rule(f"[bold]3/{parts} physics scenarios (MuJoCo): one seeded video each")
     p = _physics(cfg, out)
 
-    w = pw = None
+    w = pw = tr = None
     if cfg.wfm_steps:
-        console.rule("[bold]4/4 world models beside the GT scenes: manipulation (expert's actions), physics")
+        console.rule("[bold]4/4 world models beside the GT scenes (manipulation, physics) and Transfer")
         if not cfg.guardrail:
             console.print("[yellow]guardrail disabled (--no-guardrail): no face pixelation, no watermark")
         w = _world_model(cfg, out)
         pw = _physics_model(cfg, out)
+        tr = _transfer(cfg, manip, out)
 
     seconds = time.perf_counter() - t0
     table = Table(title=f"cosmos-sim demo: {out} ({seconds:.0f} s)", show_header=True)
@@ -302,6 +327,12 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
             f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})",
             "physics_wfm_vs_gt.gif",
         )
+        table.add_row(
+            "manip-transfer-nano (shipped Transfer)",
+            f"episode 0's depth + seg + edges, {tr['frames']} frames",
+            f"rendered in {' and '.join(tr['looks'])} at {tr['fps']:.0f} frames/s",
+            "transfer.gif (GT | night | grass)",
+        )
     console.print(table)
     console.print(
         "Next: `cosmos-sim export STORE --episode I --out x.gif`, or read the store with "
@@ -313,6 +344,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
         "physics_frames": p,
         "wfm": w,
         "physics_wfm": pw,
+        "transfer": tr,
         "seconds": seconds,
         "out": str(out),
         "guardrail": cfg.guardrail,

@@ -45,6 +45,11 @@ are drawn from the reset seed within ranges that keep the event in view for the 
 bodies that both have one, roughly their mean), plus scenario geometry (``"ramp/angle_deg"``,
 ``"rod/length"``, ...) and ``"gravity"``.
 
+Colours. ``colours="fixed"`` (the default) keeps every object's scenario colour; ``colours="random"``
+gives the coloured objects (not the grey props) distinct colours of ``PALETTE`` (red, blue, yellow, green,
+orange, purple) from their own random stream of the episode, so the initial conditions stay those of the
+seed; ``env.unwrapped.object_colours`` names them (the captions of ``envs/captions.py`` read it).
+
 Perturbation ("two takes" of one physical event)::
 
     env.reset(seed=s, options={"perturb": 0.05, "take": 1})
@@ -85,6 +90,11 @@ MAX_PERTURB = 0.5
 RED, BLUE, YELLOW = "0.86 0.14 0.12 1", "0.13 0.36 0.88 1", "0.96 0.78 0.08 1"
 GREEN, ORANGE, PURPLE = "0.12 0.66 0.24 1", "0.96 0.48 0.08 1", "0.56 0.22 0.78 1"
 PROP = "0.32 0.34 0.38 1"  # static props (ramp, pendulum support): dark grey
+#: Colour name -> rgba of the objects' palette (``colours="random"`` draws from it; captions name them).
+PALETTE: Mapping[str, str] = MappingProxyType(
+    {"red": RED, "blue": BLUE, "yellow": YELLOW, "green": GREEN, "orange": ORANGE, "purple": PURPLE}
+)
+COLOUR_MODES = ("fixed", "random")
 CAMERA_RIG = "camera_rig"  # mocap body carrying a moving camera
 
 
@@ -103,9 +113,14 @@ class PhysicsConfig(GTConfig):
     """Contact spring stiffness (1/s^2) for bodies with a restitution; ~2 cm penetration at 4 m/s."""
     antialias_samples: int = 4
     """MSAA samples of the RGB render; 0 renders ~3x faster but with jagged edges at 64x64."""
+    colours: str = "fixed"
+    """"fixed": each object keeps its scenario colour; "random": the objects get distinct palette colours
+    (``PALETTE``) drawn from the episode seed (initial conditions unchanged), so captions can name them."""
 
     def __post_init__(self):
         super().__post_init__()
+        if self.colours not in COLOUR_MODES:
+            raise ValueError(f"colours={self.colours!r} must be one of {COLOUR_MODES}; e.g. colours='random'")
         if (
             self.fps <= 0
             or self.timestep <= 0
@@ -733,6 +748,7 @@ class PhysicsGTEnv(MujocoGTEnv):
     | `episode_steps`     | **int**           | `48`          | video length the initial-condition ranges are made for   |
     | `contact_stiffness` | **float**         | `3e4`         | contact spring stiffness (1/s^2) of bodies with a restitution |
     | `antialias_samples` | **int**           | `4`           | MSAA of the RGB render; 0 is ~3x faster, jagged at 64x64 |
+    | `colours`           | **str**           | `"fixed"`     | "random": distinct palette colours per episode (seeded)  |
 
     ## Version History
     * v0: Initial version.
@@ -777,6 +793,13 @@ class PhysicsGTEnv(MujocoGTEnv):
         self._base_geom_rbound = m.geom_rbound.copy()
         self._base_body_pos = m.body_pos.copy()
         self._base_body_quat = m.body_quat.copy()
+        self._base_rgba = m.geom_rgba.copy()
+        # Objects whose colour is theirs (a geom of the instance's name, not a grey prop), in instance order.
+        self.coloured_objects: tuple[str, ...] = tuple(
+            n for n in self._scenario.instances if _colour_name(self._geom_rgba(n)) is not None
+        )
+        self.object_colours: dict[str, str] = {}
+        """Colour name of every coloured object this episode (``PALETTE`` keys); captions read it."""
         self.physics_params: dict[str, float] = {}
         self._orbit: CameraOrbit | None = None
         self._step_index = 0  # env steps since reset: where a moving camera is on its path
@@ -809,7 +832,24 @@ class PhysicsGTEnv(MujocoGTEnv):
             self.data.qvel[da : da + len(qvel)] = qvel
         self.physics_params = {**params, **state.geometry, "gravity": GRAVITY}
         self._orbit, self._step_index = state.camera_orbit, 0
+        self._paint(episode_key)
         self._move_camera()
+
+    def _geom_rgba(self, name: str) -> np.ndarray:
+        gid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        return self.model.geom_rgba[gid] if gid >= 0 else np.zeros(4)
+
+    def _paint(self, episode_key: int) -> None:
+        """The objects' colours this episode: compiled ones ("fixed") or distinct palette draws ("random",
+        from their own stream of the episode key, so the initial conditions do not change)."""
+        self.model.geom_rgba[:] = self._base_rgba
+        names = self.coloured_objects
+        if self.config.colours == "random":
+            crng = np.random.default_rng(np.random.SeedSequence(episode_key, spawn_key=(0xC0,)))
+            picks = crng.choice(len(PALETTE), size=len(names), replace=len(names) > len(PALETTE))
+            for name, i in zip(names, picks, strict=True):
+                self._geom_rgba(name)[:] = [float(v) for v in list(PALETTE.values())[i].split()]
+        self.object_colours = {n: _colour_name(self._geom_rgba(n)) for n in names}
 
     def _apply_action(self, action: np.ndarray) -> None:
         # The action is a no-op; a moving camera goes to its next pose before the physics step, whose
@@ -872,6 +912,14 @@ class PhysicsGTEnv(MujocoGTEnv):
         if i < 0:
             raise ValueError(f"{kind.name} {name!r} not in the {self.scenario} scene")
         return i
+
+
+def _colour_name(rgba) -> str | None:
+    """The ``PALETTE`` name of an rgba (None for props and other colours)."""
+    for name, value in PALETTE.items():
+        if np.allclose(np.asarray(rgba, float), [float(v) for v in value.split()], atol=1e-4):
+            return name
+    return None
 
 
 def _perturb_options(options: dict | None) -> tuple[float, int]:

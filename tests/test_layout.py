@@ -45,7 +45,7 @@ def test_old_import_paths_warn_and_give_the_new_module(old, new):
 # Layers, lowest first: a module imports cosmos_sim modules of its own layer or below, never above.
 LAYERS = [
     {"world_models", "assets", "errors", "workers", "_moved"},  # networks and plumbing
-    {"root", "data", "envs", "policies", "guardrail"},  # recording, scenes, policies, guardrails
+    {"root", "data", "envs", "policies", "guardrail", "text"},  # recording, scenes, policies, guards, prompts
     {"eval", "train"},  # measuring and learning (eval never imports train)
     {"bench", "curate"},  # benchmarks and the curation pipeline
     {"cli", "demo"},  # what users run

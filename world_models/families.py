@@ -268,7 +268,10 @@ class Autoregressive(Family):
 FAMILIES: dict[str, Family] = {f.name: f for f in (Diffusion(), Autoregressive(), MultiView())}
 #: Families in modules of their own with heavy optional dependencies (diffusers), imported on first use:
 #: the module calls ``register_family``. Adding one is a line here.
-LAZY_FAMILIES: dict[str, str] = {"cosmos-diffusers": "cosmos_sim.world_models.cosmos_diffusers"}
+LAZY_FAMILIES: dict[str, str] = {
+    "cosmos-diffusers": "cosmos_sim.world_models.cosmos_diffusers",
+    "text-diffusion": "cosmos_sim.world_models.text_dit",
+}
 
 
 def register_family(family: Family) -> Family:

@@ -36,6 +36,9 @@ BENCHMARKS: dict[str, str] = {
     "post-train": "cosmos_sim.bench.post_train",
     "rl-loop": "cosmos_sim.bench.rl_loop",
     "pointcloud": "cosmos_sim.bench.pointcloud",
+    "domain-shift": "cosmos_sim.bench.domain_shift",
+    "text": "cosmos_sim.bench.text",
+    "transfer": "cosmos_sim.bench.transfer",
 }
 
 

@@ -118,6 +118,8 @@ class Config:
     """Write a side-by-side GIF per scenario."""
     consistency: bool = True
     """Also score 3D consistency on the static CameraOrbit scene (same seeds, context, horizon)."""
+    depth_estimator: str = "depth-nano"
+    """With --consistency: DepthEstimator (shipped name or directory) for the reconstruction rows; empty: none."""
     export: str = ""
     """Only write the held-out conditioning clips (MP4 + PNG), GT continuation masks and manifest.json here."""
     predictions: str = ""
@@ -424,6 +426,22 @@ def evaluate(
     if cfg.consistency:
         rows3d = consistency_rows(cfg, names, predictors, identities, display, seeds, parts_dir)
         result.rows += rows3d
+        if cfg.depth_estimator:
+            rows_rec = reconstruction_rows(cfg, names, predictors, identities, display, seeds, parts_dir)
+            result.rows += rows_rec
+            for r in rows_rec:
+                for k in ("fscore", "object_fscore", "chamfer_m"):
+                    if r.get(k) is not None and math.isfinite(r[k]):
+                        name = f"reconstruction_{k}_{_label(r['predictor'])}_{r['depth']}"
+                        result.figures[name] = float(r[k])
+            result.notes += (
+                f" Reconstruction rows: the CameraOrbit frames after the context (64x64) TSDF-fused (open3d, voxel "
+                f"1 cm, truncation 4 cm) with the known poses and depth from GT or {cfg.depth_estimator} "
+                "(world_models/estimators.py), against the true surface those poses see: F-score at 2 cm, Chamfer "
+                "(m); object F: the objects' true surface against reconstructed points 3 cm above the floor (the floor, most "
+                "of the surface, stays the floor in a frozen view). GT frames + estimated depth is the floor of every "
+                "predictor's row."
+            )
         for r in rows3d:
             for k in ("sampson_error_px", "f_inlier_ratio", "pose_success_rate", "psnr_db"):
                 if r.get(k) is not None and math.isfinite(r[k]):
@@ -561,6 +579,88 @@ def consistency_rows(
     return rows
 
 
+RECONSTRUCTION_METRICS = (
+    "fscore",
+    "object_fscore",
+    "precision",
+    "recall",
+    "chamfer_m",
+    "accuracy_m",
+    "completeness_m",
+)
+
+
+def reconstruction_rows(
+    cfg: Config,
+    names: list[str],
+    predictors: dict,
+    identities: dict,
+    display: dict[str, str],
+    seeds: list[int],
+    parts_dir: Path,
+) -> list[dict[str, Any]]:
+    """3D consistency by reconstruction (``cosmos_sim/eval/reconstruction.py``): each predictor's CameraOrbit
+    frames after the context TSDF-fused with the known poses and ``cfg.depth_estimator``'s depth, against
+    the true surface those poses see; above them the GT frames with GT depth (the TSDF floor) and with
+    estimated depth (the estimator's floor). One resumable part per row."""
+    from cosmos_sim.eval.reconstruction import (
+        ReconstructionConfig,
+        capture_orbit,
+        object_fscore,
+        predicted_orbit,
+        reconstruct_orbit,
+    )
+    from cosmos_sim.world_models.estimators import DepthEstimator
+    from cosmos_sim.world_models.wfm import file_sha
+
+    estimator = DepthEstimator.from_pretrained(cfg.depth_estimator, device="cpu")
+    est_dir = DepthEstimator.resolve_pretrained(cfg.depth_estimator)
+    est_id = {"estimator": str(est_dir.resolve()), "sha": file_sha(est_dir / "model.safetensors")}
+    rcfg = ReconstructionConfig()
+    captures: list = []
+    rows = []
+    for n, depth in [("gt", "gt"), ("gt", "estimated"), *((n, "estimated") for n in names)]:
+        ident = {"predictor": "gt"} if n == "gt" else identities[n]
+        ident = {**ident, "depth": depth, **(est_id if depth == "estimated" else {})}
+        label = "GT" if n == "gt" else display[n]
+        path = parts_dir / f"rec_{_label(label)}_{depth}__{part_key(ident, 'CameraOrbit', cfg)}.json"
+        if not path.is_file():
+            captures = captures or [
+                capture_orbit(seed, cfg.context + cfg.horizon, 64, rcfg, first=cfg.context) for seed in seeds
+            ]
+            t0, per_seed = time.perf_counter(), []
+            for cap in captures:
+                video = None if n == "gt" else predicted_orbit(predictors[n], cap)
+                fn = None if depth == "gt" else estimator.predict
+                res = reconstruct_orbit(cap, frames=video, depth_fn=fn, config=rcfg)
+                per_seed.append(res.figures | {"object_fscore": object_fscore(res, cap.labels)})
+            means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
+            _write_json(
+                path,
+                _clean(
+                    {
+                        "predictor": label,
+                        "depth": depth,
+                        "identity": ident,
+                        "means": means,
+                        "per_seed": per_seed,
+                        "seeds": seeds,
+                        "seconds": time.perf_counter() - t0,
+                    }
+                ),
+            )
+        part = json.loads(path.read_text())
+        rows.append(
+            {
+                "case": "3D consistency by reconstruction (CameraOrbit, predicted frames, TSDF with known poses)",
+                "predictor": label,
+                "depth": depth,
+                **{k: part["means"].get(k) for k in RECONSTRUCTION_METRICS},
+            }
+        )
+    return rows
+
+
 def _write_gif(path: Path, truth: np.ndarray, pred: np.ndarray) -> None:
     import imageio.v3 as iio3
 
@@ -677,6 +777,7 @@ __all__ = [
     "per_frame_plot",
     "predictions_config",
     "predictions_predictor",
+    "reconstruction_rows",
     "run",
     "score_episode",
     "scenario_name",

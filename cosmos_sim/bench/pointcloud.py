@@ -8,8 +8,9 @@ Three parts, each against known geometry or timed on this machine:
   accuracy, completeness, Chamfer (m), precision, recall and F-score at ``threshold``. Depth
   sources: ``gt`` (the GT depth: the floor any depth estimator sits on), ``gt+noise`` (GT depth
   plus Gaussian noise of ``noise`` m, seeded) and ``gt*scale`` (GT depth times ``scale``, a
-  mis-scaled estimator), the last two to show how far the measure moves. World-model rows need a
-  depth estimator for predicted frames; none exists yet (GT depth describes the GT frames only).
+  mis-scaled estimator), the last two to show how far the measure moves, and ``depth_estimator`` (the
+  nano ``DepthEstimator`` on the GT frames: the floor of the world-model rows, which ``bench physics``
+  measures on the frames a model predicts).
 - Geometry checks of the point clouds and the LiDAR: the manipulation table's plane (open3d RANSAC
   on the fused front+top cloud at 256x256) against its known height and normal, the red block's
   size in its own frame, the driving road's width from the six cameras' cloud (128x128), LiDAR
@@ -27,6 +28,7 @@ image), ``pointcloud_hdmap.png`` (the six HD maps over the camera views).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,6 +68,8 @@ class Config:
     """Factor of the gt*scale depth source (a mis-scaled depth estimator)."""
     sweeps: int = 20
     """Driving steps timed for the LiDAR, the HD maps and the six-camera cloud."""
+    depth_estimator: str = "depth-nano"
+    """DepthEstimator (shipped name or directory) fused as one more depth source of the GT frames; empty: none."""
 
     def __post_init__(self) -> None:
         check_at_least("pointcloud", self, 1, "seeds", "sizes", "frames", "sweeps")
@@ -90,7 +94,18 @@ def _depth_sources(cfg: Config, seed: int) -> dict[str, Any]:
     def noisy(_frames, depths):
         return depths + rng.normal(0.0, cfg.noise, depths.shape).astype(np.float32)
 
-    return {"gt": None, "gt+noise": noisy, f"gt*{cfg.scale:g}": lambda _f, d: d * np.float32(cfg.scale)}
+    sources = {"gt": None, "gt+noise": noisy, f"gt*{cfg.scale:g}": lambda _f, d: d * np.float32(cfg.scale)}
+    if cfg.depth_estimator:
+        estimator = _depth_estimator(cfg.depth_estimator)
+        sources[cfg.depth_estimator] = lambda frames, _d: estimator.predict(frames)
+    return sources
+
+
+@functools.cache
+def _depth_estimator(name_or_dir: str):
+    from cosmos_sim.world_models.estimators import DepthEstimator
+
+    return DepthEstimator.from_pretrained(name_or_dir, device="cpu")
 
 
 def reconstruction_part(cfg: Config) -> tuple[dict[str, float], list[dict], dict]:
@@ -321,8 +336,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         "around the orbit's centre. "
         f"F-score at {cfg.threshold} m; Chamfer = mean of accuracy and completeness. Depth: gt = the GT depth "
         f"(the floor of any depth estimator: TSDF and pixel discretisation only); gt+noise adds N(0, {cfg.noise} m); "
-        f"gt*{cfg.scale:g} scales it. No row for a world model's frames: reconstruction needs their depth, and the "
-        "nano depth estimator does not exist yet (GT depth describes the GT frames only). open3d's legacy "
+        f"gt*{cfg.scale:g} scales it; {cfg.depth_estimator or 'an estimator'} is the nano depth estimator on the GT "
+        "frames (the floor of a world model's rows, which bench physics measures). open3d's legacy "
         "ScalableTSDFVolume integrates nothing in open3d 0.20 here, hence VoxelBlockGrid (its successor). "
         "Geometry checks: manipulation at 256x256 (front + top cameras fused), driving at 128x128, LiDAR "
         "32 x 360 rays, 80 m. Times: wall clock on this machine (shared, see the load average)."

@@ -6,6 +6,8 @@
     cosmos-sim bench NAME --out DIR          a benchmark's JSON + markdown
     cosmos-sim train-tokenizer --data ...    train a causal video tokenizer
     cosmos-sim train-wfm --data ...          train an action-conditioned world model (diffusion | ar)
+    cosmos-sim train-text-wfm --data ...     train a text-conditioned world model (Text2World / Video2World)
+    cosmos-sim generate-video --prompt ...   a video from a prompt (and frames) with a text world model, guarded
     cosmos-sim merge-adapter --base --adapter --out   a LoRA adapter folded into its base: one bundle
     cosmos-sim cosmos bundle|post-train|video2world  NVIDIA Cosmos diffusers checkpoints (local paths only)
     cosmos-sim train-loop --env ID ...       the world-model RL loop (collect, fit the model, PPO inside it)
@@ -252,6 +254,26 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
         a = dataclass_from_namespace(Args, args, _command_line(args))
     train(a)
     return 0
+
+
+def _add_trainer(sub, name: str, module: str, help: str, required: tuple[str, ...] = ("data",)) -> None:
+    """Register ``cosmos-sim NAME``: the flags of ``module``'s ``Args`` dataclass, then ``module.train(args)``
+    (the module is imported only when the command is parsed or its help shown)."""
+    import importlib
+
+    from cosmos_sim.cli.dataclass_cli import add_dataclass_arguments, dataclass_from_namespace
+
+    def run(args: argparse.Namespace) -> int:
+        m = importlib.import_module(module)
+        with _validating():
+            a = dataclass_from_namespace(m.Args, args, _command_line(args))
+        m.train(a)
+        return 0
+
+    def populate(s: argparse.ArgumentParser) -> None:
+        add_dataclass_arguments(s, importlib.import_module(module).Args, required=required)
+
+    sub.add_parser(name, help=help, description=help, populate=populate).set_defaults(func=run)
 
 
 def _cmd_train_wfm(args: argparse.Namespace) -> int:
@@ -545,6 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
         populate=_train_tokenizer_arguments,
     )
     s.set_defaults(func=_cmd_train_tokenizer)
+    _add_trainer(sub, "train-estimator", "cosmos_sim.train.estimators", "train the depth + seg estimators")
+    _add_trainer(sub, "train-text-wfm", "cosmos_sim.train.text_wfm", "train a text-conditioned world model")
+    _add_trainer(sub, "generate-video", "cosmos_sim.cli.text", "a video from a prompt", ("prompt",))
+    _add_trainer(sub, "train-transfer", "cosmos_sim.train.transfer", "train the Transfer model", required=())
 
     s = sub.add_parser(
         "train-wfm",
@@ -607,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
         populate=_dream_arguments,
     )
     s.set_defaults(func=_cmd_dream)
+    from cosmos_sim.cli import transfer as _transfer  # stdlib-only module: the command imports torch when run
+
+    _transfer.register(sub)
 
     s = sub.add_parser(
         "curate",

@@ -15,6 +15,8 @@ Keys:
                    rgb_array (the render goes to ``render`` if ``rgb`` is taken)
     ``action``, ``reward`` (float32), ``terminated``, ``truncated`` (bool)
     ``is_success`` bool, when the env reports ``info["is_success"]`` (False where it is missing)
+    captions       ``captions=True``: ``envs/captions.py``'s short/long captions and facts per episode, in
+                   the store's ``text.jsonl`` (``TrajectoryStore.episode_text``)
     ``maps/<camera>/<map>``          control maps from ``info["maps"]`` (cosmos_sim GT envs, ``maps=``)
     ``cameras/<camera>/extrinsics``  4x4 world-to-camera per row from ``info["cameras"]``
     ``objects/<name>/<field>``       object poses from ``info["objects"]`` (cosmos_sim GT envs)
@@ -58,6 +60,7 @@ from cosmos_sim.policies import make_policy
 from cosmos_sim.workers import process_pool
 
 _BLOCK = 4  # episodes per fresh env (see _blocks)
+TEXT_KEY = "__text__"  # rollout's captions entry: not an array, never stored as a data key
 CONVENTION = (
     "episode of T steps = T+1 rows; row t: observation after t steps, action[t]/reward[t] of the step "
     "taken from it (last row: zero action, reward 0); terminated/truncated set on the last row"
@@ -94,6 +97,9 @@ class GenerateConfig:
     """Extra keyword arguments for the env constructor."""
     progress: bool = True
     """Show a progress bar and print a summary table at the end."""
+    captions: bool = False
+    """Describe every episode from its privileged state (``envs/captions.py``: short and long captions and
+    the facts) and keep it with the episode in the store (``TrajectoryStore.episode_text``)."""
 
 
 # ---- env construction ------------------------------------------------------------------------
@@ -209,8 +215,10 @@ def rollout(
     seed: int,
     max_steps: int | None = None,
     policy_options: dict | None = None,
+    captions: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Run one seeded episode and return its rows ``{key: array (T+1, ...)}`` (module convention)."""
+    """Run one seeded episode and return its rows ``{key: array (T+1, ...)}`` (module convention); with
+    ``captions`` also its description under ``TEXT_KEY`` (a dict, popped before the store write)."""
     policy = make_policy(policy_name, env, seed, **(policy_options or {}))
     obs, info = env.reset(seed=seed)
     rows = [_row(env, obs, info)]
@@ -244,16 +252,26 @@ def rollout(
     episode["terminated"] = np.zeros(n, dtype=bool)
     episode["truncated"] = np.zeros(n, dtype=bool)
     episode["terminated"][-1], episode["truncated"][-1] = terminated, truncated
+    if captions:
+        from cosmos_sim.envs.captions import describe_episode
+
+        episode[TEXT_KEY] = describe_episode(env, episode)
     return episode
 
 
 def _rollout_block(
-    spec: EnvSpec, kwargs: dict, policy: str, seeds: list[int], max_steps: int | None, policy_options: dict
+    spec: EnvSpec,
+    kwargs: dict,
+    policy: str,
+    seeds: list[int],
+    max_steps: int | None,
+    policy_options: dict,
+    captions: bool = False,
 ) -> list[dict[str, np.ndarray]]:
     """Worker task: one env for a block of consecutive episodes."""
     env = _make_env(spec, kwargs)
     try:
-        return [rollout(env, policy, s, max_steps, policy_options) for s in seeds]
+        return [rollout(env, policy, s, max_steps, policy_options, captions) for s in seeds]
     finally:
         env.close()
 
@@ -306,7 +324,10 @@ def _blocks(seeds: list[int]) -> list[list[int]]:
 
 def _episodes(cfg: GenerateConfig, spec: EnvSpec, kwargs: dict, seeds: list[int]) -> Iterator[dict]:
     """Finished episodes in seed order, from this process or a spawn pool."""
-    tasks = [(spec, kwargs, cfg.policy, block, cfg.max_steps, cfg.policy_options) for block in _blocks(seeds)]
+    tasks = [
+        (spec, kwargs, cfg.policy, block, cfg.max_steps, cfg.policy_options, cfg.captions)
+        for block in _blocks(seeds)
+    ]
     if cfg.workers == 1:
         for task in tasks:
             yield from _rollout_block(*task)
@@ -390,7 +411,8 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
             if "is_success" in episode:
                 successes.append(bool(episode["is_success"].any()))
             returns.append(float(episode["reward"].sum()))
-            store.add_episode(_conform(episode, store), seed=seed)
+            text = episode.pop(TEXT_KEY, None)
+            store.add_episode(_conform(episode, store), seed=seed, text=text)
             frames += len(episode["reward"])
             bar.update(1)
             bar.set_postfix(frames=frames)

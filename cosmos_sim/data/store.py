@@ -9,6 +9,10 @@ Layout::
     <store>/meta/episode_ends  int64 (n_episodes,): cumulative row count at the end of each episode
     <store>/meta/episode_seeds int64 (n_episodes,): the reset seed of each episode
     <store>/meta/commit        int64 (2, 4): two commit slots [generation, n_episodes, n_steps, crc]
+    <store>/text.jsonl         optional: one JSON line per captioned episode, ``{"episode": i, "seed": s,
+                               "short": ..., "long": ..., "facts": {...}}`` (``add_episode(text=)``), written
+                               before the episode's commit; the last line of an index wins, lines past the
+                               committed episodes are ignored (stores without it read as before)
 
 Images are chunked along time (up to 64 full frames per chunk, fewer for big frames) and every
 array is compressed with Blosc/zstd.
@@ -58,6 +62,8 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from cosmos_sim.errors import ConfigError, StoreError, StoreNotFoundError
+
+TEXT_FILE = "text.jsonl"  # per-episode captions beside the zarr hierarchy (see the module docstring)
 
 try:  # POSIX only; on other systems the single-writer rule is simply not enforced
     import fcntl
@@ -252,6 +258,7 @@ class TrajectoryStore:
     def refresh(self) -> None:
         """Re-read the commit record and array handles (to see episodes another process committed)."""
         self._arrays.clear()
+        self._texts = None
         self._meta = {name: self._root["meta"][name] for name in ("episode_ends", "episode_seeds", "commit")}
         self._generation, self._n_episodes, self._n_steps, self._slot = self._read_commit()
         ends = np.asarray(self._meta["episode_ends"][: self._n_episodes], dtype=np.int64)
@@ -339,18 +346,28 @@ class TrajectoryStore:
         self._check_writable()
         self._root.attrs.update(_jsonable(dict(attrs)))
 
-    def add_episode(self, episode: Mapping[str, np.ndarray], seed: int = -1) -> int:
+    def add_episode(
+        self, episode: Mapping[str, np.ndarray], seed: int = -1, text: Mapping[str, Any] | None = None
+    ) -> int:
         """Append one episode atomically and return its index.
 
         Args:
             episode: ``{key: array (T, ...)}``, every array with the same ``T >= 1``. After the
                 first episode the key set, row shapes and dtypes are fixed.
             seed: the reset seed that produced the episode (-1 when unknown).
+            text: the episode's captions (JSON-able, e.g. ``envs/captions.describe_episode``), kept in
+                ``text.jsonl``; ``episode_text(i)`` reads them back.
         """
         self._check_writable()
         arrays = {str(k).strip("/"): np.asarray(v) for k, v in episode.items()}
         length = self._check_episode_arrays(arrays)
         n0, e0 = self._n_steps, self._n_episodes
+        if text is not None:  # before the commit: a committed episode always has its line
+            import json
+
+            with open(self.path / TEXT_FILE, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"episode": e0, "seed": int(seed), **_jsonable(dict(text))}) + "\n")
+            self._texts = None
         if e0 == 0:
             self._reset_data_group()  # a killed first episode may have left other keys behind
             data = self._root["data"]
@@ -381,6 +398,25 @@ class TrajectoryStore:
         if e0 == 0:
             self._keys = sorted(arrays)
         return e0
+
+    def episode_texts(self) -> list[dict[str, Any] | None]:
+        """The captions of every committed episode (``add_episode(text=)``), None where it has none."""
+        if getattr(self, "_texts", None) is None:
+            import json
+
+            texts: dict[int, dict[str, Any]] = {}
+            path = self.path / TEXT_FILE
+            if path.is_file():
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        record = json.loads(line)
+                        texts[int(record.pop("episode"))] = record
+            self._texts = texts
+        return [self._texts.get(i) for i in range(self._n_episodes)]
+
+    def episode_text(self, i: int) -> dict[str, Any] | None:
+        """The captions of episode ``i`` (negative counts from the end), None when it has none."""
+        return self.episode_texts()[self._check_episode(i)]
 
     # ---- internals ---------------------------------------------------------------------------
     def _read_commit(self) -> tuple[int, int, int, int]:

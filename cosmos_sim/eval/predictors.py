@@ -296,17 +296,26 @@ class Video2WorldOptions:
         return cls(**raw)
 
 
-def episode_prompt(episode: Episode) -> str:
-    """The text a prompted model gets for ``episode``: its scene's long caption when the scene can describe
-    itself (``cosmos_sim.envs.captions``), else a sentence naming the scene."""
-    try:
-        from cosmos_sim.envs.captions import caption_episode
-    except ImportError:
-        caption_episode = None
-    if caption_episode is not None and episode.env_id:
-        return caption_episode(episode.env_id, episode.seed, env_kwargs=episode.env_kwargs)
+def episode_prompt(episode: Episode, frames: int | None = None) -> str:
+    """The text a prompted model gets for ``episode``: the long caption its GT scene gives of the same seed
+    over ``frames`` frames (``cosmos_sim.envs.captions``: objects, colours, how they move), or a sentence
+    naming the scene for an env that does not describe itself."""
+    import gymnasium as gym
+
+    import cosmos_sim  # noqa: F401  (registers the ids)
+    from cosmos_sim.data.generate import TEXT_KEY, rollout
+
     scene = episode.env_id.split("/")[-1].removesuffix("-GT-v0").replace("-", " ") or "a scene"
-    return f"A video of the {scene} scene, static camera."
+    fallback = f"A video of the {scene} scene, static camera."
+    if not episode.env_id:
+        return fallback
+    env = gym.make(episode.env_id, **episode.env_kwargs)
+    try:
+        steps = None if frames is None else frames - 1
+        text = rollout(env, "random", episode.seed, max_steps=steps, captions=True).get(TEXT_KEY)
+    finally:
+        env.close()
+    return text["long"] if text else fallback
 
 
 class Video2WorldPredictor:
@@ -361,7 +370,7 @@ class Video2WorldPredictor:
         num_frames = 1 + 4 * -(-(c + horizon - 1) // 4)
         v2w = self._model(num_frames)
         v2w.config = replace(v2w.config, seed=int(seed))
-        prompt = self.options.prompt or episode_prompt(episode)
+        prompt = self.options.prompt or episode_prompt(episode, frames=c + horizon)
         video = v2w(episode.context, prompt=prompt, output_size=episode.context.shape[1:3], **self._embeds)
         return video[c : c + horizon]
 

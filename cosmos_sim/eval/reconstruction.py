@@ -28,8 +28,11 @@ The depth source is a parameter (``depth_fn``): by default the GT frames are fus
 depth, which gives the floor every depth estimator sits on (TSDF and pixel discretisation only).
 A depth estimator is a function from frames ``(T, H, W, 3)`` uint8 to ``(T, H, W)`` float32
 metres; it is required for any other video (a world model's prediction), because GT depth
-describes the GT frames. The issue's nano depth estimator does not exist yet, so only GT-depth
-rows (and deliberately corrupted GT depth, to show the measure moves) are measured so far.
+describes the GT frames. ``cosmos_sim.world_models.estimators.DepthEstimator`` (the nano depth
+estimator, ``predict`` is a ``depth_fn``) scores a world model's frames: ``capture_orbit(..., first=C)``
+keeps frames ``0..C-1`` as the context a predictor sees (neither fused nor in the true surface),
+``predicted_orbit`` asks a predictor for the rest, and ``reconstruct_orbit`` fuses them with the
+estimator's depth; the same estimator on the GT frames is that row's floor.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ class OrbitCapture:
     """Segmentation id -> name."""
     seed: int
     """Reset seed."""
+    first: int = 0
+    """Frames before this are context (a predictor's input): not fused; the surface is what frames
+    ``first..`` see."""
 
 
 @dataclass
@@ -245,10 +251,10 @@ def visible_from_any(
 
 
 def capture_orbit(
-    seed: int, frames: int = 49, size: int = 64, config: ReconstructionConfig | None = None
+    seed: int, frames: int = 49, size: int = 64, config: ReconstructionConfig | None = None, first: int = 0
 ) -> OrbitCapture:
     """Roll out a CameraOrbit episode (``frames`` frames, ``size`` x ``size`` pixels) with depth and its
-    visible true surface (see the module docstring)."""
+    visible true surface (see the module docstring); frames before ``first`` are context only."""
     import gymnasium as gym
 
     import cosmos_sim  # noqa: F401  (registers the ids)
@@ -256,6 +262,8 @@ def capture_orbit(
     cfg = config or ReconstructionConfig()
     if frames < 1:
         raise ValueError(f"frames={frames} must be >= 1")
+    if not 0 <= first < frames:
+        raise ValueError(f"first={first} must be in [0, frames={frames}): at least one frame to fuse")
     env = gym.make(ORBIT_ID, width=size, height=size, maps="depth")
     try:
         obs, info = env.reset(seed=seed)
@@ -272,13 +280,23 @@ def capture_orbit(
         k = info["cameras"]["main"]["intrinsics"]
         extrinsics = np.stack(ext)
         surface = surface_samples(env, cfg.spacing, centre, cfg.region)
-        seen = visible_from_any(env, surface.points, k, extrinsics, (size, size), cfg.visibility_tol)
+        seen = visible_from_any(env, surface.points, k, extrinsics[first:], (size, size), cfg.visibility_tol)
         labels = dict(u.segmentation_labels)
     finally:
         env.close()
     return OrbitCapture(
-        np.stack(rgb), np.stack(depth), k, extrinsics, surface.select(seen), centre, labels, seed
+        np.stack(rgb), np.stack(depth), k, extrinsics, surface.select(seen), centre, labels, seed, first
     )
+
+
+def predicted_orbit(predictor, capture: OrbitCapture) -> np.ndarray:
+    """A predictor's (``cosmos_sim.eval.predictors``) frames ``first..`` of the capture, from its context."""
+    from cosmos_sim.eval.predictors import Episode
+
+    if capture.first < 1:
+        raise ValueError("the capture has no context frames; capture it with first >= 1")
+    ctx = Episode(capture.frames[: capture.first], env_id=ORBIT_ID, seed=capture.seed)
+    return predictor.predict(ctx, len(capture.frames) - capture.first, seed=capture.seed)
 
 
 # ---- fusion and comparison ------------------------------------------------------------------------
@@ -366,6 +384,19 @@ def compare_clouds(reconstruction: PointCloud, truth: PointCloud, threshold: flo
     }
 
 
+def object_fscore(result: ReconstructionResult, labels: dict[int, str], min_height: float = 0.03) -> float:
+    """F-score at the result's threshold on the objects alone: true samples not labelled floor (or 0) against
+    reconstructed points more than ``min_height`` above the floor (z = 0). The floor is most of the surface
+    and stays the floor when a frozen or wrong view is fused at the orbit's poses, so the overall F-score
+    barely sees what happens to the objects; this does. NaN when either side is empty."""
+    floor = [i for i, name in labels.items() if name == "floor"] + [0]
+    truth = result.surface.select(~np.isin(result.surface.labels, floor))
+    rec = result.reconstruction.select(result.reconstruction.points[:, 2] > min_height)
+    if not len(truth) or not len(rec):
+        return float("nan")
+    return compare_clouds(rec, truth, result.config.threshold)["fscore"]
+
+
 def reconstruct_orbit(
     capture: OrbitCapture,
     frames: np.ndarray | None = None,
@@ -376,27 +407,30 @@ def reconstruct_orbit(
 
     Args:
         capture: the GT episode (``capture_orbit``): poses, K, GT depth, true surface.
-        frames: the video to judge, ``(T, H, W, 3)`` uint8 with the capture's T, H and W (a world
-            model's prediction of the episode); default the GT frames.
+        frames: the video to judge, ``(T, H, W, 3)`` uint8 with the shape of the capture's frames
+            ``first..`` (a world model's prediction of the episode); default those GT frames.
         depth_fn: depth source, frames -> ``(T, H, W)`` float32 metres (a depth estimator); default
             the GT depth, allowed only for the GT frames.
         config: settings (default ``ReconstructionConfig()``); use the one ``capture`` was made with.
     """
     cfg = config or ReconstructionConfig()
-    video = capture.frames if frames is None else np.asarray(frames)
-    if video.shape != capture.frames.shape:
+    gt_frames, gt_depths = capture.frames[capture.first :], capture.depths[capture.first :]
+    video = gt_frames if frames is None else np.asarray(frames)
+    if video.shape != gt_frames.shape:
         raise ValueError(
-            f"frames have shape {video.shape}, the capture's {capture.frames.shape}; predict every frame"
+            f"frames have shape {video.shape}, the capture's {gt_frames.shape} (frames {capture.first}..); "
+            "predict every frame"
         )
-    if depth_fn is None and frames is not None and not np.array_equal(video, capture.frames):
+    if depth_fn is None and frames is not None and not np.array_equal(video, gt_frames):
         raise ValueError(
             "GT depth describes the GT frames only; pass depth_fn (a depth estimator: frames -> (T, H, W) "
             "metres) to reconstruct another video"
         )
-    depths = capture.depths if depth_fn is None else np.asarray(depth_fn(video), np.float32)
-    if depths.shape != capture.depths.shape:
-        raise ValueError(f"depth_fn returned shape {depths.shape}, expected {capture.depths.shape} (T, H, W)")
-    cloud, fuse_s, extract_s = tsdf_fuse(video, depths, capture.intrinsics, capture.extrinsics, cfg)
+    depths = gt_depths if depth_fn is None else np.asarray(depth_fn(video), np.float32)
+    if depths.shape != gt_depths.shape:
+        raise ValueError(f"depth_fn returned shape {depths.shape}, expected {gt_depths.shape} (T, H, W)")
+    extrinsics = capture.extrinsics[capture.first :]
+    cloud, fuse_s, extract_s = tsdf_fuse(video, depths, capture.intrinsics, extrinsics, cfg)
     cloud = crop(cloud, capture.centre, cfg.region)
     figures = compare_clouds(cloud, capture.surface, cfg.threshold)
     figures |= {"fuse_seconds_per_frame": fuse_s, "extract_seconds": extract_s}
@@ -417,6 +451,8 @@ __all__ = [
     "compare_clouds",
     "config_dict",
     "crop",
+    "object_fscore",
+    "predicted_orbit",
     "reconstruct_orbit",
     "surface_samples",
     "tsdf_fuse",

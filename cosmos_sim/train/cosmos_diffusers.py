@@ -189,7 +189,8 @@ def post_train(args: PostTrainArgs) -> dict[str, float]:
     set_torch_threads(args.threads, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")), what="post-train")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device, rank = resolve_device(args.device), 0
-    if distributed:  # untested here (one CPU machine); the same set-up as train-wfm, which is tested on gloo
+    # DDP: tested with two CPU ranks on gloo (tests/cosmos_sim/test_train_cosmos_ddp.py); NCCL untested
+    if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         rank = dist.get_rank()
         if device.type == "cuda":

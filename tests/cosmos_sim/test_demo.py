@@ -52,6 +52,7 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
         "wfm_vs_gt.gif",
         "wfm_psnr.png",
         "physics_wfm_vs_gt.gif",
+        "transfer.gif",
     ):
         assert (tmp_path / name).exists(), name
     assert res["manipulation"]["episodes"] == 1 and len(res["physics_frames"]) >= 8
@@ -76,3 +77,20 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
         Episode(episode.frames[:context]), cfg.wfm_steps, seed=cfg.wfm_seed
     )
     _check_side_by_side(tmp_path / "physics_wfm_vs_gt.gif", episode.frames[context:], pred)
+
+    # Transfer: GT | night | grass, the last two the shipped model's renders of episode 0's maps.
+    from cosmos_sim.data.store import TrajectoryStore
+    from cosmos_sim.guardrail.provenance import read_metadata
+    from cosmos_sim.world_models.transfer import Transfer
+
+    ep = TrajectoryStore.open(tmp_path / "manipulation.zarr").episode(0)
+    controls = {"depth": ep["maps/front/depth"], "seg": ep["maps/front/seg"], "edge": ep["maps/front/edges"]}
+    model = Transfer.from_pretrained("manip-transfer-nano", device="cpu")
+    video = iio3.imread(tmp_path / "transfer.gif")[..., :3][:, ::3, ::3]
+    panels = [video[:, :, i * 64 : (i + 1) * 64] for i in range(3)]
+    assert _psnr(panels[0], ep["rgb"]) > 30, "left panel is not the ground truth"
+    for panel, look in zip(panels[1:], ("night", "grass"), strict=True):
+        render = model.transfer(controls, seed=cfg.wfm_seed, domain=look)
+        assert _psnr(panel, render) > 30 and _psnr(panel, ep["rgb"]) < _psnr(panel, render) - 3, look
+    meta = read_metadata(tmp_path / "transfer.gif")
+    assert meta["model"].endswith("manip-transfer-nano") and "watermark" in meta["guardrail_fired"]

@@ -275,6 +275,59 @@ def _rl_loop(tmp: Path, monkeypatch):
     return cfg, expect, ["rl_loop.png"]
 
 
+def _transfer(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.transfer import Config
+    from cosmos_sim.world_models.tokenizer import Tokenizer, TokenizerConfig
+    from cosmos_sim.world_models.transfer import Transfer, TransferConfig
+
+    tok = Tokenizer(TokenizerConfig(frame_channels=8, channels=16, norm_groups=4, res_blocks=1))
+    Transfer(TransferConfig(dim=32, depth=2, heads=2, control_blocks=1), tok).save_pretrained(tmp / "model")
+    cfg = Config(model=str(tmp / "model"), domains=("grass",))  # --quick: 1 episode, 6 frames
+    return cfg, ["frames_per_s", "diversity_pixel_std", "default/uniform/canny_f1"], ["transfer_grid.png"]
+
+
+def _domain_shift(tmp: Path, monkeypatch):
+    from cosmos_sim.bench.domain_shift import Config
+
+    # 2 recorded episodes a look, BC 2 epochs, 2 held-out episodes in the default look and one held-out look
+    cfg = Config(
+        default_data=str(tmp / "default.zarr"),
+        randomized_data=str(tmp / "randomized.zarr"),
+        train_episodes=2,
+        eval_episodes=2,
+        domains=("gravel",),
+    )
+    expect = [
+        "success_default_arm_default_look",
+        "success_lost_to_shift",
+        "success_half_randomized_gt_held_out_looks",
+    ]
+    return cfg, expect, []
+
+
+def _text(tmp: Path, monkeypatch):
+    from dataclasses import replace
+
+    from cosmos_sim.bench.text import Config
+    from cosmos_sim.world_models.text_encoder import TextEncoderConfig, train_text_encoder
+    from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
+
+    env = {"env_id": "cosmos_sim/Physics-Bounce-GT-v0", "action_layout": ("noop",)}
+    wm = tiny_world_model("text-diffusion", context_frames=2, env=env)
+    wm = WorldModel(
+        replace(wm.config, dynamics=replace(wm.config.dynamics, first_frame_steps=1)), wm.tokenizer
+    )
+    wm.save_pretrained(tmp / "model")
+    enc = train_text_encoder(
+        ["a red ball bounces"], TextEncoderConfig(steps=1, max_length=8), log=lambda m: None
+    )
+    enc.save_pretrained(tmp / "model" / "text_encoder")
+    cfg = Config(
+        model=str(tmp / "model"), scenarios=("Bounce",), arms=("gt-1", "v2w1-prompt", "t2w-upsampled")
+    )
+    return cfg, ["gt-1_followed", "v2w1-prompt_colours", "t2w-upsampled_motion"], ["text_grid.png"]
+
+
 #: benchmark -> (tmp dir, monkeypatch) -> (config or None, figures that must be there, files besides JSON + md)
 SMALL = {
     "envs": _envs,
@@ -287,8 +340,11 @@ SMALL = {
     "byo-env": _byo_env,
     "guardrail": _guardrail,
     "pointcloud": _pointcloud,
+    "domain-shift": _domain_shift,
     "post-train": _post_train,
     "rl-loop": _rl_loop,
+    "transfer": _transfer,
+    "text": _text,
 }
 
 #: figures that are legitimately missing a value (null) when nothing could be measured

@@ -143,8 +143,10 @@ def test_3d_consistency_table_ranks_gt_above_a_frozen_video_and_resumes(tmp_path
         video=False,
     )
     res = pb.evaluate(cfg, tmp_path)
-    rows = {r["predictor"]: r for r in res.rows if r["case"].startswith("3D consistency")}
+    rows = {r["predictor"]: r for r in res.rows if r["case"].startswith("3D consistency (")}
     assert list(rows) == ["GT", "copy-last"]
+    rec = [r for r in res.rows if r["case"].startswith("3D consistency by reconstruction")]
+    assert {r["predictor"] for r in rec} == {"GT", "copy-last"}  # the reconstruction table beside it
     gt, frozen = rows["GT"], rows["copy-last"]
     # The simulator's own orbit frames: matches agree with one epipolar geometry and poses are recovered;
     # a frozen video has no camera motion, so no pose can pass the rotation test.
