@@ -36,17 +36,9 @@ from typing import Any
 import numpy as np
 
 from cosmos_sim.bench.common import BenchResult, check_at_least, config_error
+from cosmos_sim.bench.physics import DEFAULT_SCENARIOS
 
-SCENARIOS = (
-    "FreeFall",
-    "InclinedPlane",
-    "Bounce",
-    "Collision",
-    "StackTopple",
-    "Dominoes",
-    "Pendulum",
-    "Projectile",
-)
+SCENARIOS = DEFAULT_SCENARIOS  # the eight rigid-body scenarios (not the static CameraOrbit)
 ARMS = (
     "gt-1",
     "gt-9",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -203,6 +204,18 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 "edge": inp["maps/front/edges"],
                 "vis": inp["maps/front/blur"],
             }
+
+            scored = partial(
+                score,
+                controls=controls,
+                seg_gt=seg_gt,
+                depth_gt=depth_gt,
+                depth_est=depth_est,
+                seg_est=seg_est,
+                labels=labels,
+                depth_errors=depth_errors,
+                seg_miou=seg_miou,
+            )
             for arm, spec in arms(fg).items():
                 for d, gt in gts.items():
                     t0 = time.perf_counter()
@@ -211,18 +224,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                     )
                     seconds += time.perf_counter() - t0
                     frames_done += len(out)
-                    row = score(
-                        out,
-                        gt,
-                        controls,
-                        seg_gt,
-                        depth_gt,
-                        depth_est,
-                        seg_est,
-                        labels,
-                        depth_errors,
-                        seg_miou,
-                    )
+                    row = scored(out, gt)
                     sums.setdefault((inp_name, arm), []).append(row)
                     if (
                         e == 0
@@ -239,18 +241,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 for gt in gts.values():
                     rec = model.decode(model.normalize(model.encode_images(gt)))
                     for name, frames in (("GT look (ceiling)", gt), ("tokenizer(GT look)", rec)):
-                        row = score(
-                            frames,
-                            gt,
-                            controls,
-                            seg_gt,
-                            depth_gt,
-                            depth_est,
-                            seg_est,
-                            labels,
-                            depth_errors,
-                            seg_miou,
-                        )
+                        row = scored(frames, gt)
                         sums.setdefault((name, "-"), []).append(row)
         if e == 0:
             write_grid(out_dir, controls_of(base), grid_rows, gts[cfg.domains[0]])
