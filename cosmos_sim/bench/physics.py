@@ -316,6 +316,13 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _write_seed_part(path: Path, head: dict, per_seed: list[dict], seeds: list[int], t0: float) -> None:
+    """A 3D-consistency part: ``head`` (who), the mean of every figure over seeds, the per-seed figures."""
+    means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
+    part = {**head, "means": means, "per_seed": per_seed, "seeds": seeds, "seconds": time.perf_counter() - t0}
+    _write_json(path, _clean(part))
+
+
 def per_frame_plot(curves: dict[str, dict[str, list]], path: Path, title: str) -> None:
     """PSNR, SSIM and object IoU against the predicted frame, one line per predictor, as a PNG."""
     import matplotlib
@@ -545,19 +552,7 @@ def consistency_rows(
                 psnr_db, ssim_ = pixel_metrics(pred, truth)
                 figs["psnr_db"], figs["ssim"] = float(psnr_db.mean()), float(ssim_.mean())
                 per_seed.append(figs)
-            means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
-            _write_json(
-                path,
-                _clean(
-                    {
-                        "predictor": label,
-                        "means": means,
-                        "per_seed": per_seed,
-                        "seeds": seeds,
-                        "seconds": time.perf_counter() - t0,
-                    }
-                ),
-            )
+            _write_seed_part(path, {"predictor": label}, per_seed, seeds, t0)
         part = json.loads(path.read_text())
         rows.append(
             {
@@ -634,20 +629,8 @@ def reconstruction_rows(
                 fn = None if depth == "gt" else estimator.predict
                 res = reconstruct_orbit(cap, frames=video, depth_fn=fn, config=rcfg)
                 per_seed.append(res.figures | {"object_fscore": object_fscore(res, cap.labels)})
-            means = {k: float(_nanmean([f[k] for f in per_seed])) for k in per_seed[0]}
-            _write_json(
-                path,
-                _clean(
-                    {
-                        "predictor": label,
-                        "depth": depth,
-                        "identity": ident,
-                        "means": means,
-                        "per_seed": per_seed,
-                        "seeds": seeds,
-                        "seconds": time.perf_counter() - t0,
-                    }
-                ),
+            _write_seed_part(
+                path, {"predictor": label, "depth": depth, "identity": ident}, per_seed, seeds, t0
             )
         part = json.loads(path.read_text())
         rows.append(
