@@ -30,3 +30,30 @@ def tiny_wfm(tmp_path_factory):
         wm.head.mlp[-1].bias[1] = -20.0
     wm.save_pretrained(path, dtype=None)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def torchrun():
+    """``torchrun(args, timeout) -> log``: ``python -m torch.distributed.run --nproc_per_node 2 --standalone
+    ARGS`` on CPU threads of one, its output; a rank that hangs kills the whole process group (a failure)."""
+    import signal
+    import subprocess
+    import sys
+
+    def run(args: list[str], timeout: int = 300) -> str:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", *args]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "egl"}
+        env["PYOPENGL_PLATFORM"] = "egl"
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        try:
+            log, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:  # a rank waiting on the other forever: end torchrun and both ranks
+            os.killpg(proc.pid, signal.SIGKILL)
+            log, _ = proc.communicate()
+            raise AssertionError(f"torchrun did not finish in {timeout} s:\n" + log[-4000:]) from None
+        assert proc.returncode == 0, log[-4000:]
+        return log
+
+    return run

@@ -5,11 +5,6 @@ learner holds at the start and the end."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -46,27 +41,16 @@ sys.exit(rc)
 """
 
 
-def test_two_cpu_ranks_post_train_one_lora_model_and_rank_0_writes_it(tmp_path):
+def test_two_cpu_ranks_post_train_one_lora_model_and_rank_0_writes_it(tmp_path, torchrun):
     record_noisy_expert(str(tmp_path / "train.zarr"), episodes=2, seed=0, max_steps=8)
     ckpt = tiny_cosmos_checkpoint(tmp_path / "ckpt")
     (tmp_path / "launch.py").write_text(LAUNCHER)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
-    cmd += [str(tmp_path / "launch.py"), str(tmp_path), "post-train", "--data", str(tmp_path / "train.zarr")]
+    cmd = [str(tmp_path / "launch.py"), str(tmp_path), "post-train", "--data", str(tmp_path / "train.zarr")]
     cmd += ["--checkpoint", str(ckpt), "--out", str(out), "--device", "cpu", "--context-frames", "2"]
     cmd += ["--sampler-steps", "2", "--lora-rank", "4", "--batch-size", "4", "--steps", "3", "--warmup", "1"]
     cmd += ["--lr", "1e-2", "--save-every", "3", "--threads", "1", "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MUJOCO_GL": "egl"}
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        log, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:  # a rank waiting on the other forever: end torchrun and both ranks
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        raise AssertionError("torchrun did not finish in 300 s:\n" + log[-4000:]) from None
-    assert proc.returncode == 0, log[-4000:]
+    log = torchrun(cmd)
     assert log.count("post-train cosmos-diffusers:") == 1, log[-4000:]  # rank 0 alone prints and writes
     assert (out / "best").is_dir() and (out / "last").is_dir()
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1

@@ -9,10 +9,6 @@ checkpoint rank 0 wrote.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -59,15 +55,9 @@ def data(tmp_path_factory):
     return d
 
 
-def test_two_cpu_ranks_train_one_model_and_rank_0_writes_it(data, tmp_path):
+def test_two_cpu_ranks_train_one_model_and_rank_0_writes_it(data, tmp_path, torchrun):
     out = tmp_path / "run"
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--standalone",
         str(data / "launch.py"),
         str(tmp_path),
         "train-wfm",
@@ -107,23 +97,7 @@ def test_two_cpu_ranks_train_one_model_and_rank_0_writes_it(data, tmp_path):
         "1",
         "--no-progress",
     ]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MUJOCO_GL": "egl",
-        "PYOPENGL_PLATFORM": "egl",
-    }
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        log, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:  # a rank waiting on the other forever: end torchrun and both ranks
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        raise AssertionError("torchrun did not finish in 300 s:\n" + log[-4000:]) from None
-    assert proc.returncode == 0, log[-4000:]
+    log = torchrun(cmd)
     # rank 0 alone prints, evaluates and writes: one metrics line per evaluation, one last/ and one best/
     assert log.count("diffusion: ") == 1 and log.count("train: ") == 1, log[-4000:]
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
