@@ -15,6 +15,10 @@ World-model (WFM) envs, learned next-frame prediction beside the GT scene they i
                                              renders rgb_array, e.g. Reacher-v5 (README, "Bring your own
                                              environment"); episode length from the bundle
 
+Wrappers:
+    cosmos_sim/Perceived-v0                  an image env (GT or WFM) observed through a state estimator:
+                                             the policy input of the world-model RL loop
+
 Entry points are strings, so nothing heavy is imported until an env is made.
 """
 
@@ -97,9 +101,19 @@ def _wfm_specs() -> list[dict]:
     ]
 
 
+def _wrapper_specs() -> list[dict]:
+    return [
+        dict(  # no registered time limit: the inner env's applies
+            id="cosmos_sim/Perceived-v0",
+            entry_point="cosmos_sim.envs.perceived:PerceivedStateEnv",
+            vector_entry_point="cosmos_sim.envs.perceived:PerceivedStateVectorEnv",
+        ),
+    ]
+
+
 def register_envs() -> None:
     """Register every cosmos_sim id with Gymnasium (idempotent)."""
-    for spec in _specs() + _wfm_specs():
+    for spec in _specs() + _wfm_specs() + _wrapper_specs():
         if spec["id"] not in gym.registry:
             gym.register(**spec)
 
@@ -112,3 +126,8 @@ def registered_ids() -> list[str]:
 def wfm_ids() -> list[str]:
     """The world-model env ids (learned dynamics; no control maps, no object states)."""
     return [s["id"] for s in _wfm_specs()]
+
+
+def wrapper_ids() -> list[str]:
+    """Ids that wrap another env (``Perceived-v0``: its frames read by a state estimator)."""
+    return [s["id"] for s in _wrapper_specs()]

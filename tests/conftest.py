@@ -33,6 +33,19 @@ def tiny_wfm(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_state_estimator(tmp_path_factory):
+    """A tiny random state estimator of the push/reach scene's ee xyz and goal xy (Perceived-v0 tests)."""
+    from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
+
+    torch.manual_seed(0)
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
+    est = StateEstimator(StateEstimatorConfig(names, (0.0,) * 5, (0.1,) * 5, channels=(4, 8), hidden=16))
+    path = tmp_path_factory.mktemp("state_estimator") / "tiny"
+    est.save_pretrained(path, dtype=None)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def torchrun():
     """``torchrun(args, timeout) -> log``: ``python -m torch.distributed.run --nproc_per_node 2 --standalone
     ARGS`` on CPU threads of one, its output; a rank that hangs kills the whole process group (a failure)."""

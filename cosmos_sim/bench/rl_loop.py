@@ -35,6 +35,10 @@ class Config:
     """The task (a GT id with pixels observations and is_success)."""
     wfm: str = "manip-dit-nano"
     """World model the loop starts from."""
+    perception: str = "manip-state-nano"
+    """State estimator every arm's policy sees the frames through (Perceived-v0); empty: raw pixels."""
+    perception_steps: int = 400
+    """The loop's estimator fine-tuning steps per iteration."""
     iterations: int = 6
     """Loop iterations."""
     real_episodes: int = 16
@@ -76,6 +80,7 @@ def _quick(cfg: Config) -> Config:
         iterations=1,
         real_episodes=2,
         wfm_steps=2,
+        perception_steps=2,
         imagination_steps=64,
         horizon=8,
         num_envs=4,
@@ -87,10 +92,13 @@ def _quick(cfg: Config) -> Config:
 
 
 def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
-    """PPO in the GT env for ``budget`` real steps, evaluated at ``eval_points`` marks."""
+    """PPO in the GT env (through the same estimator as the loop) for ``budget`` real steps, evaluated at
+    ``eval_points`` marks."""
     from cosmos_sim.policies.evaluate import run_episodes
     from cosmos_sim.policies.ppo import Args, train
+    from cosmos_sim.train.loop import policy_env
 
+    env_id, kwargs = policy_env(cfg.env_id, {}, cfg.perception)
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + cfg.eval_episodes))
     marks = [budget * (i + 1) // cfg.eval_points for i in range(cfg.eval_points)]
     curve: list[tuple[int, float]] = []
@@ -99,12 +107,13 @@ def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
         if marks and step >= marks[0]:
             while marks and step >= marks[0]:
                 marks.pop(0)
-            curve.append((step, run_episodes(net, cfg.env_id, seeds)[0].success_rate))
+            curve.append((step, run_episodes(net, env_id, seeds, kwargs)[0].success_rate))
 
     t0 = time.perf_counter()
     r = train(
         Args(
-            env_id=cfg.env_id,
+            env_id=env_id,
+            env_kwargs=json.dumps(kwargs),
             out=str(work / name),
             total_steps=budget,
             num_envs=cfg.num_envs,
@@ -170,6 +179,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         LoopArgs(
             env_id=cfg.env_id,
             wfm=cfg.wfm,
+            perception=cfg.perception,
+            perception_steps=cfg.perception_steps,
             out=str(work / "loop"),
             iterations=cfg.iterations,
             real_episodes=cfg.real_episodes,

@@ -169,9 +169,9 @@ def _command_line(args: argparse.Namespace) -> str:
 def _cmd_list_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    from cosmos_sim.envs import registered_ids, wfm_ids
+    from cosmos_sim.envs import registered_ids, wfm_ids, wrapper_ids
 
-    for env_id in registered_ids() + wfm_ids():
+    for env_id in registered_ids() + wfm_ids() + wrapper_ids():
         spec = gym.spec(env_id)
         print(f"{env_id:45s} max_episode_steps={spec.max_episode_steps}")
     return 0
@@ -568,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_train_tokenizer)
     _add_trainer(sub, "train-estimator", "cosmos_sim.train.estimators", "train the depth + seg estimators")
+    _add_trainer(
+        sub, "train-state-estimator", "cosmos_sim.train.state_estimator", "train a frames -> state estimator"
+    )
     _add_trainer(sub, "train-text-wfm", "cosmos_sim.train.text_wfm", "train a text-conditioned world model")
     _add_trainer(sub, "generate-video", "cosmos_sim.cli.text", "a video from a prompt", ("prompt",))
     _add_trainer(sub, "train-transfer", "cosmos_sim.train.transfer", "train the Transfer model", required=())

@@ -15,6 +15,8 @@ Keys:
                    rgb_array (the render goes to ``render`` if ``rgb`` is taken)
     ``action``, ``reward`` (float32), ``terminated``, ``truncated`` (bool)
     ``is_success`` bool, when the env reports ``info["is_success"]`` (False where it is missing)
+    ``true_state`` float32, from ``info["true_state"]`` (``Perceived-v0``: the state it estimates; the
+                   entries are named by the ``state_layout`` attr)
     captions       ``captions=True``: ``envs/captions.py``'s short/long captions and facts per episode, in
                    the store's ``text.jsonl`` (``TrajectoryStore.episode_text``)
     ``maps/<camera>/<map>``          control maps from ``info["maps"]`` (cosmos_sim GT envs, ``maps=``)
@@ -206,6 +208,8 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
         row[f"lidar/{name}"] = np.asarray(value)
     if "is_success" in info:
         row["is_success"] = np.asarray(bool(info["is_success"]))
+    if "true_state" in info:  # the state behind an estimated one (envs/perceived.py)
+        row["true_state"] = np.asarray(info["true_state"], dtype=np.float32)
     return row
 
 
@@ -291,6 +295,8 @@ def _env_attrs(env: gym.Env, cfg: GenerateConfig, kwargs: dict) -> dict[str, Any
         or [f"a{i}" for i in range(int(np.prod(env.action_space.shape or (1,))))],
         "policy": cfg.policy,
         "recording_convention": CONVENTION,
+        # Names of the ``state`` vector's entries (envs with a state layout: the push/reach task).
+        "state_layout": list(getattr(u, "state_layout", ())),
         # Image observation keys in the env's order (e.g. the six driving cameras), for viewers.
         "image_keys": [
             k for k, _, image in _flatten_obs(env.observation_space.sample(), env.observation_space) if image

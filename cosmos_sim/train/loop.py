@@ -17,6 +17,12 @@ Every iteration:
    success rate, beside the success the policy saw inside the model during its last PPO updates (the
    reward head's belief: calibration) and the collecting policy's success on the real episodes.
 
+With ``--perception ESTIMATOR`` the policy acts from pixels through a state estimator
+(``cosmos_sim/Perceived-v0``: the frame, real or predicted, read as positions) instead of learning to
+see through RL, which costs far more env steps than this budget; step 2 then also fine-tunes the
+estimator on the real episodes (labelled by the simulator: ``true_state``) and on the new model's
+open-loop predictions of them, so it reads imagined frames as well as real ones.
+
 ``OUT/metrics.jsonl`` has one row per iteration (real steps so far, GT success, believed success, times);
 ``OUT/loop_state.json`` says which iterations are done, so the same command resumes after the last one.
 """
@@ -48,6 +54,12 @@ class Args:
     """World model the loop starts from (a shipped name or a bundle of the same frame size)."""
     policy_init: str = ""
     """Policy directory to start from (e.g. behaviour cloning); empty: random actions collect first."""
+    perception: str = ""
+    """State estimator the policy sees through (``cosmos_sim/Perceived-v0``, in the GT env and in the model
+    alike), refreshed every iteration on the real episodes and the model's predictions of them; empty: the
+    policy reads the frames themselves."""
+    perception_steps: int = 400
+    """Fine-tuning steps of the state estimator per iteration (with --perception)."""
     out: str = "runs/loop"
     """Run directory: data/, wfm/iter_NN/, policy/, metrics.jsonl, loop_state.json."""
     iterations: int = 6
@@ -84,7 +96,14 @@ class Args:
     """Show progress bars of the parts."""
 
     def __post_init__(self):
-        for name in ("iterations", "real_episodes", "wfm_steps", "imagination_steps", "horizon"):
+        for name in (
+            "iterations",
+            "real_episodes",
+            "wfm_steps",
+            "imagination_steps",
+            "horizon",
+            "perception_steps",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.num_envs * self.num_steps > self.imagination_steps:
@@ -94,20 +113,29 @@ class Args:
             )
 
 
-def collect(args: Args, policy: str, store: Path, iteration: int) -> dict[str, float]:
-    """Record ``real_episodes`` GT episodes with ``policy`` ("random" or a policy directory)."""
+def policy_env(env_id: str, env_kwargs: dict, estimator: str) -> tuple[str, dict]:
+    """The env id and kwargs the policy acts in: ``env_id`` itself, or read through ``estimator``."""
+    if not estimator:
+        return env_id, env_kwargs
+    return "cosmos_sim/Perceived-v0", {"env_id": env_id, "estimator": estimator, "env_kwargs": env_kwargs}
+
+
+def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str = "") -> dict[str, float]:
+    """Record ``real_episodes`` GT episodes with ``policy`` ("random" or a policy directory), through
+    ``estimator`` when there is one (the store then keeps the true state as ``true_state``)."""
     from cosmos_sim.data.generate import GenerateConfig, generate
     from cosmos_sim.data.store import TrajectoryStore
 
+    env_id, kwargs = policy_env(args.env_id, {"width": 64, "height": 64, **args.env_kwargs}, estimator)
     generate(
         GenerateConfig(
-            env_id=args.env_id,
+            env_id=env_id,
             episodes=args.real_episodes,
             out=str(store),
             policy=policy,
             seed=args.seed * 1000 + iteration * args.real_episodes,  # training seeds (held-out: >= 100000)
-            resolution=(64, 64),
-            env_kwargs=dict(args.env_kwargs),
+            resolution=(64, 64) if not estimator else None,
+            env_kwargs=kwargs,
             progress=False,
         )
     )
@@ -146,17 +174,52 @@ def fit_world_model(args: Args, stores: list[str], init: str, out: Path) -> Path
     return out / "best"
 
 
-def train_policy(args: Args, bundle: Path, out: Path, total_steps: int) -> dict[str, float]:
+def fit_perception(args: Args, stores: list[str], init: str, bundle: Path, out: Path) -> Path:
+    """Fine-tune the state estimator ``init`` on the real episodes so far and ``bundle``'s open-loop
+    predictions of them (the frames the policy reads in imagination); returns ``out/best``."""
+    from cosmos_sim.train import state_estimator
+    from cosmos_sim.world_models.state_estimator import StateEstimator
+
+    names = StateEstimator.from_pretrained(init, device="cpu").names
+    shutil.rmtree(out, ignore_errors=True)  # an interrupted iteration starts its fine-tune again
+    state_estimator.train(
+        state_estimator.Args(
+            data=tuple(stores),
+            names=names,
+            out=str(out),
+            init_from=init,
+            wfm=str(bundle),
+            wfm_horizon=args.horizon,
+            steps=args.perception_steps,
+            lr=3e-4,
+            warmup=min(50, args.perception_steps // 4 + 1),
+            eval_every=args.perception_steps,
+            threads=args.threads,
+            device=args.device,
+            seed=args.seed,
+            progress=False,
+            extra={"command": "cosmos-sim train-loop"},
+        )
+    )
+    return out / "best"
+
+
+def train_policy(
+    args: Args, bundle: Path, out: Path, total_steps: int, estimator: str = ""
+) -> dict[str, float]:
     """Continue the loop's PPO run inside ``bundle`` up to ``total_steps`` imagined steps; the success rate
     the policy met inside the model in the last quarter of this iteration's updates."""
     from cosmos_sim.policies import ppo
 
+    env_id, kwargs = policy_env(
+        "cosmos_sim/WFM-v0",
+        {"checkpoint": str(bundle), "max_episode_steps": args.horizon, "device": args.device},
+        estimator,
+    )
     result = ppo.train(
         ppo.Args(
-            env_id="cosmos_sim/WFM-v0",
-            env_kwargs=json.dumps(
-                {"checkpoint": str(bundle), "max_episode_steps": args.horizon, "device": args.device}
-            ),
+            env_id=env_id,
+            env_kwargs=json.dumps(kwargs),
             out=str(out),
             init_from=args.policy_init if not (out / ppo.TRAIN_STATE).is_file() else "",
             total_steps=total_steps,
@@ -176,7 +239,7 @@ def train_policy(args: Args, bundle: Path, out: Path, total_steps: int) -> dict[
     return {"believed_success": float(np.mean(believed)) if believed else float("nan")}
 
 
-def evaluate_gt(args: Args, policy_dir: Path) -> dict[str, float]:
+def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, float]:
     """GT success and return of the policy's mean action on held-out seeds."""
     from cosmos_sim.eval import HELD_OUT_SEED
     from cosmos_sim.policies.evaluate import run_episodes
@@ -184,7 +247,8 @@ def evaluate_gt(args: Args, policy_dir: Path) -> dict[str, float]:
 
     net = load_policy(policy_dir, "cpu").net
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + args.eval_episodes))
-    result, _ = run_episodes(net, args.env_id, seeds, {"width": 64, "height": 64, **args.env_kwargs})
+    env_id, kwargs = policy_env(args.env_id, {"width": 64, "height": 64, **args.env_kwargs}, estimator)
+    result, _ = run_episodes(net, env_id, seeds, kwargs)
     return {"gt_success": float(result.success_rate), "gt_return": float(result.mean_return)}
 
 
@@ -206,15 +270,22 @@ def train_loop(args: Args) -> list[dict]:
             shutil.rmtree(store)
         has_policy = (out / "policy" / "config.json").is_file()
         policy = str(out / "policy") if has_policy else (args.policy_init or "random")
-        got = collect(args, policy, store, it)
+        estimator = args.perception and (  # the last iteration's refresh, or the given one
+            str(out / "perception" / f"iter_{it - 1:02d}" / "best") if it else args.perception
+        )
+        got = collect(args, policy, store, it, estimator)
         stores.append(str(store))
         t1 = time.perf_counter()
         init = str(out / "wfm" / f"iter_{it - 1:02d}" / "best") if it else args.wfm
         bundle = fit_world_model(args, stores, init, out / "wfm" / f"iter_{it:02d}")
+        if args.perception:
+            estimator = str(
+                fit_perception(args, stores, estimator, bundle, out / "perception" / f"iter_{it:02d}")
+            )
         t2 = time.perf_counter()
-        believed = train_policy(args, bundle, out / "policy", (it + 1) * args.imagination_steps)
+        believed = train_policy(args, bundle, out / "policy", (it + 1) * args.imagination_steps, estimator)
         t3 = time.perf_counter()
-        gt = evaluate_gt(args, out / "policy")
+        gt = evaluate_gt(args, out / "policy", estimator)
         real_steps = state["real_steps"] + got["real_steps"]
         row = {
             "iteration": it,

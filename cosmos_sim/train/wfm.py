@@ -89,8 +89,9 @@ class Args:
     """Where the encoded latents are cached (default OUT/cache)."""
     init_from: str = ""
     """Start a new run from the dynamics + head weights of this bundle (e.g. one trained on an earlier
-    checkpoint of the same tokenizer run): its architecture and latent normalisation, whatever the shape
-    flags say; ignored when resuming."""
+    checkpoint of the same tokenizer run, or a shipped model as a prior for your own env): its architecture
+    and latent normalisation, whatever the shape flags say; a bundle of another action size gives every
+    weight but its action layers, which start fresh; ignored when resuming."""
     lora_rank: int = 0
     """Post-train with LoRA adapters of this rank (peft) on the --init-from bundle's dynamics, the base frozen:
     OUT/best and OUT/last are then adapter directories (``world_models/lora.py``); 0 = train all weights."""
@@ -186,6 +187,16 @@ class Learner(nn.Module):
         dyn, head_in = wm.family.loss(wm, self.dynamics, batch, self.args)
         head = self.head.loss(head_in, batch["action"], batch["reward"], batch["success"])
         return {"loss": dyn + self.args.head_weight * head, "dynamics": dyn.detach(), "head": head.detach()}
+
+
+def load_matching(wm: WorldModel, init: WorldModel, part: str) -> list[str]:
+    """Copy ``init``'s ``part`` ("dynamics" or "head") weights into ``wm``'s where the shapes agree (all of
+    them for a bundle of the same env); returns the names left at their fresh initialisation (the action
+    layers of a bundle made for another action size)."""
+    mine, theirs = getattr(wm, part).state_dict(), getattr(init, part).state_dict()
+    fits = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
+    getattr(wm, part).load_state_dict({**mine, **fits})
+    return [k for k in mine if k not in fits]
 
 
 def build_model(
@@ -355,8 +366,17 @@ def train(args: Args) -> dict[str, float]:
     if init is not None and family.continuous and init.config.latent_mean:
         stats = (list(init.config.latent_mean), list(init.config.latent_std))  # what its weights expect
     wm = build_model(args, tokenizer, tokenizer_dir, stats, env_info)
-    if init is not None:  # its architecture, whatever --dim/--depth/... say
-        shape = {"dynamics": init.config.dynamics, "head": init.config.head}
+    if init is not None:  # its architecture, whatever --dim/--depth/... say; the action size is the data's
+        a = wm.config.dynamics.action_dim
+        if args.lora_rank and a != init.config.dynamics.action_dim:
+            raise ConfigError(
+                f"--lora-rank needs the --init-from bundle's action size ({init.config.dynamics.action_dim}), "
+                f"but the data's actions have {a} values: post-train all weights instead (--lora-rank 0)"
+            )
+        shape = {
+            "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a),
+            "head": dataclasses.replace(init.config.head, action_dim=a),
+        }
         wm = WorldModel(dataclasses.replace(wm.config, **shape), tokenizer)
     wm = wm.to(device)
     held = (
@@ -375,10 +395,11 @@ def train(args: Args) -> dict[str, float]:
     last_dir = out / "last"
     state = read_train_state(last_dir)
     if init is not None and (state is None or args.lora_rank):
-        for part in ("dynamics", "head"):
-            getattr(wm, part).load_state_dict(getattr(init, part).state_dict())
+        fresh = [f"{part}.{name}" for part in ("dynamics", "head") for name in load_matching(wm, init, part)]
         if main and state is None:
             print(f"initialised the dynamics and head from {args.init_from}")
+            if fresh:  # another env's bundle: its action layers do not fit this action size
+                print(f"  new (action size {init.config.dynamics.action_dim} -> {a}): {', '.join(fresh)}")
     lora = (
         LoraSpec(args.lora_rank, args.lora_alpha, tuple(args.lora_targets), args.lora_head)
         if args.lora_rank

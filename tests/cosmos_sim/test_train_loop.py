@@ -49,3 +49,42 @@ def test_bad_budgets_are_clear_errors():
         Args(imagination_steps=10)
     with pytest.raises(ConfigError, match="--iterations must be >= 1"):
         Args(iterations=0)
+
+
+def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
+    tmp_path, tiny_wfm, tiny_state_estimator
+):
+    from cosmos_sim.policies.networks import load_policy
+    from cosmos_sim.world_models.state_estimator import StateEstimator
+
+    args = Args(
+        wfm=tiny_wfm,
+        perception=tiny_state_estimator,
+        perception_steps=2,
+        out=str(tmp_path / "loop"),
+        iterations=2,
+        real_episodes=2,
+        wfm_steps=2,
+        imagination_steps=64,
+        horizon=8,
+        num_envs=4,
+        num_steps=16,
+        eval_episodes=2,
+        device="cpu",
+        progress=False,
+    )
+    rows = train_loop(args)
+    out = tmp_path / "loop"
+    assert [r["iteration"] for r in rows] == [0, 1] and all(0 <= r["gt_success"] <= 1 for r in rows)
+    data = TrajectoryStore.open(out / "data" / "iter_01.zarr")
+    assert {"rgb", "true_state", "state"} <= set(data.keys())  # frames, the simulator's labels, the estimate
+    assert data.attrs["env_kwargs"]["estimator"].endswith(
+        "perception/iter_00/best"
+    )  # last iteration's refresh
+    for it in (0, 1):
+        est = StateEstimator.from_pretrained(out / "perception" / f"iter_{it:02d}" / "best", device="cpu")
+        assert est.names == StateEstimator.from_pretrained(tiny_state_estimator, device="cpu").names
+    policy = load_policy(out / "policy", "cpu")
+    assert policy.net.observation_space.shape == (5,)  # the estimator's reading, not the frame
+    wm = WorldModel.from_pretrained(out / "wfm" / "iter_01" / "best", device="cpu")
+    assert wm.config.env_kwargs["env_id"] == "cosmos_sim/Manipulation-Reach-GT-v0"

@@ -268,3 +268,36 @@ def test_lora_post_training_trains_only_the_adapters_and_resumes_exactly(setup, 
         load_file(tmp_path / r / "last" / "adapter_model.safetensors") for r in ("whole", "cut")
     )
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_init_from_a_bundle_of_another_action_size_keeps_all_but_its_action_layers(setup, tmp_path, capsys):
+    """A shipped model as the prior of another env: every weight whose shape fits is copied, the action
+    layers start fresh; LoRA (which freezes the base) is refused with the reason."""
+    d, _, _ = setup
+    other = tiny_world_model("diffusion", env={"action_layout": ("a0", "a1")})  # a 2-action env's bundle
+    other.save_pretrained(tmp_path / "other", dtype=None)
+    other.tokenizer.save_pretrained(tmp_path / "tok", dtype=None)
+    common = dict(
+        data=(str(d / "train.zarr"),),
+        tokenizer=str(tmp_path / "tok"),
+        cache_dir=str(d / "cache_init"),
+        init_from=str(tmp_path / "other"),
+        batch_size=2,
+        warmup=1,
+        eval_every=1,
+        threads=1,
+        progress=False,
+    )
+    with pytest.raises(ConfigError, match=r"--lora-rank needs the --init-from bundle's action size \(2\)"):
+        train(Args(**common, steps=1, lora_rank=2, out=str(tmp_path / "lora")))
+    train(Args(**common, steps=1, lr=1e-12, ema=0.0, out=str(tmp_path / "run")))
+    assert (
+        "new (action size 2 -> 7): dynamics.action_emb.0.weight, head.mlp.0.weight" in capsys.readouterr().out
+    )
+    wm = WorldModel.from_pretrained(tmp_path / "run" / "best", device="cpu")
+    assert wm.dynamics.config.action_dim == 7 and wm.dynamics.config.dim == other.dynamics.config.dim
+    mine, theirs = wm.dynamics.state_dict(), other.dynamics.state_dict()
+    for k, v in theirs.items():  # lr ~ 0: the copied weights are the prior's (stored in bf16)
+        if k != "action_emb.0.weight":
+            torch.testing.assert_close(mine[k], v.to(torch.bfloat16).float(), rtol=0, atol=1e-9, msg=k)
+    assert mine["action_emb.0.weight"].shape == (theirs["action_emb.0.weight"].shape[0], 7)

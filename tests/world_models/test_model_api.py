@@ -9,6 +9,7 @@ from cosmos_sim.errors import CheckpointError, ConfigError
 from cosmos_sim.policies.networks import ActorCritic, make_network
 from cosmos_sim.world_models import pretrained
 from cosmos_sim.world_models.pretrained import PretrainedModel, resolve_device
+from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
 from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
 
@@ -51,11 +52,22 @@ def _policy_outputs(net):
     return [dist.mean, dist.stddev, value]
 
 
+def _state_estimator():
+    torch.manual_seed(1)
+    return StateEstimator(StateEstimatorConfig(("ee_x", "goal_y"), (0.1, 0.2), (0.3, 0.4), channels=(4, 8)))
+
+
+def _state_estimator_outputs(est):
+    frames = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    return [torch.from_numpy(est.predict(frames))]
+
+
 # model class, a small instance, its outputs, a shipped name (None: none ships; one is made for the test)
 MODELS = {
     "tokenizer": (Tokenizer, _tokenizer, _tokenizer_outputs, "cv4x8x8-nano"),
     "world model": (WorldModel, tiny_world_model, _world_model_outputs, "manip-dit-nano"),
     "policy": (ActorCritic, _policy, _policy_outputs, None),
+    "state estimator": (StateEstimator, _state_estimator, _state_estimator_outputs, "manip-state-nano"),
 }
 KINDS = list(MODELS)
 

@@ -1,0 +1,81 @@
+"""cosmos_sim/Perceived-v0: an image env (GT or world model) observed through a state estimator."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import cosmos_sim  # noqa: F401
+from cosmos_sim.errors import ConfigError
+from cosmos_sim.world_models.state_estimator import StateEstimator
+
+REACH = "cosmos_sim/Manipulation-Reach-GT-v0"
+
+
+def test_the_observation_is_the_estimators_reading_of_the_inner_frame(tiny_state_estimator):
+    env = gym.make(
+        "cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, env_kwargs={"width": 64, "height": 64}
+    )
+    est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+    try:
+        check_env(env.unwrapped, skip_render_check=False)
+        obs, info = env.reset(seed=3)
+        assert env.observation_space.shape == (5,) and obs.dtype == np.float32
+        np.testing.assert_allclose(obs, est.predict(env.render()), rtol=1e-5, atol=1e-6)
+        inner = env.unwrapped
+        assert inner.config.task == "reach"  # unwrapped is the GT scene: its state and layout
+        np.testing.assert_allclose(info["true_state"], inner.state(), rtol=1e-6)
+        obs, reward, term, trunc, info = env.step(env.action_space.sample())
+        np.testing.assert_allclose(obs, est.predict(env.render()), rtol=1e-5, atol=1e-6)
+        assert "is_success" in info and info["true_state"].shape == (len(inner.state_layout),)
+    finally:
+        env.close()
+
+
+def test_the_vector_env_reads_every_row_and_keeps_the_inner_episodes(tiny_state_estimator, tiny_wfm):
+    envs = gym.make_vec(
+        "cosmos_sim/Perceived-v0",
+        num_envs=3,
+        env_id="cosmos_sim/WFM-v0",
+        estimator=tiny_state_estimator,
+        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 4},
+    )
+    try:
+        obs, _ = envs.reset(seed=[5, 6, 7])
+        assert obs.shape == (3, 5) and envs.single_observation_space.shape == (5,)
+        est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+        for _ in range(4):
+            obs, reward, term, trunc, info = envs.step(np.zeros((3, 7), np.float32))
+            np.testing.assert_allclose(obs, est.predict(envs.render()), rtol=1e-5, atol=1e-6)
+        assert trunc.all()  # the world model's own episode length (4)
+    finally:
+        envs.close()
+
+
+def test_an_env_that_does_not_observe_frames_is_refused(tiny_state_estimator):
+    with pytest.raises(ConfigError, match=r"reads image observations, but .*Reach-GT-v0 observes Box"):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, env_kwargs={"obs_mode": "state"})
+
+
+def test_a_recording_keeps_the_true_state_and_its_names(tiny_state_estimator, tmp_path):
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.data.store import TrajectoryStore
+
+    out = tmp_path / "p.zarr"
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Perceived-v0",
+            episodes=2,
+            out=str(out),
+            max_steps=3,
+            env_kwargs={"env_id": REACH, "estimator": tiny_state_estimator},
+            progress=False,
+        )
+    )
+    s = TrajectoryStore.open(out)
+    assert {"rgb", "state", "true_state"} <= set(s.keys())  # the estimate (observation) and the truth
+    layout = s.attrs["state_layout"]
+    assert layout[:3] == ["ee_x", "ee_y", "ee_z"] and s.read("true_state", 0, 1).shape == (1, len(layout))
+    env = gym.make(REACH)
+    env.reset(seed=int(s.episode_seeds[0]))
+    np.testing.assert_allclose(s.read("true_state", 0, 1)[0], env.unwrapped.state(), rtol=1e-6)
