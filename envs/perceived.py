@@ -45,6 +45,34 @@ def _state_space(estimator) -> spaces.Box:
     return spaces.Box(-np.inf, np.inf, (len(estimator.names),), np.float32)
 
 
+class _TaskReward:
+    """The push/reach task's reward and success computed from an estimated state (``reward="reach"`` or
+    ``"push"``): the goal on the table top, the red block resting on it."""
+
+    def __init__(self, task: str, names: tuple[str, ...]):
+        from cosmos_sim.envs.push_task import TASKS
+
+        if task not in TASKS:
+            raise ConfigError(f"reward {task!r} unknown; use 'inner' (the wrapped env's) or one of {TASKS}")
+        need = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y") + (
+            ("red_block_x", "red_block_y") if task == "push" else ()
+        )
+        missing = [n for n in need if n not in names]
+        if missing:
+            raise ConfigError(f"reward {task!r} needs the estimator to read {missing}; it reads {names}")
+        self.task, self.cols = task, [names.index(n) for n in need]
+
+    def __call__(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from cosmos_sim.envs.push_task import BLOCK_HALF, TABLE_Z, task_reward
+
+        s = np.asarray(state, dtype=np.float64)[..., self.cols]
+        table = np.full(s.shape[:-1] + (1,), TABLE_Z)
+        goal = np.concatenate([s[..., 3:5], table], -1)
+        block = np.concatenate([s[..., 5:7], table + BLOCK_HALF], -1) if self.task == "push" else goal
+        reward, success, _ = task_reward(self.task, s[..., :3], goal, block)
+        return reward.astype(np.float32), success
+
+
 class PerceivedStateEnv(gym.Wrapper):
     r"""An image env whose observation is a state estimator's reading of its frame.
 
@@ -74,7 +102,10 @@ class PerceivedStateEnv(gym.Wrapper):
     ## Arguments
     ``env_id`` (default the reach task), ``estimator`` (a shipped name, a directory or a loaded
     ``StateEstimator``; default ``manip-state-nano``), ``env_kwargs`` (dict), ``render_mode``
-    ("rgb_array", passed to the inner env).
+    ("rgb_array", passed to the inner env), ``reward``: "inner" (the wrapped env's, default) or "reach" /
+    "push": that task's reward and ``is_success`` computed from the *estimated* state, the episode ending
+    at the first success as in the GT scene (a world model whose reward head cannot see the task: the
+    estimator, trained on the model's own frames, reads them better).
     """
 
     def __init__(
@@ -83,11 +114,13 @@ class PerceivedStateEnv(gym.Wrapper):
         estimator: Any = DEFAULT_ESTIMATOR,
         env_kwargs: dict | None = None,
         render_mode: str | None = "rgb_array",
+        reward: str = "inner",
     ):
         inner = gym.make(env_id, **{"render_mode": render_mode, **(env_kwargs or {})})
         super().__init__(inner)
         _check_image(inner.observation_space, env_id)
         self.estimator = _load_estimator(estimator)
+        self.task_reward = None if reward == "inner" else _TaskReward(reward, self.estimator.names)
         self.observation_space = _state_space(self.estimator)
         self.metadata = {**inner.metadata, "render_modes": ["rgb_array"]}
 
@@ -104,12 +137,20 @@ class PerceivedStateEnv(gym.Wrapper):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         obs, info = self._read(obs, info)
+        if self.task_reward is not None:
+            r, ok = self.task_reward(obs)
+            reward, terminated, info = float(r), bool(ok), {**info, "is_success": bool(ok)}
         return obs, reward, terminated, truncated, info
 
 
 class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
     """``gym.make_vec("cosmos_sim/Perceived-v0", num_envs=N, ...)``: ``gym.make_vec(env_id, N)`` (natively
-    batched for the world-model ids) with every row's frame read by the estimator in one batch."""
+    batched for the world-model ids) with every row's frame read by the estimator in one batch.
+
+    With ``reward="reach"`` / ``"push"`` the rows' rewards and ``is_success`` come from the estimated state;
+    a row's first success gives the bonus and makes the rest of its inner episode absorbing (reward 0,
+    ``is_success`` stays True), which is the GT scene's ending for the return while the inner env, which
+    alone can restart a row, runs on to its own end."""
 
     def __init__(
         self,
@@ -117,21 +158,35 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         env_id: str = DEFAULT_ENV,
         estimator: Any = DEFAULT_ESTIMATOR,
         env_kwargs: dict | None = None,
+        reward: str = "inner",
         **vector_kwargs: Any,
     ):
         super().__init__(gym.make_vec(env_id, num_envs=num_envs, **{**(env_kwargs or {}), **vector_kwargs}))
         _check_image(self.env.single_observation_space, env_id)
         self.estimator = _load_estimator(estimator)
+        self.task_reward = None if reward == "inner" else _TaskReward(reward, self.estimator.names)
         self.single_observation_space = _state_space(self.estimator)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self._hit = np.zeros(num_envs, bool)  # rows that succeeded in their current episode
+        self._restart = np.zeros(num_envs, bool)  # rows the inner env restarts on this step
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
+        self._hit[:], self._restart[:] = False, False
         return self.estimator.predict(obs), info
 
     def step(self, actions):
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        return self.estimator.predict(obs), reward, terminated, truncated, info
+        obs = self.estimator.predict(obs)
+        if self.task_reward is not None:
+            r, ok = self.task_reward(obs)
+            self._hit[self._restart] = False
+            first = ok & ~self._hit & ~self._restart
+            reward = np.where(self._hit | self._restart, 0.0, r).astype(np.float32)
+            self._hit |= first
+            info = {**info, "is_success": self._hit.copy(), "_is_success": np.ones(self.num_envs, bool)}
+            self._restart = np.asarray(terminated) | np.asarray(truncated)
+        return obs, reward, terminated, truncated, info
 
 
 __all__ = ["PerceivedStateEnv", "PerceivedStateVectorEnv"]

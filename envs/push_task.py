@@ -169,6 +169,33 @@ def push_expert_target(
     return target, u
 
 
+def task_reward(
+    task: str,
+    ee: np.ndarray,
+    goal: np.ndarray,
+    block: np.ndarray,
+    goal_radius: float = 0.05,
+    success_bonus: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reward, success, task distance) of the push or reach task from positions (xyz, metres; leading
+    batch dimensions allowed): the envs' own reward, and that of a state *estimated* from frames
+    (``Perceived-v0``'s ``reward="task"``)."""
+    ee, goal, block = (np.asarray(v, dtype=np.float64) for v in (ee, goal, block))
+    if task == "reach":
+        distance = np.linalg.norm(ee - (goal + [0.0, 0.0, REACH_HEIGHT]), axis=-1)
+        reward = -distance
+    elif task == "push":
+        distance = np.linalg.norm(block[..., :2] - goal[..., :2], axis=-1)
+        reward = -(
+            np.linalg.norm(ee - block, axis=-1)
+            + np.linalg.norm(block - goal - [0.0, 0.0, BLOCK_HALF], axis=-1)
+        )
+    else:
+        raise ValueError(f"task {task!r} unknown; choose one of {TASKS}")
+    success = distance <= goal_radius
+    return reward + success_bonus * success, success, distance
+
+
 class PushTaskEnv:
     """Mixin giving a GT env the push task; list it before the engine's base class.
 
@@ -253,22 +280,17 @@ class PushTaskEnv:
 
     def _reward(self) -> tuple[float, bool, dict[str, Any]]:
         ee, block = self.ee_pos(), self.block_pos(0)
-        block_goal = float(np.linalg.norm(block[:2] - self._goal[:2]))
-        if self.config.task == "reach":
-            distance = float(np.linalg.norm(ee - self.reach_target()))
-            reward = -distance
-        else:
-            distance = block_goal
-            reward = -(np.linalg.norm(ee - block) + np.linalg.norm(block - self._goal - [0, 0, BLOCK_HALF]))
-        success = distance <= self.config.goal_radius
-        reward += self.config.success_bonus * success
+        cfg = self.config
+        reward, success, distance = task_reward(
+            cfg.task, ee, self._goal, block, cfg.goal_radius, cfg.success_bonus
+        )
         return (
-            float(reward),
-            success,
+            float(reward[()]),
+            bool(success[()]),
             {
-                "is_success": success,
-                "block_goal_distance": block_goal,
-                "target_distance": distance,
+                "is_success": bool(success[()]),
+                "block_goal_distance": float(np.linalg.norm(block[:2] - self._goal[:2])),
+                "target_distance": float(distance[()]),
                 "ee_pos": ee,
             },
         )

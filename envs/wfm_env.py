@@ -109,11 +109,54 @@ class GenericWorldModelEnvConfig(WorldModelEnvConfig):
     max_episode_steps: int | None = None
     """Rollouts are truncated after this many steps; None: the bundle's (the source env's time limit
     when its store was recorded, else its registered ``max_episode_steps``); 0: never."""
+    start_from: tuple[str, ...] = ()
+    """Trajectory stores whose recorded frames start the rollouts (DIAMOND and IRIS imagine from real
+    data): a reset without options takes, from its seed, a random step of a random episode and its
+    K frames of history as the context; empty: the source env's first frame for the seed."""
 
     def __post_init__(self):
         super().__post_init__()
         if self.max_episode_steps is not None and self.max_episode_steps < 0:
             raise ConfigError(f"max_episode_steps must be None or >= 0, got {self.max_episode_steps}")
+        object.__setattr__(self, "start_from", tuple(str(p) for p in self.start_from))
+        if self.start_from and self.paired:
+            raise ConfigError("start_from cannot be used with paired=True (the GT scene starts from a seed)")
+
+
+class StartFrames:
+    """K-frame contexts at random steps of recorded episodes (``start_from``): the frames of every row of
+    the stores but each episode's last, the history padded with the episode's first frame."""
+
+    def __init__(self, paths: tuple[str, ...], frame_shape: tuple[int, ...], k: int):
+        from cosmos_sim.data.store import TrajectoryStore
+
+        frames, first, rows, offset = [], [], [], 0
+        for p in paths:
+            s = TrajectoryStore.open(p)
+            f = s.read("rgb", 0, s.n_steps)
+            if f.shape[1:] != tuple(frame_shape):
+                raise ConfigError(
+                    f"start_from store {p} has {f.shape[1:]} frames, the model needs {frame_shape}"
+                )
+            ends = s.episode_ends
+            starts = np.concatenate([[0], ends[:-1]])
+            first.append(np.repeat(starts, ends - starts) + offset)
+            rows.append(np.setdiff1d(np.arange(s.n_steps), ends - 1) + offset)
+            frames.append(f)
+            offset += s.n_steps
+        self.frames, self.first, self.rows, self.k = (
+            np.concatenate(frames),
+            np.concatenate(first),
+            np.concatenate(rows),
+            k,
+        )
+        if not len(self.rows):
+            raise ConfigError(f"start_from stores {paths} hold no step to start from")
+
+    def sample(self, seed: int) -> np.ndarray:
+        """The (K, H, W, 3) context of the row that ``seed`` picks."""
+        t = int(self.rows[np.random.default_rng(seed).integers(len(self.rows))])
+        return self.frames[np.maximum(np.arange(t - self.k + 1, t + 1), self.first[t])]
 
 
 def env_id_for_bundle(config) -> str | None:
@@ -226,6 +269,7 @@ class _Rollouts:
         self.state = None
         self.frames = np.zeros((n, *self.frame_shape), dtype=np.uint8)
         self.steps = np.zeros(n, dtype=np.int64)
+        self.starts: StartFrames | None = None  # set by the env from its config's start_from
 
     def check_bundle(self, path: Path) -> None:
         """Refuse a bundle made for another id (another env, or single- vs multi-view), naming the id to use."""
@@ -299,6 +343,8 @@ class _Rollouts:
     def context_frames(self, row: int, seed: int, options: dict | None) -> np.ndarray:
         """The K frames (K, H, W, 3) a rollout starts from (module docstring)."""
         options = check_reset_options(options)
+        if not options and self.starts is not None:
+            return self.starts.sample(seed)
         if "frames" in options:
             f = np.asarray(options["frames"])
             if f.ndim == 3:
@@ -507,6 +553,8 @@ class WorldModelEnv(gym.Env):
         self.check_config(cfg)
         _set_threads(cfg, type(self).__name__)
         self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter)
+        if getattr(cfg, "start_from", ()):
+            self.core.starts = StartFrames(cfg.start_from, self.core.frame_shape, self.core.k)
         self.model = self.core.model
         self.action_space = self.core.action_space
         self.action_layout = self.model.config.action_layout
@@ -640,6 +688,8 @@ class WorldModelVectorEnv(VectorEnv):
         self.core = self.core_class(
             num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter
         )
+        if getattr(cfg, "start_from", ()):
+            self.core.starts = StartFrames(cfg.start_from, self.core.frame_shape, self.core.k)
         self.model = self.core.model
         self.max_episode_steps = self.episode_steps(cfg)
         self.single_action_space = self.core.action_space
@@ -786,6 +836,7 @@ class GenericWorldModelEnv(WorldModelEnv):
     | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | own time limit (None: the bundle's; 0: never)   |
+    | `start_from`        | **tuple of str**               | `()`          | stores whose recorded frames start the rollouts (a random step per reset seed) |
 
     ## Version History
     * v0: Initial version.
@@ -865,6 +916,7 @@ class GenericWorldModelVectorEnv(WorldModelVectorEnv):
     | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | truncation per row (None: the bundle's; 0: never) |
+    | `start_from`        | **tuple of str**               | `()`          | stores whose recorded frames start the rows (a random step per reset seed) |
 
     ## Version History
     * v0: Initial version.

@@ -37,15 +37,17 @@ class Config:
     """World model the loop starts from."""
     perception: str = "manip-state-nano"
     """State estimator every arm's policy sees the frames through (Perceived-v0); empty: raw pixels."""
-    perception_steps: int = 400
+    perception_steps: int = 300
     """The loop's estimator fine-tuning steps per iteration."""
-    iterations: int = 6
+    reward: str = "perceived"
+    """The loop's reward inside the model: "perceived" (the task's reward of the estimated state) or "head"."""
+    iterations: int = 4
     """Loop iterations."""
     real_episodes: int = 16
     """Real episodes the loop collects per iteration."""
-    wfm_steps: int = 400
+    wfm_steps: int = 300
     """World-model fine-tuning steps per iteration."""
-    imagination_steps: int = 8192
+    imagination_steps: int = 16384
     """PPO steps inside the world model per iteration."""
     horizon: int = 32
     """Imagined episode length."""
@@ -181,6 +183,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             wfm=cfg.wfm,
             perception=cfg.perception,
             perception_steps=cfg.perception_steps,
+            reward=cfg.reward,
             out=str(work / "loop"),
             iterations=cfg.iterations,
             real_episodes=cfg.real_episodes,
@@ -240,13 +243,26 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         }
         for r in loop_rows
     ]
+    seen = (
+        f"through the state estimator {cfg.perception} (cosmos_sim/Perceived-v0: every arm's policy reads "
+        "positions estimated from the frame, real or predicted)"
+        if cfg.perception
+        else "from the raw frames"
+    )
+    judge = (
+        "the task's reward of the estimated state"
+        if cfg.perception and cfg.reward == "perceived"
+        else "the reward head"
+    )
     notes = (
-        f"Task {cfg.env_id} from pixels (64x64), held-out seeds {HELD_OUT_SEED}..{HELD_OUT_SEED + cfg.eval_episodes - 1}, "
-        f"the policy's mean action. Loop: {cfg.iterations} iterations x {cfg.real_episodes} real episodes, "
-        f"{cfg.wfm_steps} world-model steps (from {cfg.wfm}) and {cfg.imagination_steps} imagined PPO steps "
-        f"(horizon {cfg.horizon}) each. GT arms: PPO ({cfg.num_envs} envs x {cfg.num_steps} steps) with the "
-        f"loop's {budget} real steps and {cfg.ceiling_factor}x that. Loop iterations: believed = success inside "
-        "the model in the last quarter of the iteration's PPO updates (the reward head's verdict); collect = "
-        "success of the sampled policy on the real episodes it collected. Plot: rl_loop.png."
+        f"Task {cfg.env_id} from pixels (64x64) {seen}, held-out seeds {HELD_OUT_SEED}.."
+        f"{HELD_OUT_SEED + cfg.eval_episodes - 1}, the policy's mean action. Loop: {cfg.iterations} iterations "
+        f"x {cfg.real_episodes} real episodes, {cfg.wfm_steps} world-model steps (from {cfg.wfm})"
+        + (f", {cfg.perception_steps} estimator steps" if cfg.perception else "")
+        + f" and {cfg.imagination_steps} imagined PPO steps (horizon {cfg.horizon}) each; reward inside the "
+        f"model: {judge}. GT arms: PPO ({cfg.num_envs} envs x {cfg.num_steps} steps) with the loop's {budget} "
+        f"real steps and {cfg.ceiling_factor}x that. Loop iterations: believed = success inside the model in "
+        f"the last quarter of the iteration's PPO updates ({judge}'s verdict); collect = success of the "
+        "sampled policy on the real episodes it collected. Plot: rl_loop.png."
     )
     return BenchResult("rl_loop", figures=figures, rows=table, notes=notes)

@@ -60,6 +60,9 @@ class Args:
     policy reads the frames themselves."""
     perception_steps: int = 400
     """Fine-tuning steps of the state estimator per iteration (with --perception)."""
+    reward: str = "head"
+    """Reward inside the model: "head" (the world model's reward head) or "perceived" (with --perception: the
+    task's own reward function of the estimated state, for the push/reach task)."""
     out: str = "runs/loop"
     """Run directory: data/, wfm/iter_NN/, policy/, metrics.jsonl, loop_state.json."""
     iterations: int = 6
@@ -106,6 +109,10 @@ class Args:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.reward not in ("head", "perceived"):
+            raise ConfigError(f"--reward {self.reward!r} unknown; use 'head' or 'perceived'")
+        if self.reward == "perceived" and not self.perception:
+            raise ConfigError("--reward perceived reads the estimated state: pass --perception ESTIMATOR too")
         if self.num_envs * self.num_steps > self.imagination_steps:
             raise ConfigError(
                 f"--imagination-steps {self.imagination_steps} is less than one PPO rollout "
@@ -113,11 +120,22 @@ class Args:
             )
 
 
-def policy_env(env_id: str, env_kwargs: dict, estimator: str) -> tuple[str, dict]:
-    """The env id and kwargs the policy acts in: ``env_id`` itself, or read through ``estimator``."""
+def policy_env(env_id: str, env_kwargs: dict, estimator: str, reward: str = "inner") -> tuple[str, dict]:
+    """The env id and kwargs the policy acts in: ``env_id`` itself, or read through ``estimator`` (with the
+    reward ``reward``: "inner", or a task's from the estimated state)."""
     if not estimator:
         return env_id, env_kwargs
-    return "cosmos_sim/Perceived-v0", {"env_id": env_id, "estimator": estimator, "env_kwargs": env_kwargs}
+    kwargs = {"env_id": env_id, "estimator": estimator, "env_kwargs": env_kwargs}
+    return "cosmos_sim/Perceived-v0", kwargs if reward == "inner" else {**kwargs, "reward": reward}
+
+
+def task_of(env_id: str, env_kwargs: dict) -> str:
+    """The push/reach task an env id (with kwargs) poses."""
+    import gymnasium as gym
+
+    import cosmos_sim.envs  # noqa: F401
+
+    return str({**(gym.spec(env_id).kwargs or {}), **env_kwargs}.get("task", "push"))
 
 
 def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str = "") -> dict[str, float]:
@@ -215,6 +233,7 @@ def train_policy(
         "cosmos_sim/WFM-v0",
         {"checkpoint": str(bundle), "max_episode_steps": args.horizon, "device": args.device},
         estimator,
+        task_of(args.env_id, args.env_kwargs) if args.reward == "perceived" else "inner",
     )
     result = ppo.train(
         ppo.Args(

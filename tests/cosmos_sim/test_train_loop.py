@@ -49,6 +49,10 @@ def test_bad_budgets_are_clear_errors():
         Args(imagination_steps=10)
     with pytest.raises(ConfigError, match="--iterations must be >= 1"):
         Args(iterations=0)
+    with pytest.raises(ConfigError, match="--reward perceived reads the estimated state: pass --perception"):
+        Args(reward="perceived")
+    with pytest.raises(ConfigError, match="--reward 'model' unknown; use 'head' or 'perceived'"):
+        Args(reward="model")
 
 
 def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
@@ -61,6 +65,7 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
         wfm=tiny_wfm,
         perception=tiny_state_estimator,
         perception_steps=2,
+        reward="perceived",
         out=str(tmp_path / "loop"),
         iterations=2,
         real_episodes=2,

@@ -79,3 +79,71 @@ def test_a_recording_keeps_the_true_state_and_its_names(tiny_state_estimator, tm
     env = gym.make(REACH)
     env.reset(seed=int(s.episode_seeds[0]))
     np.testing.assert_allclose(s.read("true_state", 0, 1)[0], env.unwrapped.state(), rtol=1e-6)
+
+
+def _fixed_estimator(tmp_path, names, mean):
+    """An estimator that reads (almost exactly) ``mean`` from any frame: std 1e-6."""
+    import torch
+
+    from cosmos_sim.world_models.state_estimator import StateEstimatorConfig
+
+    torch.manual_seed(0)
+    est = StateEstimator(StateEstimatorConfig(names, mean, (1e-6,) * len(names), channels=(4, 8), hidden=8))
+    est.save_pretrained(tmp_path / "fixed", dtype=None)
+    return str(tmp_path / "fixed")
+
+
+def test_task_reward_from_the_estimate_ends_the_single_env_at_success(tmp_path, tiny_state_estimator):
+    from cosmos_sim.envs.push_task import REACH_HEIGHT, TABLE_Z, task_reward
+
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, reward="reach")
+    obs, _ = env.reset(seed=0)
+    obs, reward, term, _, info = env.step(env.action_space.sample() * 0)
+    want, ok, _ = task_reward("reach", obs[:3], np.r_[obs[3:5], TABLE_Z], np.zeros(3))
+    assert reward == pytest.approx(float(want), abs=1e-5) and term == bool(ok) == info["is_success"]
+    at_target = _fixed_estimator(tmp_path, names, (0.1, -0.1, TABLE_Z + REACH_HEIGHT, 0.1, -0.1))
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=at_target, reward="reach")
+    env.reset(seed=0)
+    _, reward, term, _, info = env.step(env.action_space.sample() * 0)
+    assert term and info["is_success"] and reward == pytest.approx(1.0, abs=1e-3)  # distance 0 + bonus
+
+
+def test_vector_task_reward_pays_the_bonus_once_then_absorbs_until_the_row_restarts(tmp_path, tiny_wfm):
+    from cosmos_sim.envs.push_task import REACH_HEIGHT, TABLE_Z
+
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
+    at_target = _fixed_estimator(tmp_path, names, (0.0, 0.0, TABLE_Z + REACH_HEIGHT, 0.0, 0.0))
+    envs = gym.make_vec(
+        "cosmos_sim/Perceived-v0",
+        num_envs=2,
+        env_id="cosmos_sim/WFM-v0",
+        estimator=at_target,
+        reward="reach",
+        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
+    )
+    envs.reset(seed=0)
+    got = []
+    for _ in range(5):
+        _, reward, term, trunc, info = envs.step(np.zeros((2, 7), np.float32))
+        got.append((round(float(reward[0]), 3), bool(info["is_success"][0]), bool(trunc[0])))
+    envs.close()
+    # success at once (bonus 1), absorbing (0) to the inner end at step 2, the restart step (0, cleared), again
+    assert got == [
+        (1.0, True, False),
+        (0.0, True, True),
+        (0.0, False, False),
+        (1.0, True, False),
+        (0.0, True, True),
+    ]
+
+
+def test_a_task_reward_the_estimator_cannot_compute_is_refused(tiny_state_estimator):
+    with pytest.raises(
+        ConfigError, match=r"reward 'fly' unknown; use 'inner' .* or one of \('push', 'reach'\)"
+    ):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, reward="fly")
+    with pytest.raises(
+        ConfigError, match=r"reward 'push' needs the estimator to read \['red_block_x', 'red_block_y'\]"
+    ):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, reward="push")

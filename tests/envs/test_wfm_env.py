@@ -326,3 +326,52 @@ def test_envs_run_one_torch_thread_unless_asked(ckpt):
         WorldModelEnv(checkpoint=ckpt, device="cpu", threads=(os.cpu_count() or 1) + 1)
     with pytest.raises(ValueError, match="threads must be >= 0"):
         WorldModelEnv(checkpoint=ckpt, threads=-1)
+
+
+def test_start_from_recorded_frames_picks_a_seeded_step_with_its_history(ckpt, tmp_path):
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.data.store import TrajectoryStore
+    from cosmos_sim.errors import ConfigError
+
+    store = tmp_path / "s.zarr"
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Manipulation-GT-v0",
+            episodes=2,
+            out=str(store),
+            max_steps=6,
+            resolution=(64, 64),
+            progress=False,
+        )
+    )
+    rgb = TrajectoryStore.open(store).read("rgb", 0, 14)  # 2 episodes of 7 rows
+    env = gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(store),))
+    core = env.unwrapped.core
+    firsts = []
+    for seed in range(12):
+        obs, _ = env.reset(seed=seed)
+        ctx = core.starts.sample(seed)
+        row = next(i for i in range(14) if np.array_equal(rgb[i], ctx[-1]))
+        assert row not in (6, 13)  # never an episode's last row
+        ep0 = 0 if row < 7 else 7  # the history stays inside the episode, padded with its first frame
+        want = [rgb[max(r, ep0)] for r in range(row - core.k + 1, row + 1)]
+        np.testing.assert_array_equal(ctx, np.stack(want))
+        np.testing.assert_array_equal(obs, rgb[row])
+        firsts.append(row in (0, 7))
+        np.testing.assert_array_equal(env.reset(seed=seed)[0], obs)  # the same seed, the same start
+    assert not all(firsts)  # not just the episodes' first frames
+    with pytest.raises(ConfigError, match="start_from cannot be used with paired=True"):
+        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(store),), paired=True)
+    small = tmp_path / "small.zarr"
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Manipulation-GT-v0",
+            episodes=1,
+            out=str(small),
+            max_steps=2,
+            resolution=(32, 32),
+            progress=False,
+        )
+    )
+    with pytest.raises(ConfigError, match=r"has \(32, 32, 3\) frames, the model needs \(64, 64, 3\)"):
+        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(small),))
