@@ -10,9 +10,10 @@ from cosmos_sim.train.loop import Args, train_loop
 from cosmos_sim.world_models.wfm import WorldModel
 
 
-def test_two_tiny_iterations_then_resume(tmp_path, tiny_wfm):
-    args = Args(
-        wfm=tiny_wfm,
+def _tiny(tmp_path, wfm: str, **extra) -> Args:
+    """Two iterations of a toy budget."""
+    return Args(
+        wfm=wfm,
         out=str(tmp_path / "loop"),
         iterations=2,
         real_episodes=2,
@@ -24,7 +25,12 @@ def test_two_tiny_iterations_then_resume(tmp_path, tiny_wfm):
         eval_episodes=2,
         device="cpu",
         progress=False,
+        **extra,
     )
+
+
+def test_two_tiny_iterations_then_resume(tmp_path, tiny_wfm):
+    args = _tiny(tmp_path, tiny_wfm)
     rows = train_loop(args)
     out = tmp_path / "loop"
     assert [r["iteration"] for r in rows] == [0, 1]
@@ -61,23 +67,7 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     from cosmos_sim.policies.networks import load_policy
     from cosmos_sim.world_models.state_estimator import StateEstimator
 
-    args = Args(
-        wfm=tiny_wfm,
-        perception=tiny_state_estimator,
-        perception_steps=2,
-        reward="perceived",
-        out=str(tmp_path / "loop"),
-        iterations=2,
-        real_episodes=2,
-        wfm_steps=2,
-        imagination_steps=64,
-        horizon=8,
-        num_envs=4,
-        num_steps=16,
-        eval_episodes=2,
-        device="cpu",
-        progress=False,
-    )
+    args = _tiny(tmp_path, tiny_wfm, perception=tiny_state_estimator, perception_steps=2, reward="perceived")
     rows = train_loop(args)
     out = tmp_path / "loop"
     assert [r["iteration"] for r in rows] == [0, 1] and all(0 <= r["gt_success"] <= 1 for r in rows)

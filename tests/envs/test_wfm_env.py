@@ -333,19 +333,21 @@ def test_start_from_recorded_frames_picks_a_seeded_step_with_its_history(ckpt, t
     from cosmos_sim.data.store import TrajectoryStore
     from cosmos_sim.errors import ConfigError
 
-    store = tmp_path / "s.zarr"
-    generate(
-        GenerateConfig(
+    def record(path, episodes: int, steps: int, size: int) -> str:
+        cfg = GenerateConfig(
             env_id="cosmos_sim/Manipulation-GT-v0",
-            episodes=2,
-            out=str(store),
-            max_steps=6,
-            resolution=(64, 64),
+            episodes=episodes,
+            out=str(path),
+            max_steps=steps,
+            resolution=(size, size),
             progress=False,
         )
-    )
+        generate(cfg)
+        return str(path)
+
+    store = record(tmp_path / "s.zarr", 2, 6, 64)
     rgb = TrajectoryStore.open(store).read("rgb", 0, 14)  # 2 episodes of 7 rows
-    env = gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(store),))
+    env = gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(store,))
     core = env.unwrapped.core
     firsts = []
     for seed in range(12):
@@ -361,17 +363,7 @@ def test_start_from_recorded_frames_picks_a_seeded_step_with_its_history(ckpt, t
         np.testing.assert_array_equal(env.reset(seed=seed)[0], obs)  # the same seed, the same start
     assert not all(firsts)  # not just the episodes' first frames
     with pytest.raises(ConfigError, match="start_from cannot be used with paired=True"):
-        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(store),), paired=True)
-    small = tmp_path / "small.zarr"
-    generate(
-        GenerateConfig(
-            env_id="cosmos_sim/Manipulation-GT-v0",
-            episodes=1,
-            out=str(small),
-            max_steps=2,
-            resolution=(32, 32),
-            progress=False,
-        )
-    )
+        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(store,), paired=True)
+    small = record(tmp_path / "small.zarr", 1, 2, 32)
     with pytest.raises(ConfigError, match=r"has \(32, 32, 3\) frames, the model needs \(64, 64, 3\)"):
-        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(str(small),))
+        gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(small,))
