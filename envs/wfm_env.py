@@ -433,8 +433,36 @@ class _Rollouts:
         return self.frames.copy(), reward.astype(np.float64), terminated, info
 
     def close(self) -> None:
-        for env in self.gt:
-            env.close()
+        gt, self.gt = self.gt, []
+        for env in gt:
+            close_gt_env(env)
+
+    def __del__(self):  # an env dropped without close() must free its GL resources the safe way too
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the GL platform may be gone already
+            pass
+
+
+def close_gt_env(env: gym.Env) -> None:
+    """Close a GT env. Gymnasium's MuJoCo envs first get their renderers' ``MjrContext`` freed under
+    their own GL context: ``env.close()`` frees only the GL context, and the garbage collector later frees
+    the ``MjrContext`` under whatever context is current *then* (another env's), deleting that env's
+    framebuffer: every later render of it is black (a second ``WFM-v0`` of a Reacher bundle in one process
+    started its rollouts from black frames)."""
+    renderer = getattr(env, "mujoco_renderer", None)
+    viewers = list(getattr(renderer, "_viewers", {}).values()) if renderer is not None else []
+    for viewer in viewers:
+        con, gl = getattr(viewer, "con", None), getattr(viewer, "opengl_context", None)
+        if con is None or gl is None:
+            continue
+        if hasattr(gl, "as_current"):
+            with gl.as_current():
+                con.free()
+        else:
+            gl.make_current()
+            con.free()
+    env.close()
 
 
 class _AnyRollouts(_Rollouts):

@@ -367,3 +367,22 @@ def test_start_from_recorded_frames_picks_a_seeded_step_with_its_history(ckpt, t
     small = record(tmp_path / "small.zarr", 1, 2, 32)
     with pytest.raises(ConfigError, match=r"has \(32, 32, 3\) frames, the model needs \(64, 64, 3\)"):
         gym.make(GENERIC_ID, checkpoint=ckpt, start_from=(small,))
+
+
+def test_a_second_env_after_closing_the_first_still_starts_from_the_true_frames(reacher):
+    """Closing a WFM-v0 of a Gymnasium MuJoCo env must not break the GL state of the next one (its
+    renderer's MjrContext is freed under its own context, not later by the garbage collector)."""
+    import gc
+
+    want = [_reacher_first_frame(s) for s in (100001, 100002)]
+    envs = None
+    for _ in range(3):
+        previous, envs = envs, gym.make_vec(GENERIC_ID, num_envs=2, checkpoint=reacher)
+        del (
+            previous
+        )  # collected now, while the new env's GL context is current (as `envs = make_vec(...)` does)
+        gc.collect()
+        for _ in range(2):
+            obs, _ = envs.reset(seed=[100001, 100002])
+            np.testing.assert_array_equal(obs, np.stack(want))
+        envs.close()
