@@ -240,7 +240,7 @@ def train_policy(
             env_id=env_id,
             env_kwargs=json.dumps(kwargs),
             out=str(out),
-            init_from=args.policy_init if not (out / ppo.TRAIN_STATE).is_file() else "",
+            init_from=args.policy_init,  # a resumed run keeps its own weights; the BC anchor needs it throughout
             total_steps=total_steps,
             num_envs=args.num_envs,
             num_steps=args.num_steps,

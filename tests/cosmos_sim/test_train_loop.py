@@ -83,3 +83,35 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     assert policy.net.observation_space.shape == (5,)  # the estimator's reading, not the frame
     wm = WorldModel.from_pretrained(out / "wfm" / "iter_01" / "best", device="cpu")
     assert wm.config.env_kwargs["env_id"] == "cosmos_sim/Manipulation-Reach-GT-v0"
+
+
+def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, tiny_wfm, tiny_state_estimator):
+    """--policy-init with --anchor-coef: the anchor stays on the starting policy in every iteration (the
+    second iteration once failed: the resumed PPO run was not told what it is anchored to)."""
+    import gymnasium as gym
+    import torch
+
+    from cosmos_sim.policies.networks import make_network, save_policy
+
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator)
+    torch.manual_seed(0)
+    start = save_policy(
+        tmp_path / "bc",
+        make_network(env.observation_space, env.action_space, hidden=16),
+        env.observation_space,
+        env.action_space,
+    )
+    env.close()
+    args = _tiny(
+        tmp_path,
+        tiny_wfm,
+        perception=tiny_state_estimator,
+        perception_steps=2,
+        policy_init=str(start),
+        anchor_coef=1.0,
+        value_warmup=1,
+    )
+    rows = train_loop(args)
+    assert [r["iteration"] for r in rows] == [0, 1]
+    log = [json.loads(x) for x in (tmp_path / "loop" / "policy" / "log.jsonl").read_text().splitlines()]
+    assert all("anchor_loss" in r for r in log[1:])  # the anchor acted in both iterations' updates
