@@ -129,6 +129,11 @@ def policy_env(env_id: str, env_kwargs: dict, estimator: str, reward: str = "inn
     return "cosmos_sim/Perceived-v0", kwargs if reward == "inner" else {**kwargs, "reward": reward}
 
 
+def gt_kwargs(args: Args) -> dict:
+    """The GT env's kwargs: 64x64 frames (the world models' size) and the user's ``env_kwargs``."""
+    return {"width": 64, "height": 64, **args.env_kwargs}
+
+
 def task_of(env_id: str, env_kwargs: dict) -> str:
     """The push/reach task an env id (with kwargs) poses."""
     import gymnasium as gym
@@ -144,7 +149,7 @@ def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str
     from cosmos_sim.data.generate import GenerateConfig, generate
     from cosmos_sim.data.store import TrajectoryStore
 
-    env_id, kwargs = policy_env(args.env_id, {"width": 64, "height": 64, **args.env_kwargs}, estimator)
+    env_id, kwargs = policy_env(args.env_id, gt_kwargs(args), estimator)
     generate(
         GenerateConfig(
             env_id=env_id,
@@ -266,7 +271,7 @@ def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, 
 
     net = load_policy(policy_dir, "cpu").net
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + args.eval_episodes))
-    env_id, kwargs = policy_env(args.env_id, {"width": 64, "height": 64, **args.env_kwargs}, estimator)
+    env_id, kwargs = policy_env(args.env_id, gt_kwargs(args), estimator)
     result, _ = run_episodes(net, env_id, seeds, kwargs)
     return {"gt_success": float(result.success_rate), "gt_return": float(result.mean_return)}
 

@@ -151,31 +151,32 @@ def predicted_pairs(
 
     import cosmos_sim.envs  # noqa: F401  (registers cosmos_sim/WFM-v0)
 
-    frames, states = [], []
+    episodes = []  # (actions, true states, seed) of every episode of the stores
     for p in paths:
         s = TrajectoryStore.open(p)
         key, cols = _state_columns(s, names)
-        eps = [s.episode(e, keys=["action", key]) for e in range(s.n_episodes)]
-        seeds = [int(x) for x in s.episode_seeds]
-        for b0 in range(0, len(eps), batch):
-            chunk = list(range(b0, min(b0 + batch, len(eps))))
-            steps = min(horizon, max(len(eps[i]["action"]) - 1 for i in chunk))
-            envs = gym.make_vec(
-                "cosmos_sim/WFM-v0", num_envs=len(chunk), checkpoint=bundle, max_episode_steps=0, device="cpu"
-            )
-            try:
-                envs.reset(seed=[seeds[i] for i in chunk])
-                for t in range(steps):
-                    act = np.stack(
-                        [eps[i]["action"][min(t, len(eps[i]["action"]) - 2)] for i in chunk]
-                    ).astype(np.float32)
-                    obs = envs.step(act)[0]
-                    for j, i in enumerate(chunk):
-                        if t + 1 < len(eps[i]["action"]):  # the episode is still running at step t + 1
-                            frames.append(obs[j])
-                            states.append(eps[i][key][t + 1][cols])
-            finally:
-                envs.close()
+        for e, seed in enumerate(s.episode_seeds):
+            ep = s.episode(e, keys=["action", key])
+            episodes.append((ep["action"].astype(np.float32), ep[key][:, cols], int(seed)))
+    if not episodes:
+        raise ConfigError(f"the stores {paths} hold no episode to predict")
+    frames, states = [], []
+    n = min(batch, len(episodes))
+    # one env (one model load) for every chunk; a short last chunk repeats its last episode in the spare rows
+    envs = gym.make_vec("cosmos_sim/WFM-v0", num_envs=n, checkpoint=bundle, max_episode_steps=0, device="cpu")
+    try:
+        for b0 in range(0, len(episodes), n):
+            chunk = episodes[b0 : b0 + n]
+            rows = chunk + [chunk[-1]] * (n - len(chunk))
+            envs.reset(seed=[seed for _, _, seed in rows])
+            for t in range(min(horizon, max(len(a) - 1 for a, _, _ in chunk))):
+                obs = envs.step(np.stack([a[min(t, len(a) - 2)] for a, _, _ in rows]))[0]
+                for j, (a, truth, _) in enumerate(chunk):
+                    if t + 1 < len(a):  # the episode is still running at step t + 1
+                        frames.append(obs[j])
+                        states.append(truth[t + 1])
+    finally:
+        envs.close()
     if not frames:
         raise ConfigError(f"no episode of {paths} has a step to predict")
     return np.stack(frames), np.asarray(states, dtype=np.float32)
