@@ -73,6 +73,80 @@ class _TaskReward:
         return reward.astype(np.float32), success
 
 
+class _Proprio:
+    """The proprioception entries of the observation (``proprio=NAMES``): the robot's own state, which it
+    knows from its encoders instead of reading it off the frame. In a GT env they are its true state; inside
+    a world model a ``ProprioModel`` predicts them step by step from the actions, starting from the
+    estimator's reading of each episode's first frame (a real frame)."""
+
+    def __init__(self, names: tuple[str, ...], estimated: tuple[str, ...], model: Any, true_state: bool):
+        missing = [n for n in names if n not in estimated]
+        if missing:
+            raise ConfigError(f"proprio entries {missing} are not among the observation's {estimated}")
+        self.cols = [estimated.index(n) for n in names]
+        self.names, self.true_state = tuple(names), true_state
+        self.model = None
+        if not true_state:
+            if model is None:
+                raise ConfigError(
+                    f"proprio={list(names)} inside a world model needs proprio_model= (a ProprioModel directory: "
+                    "cosmos-sim train-proprio); a GT env gives its true state instead"
+                )
+            from cosmos_sim.world_models.proprio import ProprioModel
+
+            self.model = (
+                model if isinstance(model, ProprioModel) else ProprioModel.from_pretrained(model, "cpu")
+            )
+            if self.model.names != self.names:
+                raise ConfigError(f"proprio_model predicts {self.model.names}, proprio names {self.names}")
+        self.p = self.p_prev = self.a_prev = None
+
+    def truth(self, states: np.ndarray, layout) -> np.ndarray:
+        layout = list(layout)
+        return np.asarray(states, dtype=np.float32)[..., [layout.index(n) for n in self.names]]
+
+    def start(self, obs: np.ndarray, rows=slice(None)) -> None:
+        """New episodes in ``rows`` of the (B, D) observation: the model starts from their reading."""
+        p = obs[:, self.cols].astype(np.float32)
+        if self.p is None:
+            self.p, self.p_prev = p.copy(), p.copy()
+            self.a_prev = np.zeros((len(p), self.model.config.action_dim), np.float32)
+        self.p[rows], self.p_prev[rows], self.a_prev[rows] = p[rows], p[rows], 0.0
+
+    def advance(self, actions: np.ndarray) -> None:
+        a = np.asarray(actions, dtype=np.float32).reshape(len(self.p), -1)
+        self.p, self.p_prev, self.a_prev = self.model.step(self.p, self.p_prev, a, self.a_prev), self.p, a
+
+    def write(self, obs: np.ndarray, values: np.ndarray) -> np.ndarray:
+        obs = obs.copy()
+        obs[:, self.cols] = values
+        return obs
+
+
+class _Held:
+    """Entries read once per episode (``static=NAMES``): things that do not move during an episode (the goal
+    disc) are read off its first frame, a real one also inside a world model, and held, instead of being
+    re-read off every frame (imagined frames drift)."""
+
+    def __init__(self, names: tuple[str, ...], estimated: tuple[str, ...], proprio: tuple[str, ...]):
+        bad = [n for n in names if n not in estimated or n in proprio]
+        if bad:
+            raise ConfigError(
+                f"static entries {bad} must be among the observation's {estimated} and not proprio {proprio}"
+            )
+        self.cols, self.values = [estimated.index(n) for n in names], None
+
+    def start(self, obs: np.ndarray, rows=slice(None)) -> None:
+        if self.values is None:
+            self.values = obs[:, self.cols].copy()
+        self.values[rows] = obs[rows][:, self.cols]
+
+    def write(self, obs: np.ndarray) -> np.ndarray:
+        obs = obs.copy()
+        obs[:, self.cols] = self.values
+        return obs
+
+
 class PerceivedStateEnv(gym.Wrapper):
     r"""An image env whose observation is a state estimator's reading of its frame.
 
@@ -105,7 +179,12 @@ class PerceivedStateEnv(gym.Wrapper):
     ("rgb_array", passed to the inner env), ``reward``: "inner" (the wrapped env's, default) or "reach" /
     "push": that task's reward and ``is_success`` computed from the *estimated* state, the episode ending
     at the first success as in the GT scene (a world model whose reward head cannot see the task: the
-    estimator, trained on the model's own frames, reads them better).
+    estimator, trained on the model's own frames, reads them better). ``proprio``: observation entries
+    that are the robot's own state (e.g. ``("ee_x", "ee_y", "ee_z")``), given as proprioception instead of
+    read off the frame: the GT env's true state, or inside a world model the prediction of
+    ``proprio_model`` (a ``ProprioModel`` directory or object, ``cosmos-sim train-proprio``) stepped with
+    the actions from the estimator's reading of the first frame. ``static``: entries that do not move
+    during an episode (e.g. ``("goal_x", "goal_y")``), read off its first frame and held.
     """
 
     def __init__(
@@ -115,6 +194,9 @@ class PerceivedStateEnv(gym.Wrapper):
         env_kwargs: dict | None = None,
         render_mode: str | None = "rgb_array",
         reward: str = "inner",
+        proprio: tuple[str, ...] = (),
+        proprio_model: Any = None,
+        static: tuple[str, ...] = (),
     ):
         inner = gym.make(env_id, **{"render_mode": render_mode, **(env_kwargs or {})})
         super().__init__(inner)
@@ -123,12 +205,31 @@ class PerceivedStateEnv(gym.Wrapper):
         self.task_reward = None if reward == "inner" else _TaskReward(reward, self.estimator.names)
         self.observation_space = _state_space(self.estimator)
         self.metadata = {**inner.metadata, "render_modes": ["rgb_array"]}
+        u = inner.unwrapped
+        has_state = hasattr(u, "state") and hasattr(u, "state_layout")
+        self.proprio = (
+            _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
+        )
+        self.held = _Held(tuple(static), self.estimator.names, tuple(proprio)) if static else None
 
-    def _read(self, frame: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+    def _read(self, frame: np.ndarray, info: dict, action=None) -> tuple[np.ndarray, dict]:
         u = self.env.unwrapped
         if hasattr(u, "state"):
             info = {**info, "true_state": np.asarray(u.state(), dtype=np.float32)}
-        return self.estimator.predict(np.asarray(frame)), info
+        obs = self.estimator.predict(np.asarray(frame))[None]
+        if self.held is not None:
+            if action is None:
+                self.held.start(obs)
+            obs = self.held.write(obs)
+        if self.proprio is None:
+            return obs[0], info
+        if self.proprio.true_state:
+            return self.proprio.write(obs, self.proprio.truth(info["true_state"], u.state_layout))[0], info
+        if action is None:
+            self.proprio.start(obs)
+        else:
+            self.proprio.advance(action)
+        return self.proprio.write(obs, self.proprio.p)[0], info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -136,7 +237,7 @@ class PerceivedStateEnv(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        obs, info = self._read(obs, info)
+        obs, info = self._read(obs, info, action)
         if self.task_reward is not None:
             r, ok = self.task_reward(obs)
             reward, terminated, info = float(r), bool(ok), {**info, "is_success": bool(ok)}
@@ -159,25 +260,53 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         estimator: Any = DEFAULT_ESTIMATOR,
         env_kwargs: dict | None = None,
         reward: str = "inner",
+        proprio: tuple[str, ...] = (),
+        proprio_model: Any = None,
+        static: tuple[str, ...] = (),
         **vector_kwargs: Any,
     ):
         super().__init__(gym.make_vec(env_id, num_envs=num_envs, **{**(env_kwargs or {}), **vector_kwargs}))
         _check_image(self.env.single_observation_space, env_id)
         self.estimator = _load_estimator(estimator)
         self.task_reward = None if reward == "inner" else _TaskReward(reward, self.estimator.names)
+        envs = getattr(self.env, "envs", None)  # a SyncVectorEnv of GT scenes: their true state is at hand
+        has_state = (
+            bool(envs) and hasattr(envs[0].unwrapped, "state") and hasattr(envs[0].unwrapped, "state_layout")
+        )
+        self.proprio = (
+            _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
+        )
+        self.held = _Held(tuple(static), self.estimator.names, tuple(proprio)) if static else None
         self.single_observation_space = _state_space(self.estimator)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
         self._hit = np.zeros(num_envs, bool)  # rows that succeeded in their current episode
         self._restart = np.zeros(num_envs, bool)  # rows the inner env restarts on this step
 
+    def _own_entries(self, obs: np.ndarray, actions=None) -> np.ndarray:
+        if self.held is not None:  # read on each row's first frame (reset, or the inner env's restart)
+            self.held.start(obs, slice(None) if actions is None else self._restart)
+            obs = self.held.write(obs)
+        if self.proprio is None:
+            return obs
+        if self.proprio.true_state:
+            u = self.env.envs[0].unwrapped
+            states = np.stack([e.unwrapped.state() for e in self.env.envs])
+            return self.proprio.write(obs, self.proprio.truth(states, u.state_layout))
+        if actions is None:
+            self.proprio.start(obs)
+        else:
+            self.proprio.advance(actions)
+            self.proprio.start(obs, self._restart)  # rows the inner env restarted start from their reading
+        return self.proprio.write(obs, self.proprio.p)
+
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._hit[:], self._restart[:] = False, False
-        return self.estimator.predict(obs), info
+        return self._own_entries(self.estimator.predict(obs)), info
 
     def step(self, actions):
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        obs = self.estimator.predict(obs)
+        obs = self._own_entries(self.estimator.predict(obs), actions)
         if self.task_reward is not None:
             r, ok = self.task_reward(obs)
             self._hit[self._restart] = False
@@ -185,7 +314,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
             reward = np.where(self._hit | self._restart, 0.0, r).astype(np.float32)
             self._hit |= first
             info = {**info, "is_success": self._hit.copy(), "_is_success": np.ones(self.num_envs, bool)}
-            self._restart = np.asarray(terminated) | np.asarray(truncated)
+        self._restart = np.asarray(terminated) | np.asarray(truncated)
         return obs, reward, terminated, truncated, info
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -131,6 +131,7 @@ class _Estimator(PretrainedModel):
     """What both estimators share: the config, the net, frames in and out, checkpoints."""
 
     shipped_folder: ClassVar[str] = "estimators"
+    config_class = EstimatorConfig
     task: ClassVar[str]
 
     def __init__(self, config: EstimatorConfig):
@@ -139,18 +140,6 @@ class _Estimator(PretrainedModel):
             raise ConfigError(f"{type(self).__name__} needs task={self.task!r}, got {config.task!r}")
         self.config = config
         self.net = UNet(config.channels, config.out_channels)
-
-    def config_to_json(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return asdict(self.config)
-
-    @classmethod
-    def config_from_json(cls, data: dict[str, Any]) -> EstimatorConfig:
-        try:
-            return EstimatorConfig(**data)
-        except ConfigError as e:
-            raise ValueError(str(e)) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, size, size) uint8 or [0, 255] floats -> the raw head output (B, out_channels, size, size)."""

@@ -16,6 +16,7 @@ JSON; the base writes and reads the directory (``world_models/checkpoint.py``: `
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,15 +87,25 @@ class PretrainedModel(nn.Module):
         super().__init__()
         self.checkpoint_extra = {}
 
+    config_class: ClassVar[type | None] = None
+    """A dataclass config whose fields are JSON values: then the two methods below need no override."""
+
     # ---- what a subclass provides ------------------------------------------------------------------
     def config_to_json(self) -> dict[str, Any]:
         """The JSON-able config that ``config_from_json`` and ``from_config`` rebuild this model from."""
-        raise NotImplementedError
+        if self.config_class is None:
+            raise NotImplementedError
+        return dataclasses.asdict(self.config)
 
     @classmethod
     def config_from_json(cls, data: dict[str, Any]) -> Any:
         """Parse the stored config (TypeError, KeyError or ValueError: the base names the bad file)."""
-        raise NotImplementedError
+        if cls.config_class is None:
+            raise NotImplementedError
+        try:
+            return cls.config_class(**data)
+        except ConfigError as e:  # the config's own validation: an invalid config file
+            raise ValueError(str(e)) from None
 
     @classmethod
     def from_config(cls, config: Any, directory: Path) -> PretrainedModel:

@@ -15,8 +15,7 @@ real env and inside the model (``envs/perceived.py``)::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -64,6 +63,7 @@ class StateEstimator(PretrainedModel):
     """RGB frame -> state vector (see the module docstring)."""
 
     checkpoint_kind, shipped_folder, label = "state-estimator", "estimators", "state estimator"
+    config_class = StateEstimatorConfig
 
     def __init__(self, config: StateEstimatorConfig):
         super().__init__()
@@ -83,16 +83,6 @@ class StateEstimator(PretrainedModel):
     @property
     def names(self) -> tuple[str, ...]:
         return self.config.names
-
-    def config_to_json(self) -> dict[str, Any]:
-        return asdict(self.config)
-
-    @classmethod
-    def config_from_json(cls, data: dict[str, Any]) -> StateEstimatorConfig:
-        try:
-            return StateEstimatorConfig(**data)
-        except ConfigError as e:
-            raise ValueError(str(e)) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, size, size) in [0, 255] -> normalised state (B, D); ``* std + mean`` gives metres."""

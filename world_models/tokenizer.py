@@ -292,6 +292,7 @@ class Tokenizer(PretrainedModel):
     """
 
     checkpoint_kind, shipped_folder, label = CHECKPOINT_KIND, "tokenizers", "tokenizer"
+    config_class = TokenizerConfig
 
     def __init__(self, config: TokenizerConfig | None = None, **overrides):
         super().__init__()
@@ -442,14 +443,6 @@ class Tokenizer(PretrainedModel):
         if video.ndim == 4:  # images (B, 3, H, W) come back as images
             return self.decode(self.encode(video))[:, 0]
         return self.decode(self.encode(video, pad=pad), num_frames=video.shape[1])
-
-    # ---- checkpoints (PretrainedModel) -------------------------------------------------------------
-    def config_to_json(self) -> dict:
-        return asdict(self.config)
-
-    @classmethod
-    def config_from_json(cls, data: dict) -> TokenizerConfig:
-        return TokenizerConfig(**data)
 
 
 __all__ = ["Tokenizer", "TokenizerConfig", "haar_patch", "haar_unpatch", "resolve_device"]

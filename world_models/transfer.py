@@ -22,7 +22,6 @@ import copy
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -243,6 +242,7 @@ class Transfer(PretrainedModel):
     """Tokenizer + TransferDiT: ``Transfer.from_pretrained(dir).transfer(controls, spec, seed, domain=...)``."""
 
     checkpoint_kind, shipped_folder, label = "transfer", "transfer", "transfer"
+    config_class = TransferConfig
 
     def __init__(self, config: TransferConfig, tokenizer: Tokenizer):
         super().__init__()
@@ -272,12 +272,6 @@ class Transfer(PretrainedModel):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
 
     # ---- checkpoint ------------------------------------------------------------------------------------
-    def config_to_json(self) -> dict[str, Any]:
-        return asdict(self.config)
-
-    @classmethod
-    def config_from_json(cls, data: dict[str, Any]) -> TransferConfig:
-        return TransferConfig(**data)
 
     def checkpoint_state(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in self.state_dict().items() if not k.startswith("tokenizer.")}

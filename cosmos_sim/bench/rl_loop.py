@@ -8,8 +8,8 @@ GT success on held-out seeds (>= 100000) against the *real* (GT) env steps they 
     ppo-gt      PPO in the GT env with the loop's real-step budget.
     ppo-gt-10x  PPO in the GT env with 10x that budget: the ceiling of this network at this size.
 
-Beside the loop's GT success per iteration: the success its policy believed it had inside the model
-(the reward head's verdict in the last PPO updates): the head's calibration, goal within 10 points.
+Beside the loop's GT success per iteration: the success the model reports for the same policy on the same
+seeds (the GT evaluation repeated inside the model): its calibration, goal within 10 points.
 Writes ``rl_loop.{json,md,png}`` (the plot: GT success vs real env steps per arm).
 """
 
@@ -37,11 +37,16 @@ class Config:
     """World model the loop starts from."""
     perception: str = "manip-state-nano"
     """State estimator every arm's policy sees the frames through (Perceived-v0); empty: raw pixels."""
-    perception_steps: int = 300
-    """The loop's estimator fine-tuning steps per iteration."""
+    perception_steps: int = 0
+    """The loop's estimator fine-tuning steps per iteration (0: the given estimator throughout)."""
+    proprio: tuple[str, ...] = ("ee_x", "ee_y", "ee_z")
+    """Estimator entries every arm gets as proprioception (the GT env's true state; inside the model the loop's
+    proprioception model); empty: all entries read off the frames."""
+    static: tuple[str, ...] = ("goal_x", "goal_y")
+    """Estimator entries every arm reads off each episode's first frame and holds (the goal does not move)."""
     reward: str = "perceived"
     """The loop's reward inside the model: "perceived" (the task's reward of the estimated state) or "head"."""
-    iterations: int = 4
+    iterations: int = 8
     """Loop iterations."""
     real_episodes: int = 16
     """Real episodes the loop collects per iteration."""
@@ -59,8 +64,9 @@ class Config:
     """PPO learning rate of every arm."""
     ceiling_factor: int = 10
     """The ceiling arm's real-step budget as a multiple of the loop's."""
-    eval_points: int = 4
-    """GT evaluations of each GT arm, evenly spaced over its budget."""
+    eval_points: int = 8
+    """GT evaluations of each GT arm, evenly spaced over its budget (the 10x arm's curve says how many real
+    steps PPO needs for the loop's success)."""
     eval_episodes: int = 16
     """Held-out GT episodes per evaluation (seeds 100000..)."""
     seed: int = 0
@@ -74,6 +80,7 @@ class Config:
         check_at_least("rl-loop", self, 1, "iterations", "real_episodes", "wfm_steps", "imagination_steps")
         check_at_least("rl-loop", self, 1, "horizon", "num_envs", "num_steps", "ceiling_factor")
         check_at_least("rl-loop", self, 1, "eval_points", "eval_episodes", "threads")
+        check_at_least("rl-loop", self, 0, "perception_steps")
 
 
 def _quick(cfg: Config) -> Config:
@@ -82,7 +89,7 @@ def _quick(cfg: Config) -> Config:
         iterations=1,
         real_episodes=2,
         wfm_steps=2,
-        perception_steps=2,
+        perception_steps=min(cfg.perception_steps, 2),
         imagination_steps=64,
         horizon=8,
         num_envs=4,
@@ -100,7 +107,7 @@ def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
     from cosmos_sim.policies.ppo import Args, train
     from cosmos_sim.train.loop import policy_env
 
-    env_id, kwargs = policy_env(cfg.env_id, {}, cfg.perception)
+    env_id, kwargs = policy_env(cfg.env_id, {}, cfg.perception, proprio=cfg.proprio, static=cfg.static)
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + cfg.eval_episodes))
     marks = [budget * (i + 1) // cfg.eval_points for i in range(cfg.eval_points)]
     curve: list[tuple[int, float]] = []
@@ -183,6 +190,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             wfm=cfg.wfm,
             perception=cfg.perception,
             perception_steps=cfg.perception_steps,
+            proprio=cfg.proprio if cfg.perception else (),
+            static=cfg.static if cfg.perception else (),
             reward=cfg.reward,
             out=str(work / "loop"),
             iterations=cfg.iterations,
@@ -218,11 +227,15 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     _plot(rows, out / "rl_loop.png", f"{cfg.env_id}: GT success vs real env steps")
 
     gaps = [abs(r["believed_success"] - r["gt_success"]) for r in loop_rows]
+    # real steps PPO in the GT env needed to first reach the loop's final GT success (its two curves together)
+    reached = [n for n, ok in rows[1]["curve"] + rows[2]["curve"] if ok >= loop["gt_success"] > 0]
     figures = {
         "loop_gt_success": loop["gt_success"],
         "loop_real_steps": budget,
         "ppo_gt_success_same_budget": rows[1]["gt_success"],
         "ppo_gt_success_10x": rows[2]["gt_success"],
+        "ppo_gt_steps_to_loop_success": min(reached) if reached else float("nan"),
+        "loop_real_step_fraction": round(budget / min(reached), 3) if reached else float("nan"),
         "reward_head_max_calibration_gap": round(max(gaps), 3),
     }
     table = [
@@ -237,7 +250,14 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             "case": "loop iterations",
             **{
                 k: r[k]
-                for k in ("iteration", "real_steps", "gt_success", "believed_success", "collect_success")
+                for k in (
+                    "iteration",
+                    "real_steps",
+                    "gt_success",
+                    "believed_success",
+                    "train_success",
+                    "collect_success",
+                )
             },
             **{k: r[k] for k in ("collect_s", "wfm_s", "policy_s", "eval_s")},
         }
@@ -254,15 +274,25 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         if cfg.perception and cfg.reward == "perceived"
         else "the reward head"
     )
+    if cfg.perception and cfg.static:
+        seen += f"; {', '.join(cfg.static)} read off each episode's first frame and held"
+    if cfg.perception and cfg.proprio:
+        seen += (
+            f"; {', '.join(cfg.proprio)} are proprioception instead (the GT env's true state; inside the model, "
+            "the loop's proprioception model, fitted on its real episodes every iteration)"
+        )
     notes = (
         f"Task {cfg.env_id} from pixels (64x64) {seen}, held-out seeds {HELD_OUT_SEED}.."
         f"{HELD_OUT_SEED + cfg.eval_episodes - 1}, the policy's mean action. Loop: {cfg.iterations} iterations "
         f"x {cfg.real_episodes} real episodes, {cfg.wfm_steps} world-model steps (from {cfg.wfm})"
-        + (f", {cfg.perception_steps} estimator steps" if cfg.perception else "")
+        + (f", {cfg.perception_steps} estimator steps" if cfg.perception and cfg.perception_steps else "")
         + f" and {cfg.imagination_steps} imagined PPO steps (horizon {cfg.horizon}) each; reward inside the "
         f"model: {judge}. GT arms: PPO ({cfg.num_envs} envs x {cfg.num_steps} steps) with the loop's {budget} "
-        f"real steps and {cfg.ceiling_factor}x that. Loop iterations: believed = success inside the model in "
-        f"the last quarter of the iteration's PPO updates ({judge}'s verdict); collect = success of the "
+        f"real steps and {cfg.ceiling_factor}x that; ppo_gt_steps_to_loop_success: the fewest real steps after which "
+        "a GT arm's evaluation reached the loop's final GT success (loop_real_step_fraction: the loop's steps over "
+        f"those; goal <= 0.5). Loop iterations: believed = the GT evaluation repeated inside the "
+        f"model (same policy and seeds, {judge}'s verdict); train = success of the sampled policy's finished "
+        "episodes in the last quarter of the iteration's PPO updates (biased up: successes end early); collect = success of the "
         "sampled policy on the real episodes it collected. Plot: rl_loop.png."
     )
     return BenchResult("rl_loop", figures=figures, rows=table, notes=notes)

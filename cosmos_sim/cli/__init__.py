@@ -571,6 +571,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trainer(
         sub, "train-state-estimator", "cosmos_sim.train.state_estimator", "train a frames -> state estimator"
     )
+    _add_trainer(
+        sub,
+        "train-proprio",
+        "cosmos_sim.train.proprio",
+        "train a proprioception model (state, action -> next)",
+    )
     _add_trainer(sub, "train-text-wfm", "cosmos_sim.train.text_wfm", "train a text-conditioned world model")
     _add_trainer(sub, "generate-video", "cosmos_sim.cli.text", "a video from a prompt", ("prompt",))
     _add_trainer(sub, "train-transfer", "cosmos_sim.train.transfer", "train the Transfer model", required=())

@@ -14,14 +14,18 @@ Every iteration:
    cut at ``horizon`` imagined steps) for ``imagination_steps`` steps, continuing the same PPO run
    (``OUT/policy``) from iteration to iteration; the reward is the model's reward head.
 4. **Evaluate** in the GT env on held-out seeds (>= 100000) with the policy's mean action: the GT
-   success rate, beside the success the policy saw inside the model during its last PPO updates (the
-   reward head's belief: calibration) and the collecting policy's success on the real episodes.
+   success rate, beside the same evaluation inside the model (same policy, same seeds' first frames, the
+   GT episode length): the success the model believes in (calibration), and the collecting policy's
+   success on the real episodes.
 
 With ``--perception ESTIMATOR`` the policy acts from pixels through a state estimator
 (``cosmos_sim/Perceived-v0``: the frame, real or predicted, read as positions) instead of learning to
 see through RL, which costs far more env steps than this budget; step 2 then also fine-tunes the
 estimator on the real episodes (labelled by the simulator: ``true_state``) and on the new model's
-open-loop predictions of them, so it reads imagined frames as well as real ones.
+open-loop predictions of them, so it reads imagined frames as well as real ones. ``--proprio NAMES`` makes
+some of those entries proprioception (the robot's own state, e.g. ``ee_x ee_y ee_z``): the GT env's true
+state, and inside the model a proprioception model's prediction, refitted on the real episodes every
+iteration (``cosmos_sim/train/proprio.py``), instead of a reading of a blurry imagined gripper.
 
 ``OUT/metrics.jsonl`` has one row per iteration (real steps so far, GT success, believed success, times);
 ``OUT/loop_state.json`` says which iterations are done, so the same command resumes after the last one.
@@ -59,7 +63,15 @@ class Args:
     alike), refreshed every iteration on the real episodes and the model's predictions of them; empty: the
     policy reads the frames themselves."""
     perception_steps: int = 400
-    """Fine-tuning steps of the state estimator per iteration (with --perception)."""
+    """Fine-tuning steps of the state estimator per iteration (with --perception); 0 keeps the given one (a
+    few real episodes can make it forget what it read well: the goal, measured)."""
+    proprio: tuple[str, ...] = ()
+    """With --perception: estimator entries that are the robot's own state (e.g. ee_x ee_y ee_z), given as
+    proprioception: the true state in the GT env; inside the model, predicted from the actions by a
+    proprioception model fitted on the real episodes every iteration (``cosmos-sim train-proprio``)."""
+    static: tuple[str, ...] = ()
+    """With --perception: estimator entries that do not move during an episode (e.g. goal_x goal_y), read off
+    each episode's first frame (a real one, also inside the model) and held."""
     reward: str = "head"
     """Reward inside the model: "head" (the world model's reward head) or "perceived" (with --perception: the
     task's own reward function of the estimated state, for the push/reach task)."""
@@ -105,14 +117,24 @@ class Args:
             "wfm_steps",
             "imagination_steps",
             "horizon",
-            "perception_steps",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.perception_steps < 0:
+            raise ConfigError(f"--perception-steps must be >= 0 (0: no refresh), got {self.perception_steps}")
         if self.reward not in ("head", "perceived"):
             raise ConfigError(f"--reward {self.reward!r} unknown; use 'head' or 'perceived'")
         if self.reward == "perceived" and not self.perception:
             raise ConfigError("--reward perceived reads the estimated state: pass --perception ESTIMATOR too")
+        if self.proprio and not self.perception:
+            raise ConfigError(
+                "--proprio replaces entries of the estimated state: pass --perception ESTIMATOR too"
+            )
+        if self.static and not self.perception:
+            raise ConfigError(
+                "--static holds entries of the estimated state: pass --perception ESTIMATOR too"
+            )
+        self.proprio, self.static = tuple(self.proprio), tuple(self.static)
         if self.num_envs * self.num_steps > self.imagination_steps:
             raise ConfigError(
                 f"--imagination-steps {self.imagination_steps} is less than one PPO rollout "
@@ -120,13 +142,31 @@ class Args:
             )
 
 
-def policy_env(env_id: str, env_kwargs: dict, estimator: str, reward: str = "inner") -> tuple[str, dict]:
+def policy_env(
+    env_id: str,
+    env_kwargs: dict,
+    estimator: str,
+    reward: str = "inner",
+    proprio: tuple[str, ...] = (),
+    proprio_model: str = "",
+    static: tuple[str, ...] = (),
+) -> tuple[str, dict]:
     """The env id and kwargs the policy acts in: ``env_id`` itself, or read through ``estimator`` (with the
-    reward ``reward``: "inner", or a task's from the estimated state)."""
+    reward ``reward``: "inner", or a task's from the estimated state; the ``proprio`` entries given as
+    proprioception, predicted by ``proprio_model`` inside a world model; the ``static`` ones held from each
+    episode's first frame)."""
     if not estimator:
         return env_id, env_kwargs
-    kwargs = {"env_id": env_id, "estimator": estimator, "env_kwargs": env_kwargs}
-    return "cosmos_sim/Perceived-v0", kwargs if reward == "inner" else {**kwargs, "reward": reward}
+    kwargs: dict = {"env_id": env_id, "estimator": estimator, "env_kwargs": env_kwargs}
+    if reward != "inner":
+        kwargs["reward"] = reward
+    if proprio:
+        kwargs["proprio"] = list(proprio)
+        if proprio_model:
+            kwargs["proprio_model"] = proprio_model
+    if static:
+        kwargs["static"] = list(static)
+    return "cosmos_sim/Perceived-v0", kwargs
 
 
 def gt_kwargs(args: Args) -> dict:
@@ -149,7 +189,9 @@ def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str
     from cosmos_sim.data.generate import GenerateConfig, generate
     from cosmos_sim.data.store import TrajectoryStore
 
-    env_id, kwargs = policy_env(args.env_id, gt_kwargs(args), estimator)
+    env_id, kwargs = policy_env(
+        args.env_id, gt_kwargs(args), estimator, proprio=args.proprio, static=args.static
+    )
     generate(
         GenerateConfig(
             env_id=env_id,
@@ -227,8 +269,27 @@ def fit_perception(args: Args, stores: list[str], init: str, bundle: Path, out: 
     return out / "best"
 
 
+def fit_proprio(args: Args, stores: list[str], out: Path) -> Path:
+    """Fit the proprioception model of the ``--proprio`` entries on the real episodes so far (from scratch:
+    seconds); returns ``out/best``."""
+    from cosmos_sim.train import proprio
+
+    shutil.rmtree(out, ignore_errors=True)
+    proprio.train(
+        proprio.Args(
+            data=tuple(stores),
+            names=args.proprio,
+            out=str(out),
+            threads=args.threads,
+            seed=args.seed,
+            extra={"command": "cosmos-sim train-loop"},
+        )
+    )
+    return out / "best"
+
+
 def train_policy(
-    args: Args, bundle: Path, out: Path, total_steps: int, estimator: str = ""
+    args: Args, bundle: Path, out: Path, total_steps: int, estimator: str = "", proprio_model: str = ""
 ) -> dict[str, float]:
     """Continue the loop's PPO run inside ``bundle`` up to ``total_steps`` imagined steps; the success rate
     the policy met inside the model in the last quarter of this iteration's updates."""
@@ -239,6 +300,9 @@ def train_policy(
         {"checkpoint": str(bundle), "max_episode_steps": args.horizon, "device": args.device},
         estimator,
         task_of(args.env_id, args.env_kwargs) if args.reward == "perceived" else "inner",
+        args.proprio,
+        proprio_model,
+        args.static,
     )
     result = ppo.train(
         ppo.Args(
@@ -259,21 +323,55 @@ def train_policy(
         )
     )
     rows = result["history"][-max(1, args.imagination_steps // (args.num_envs * args.num_steps) // 4) :]
-    believed = [r["success_rate"] for r in rows if r["success_rate"] is not None]
-    return {"believed_success": float(np.mean(believed)) if believed else float("nan")}
+    seen = [r["success_rate"] for r in rows if r["success_rate"] is not None]
+    # finished episodes of the sampled policy: successes end early, so they are over-represented here
+    return {"train_success": float(np.mean(seen)) if seen else float("nan")}
 
 
-def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, float]:
-    """GT success and return of the policy's mean action on held-out seeds."""
+def _held_out(args: Args, policy_dir: Path, env_id: str, kwargs: dict) -> tuple[float, float]:
     from cosmos_sim.eval import HELD_OUT_SEED
     from cosmos_sim.policies.evaluate import run_episodes
     from cosmos_sim.policies.networks import load_policy
 
     net = load_policy(policy_dir, "cpu").net
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + args.eval_episodes))
-    env_id, kwargs = policy_env(args.env_id, gt_kwargs(args), estimator)
     result, _ = run_episodes(net, env_id, seeds, kwargs)
-    return {"gt_success": float(result.success_rate), "gt_return": float(result.mean_return)}
+    return float(result.success_rate), float(result.mean_return)
+
+
+def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, float]:
+    """GT success and return of the policy's mean action on held-out seeds."""
+    env_id, kwargs = policy_env(
+        args.env_id, gt_kwargs(args), estimator, proprio=args.proprio, static=args.static
+    )
+    success, ret = _held_out(args, policy_dir, env_id, kwargs)
+    return {"gt_success": success, "gt_return": ret}
+
+
+def evaluate_in_model(
+    args: Args, bundle: Path, policy_dir: Path, estimator: str = "", proprio_model: str = ""
+) -> dict[str, float]:
+    """The GT evaluation repeated inside the world model: the same policy (mean action), the same held-out
+    seeds' first frames, the GT env's episode length; the success the model reports is its belief, which
+    calibration compares with the GT success."""
+    import gymnasium as gym
+
+    import cosmos_sim.envs  # noqa: F401
+
+    env_id, kwargs = policy_env(
+        "cosmos_sim/WFM-v0",
+        {
+            "checkpoint": str(bundle),
+            "max_episode_steps": gym.spec(args.env_id).max_episode_steps or args.horizon,
+            "device": args.device,
+        },
+        estimator,
+        task_of(args.env_id, args.env_kwargs) if args.reward == "perceived" else "inner",
+        args.proprio,
+        proprio_model,
+        args.static,
+    )
+    return {"believed_success": _held_out(args, policy_dir, env_id, kwargs)[0]}
 
 
 @releases_out_dir_locks
@@ -294,22 +392,29 @@ def train_loop(args: Args) -> list[dict]:
             shutil.rmtree(store)
         has_policy = (out / "policy" / "config.json").is_file()
         policy = str(out / "policy") if has_policy else (args.policy_init or "random")
+        refresh = bool(args.perception and args.perception_steps)
         estimator = args.perception and (  # the last iteration's refresh, or the given one
-            str(out / "perception" / f"iter_{it - 1:02d}" / "best") if it else args.perception
+            str(out / "perception" / f"iter_{it - 1:02d}" / "best") if it and refresh else args.perception
         )
         got = collect(args, policy, store, it, estimator)
         stores.append(str(store))
         t1 = time.perf_counter()
         init = str(out / "wfm" / f"iter_{it - 1:02d}" / "best") if it else args.wfm
         bundle = fit_world_model(args, stores, init, out / "wfm" / f"iter_{it:02d}")
-        if args.perception:
+        if refresh:
             estimator = str(
                 fit_perception(args, stores, estimator, bundle, out / "perception" / f"iter_{it:02d}")
             )
+        proprio_model = (
+            str(fit_proprio(args, stores, out / "proprio" / f"iter_{it:02d}")) if args.proprio else ""
+        )
         t2 = time.perf_counter()
-        believed = train_policy(args, bundle, out / "policy", (it + 1) * args.imagination_steps, estimator)
+        believed = train_policy(
+            args, bundle, out / "policy", (it + 1) * args.imagination_steps, estimator, proprio_model
+        )
         t3 = time.perf_counter()
         gt = evaluate_gt(args, out / "policy", estimator)
+        believed.update(evaluate_in_model(args, bundle, out / "policy", estimator, proprio_model))
         real_steps = state["real_steps"] + got["real_steps"]
         row = {
             "iteration": it,
@@ -336,4 +441,13 @@ def train_loop(args: Args) -> list[dict]:
     return rows
 
 
-__all__ = ["Args", "collect", "evaluate_gt", "fit_world_model", "train_loop", "train_policy"]
+__all__ = [
+    "Args",
+    "collect",
+    "evaluate_gt",
+    "evaluate_in_model",
+    "fit_proprio",
+    "fit_world_model",
+    "train_loop",
+    "train_policy",
+]

@@ -116,7 +116,7 @@ def _frame_key(store: TrajectoryStore) -> str:
     return images[0]
 
 
-def _state_columns(store: TrajectoryStore, names: tuple[str, ...]) -> tuple[str, list[int]]:
+def state_columns(store: TrajectoryStore, names: tuple[str, ...]) -> tuple[str, list[int]]:
     """The store's true-state key and the columns of ``names`` in it."""
     key = "true_state" if "true_state" in store.keys() else "state"
     layout = list(store.attrs.get("state_layout") or [])
@@ -136,7 +136,7 @@ def load_pairs(paths: tuple[str, ...], names: tuple[str, ...]) -> tuple[np.ndarr
     frames, states = [], []
     for p in paths:
         s = TrajectoryStore.open(p)
-        key, cols = _state_columns(s, names)
+        key, cols = state_columns(s, names)
         frames.append(np.asarray(s.read(_frame_key(s), 0, s.n_steps)))
         states.append(np.asarray(s.read(key, 0, s.n_steps), dtype=np.float32)[:, cols])
     return np.concatenate(frames), np.concatenate(states)
@@ -154,7 +154,7 @@ def predicted_pairs(
     episodes = []  # (actions, true states, seed) of every episode of the stores
     for p in paths:
         s = TrajectoryStore.open(p)
-        key, cols = _state_columns(s, names)
+        key, cols = state_columns(s, names)
         for e, seed in enumerate(s.episode_seeds):
             ep = s.episode(e, keys=["action", key])
             episodes.append((ep["action"].astype(np.float32), ep[key][:, cols], int(seed)))

@@ -57,6 +57,14 @@ def test_bad_budgets_are_clear_errors():
         Args(iterations=0)
     with pytest.raises(ConfigError, match="--reward perceived reads the estimated state: pass --perception"):
         Args(reward="perceived")
+    with pytest.raises(ConfigError, match=r"--perception-steps must be >= 0 \(0: no refresh\), got -1"):
+        Args(perception_steps=-1)
+    with pytest.raises(ConfigError, match="--static holds entries of the estimated state: pass --perception"):
+        Args(static=("goal_x",))
+    with pytest.raises(
+        ConfigError, match="--proprio replaces entries of the estimated state: pass --perception"
+    ):
+        Args(proprio=("ee_x",))
     with pytest.raises(ConfigError, match="--reward 'model' unknown; use 'head' or 'perceived'"):
         Args(reward="model")
 
@@ -65,12 +73,23 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     tmp_path, tiny_wfm, tiny_state_estimator
 ):
     from cosmos_sim.policies.networks import load_policy
+    from cosmos_sim.world_models.proprio import ProprioModel
     from cosmos_sim.world_models.state_estimator import StateEstimator
 
-    args = _tiny(tmp_path, tiny_wfm, perception=tiny_state_estimator, perception_steps=2, reward="perceived")
+    args = _tiny(
+        tmp_path,
+        tiny_wfm,
+        perception=tiny_state_estimator,
+        perception_steps=2,
+        reward="perceived",
+        proprio=("ee_x", "ee_y", "ee_z"),
+        static=("goal_x", "goal_y"),
+    )
     rows = train_loop(args)
     out = tmp_path / "loop"
     assert [r["iteration"] for r in rows] == [0, 1] and all(0 <= r["gt_success"] <= 1 for r in rows)
+    # the model's belief is the GT evaluation repeated inside it (a success rate of the same 2 seeds)
+    assert all(r["believed_success"] in (0.0, 0.5, 1.0) and "train_success" in r for r in rows)
     data = TrajectoryStore.open(out / "data" / "iter_01.zarr")
     assert {"rgb", "true_state", "state"} <= set(data.keys())  # frames, the simulator's labels, the estimate
     assert data.attrs["env_kwargs"]["estimator"].endswith(
@@ -79,6 +98,18 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     for it in (0, 1):
         est = StateEstimator.from_pretrained(out / "perception" / f"iter_{it:02d}" / "best", device="cpu")
         assert est.names == StateEstimator.from_pretrained(tiny_state_estimator, device="cpu").names
+    assert data.attrs["env_kwargs"]["static"] == ["goal_x", "goal_y"]
+    goal = data.read("state", 0, data.episode_ends[0])[:, 3:5]
+    assert (goal == goal[0]).all()  # held from the episode's first frame
+    layout = list(data.attrs["state_layout"])
+    ee = data.read("true_state", 0, data.n_steps)[:, [layout.index(n) for n in ("ee_x", "ee_y", "ee_z")]]
+    assert (data.read("state", 0, data.n_steps)[:, :3] == ee).all()  # the GT env gives proprioception
+    for it in (0, 1):  # a proprioception model per iteration, fitted on the real episodes so far
+        assert ProprioModel.from_pretrained(out / "proprio" / f"iter_{it:02d}" / "best", "cpu").names == (
+            "ee_x",
+            "ee_y",
+            "ee_z",
+        )
     policy = load_policy(out / "policy", "cpu")
     assert policy.net.observation_space.shape == (5,)  # the estimator's reading, not the frame
     wm = WorldModel.from_pretrained(out / "wfm" / "iter_01" / "best", device="cpu")
@@ -115,3 +146,12 @@ def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, ti
     assert [r["iteration"] for r in rows] == [0, 1]
     log = [json.loads(x) for x in (tmp_path / "loop" / "policy" / "log.jsonl").read_text().splitlines()]
     assert all("anchor_loss" in r for r in log[1:])  # the anchor acted in both iterations' updates
+
+
+def test_perception_steps_0_keeps_the_given_estimator(tmp_path, tiny_wfm, tiny_state_estimator):
+    args = _tiny(tmp_path, tiny_wfm, perception=tiny_state_estimator, perception_steps=0)
+    train_loop(args)
+    out = tmp_path / "loop"
+    assert not (out / "perception").exists()
+    data = TrajectoryStore.open(out / "data" / "iter_01.zarr")
+    assert data.attrs["env_kwargs"]["estimator"] == tiny_state_estimator

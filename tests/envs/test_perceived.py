@@ -147,3 +147,125 @@ def test_a_task_reward_the_estimator_cannot_compute_is_refused(tiny_state_estima
         ConfigError, match=r"reward 'push' needs the estimator to read \['red_block_x', 'red_block_y'\]"
     ):
         gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, reward="push")
+
+
+EE = ("ee_x", "ee_y", "ee_z")
+
+
+def _proprio_model():
+    import torch
+
+    from cosmos_sim.world_models.proprio import ProprioConfig, ProprioModel
+
+    torch.manual_seed(0)
+    return ProprioModel(ProprioConfig(EE, 7, (0.0, 0.0, 0.5), (0.1, 0.1, 0.05), (0.01,) * 3, hidden=8))
+
+
+def test_proprio_entries_are_the_gt_scenes_true_state(tiny_state_estimator):
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE)
+    est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+    try:
+        obs, info = env.reset(seed=3)
+        layout = list(env.unwrapped.state_layout)
+        for _ in range(3):
+            ee = [info["true_state"][layout.index(n)] for n in EE]
+            np.testing.assert_array_equal(obs[:3], ee)  # the robot's own state, not a reading
+            np.testing.assert_allclose(obs[3:], est.predict(env.render())[3:], rtol=1e-5, atol=1e-6)
+            obs, _, _, _, info = env.step(env.action_space.sample())
+    finally:
+        env.close()
+    envs = gym.make_vec("cosmos_sim/Perceived-v0", num_envs=2, estimator=tiny_state_estimator, proprio=EE)
+    try:
+        obs, _ = envs.reset(seed=[3, 4])
+        truth = np.stack([e.unwrapped.state() for e in envs.env.envs])
+        np.testing.assert_array_equal(obs[:, :3], truth[:, [layout.index(n) for n in EE]])
+    finally:
+        envs.close()
+
+
+def test_proprio_inside_a_world_model_is_the_models_prediction_restarting_from_the_reading(
+    tiny_state_estimator, tiny_wfm
+):
+    model = _proprio_model()
+    envs = gym.make_vec(
+        "cosmos_sim/Perceived-v0",
+        num_envs=2,
+        env_id="cosmos_sim/WFM-v0",
+        estimator=tiny_state_estimator,
+        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
+        proprio=list(EE),
+        proprio_model=model,
+    )
+    est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+    try:
+        obs, _ = envs.reset(seed=[5, 6])
+        read = est.predict(envs.render())
+        np.testing.assert_allclose(obs, read, rtol=1e-5, atol=1e-6)  # starts from the first frame's reading
+        a = np.full((2, 7), 0.5, np.float32)
+        p, p_prev, a_prev = obs[:, :3], obs[:, :3], np.zeros_like(a)
+        for _ in range(2):
+            obs, _, _, trunc, _ = envs.step(a)
+            p, p_prev, a_prev = model.step(p, p_prev, a, a_prev), p, a
+            np.testing.assert_allclose(obs[:, :3], p, rtol=1e-6)
+            np.testing.assert_allclose(obs[:, 3:], est.predict(envs.render())[:, 3:], rtol=1e-5, atol=1e-6)
+        assert trunc.all()
+        obs, *_ = envs.step(a)  # the rows restart: their proprioception is read off the new first frame
+        np.testing.assert_allclose(obs, est.predict(envs.render()), rtol=1e-5, atol=1e-6)
+    finally:
+        envs.close()
+
+
+def test_proprio_errors_name_the_fix(tiny_state_estimator, tiny_wfm):
+    wm = {"env_id": "cosmos_sim/WFM-v0", "env_kwargs": {"checkpoint": tiny_wfm}}
+    with pytest.raises(ConfigError, match=r"inside a world model needs proprio_model= .*train-proprio"):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE, **wm)
+    with pytest.raises(ConfigError, match=r"proprio entries \['red_block_x'\] are not among"):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=("red_block_x",))
+    with pytest.raises(ConfigError, match=r"proprio_model predicts \('ee_x', 'ee_y', 'ee_z'\), proprio"):
+        gym.make(
+            "cosmos_sim/Perceived-v0",
+            estimator=tiny_state_estimator,
+            proprio=EE[:2],
+            proprio_model=_proprio_model(),
+            **wm,
+        )
+
+
+def test_static_entries_are_read_off_each_episodes_first_frame_and_held(tiny_state_estimator, tiny_wfm):
+    envs = gym.make_vec(
+        "cosmos_sim/Perceived-v0",
+        num_envs=2,
+        env_id="cosmos_sim/WFM-v0",
+        estimator=tiny_state_estimator,
+        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
+        static=["goal_x", "goal_y"],
+    )
+    est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+    try:
+        obs, _ = envs.reset(seed=[5, 6])
+        first = est.predict(envs.render())
+        np.testing.assert_allclose(obs, first, rtol=1e-5, atol=1e-6)
+        a = np.full((2, 7), 0.5, np.float32)
+        for _ in range(2):
+            obs, *_ = envs.step(a)
+            now = est.predict(envs.render())
+            assert not np.allclose(now[:, 3:], first[:, 3:], atol=1e-4)  # the random model's frames change
+            np.testing.assert_allclose(obs[:, 3:], first[:, 3:], rtol=1e-6)  # the goal is held
+            np.testing.assert_allclose(obs[:, :3], now[:, :3], rtol=1e-5, atol=1e-6)  # the rest is read
+        obs, *_ = envs.step(a)  # restarted rows: read off their new first frame
+        np.testing.assert_allclose(obs, est.predict(envs.render()), rtol=1e-5, atol=1e-6)
+    finally:
+        envs.close()
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, static=("goal_x", "goal_y"))
+    try:
+        obs, _ = env.reset(seed=3)
+        held = obs[3:].copy()
+        for _ in range(3):
+            obs, *_ = env.step(env.action_space.sample())
+            np.testing.assert_array_equal(obs[3:], held)
+    finally:
+        env.close()
+    with pytest.raises(ConfigError, match=r"static entries \['ee_x'\] must be among .* and not proprio"):
+        gym.make(
+            "cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, static=("ee_x",), proprio=("ee_x",)
+        )

@@ -9,6 +9,7 @@ from cosmos_sim.errors import CheckpointError, ConfigError
 from cosmos_sim.policies.networks import ActorCritic, make_network
 from cosmos_sim.world_models import pretrained
 from cosmos_sim.world_models.pretrained import PretrainedModel, resolve_device
+from cosmos_sim.world_models.proprio import ProprioConfig, ProprioModel
 from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
 from cosmos_sim.world_models.tokenizer import Tokenizer
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
@@ -62,12 +63,24 @@ def _state_estimator_outputs(est):
     return [torch.from_numpy(est.predict(frames))]
 
 
+def _proprio():
+    torch.manual_seed(1)
+    return ProprioModel(ProprioConfig(("ee_x", "ee_z"), 3, (0.1, 0.5), (0.2, 0.1), (0.01, 0.02), hidden=8))
+
+
+def _proprio_outputs(model):
+    p = np.array([[0.1, 0.5], [0.2, 0.4]], np.float32)
+    a = np.array([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]], np.float32)
+    return [torch.from_numpy(model.step(p, p - 0.01, a, a[::-1]))]
+
+
 # model class, a small instance, its outputs, a shipped name (None: none ships; one is made for the test)
 MODELS = {
     "tokenizer": (Tokenizer, _tokenizer, _tokenizer_outputs, "cv4x8x8-nano"),
     "world model": (WorldModel, tiny_world_model, _world_model_outputs, "manip-dit-nano"),
     "policy": (ActorCritic, _policy, _policy_outputs, None),
     "state estimator": (StateEstimator, _state_estimator, _state_estimator_outputs, "manip-state-nano"),
+    "proprioception": (ProprioModel, _proprio, _proprio_outputs, None),
 }
 KINDS = list(MODELS)
 
@@ -116,7 +129,7 @@ def test_truncated_or_missing_weights_are_a_checkpoint_error_naming_the_file(kin
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_shipped_name_resolves(kind, tmp_path, monkeypatch):
     cls, make, _, name = MODELS[kind]
-    if name is None:  # no policy ships: make assets/policies/tiny for the test
+    if name is None:  # none ships (policies, proprioception): make assets/<folder>/tiny for the test
         monkeypatch.setattr(pretrained, "ASSETS_DIR", tmp_path / "assets")
         name = "tiny"
         make().save_pretrained(tmp_path / "assets" / cls.shipped_folder / name)

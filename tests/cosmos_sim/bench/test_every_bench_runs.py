@@ -270,6 +270,8 @@ def _rl_loop(tmp: Path, monkeypatch):
         "loop_real_steps",
         "ppo_gt_success_same_budget",
         "ppo_gt_success_10x",
+        "ppo_gt_steps_to_loop_success",
+        "loop_real_step_fraction",
         "reward_head_max_calibration_gap",
     ]
     return cfg, expect, ["rl_loop.png"]
@@ -357,6 +359,8 @@ MAY_BE_NULL = {
     "wfm": ("block_centroid_px_step",),
     # the full fine-tune gained nothing over the base (a few steps): LoRA's share of it is undefined
     "post-train": ("lora_share_of_full_gain_",),
+    # the loop had no GT success, or PPO in the GT env never reached it: no step count to compare
+    "rl-loop": ("ppo_gt_steps_to_loop_success", "loop_real_step_fraction"),
 }
 
 
