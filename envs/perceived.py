@@ -126,20 +126,35 @@ class _Proprio:
 class _Held:
     """Entries read once per episode (``static=NAMES``): things that do not move during an episode (the goal
     disc) are read off its first frame, a real one also inside a world model, and held, instead of being
-    re-read off every frame (imagined frames drift)."""
+    re-read off every frame (imagined frames drift). ``estimator``: another estimator for them (e.g. the one
+    that reads real frames best, while the observation's is tuned to imagined frames)."""
 
-    def __init__(self, names: tuple[str, ...], estimated: tuple[str, ...], proprio: tuple[str, ...]):
+    def __init__(
+        self, names: tuple[str, ...], estimated: tuple[str, ...], proprio: tuple[str, ...], estimator
+    ):
         bad = [n for n in names if n not in estimated or n in proprio]
         if bad:
             raise ConfigError(
                 f"static entries {bad} must be among the observation's {estimated} and not proprio {proprio}"
             )
         self.cols, self.values = [estimated.index(n) for n in names], None
+        self.estimator = None if estimator is None else _load_estimator(estimator)
+        if self.estimator is not None:
+            missing = [n for n in names if n not in self.estimator.names]
+            if missing:
+                raise ConfigError(
+                    f"static_estimator does not read {missing}; it reads {self.estimator.names}"
+                )
+            self.own = [self.estimator.names.index(n) for n in names]
 
-    def start(self, obs: np.ndarray, rows=slice(None)) -> None:
+    def start(self, obs: np.ndarray, frames: np.ndarray, rows=slice(None)) -> None:
+        """Read rows' entries off their first frames (B, H, W, 3), given the observation's reading (B, D)."""
         if self.values is None:
             self.values = obs[:, self.cols].copy()
-        self.values[rows] = obs[rows][:, self.cols]
+        if self.estimator is None:
+            self.values[rows] = obs[rows][:, self.cols]
+        elif np.asarray(frames[rows]).size:
+            self.values[rows] = self.estimator.predict(np.asarray(frames[rows]))[:, self.own]
 
     def write(self, obs: np.ndarray) -> np.ndarray:
         obs = obs.copy()
@@ -184,7 +199,8 @@ class PerceivedStateEnv(gym.Wrapper):
     read off the frame: the GT env's true state, or inside a world model the prediction of
     ``proprio_model`` (a ``ProprioModel`` directory or object, ``cosmos-sim train-proprio``) stepped with
     the actions from the estimator's reading of the first frame. ``static``: entries that do not move
-    during an episode (e.g. ``("goal_x", "goal_y")``), read off its first frame and held.
+    during an episode (e.g. ``("goal_x", "goal_y")``), read off its first frame and held, by
+    ``static_estimator`` when given (default: ``estimator``).
     """
 
     def __init__(
@@ -197,6 +213,7 @@ class PerceivedStateEnv(gym.Wrapper):
         proprio: tuple[str, ...] = (),
         proprio_model: Any = None,
         static: tuple[str, ...] = (),
+        static_estimator: Any = None,
     ):
         inner = gym.make(env_id, **{"render_mode": render_mode, **(env_kwargs or {})})
         super().__init__(inner)
@@ -210,7 +227,9 @@ class PerceivedStateEnv(gym.Wrapper):
         self.proprio = (
             _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
         )
-        self.held = _Held(tuple(static), self.estimator.names, tuple(proprio)) if static else None
+        self.held = (
+            _Held(tuple(static), self.estimator.names, tuple(proprio), static_estimator) if static else None
+        )
 
     def _read(self, frame: np.ndarray, info: dict, action=None) -> tuple[np.ndarray, dict]:
         u = self.env.unwrapped
@@ -219,7 +238,7 @@ class PerceivedStateEnv(gym.Wrapper):
         obs = self.estimator.predict(np.asarray(frame))[None]
         if self.held is not None:
             if action is None:
-                self.held.start(obs)
+                self.held.start(obs, np.asarray(frame)[None])
             obs = self.held.write(obs)
         if self.proprio is None:
             return obs[0], info
@@ -263,6 +282,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         proprio: tuple[str, ...] = (),
         proprio_model: Any = None,
         static: tuple[str, ...] = (),
+        static_estimator: Any = None,
         **vector_kwargs: Any,
     ):
         super().__init__(gym.make_vec(env_id, num_envs=num_envs, **{**(env_kwargs or {}), **vector_kwargs}))
@@ -276,15 +296,18 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         self.proprio = (
             _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
         )
-        self.held = _Held(tuple(static), self.estimator.names, tuple(proprio)) if static else None
+        self.held = (
+            _Held(tuple(static), self.estimator.names, tuple(proprio), static_estimator) if static else None
+        )
         self.single_observation_space = _state_space(self.estimator)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
         self._hit = np.zeros(num_envs, bool)  # rows that succeeded in their current episode
         self._restart = np.zeros(num_envs, bool)  # rows the inner env restarts on this step
 
-    def _own_entries(self, obs: np.ndarray, actions=None) -> np.ndarray:
+    def _own_entries(self, frames: np.ndarray, actions=None) -> np.ndarray:
+        obs = self.estimator.predict(frames)
         if self.held is not None:  # read on each row's first frame (reset, or the inner env's restart)
-            self.held.start(obs, slice(None) if actions is None else self._restart)
+            self.held.start(obs, frames, slice(None) if actions is None else self._restart)
             obs = self.held.write(obs)
         if self.proprio is None:
             return obs
@@ -302,11 +325,11 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._hit[:], self._restart[:] = False, False
-        return self._own_entries(self.estimator.predict(obs)), info
+        return self._own_entries(obs), info
 
     def step(self, actions):
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        obs = self._own_entries(self.estimator.predict(obs), actions)
+        obs = self._own_entries(obs, actions)
         if self.task_reward is not None:
             r, ok = self.task_reward(obs)
             self._hit[self._restart] = False

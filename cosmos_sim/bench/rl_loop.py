@@ -37,7 +37,7 @@ class Config:
     """World model the loop starts from."""
     perception: str = "manip-state-nano"
     """State estimator every arm's policy sees the frames through (Perceived-v0); empty: raw pixels."""
-    perception_steps: int = 0
+    perception_steps: int = 300
     """The loop's estimator fine-tuning steps per iteration (0: the given estimator throughout)."""
     proprio: tuple[str, ...] = ("ee_x", "ee_y", "ee_z")
     """Estimator entries every arm gets as proprioception (the GT env's true state; inside the model the loop's
@@ -46,13 +46,13 @@ class Config:
     """Estimator entries every arm reads off each episode's first frame and holds (the goal does not move)."""
     reward: str = "perceived"
     """The loop's reward inside the model: "perceived" (the task's reward of the estimated state) or "head"."""
-    iterations: int = 8
+    iterations: int = 6
     """Loop iterations."""
     real_episodes: int = 16
     """Real episodes the loop collects per iteration."""
     wfm_steps: int = 300
     """World-model fine-tuning steps per iteration."""
-    imagination_steps: int = 16384
+    imagination_steps: int = 32768
     """PPO steps inside the world model per iteration."""
     horizon: int = 32
     """Imagined episode length."""

@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 import cosmos_sim  # noqa: F401
 from cosmos_sim.errors import ConfigError
-from cosmos_sim.world_models.state_estimator import StateEstimator
+from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
 
 REACH = "cosmos_sim/Manipulation-Reach-GT-v0"
 
@@ -161,6 +161,14 @@ def _proprio_model():
     return ProprioModel(ProprioConfig(EE, 7, (0.0, 0.0, 0.5), (0.1, 0.1, 0.05), (0.01,) * 3, hidden=8))
 
 
+def _other_estimator():
+    import torch
+
+    torch.manual_seed(7)
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
+    return StateEstimator(StateEstimatorConfig(names, (0.0,) * 5, (0.1,) * 5, channels=(4, 8), hidden=16)).eval()
+
+
 def test_proprio_entries_are_the_gt_scenes_true_state(tiny_state_estimator):
     env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE)
     est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
@@ -263,6 +271,20 @@ def test_static_entries_are_read_off_each_episodes_first_frame_and_held(tiny_sta
         for _ in range(3):
             obs, *_ = env.step(env.action_space.sample())
             np.testing.assert_array_equal(obs[3:], held)
+    finally:
+        env.close()
+    other = _other_estimator()  # static entries read by another estimator: its reading of the first frame
+    env = gym.make(
+        "cosmos_sim/Perceived-v0",
+        estimator=tiny_state_estimator,
+        static=("goal_x", "goal_y"),
+        static_estimator=other,
+    )
+    try:
+        obs, _ = env.reset(seed=3)
+        np.testing.assert_allclose(obs[3:], other.predict(env.render())[3:], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(obs[3:], est.predict(env.render())[3:], atol=1e-4)
+        np.testing.assert_array_equal(env.step(env.action_space.sample())[0][3:], obs[3:])
     finally:
         env.close()
     with pytest.raises(ConfigError, match=r"static entries \['ee_x'\] must be among .* and not proprio"):
