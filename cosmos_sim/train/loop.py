@@ -71,8 +71,7 @@ class Args:
     proprioception model fitted on the real episodes every iteration (``cosmos-sim train-proprio``)."""
     static: tuple[str, ...] = ()
     """With --perception: estimator entries that do not move during an episode (e.g. goal_x goal_y), read off
-    each episode's first frame (a real one, also inside the model) and held, by the given --perception
-    estimator (the refreshed ones are tuned to imagined frames, and read real ones less well)."""
+    each episode's first frame (a real one, also inside the model) and held."""
     reward: str = "head"
     """Reward inside the model: "head" (the world model's reward head) or "perceived" (with --perception: the
     task's own reward function of the estimated state, for the push/reach task)."""
@@ -151,7 +150,6 @@ def policy_env(
     proprio: tuple[str, ...] = (),
     proprio_model: str = "",
     static: tuple[str, ...] = (),
-    static_estimator: str = "",
 ) -> tuple[str, dict]:
     """The env id and kwargs the policy acts in: ``env_id`` itself, or read through ``estimator`` (with the
     reward ``reward``: "inner", or a task's from the estimated state; the ``proprio`` entries given as
@@ -168,8 +166,6 @@ def policy_env(
             kwargs["proprio_model"] = proprio_model
     if static:
         kwargs["static"] = list(static)
-        if static_estimator and static_estimator != estimator:
-            kwargs["static_estimator"] = static_estimator
     return "cosmos_sim/Perceived-v0", kwargs
 
 
@@ -199,7 +195,6 @@ def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str
         estimator,
         proprio=args.proprio,
         static=args.static,
-        static_estimator=args.perception,
     )
     generate(
         GenerateConfig(
@@ -312,7 +307,6 @@ def train_policy(
         args.proprio,
         proprio_model,
         args.static,
-        args.perception,
     )
     result = ppo.train(
         ppo.Args(
@@ -357,7 +351,6 @@ def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, 
         estimator,
         proprio=args.proprio,
         static=args.static,
-        static_estimator=args.perception,
     )
     success, ret = _held_out(args, policy_dir, env_id, kwargs)
     return {"gt_success": success, "gt_return": ret}
@@ -385,7 +378,6 @@ def evaluate_in_model(
         args.proprio,
         proprio_model,
         args.static,
-        args.perception,
     )
     return {"believed_success": _held_out(args, policy_dir, env_id, kwargs)[0]}
 

@@ -99,7 +99,6 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
         est = StateEstimator.from_pretrained(out / "perception" / f"iter_{it:02d}" / "best", device="cpu")
         assert est.names == StateEstimator.from_pretrained(tiny_state_estimator, device="cpu").names
     assert data.attrs["env_kwargs"]["static"] == ["goal_x", "goal_y"]
-    assert data.attrs["env_kwargs"]["static_estimator"] == tiny_state_estimator  # the given one, not the refresh
     goal = data.read("state", 0, data.episode_ends[0])[:, 3:5]
     assert (goal == goal[0]).all()  # held from the episode's first frame
     layout = list(data.attrs["state_layout"])
