@@ -166,7 +166,9 @@ def _other_estimator():
 
     torch.manual_seed(7)
     names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
-    return StateEstimator(StateEstimatorConfig(names, (0.0,) * 5, (0.1,) * 5, channels=(4, 8), hidden=16)).eval()
+    return StateEstimator(
+        StateEstimatorConfig(names, (0.0,) * 5, (0.1,) * 5, channels=(4, 8), hidden=16)
+    ).eval()
 
 
 def test_proprio_entries_are_the_gt_scenes_true_state(tiny_state_estimator):
