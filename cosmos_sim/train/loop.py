@@ -174,6 +174,11 @@ def gt_kwargs(args: Args) -> dict:
     return {"width": 64, "height": 64, **args.env_kwargs}
 
 
+def gt_policy_env(args: Args, estimator: str) -> tuple[str, dict]:
+    """The GT env as the policy sees it (collection and evaluation)."""
+    return policy_env(args.env_id, gt_kwargs(args), estimator, proprio=args.proprio, static=args.static)
+
+
 def task_of(env_id: str, env_kwargs: dict) -> str:
     """The push/reach task an env id (with kwargs) poses."""
     import gymnasium as gym
@@ -189,13 +194,7 @@ def collect(args: Args, policy: str, store: Path, iteration: int, estimator: str
     from cosmos_sim.data.generate import GenerateConfig, generate
     from cosmos_sim.data.store import TrajectoryStore
 
-    env_id, kwargs = policy_env(
-        args.env_id,
-        gt_kwargs(args),
-        estimator,
-        proprio=args.proprio,
-        static=args.static,
-    )
+    env_id, kwargs = gt_policy_env(args, estimator)
     generate(
         GenerateConfig(
             env_id=env_id,
@@ -345,13 +344,7 @@ def _held_out(args: Args, policy_dir: Path, env_id: str, kwargs: dict) -> tuple[
 
 def evaluate_gt(args: Args, policy_dir: Path, estimator: str = "") -> dict[str, float]:
     """GT success and return of the policy's mean action on held-out seeds."""
-    env_id, kwargs = policy_env(
-        args.env_id,
-        gt_kwargs(args),
-        estimator,
-        proprio=args.proprio,
-        static=args.static,
-    )
+    env_id, kwargs = gt_policy_env(args, estimator)
     success, ret = _held_out(args, policy_dir, env_id, kwargs)
     return {"gt_success": success, "gt_return": ret}
 
