@@ -12,6 +12,18 @@ from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimat
 REACH = "cosmos_sim/Manipulation-Reach-GT-v0"
 
 
+def _wm_envs(estimator, wfm, num_envs, steps, **kwargs):
+    """Perceived-v0 over a natively batched world-model env of ``steps``-step episodes."""
+    return gym.make_vec(
+        "cosmos_sim/Perceived-v0",
+        num_envs=num_envs,
+        env_id="cosmos_sim/WFM-v0",
+        estimator=estimator,
+        env_kwargs={"checkpoint": wfm, "max_episode_steps": steps},
+        **kwargs,
+    )
+
+
 def test_the_observation_is_the_estimators_reading_of_the_inner_frame(tiny_state_estimator):
     env = gym.make(
         "cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, env_kwargs={"width": 64, "height": 64}
@@ -33,13 +45,7 @@ def test_the_observation_is_the_estimators_reading_of_the_inner_frame(tiny_state
 
 
 def test_the_vector_env_reads_every_row_and_keeps_the_inner_episodes(tiny_state_estimator, tiny_wfm):
-    envs = gym.make_vec(
-        "cosmos_sim/Perceived-v0",
-        num_envs=3,
-        env_id="cosmos_sim/WFM-v0",
-        estimator=tiny_state_estimator,
-        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 4},
-    )
+    envs = _wm_envs(tiny_state_estimator, tiny_wfm, 3, 4)
     try:
         obs, _ = envs.reset(seed=[5, 6, 7])
         assert obs.shape == (3, 5) and envs.single_observation_space.shape == (5,)
@@ -197,15 +203,7 @@ def test_proprio_inside_a_world_model_is_the_models_prediction_restarting_from_t
     tiny_state_estimator, tiny_wfm
 ):
     model = _proprio_model()
-    envs = gym.make_vec(
-        "cosmos_sim/Perceived-v0",
-        num_envs=2,
-        env_id="cosmos_sim/WFM-v0",
-        estimator=tiny_state_estimator,
-        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
-        proprio=list(EE),
-        proprio_model=model,
-    )
+    envs = _wm_envs(tiny_state_estimator, tiny_wfm, 2, 2, proprio=list(EE), proprio_model=model)
     est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
     try:
         obs, _ = envs.reset(seed=[5, 6])
@@ -242,14 +240,7 @@ def test_proprio_errors_name_the_fix(tiny_state_estimator, tiny_wfm):
 
 
 def test_static_entries_are_read_off_each_episodes_first_frame_and_held(tiny_state_estimator, tiny_wfm):
-    envs = gym.make_vec(
-        "cosmos_sim/Perceived-v0",
-        num_envs=2,
-        env_id="cosmos_sim/WFM-v0",
-        estimator=tiny_state_estimator,
-        env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
-        static=["goal_x", "goal_y"],
-    )
+    envs = _wm_envs(tiny_state_estimator, tiny_wfm, 2, 2, static=["goal_x", "goal_y"])
     est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
     try:
         obs, _ = envs.reset(seed=[5, 6])
