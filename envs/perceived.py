@@ -77,14 +77,30 @@ class _Proprio:
     """The proprioception entries of the observation (``proprio=NAMES``): the robot's own state, which it
     knows from its encoders instead of reading it off the frame. In a GT env they are its true state; inside
     a world model a ``ProprioModel`` predicts them step by step from the actions, starting from the
-    estimator's reading of each episode's first frame (a real frame)."""
+    estimator's reading of each episode's first frame (a real frame). ``tracked=NAMES``: object entries the
+    same model predicts with them inside a world model (a state model of the robot and the objects it
+    moves, e.g. the pushed block), where imagined frames blur them; in a GT env they stay read off its
+    frames."""
 
-    def __init__(self, names: tuple[str, ...], estimated: tuple[str, ...], model: Any, true_state: bool):
-        missing = [n for n in names if n not in estimated]
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        estimated: tuple[str, ...],
+        model: Any,
+        true_state: bool,
+        tracked: tuple[str, ...] = (),
+    ):
+        missing = [n for n in names + tracked if n not in estimated]
         if missing:
-            raise ConfigError(f"proprio entries {missing} are not among the observation's {estimated}")
-        self.cols = [estimated.index(n) for n in names]
+            raise ConfigError(
+                f"proprio/tracked entries {missing} are not among the observation's {estimated}"
+            )
+        both = [n for n in tracked if n in names]
+        if both:
+            raise ConfigError(f"entries {both} are both proprio and tracked; name each once")
         self.names, self.true_state = tuple(names), true_state
+        predicted = self.names + tuple(tracked)  # what the model steps inside a world model
+        self.cols = [estimated.index(n) for n in (self.names if true_state else predicted)]
         self.model = None
         if not true_state:
             if model is None:
@@ -97,8 +113,11 @@ class _Proprio:
             self.model = (
                 model if isinstance(model, ProprioModel) else ProprioModel.from_pretrained(model, "cpu")
             )
-            if self.model.names != self.names:
-                raise ConfigError(f"proprio_model predicts {self.model.names}, proprio names {self.names}")
+            if self.model.names != predicted:
+                raise ConfigError(
+                    f"proprio_model predicts {self.model.names}; proprio + tracked are {predicted} "
+                    f"(cosmos-sim train-proprio --names {' '.join(predicted)})"
+                )
         self.p = self.p_prev = self.a_prev = None
 
     def truth(self, states: np.ndarray, layout) -> np.ndarray:
@@ -135,7 +154,8 @@ class _Held:
         bad = [n for n in names if n not in estimated or n in proprio]
         if bad:
             raise ConfigError(
-                f"static entries {bad} must be among the observation's {estimated} and not proprio {proprio}"
+                f"static entries {bad} must be among the observation's {estimated} and not proprio or tracked "
+                f"{proprio}"
             )
         self.cols, self.values = [estimated.index(n) for n in names], None
         self.estimator = None if estimator is None else _load_estimator(estimator)
@@ -160,6 +180,19 @@ class _Held:
         obs = obs.copy()
         obs[:, self.cols] = self.values
         return obs
+
+
+def _own_state(estimated, has_state, proprio, proprio_model, tracked, static, static_estimator):
+    """The wrapper's ``_Proprio`` (proprio + tracked entries) and ``_Held`` (static entries), or None each."""
+    if tracked and not proprio:
+        raise ConfigError(
+            f"tracked={list(tracked)} are predicted with the robot's state: pass proprio= (e.g. ee_x ee_y ee_z) too"
+        )
+    own = _Proprio(tuple(proprio), estimated, proprio_model, has_state, tuple(tracked)) if proprio else None
+    held = (
+        _Held(tuple(static), estimated, tuple(proprio) + tuple(tracked), static_estimator) if static else None
+    )
+    return own, held
 
 
 class PerceivedStateEnv(gym.Wrapper):
@@ -200,7 +233,9 @@ class PerceivedStateEnv(gym.Wrapper):
     ``proprio_model`` (a ``ProprioModel`` directory or object, ``cosmos-sim train-proprio``) stepped with
     the actions from the estimator's reading of the first frame. ``static``: entries that do not move
     during an episode (e.g. ``("goal_x", "goal_y")``), read off its first frame and held, by
-    ``static_estimator`` when given (default: ``estimator``).
+    ``static_estimator`` when given (default: ``estimator``). ``tracked`` (with ``proprio``): object entries
+    (e.g. ``("red_block_x", "red_block_y")``) read off every frame in a GT env, and inside a world model
+    predicted with the proprioception by ``proprio_model`` (then a state model of ``proprio + tracked``).
     """
 
     def __init__(
@@ -214,6 +249,7 @@ class PerceivedStateEnv(gym.Wrapper):
         proprio_model: Any = None,
         static: tuple[str, ...] = (),
         static_estimator: Any = None,
+        tracked: tuple[str, ...] = (),
     ):
         inner = gym.make(env_id, **{"render_mode": render_mode, **(env_kwargs or {})})
         super().__init__(inner)
@@ -224,11 +260,8 @@ class PerceivedStateEnv(gym.Wrapper):
         self.metadata = {**inner.metadata, "render_modes": ["rgb_array"]}
         u = inner.unwrapped
         has_state = hasattr(u, "state") and hasattr(u, "state_layout")
-        self.proprio = (
-            _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
-        )
-        self.held = (
-            _Held(tuple(static), self.estimator.names, tuple(proprio), static_estimator) if static else None
+        self.proprio, self.held = _own_state(
+            self.estimator.names, has_state, proprio, proprio_model, tracked, static, static_estimator
         )
 
     def _read(self, frame: np.ndarray, info: dict, action=None) -> tuple[np.ndarray, dict]:
@@ -283,6 +316,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         proprio_model: Any = None,
         static: tuple[str, ...] = (),
         static_estimator: Any = None,
+        tracked: tuple[str, ...] = (),
         **vector_kwargs: Any,
     ):
         super().__init__(gym.make_vec(env_id, num_envs=num_envs, **{**(env_kwargs or {}), **vector_kwargs}))
@@ -293,11 +327,8 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         has_state = (
             bool(envs) and hasattr(envs[0].unwrapped, "state") and hasattr(envs[0].unwrapped, "state_layout")
         )
-        self.proprio = (
-            _Proprio(tuple(proprio), self.estimator.names, proprio_model, has_state) if proprio else None
-        )
-        self.held = (
-            _Held(tuple(static), self.estimator.names, tuple(proprio), static_estimator) if static else None
+        self.proprio, self.held = _own_state(
+            self.estimator.names, has_state, proprio, proprio_model, tracked, static, static_estimator
         )
         self.single_observation_space = _state_space(self.estimator)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)

@@ -7,6 +7,7 @@ GT success on held-out seeds (>= 100000) against the *real* (GT) env steps they 
                 world model and its reward head; PPO inside the model. One point per iteration.
     ppo-gt      PPO in the GT env with the loop's real-step budget.
     ppo-gt-10x  PPO in the GT env with 10x that budget: the ceiling of this network at this size.
+    start       with ``--policy-init`` (e.g. BC for push; every arm then starts from it): that policy alone.
 
 Beside the loop's GT success per iteration: the success the model reports for the same policy on the same
 seeds (the GT evaluation repeated inside the model): its calibration, goal within 10 points.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cosmos_sim.bench.common import BenchResult, check_at_least
+from cosmos_sim.errors import ConfigError
 from cosmos_sim.eval import HELD_OUT_SEED
 
 
@@ -44,6 +46,25 @@ class Config:
     proprioception model); empty: all entries read off the frames."""
     static: tuple[str, ...] = ("goal_x", "goal_y")
     """Estimator entries every arm reads off each episode's first frame and holds (the goal does not move)."""
+    tracked: tuple[str, ...] = ()
+    """Object entries (e.g. red_block_x red_block_y) that inside the model the loop's state model predicts with
+    the proprioception instead of reading them off imagined frames (GT arms: read off every frame)."""
+    policy_init: str = ""
+    """Policy every arm starts from (e.g. behaviour cloning for push), scored as the arm "start"; empty: from
+    scratch."""
+    bc_episodes: int = 0
+    """> 0: record this many scripted-expert episodes (seeds 5000..) in the arms' env, clone them (BC) and
+    start every arm from the clone (--policy-init, the episodes the loop's --prior-data)."""
+    bc_epochs: int = 30
+    """Behaviour-cloning epochs with --bc-episodes."""
+    prior_data: tuple[str, ...] = ()
+    """Real episodes recorded before (e.g. --policy-init's demonstrations) the loop fits its models on too."""
+    anchor_coef: float = 1.0
+    """With --policy-init: PPO's BC anchor to it, in every arm."""
+    value_warmup: int = 4
+    """With --policy-init: PPO updates training only the value head first, in every arm."""
+    gate_episodes: int = 0
+    """The loop's gate (train-loop --gate-episodes): real episodes a new policy must not do worse on."""
     reward: str = "perceived"
     """The loop's reward inside the model: "perceived" (the task's reward of the estimated state) or "head"."""
     iterations: int = 6
@@ -80,7 +101,12 @@ class Config:
         check_at_least("rl-loop", self, 1, "iterations", "real_episodes", "wfm_steps", "imagination_steps")
         check_at_least("rl-loop", self, 1, "horizon", "num_envs", "num_steps", "ceiling_factor")
         check_at_least("rl-loop", self, 1, "eval_points", "eval_episodes", "threads")
-        check_at_least("rl-loop", self, 0, "perception_steps")
+        check_at_least("rl-loop", self, 0, "perception_steps", "bc_episodes", "gate_episodes")
+        check_at_least("rl-loop", self, 1, "bc_epochs")
+        if self.bc_episodes and self.policy_init:
+            raise ConfigError(
+                "--bc-episodes clones a starting policy; --policy-init gives one: pass one of them"
+            )
 
 
 def _quick(cfg: Config) -> Config:
@@ -97,7 +123,73 @@ def _quick(cfg: Config) -> Config:
         ceiling_factor=2,
         eval_points=1,
         eval_episodes=2,
+        bc_episodes=min(cfg.bc_episodes, 2),
+        bc_epochs=1,
+        gate_episodes=min(cfg.gate_episodes, 1),
     )
+
+
+def _gt_env(cfg: Config) -> tuple[str, dict]:
+    from cosmos_sim.train.loop import policy_env
+
+    return policy_env(
+        cfg.env_id, {}, cfg.perception, proprio=cfg.proprio, static=cfg.static, tracked=cfg.tracked
+    )
+
+
+def _clone_expert(cfg: Config, work: Path) -> Config:
+    """``cfg`` starting from behaviour cloning of ``bc_episodes`` expert episodes recorded in the arms' env."""
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.policies import bc
+
+    env_id, kwargs = _gt_env(cfg)
+    demos = work / "demos.zarr"
+    generate(
+        GenerateConfig(
+            env_id=env_id,
+            episodes=cfg.bc_episodes,
+            out=str(demos),
+            policy="expert",
+            seed=5000,
+            env_kwargs=kwargs,
+            progress=False,
+        )
+    )
+    obs_key = "state" if cfg.perception else "rgb"
+    bc.train(
+        bc.Args(
+            data=(str(demos),),
+            env_id=env_id,
+            env_kwargs=json.dumps(kwargs),
+            obs_key=obs_key,
+            epochs=cfg.bc_epochs,
+            out=str(work / "bc"),
+            seed=cfg.seed,
+            device="cpu",
+        )
+    )
+    return dataclasses.replace(
+        cfg, bc_episodes=0, policy_init=str(work / "bc"), prior_data=(str(demos), *cfg.prior_data)
+    )
+
+
+def _start(cfg: Config) -> dict[str, Any]:
+    """The starting policy's GT success: what fine-tuning must not lose (push: what the loop must beat)."""
+    from cosmos_sim.policies.evaluate import run_episodes
+    from cosmos_sim.policies.networks import load_policy
+
+    env_id, kwargs = _gt_env(cfg)
+    seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + cfg.eval_episodes))
+    t0 = time.perf_counter()
+    success = run_episodes(load_policy(cfg.policy_init, "cpu").net, env_id, seeds, kwargs)[0].success_rate
+    return {
+        "arm": "start",
+        "real_steps": 0,
+        "gt_success": success,
+        "believed_success": None,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "curve": [(1, success)],  # plotted at 1 real step (log axis): the loop's own steps only
+    }
 
 
 def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
@@ -105,9 +197,8 @@ def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
     ``eval_points`` marks."""
     from cosmos_sim.policies.evaluate import run_episodes
     from cosmos_sim.policies.ppo import Args, train
-    from cosmos_sim.train.loop import policy_env
 
-    env_id, kwargs = policy_env(cfg.env_id, {}, cfg.perception, proprio=cfg.proprio, static=cfg.static)
+    env_id, kwargs = _gt_env(cfg)
     seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + cfg.eval_episodes))
     marks = [budget * (i + 1) // cfg.eval_points for i in range(cfg.eval_points)]
     curve: list[tuple[int, float]] = []
@@ -128,6 +219,9 @@ def _gt_ppo(name: str, cfg: Config, budget: int, work: Path) -> dict[str, Any]:
             num_envs=cfg.num_envs,
             num_steps=cfg.num_steps,
             learning_rate=cfg.learning_rate,
+            init_from=cfg.policy_init,
+            anchor_coef=cfg.anchor_coef if cfg.policy_init else 0.0,
+            value_warmup=cfg.value_warmup if cfg.policy_init else 0,
             seed=cfg.seed,
             device="cpu",
             checkpoint_every=1000,
@@ -182,6 +276,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     set_torch_threads(cfg.threads, what="bench rl-loop")
+    if cfg.bc_episodes:
+        cfg = _clone_expert(cfg, work)
 
     t0 = time.perf_counter()
     loop_rows = train_loop(
@@ -192,6 +288,12 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             perception_steps=cfg.perception_steps,
             proprio=cfg.proprio if cfg.perception else (),
             static=cfg.static if cfg.perception else (),
+            tracked=cfg.tracked if cfg.perception else (),
+            policy_init=cfg.policy_init,
+            prior_data=cfg.prior_data,
+            anchor_coef=cfg.anchor_coef if cfg.policy_init else 0.0,
+            value_warmup=cfg.value_warmup if cfg.policy_init else 0,
+            gate_episodes=cfg.gate_episodes,
             reward=cfg.reward,
             out=str(work / "loop"),
             iterations=cfg.iterations,
@@ -223,7 +325,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         loop,
         _gt_ppo("ppo-gt", cfg, budget, work),
         _gt_ppo("ppo-gt-10x", cfg, cfg.ceiling_factor * budget, work),
-    ]
+    ] + ([_start(cfg)] if cfg.policy_init else [])
     _plot(rows, out / "rl_loop.png", f"{cfg.env_id}: GT success vs real env steps")
 
     gaps = [abs(r["believed_success"] - r["gt_success"]) for r in loop_rows]
@@ -238,6 +340,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         "loop_real_step_fraction": round(budget / min(reached), 3) if reached else float("nan"),
         "reward_head_max_calibration_gap": round(max(gaps), 3),
     }
+    if cfg.policy_init:
+        figures["start_gt_success"] = rows[-1]["gt_success"]
+        figures["loop_minus_start"] = round(loop["gt_success"] - rows[-1]["gt_success"], 4)
     table = [
         {
             "case": "arms",
@@ -280,6 +385,23 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         seen += (
             f"; {', '.join(cfg.proprio)} are proprioception instead (the GT env's true state; inside the model, "
             "the loop's proprioception model, fitted on its real episodes every iteration)"
+        )
+    if cfg.perception and cfg.tracked:
+        seen += (
+            f"; {', '.join(cfg.tracked)} read off every real frame, and inside the model predicted with the "
+            "proprioception by the same state model"
+        )
+    if cfg.policy_init:
+        seen += (
+            f"; every arm starts from {cfg.policy_init} (arm start: its own GT success), PPO anchored to it "
+            f"(coefficient {cfg.anchor_coef}, {cfg.value_warmup} value-only updates first)"
+        )
+    if cfg.prior_data:
+        seen += f"; the loop's models also fit {', '.join(cfg.prior_data)} (not counted in its real steps)"
+    if cfg.gate_episodes:
+        seen += (
+            f"; the loop keeps a new policy only if it does not do worse than the old one on {cfg.gate_episodes} "
+            "real training-seed episodes (counted as real steps)"
         )
     notes = (
         f"Task {cfg.env_id} from pixels (64x64) {seen}, held-out seeds {HELD_OUT_SEED}.."

@@ -42,7 +42,8 @@ class Args:
     val_data: tuple[str, ...] = ()
     """Held-out stores for the open-loop score (empty: the score is on the training stores)."""
     names: tuple[str, ...] = DEFAULT_NAMES
-    """State entries to predict (names of the stores' state_layout): the robot's own state."""
+    """State entries to predict (names of the stores' state_layout): the robot's own state, and objects it
+    moves (e.g. red_block_x red_block_y: a state model; the robot's entries must be among them)."""
     out: str = "runs/proprio"
     """Run directory: best/ (the model), metrics.json."""
     init_from: str = ""

@@ -64,6 +64,9 @@ class Args:
     """World-model bundle whose open-loop predictions of the training episodes join the training set."""
     wfm_horizon: int = 16
     """Open-loop steps predicted per training episode with --wfm."""
+    wfm_names: tuple[str, ...] = ()
+    """Entries learnt from the world model's frames too (default: every --names entry); the others from real
+    frames only: entries a policy reads off real frames alone, which blurred predictions would only corrupt."""
     channels: tuple[int, ...] = (32, 64, 64, 128)
     """Conv widths, each level halving the resolution."""
     batch_size: int = 64
@@ -103,6 +106,9 @@ class Args:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.blur <= 1:
             raise ConfigError(f"--blur is a fraction of frames, in [0, 1], got {self.blur}")
+        unknown = [n for n in self.wfm_names if n not in self.names]
+        if unknown:
+            raise ConfigError(f"--wfm-names {unknown} are not among --names {self.names}")
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -195,6 +201,16 @@ def errors(est: StateEstimator, frames: np.ndarray, truth: np.ndarray) -> dict[s
 
 
 # ---- training -----------------------------------------------------------------------------------------
+def estimator_loss(
+    pred: torch.Tensor, target: torch.Tensor, is_real: torch.Tensor, from_model: torch.Tensor
+) -> torch.Tensor:
+    """Smooth L1 of normalised (B, D) estimates over the entries each frame teaches: every entry of a real
+    frame (``is_real``, (B,) bool), the entries where ``from_model`` ((D,) 0/1) is 1 of a predicted one."""
+    weight = torch.where(is_real[:, None], torch.ones_like(from_model)[None], from_model[None])
+    per_entry = F.smooth_l1_loss(pred, target, beta=0.1, reduction="none")
+    return (per_entry * weight).sum() / weight.sum()
+
+
 @releases_out_dir_locks
 def train(args: Args) -> dict:
     """Run (or resume) training; returns the last held-out figures."""
@@ -228,6 +244,8 @@ def train(args: Args) -> dict:
     est.train()
     mean, std = est.mean.cpu().numpy(), est.std.cpu().numpy()
     target = torch.from_numpy((truth - mean) / std)
+    # which entries each frame teaches: all for real frames; --wfm-names (default all) for predicted ones
+    from_model = torch.tensor([n in (args.wfm_names or names) for n in names], dtype=torch.float32)
     opt = torch.optim.AdamW(est.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, float("inf")
     gen = torch.Generator().manual_seed(args.seed)
@@ -249,7 +267,7 @@ def train(args: Args) -> dict:
         x = torch.where(soft[:, None, None, None], blurred(x, args.blur, gen), x)
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
-        loss = F.smooth_l1_loss(est(x), target[idx].to(device), beta=0.1)
+        loss = estimator_loss(est(x), target[idx].to(device), soft, from_model.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -291,4 +309,4 @@ def train(args: Args) -> dict:
     return figures
 
 
-__all__ = ["Args", "errors", "load_pairs", "predicted_pairs", "train"]
+__all__ = ["Args", "errors", "estimator_loss", "load_pairs", "predicted_pairs", "train"]

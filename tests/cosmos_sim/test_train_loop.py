@@ -57,6 +57,12 @@ def test_bad_budgets_are_clear_errors():
         Args(iterations=0)
     with pytest.raises(ConfigError, match="--reward perceived reads the estimated state: pass --perception"):
         Args(reward="perceived")
+    with pytest.raises(ConfigError, match=r"--gate-episodes must be >= 0 \(0: off\), got -1"):
+        Args(gate_episodes=-1)
+    with pytest.raises(
+        ConfigError, match=r"--tracked entries are predicted with the robot's state: pass --proprio"
+    ):
+        Args(perception="x", tracked=("red_block_x",))
     with pytest.raises(ConfigError, match=r"--perception-steps must be >= 0 \(0: no refresh\), got -1"):
         Args(perception_steps=-1)
     with pytest.raises(ConfigError, match="--static holds entries of the estimated state: pass --perception"):
@@ -70,7 +76,7 @@ def test_bad_budgets_are_clear_errors():
 
 
 def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
-    tmp_path, tiny_wfm, tiny_state_estimator
+    tmp_path, tiny_wfm, tiny_state_estimator, capsys
 ):
     from cosmos_sim.policies.networks import load_policy
     from cosmos_sim.world_models.proprio import ProprioModel
@@ -88,6 +94,9 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     rows = train_loop(args)
     out = tmp_path / "loop"
     assert [r["iteration"] for r in rows] == [0, 1] and all(0 <= r["gt_success"] <= 1 for r in rows)
+    # every entry is proprioception or static, read off real frames only: no model frames teach the refresh
+    refreshes = [x for x in capsys.readouterr().out.splitlines() if "world-model frames" in x]
+    assert len(refreshes) == 2 and all("+ 0 world-model frames" in x for x in refreshes)
     # the model's belief is the GT evaluation repeated inside it (a success rate of the same 2 seeds)
     assert all(r["believed_success"] in (0.0, 0.5, 1.0) and "train_success" in r for r in rows)
     data = TrajectoryStore.open(out / "data" / "iter_01.zarr")
@@ -116,15 +125,13 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
     assert wm.config.env_kwargs["env_id"] == "cosmos_sim/Manipulation-Reach-GT-v0"
 
 
-def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, tiny_wfm, tiny_state_estimator):
-    """--policy-init with --anchor-coef: the anchor stays on the starting policy in every iteration (the
-    second iteration once failed: the resumed PPO run was not told what it is anchored to)."""
+def _bc_start(tmp_path, estimator):
     import gymnasium as gym
     import torch
 
     from cosmos_sim.policies.networks import make_network, save_policy
 
-    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator)
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=estimator)
     torch.manual_seed(0)
     start = save_policy(
         tmp_path / "bc",
@@ -133,12 +140,18 @@ def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, ti
         env.action_space,
     )
     env.close()
+    return str(start)
+
+
+def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, tiny_wfm, tiny_state_estimator):
+    """--policy-init with --anchor-coef: the anchor stays on the starting policy in every iteration (the
+    second iteration once failed: the resumed PPO run was not told what it is anchored to)."""
     args = _tiny(
         tmp_path,
         tiny_wfm,
         perception=tiny_state_estimator,
         perception_steps=2,
-        policy_init=str(start),
+        policy_init=_bc_start(tmp_path, tiny_state_estimator),
         anchor_coef=1.0,
         value_warmup=1,
     )
@@ -146,6 +159,77 @@ def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, ti
     assert [r["iteration"] for r in rows] == [0, 1]
     log = [json.loads(x) for x in (tmp_path / "loop" / "policy" / "log.jsonl").read_text().splitlines()]
     assert all("anchor_loss" in r for r in log[1:])  # the anchor acted in both iterations' updates
+
+
+def test_the_gate_scores_both_policies_on_the_same_real_episodes_and_prior_data_joins_every_fit(
+    tmp_path, tiny_wfm, tiny_state_estimator, capsys
+):
+    from cosmos_sim.data.generate import GenerateConfig, generate
+
+    start = _bc_start(tmp_path, tiny_state_estimator)
+    demos = tmp_path / "demos.zarr"  # e.g. what the starting policy was cloned from
+    kwargs = {"env_id": "cosmos_sim/Manipulation-Reach-GT-v0", "estimator": tiny_state_estimator}
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Perceived-v0",
+            episodes=1,
+            out=str(demos),
+            policy="expert",
+            max_steps=4,
+            seed=7,
+            env_kwargs=kwargs,
+            progress=False,
+        )
+    )
+    args = _tiny(
+        tmp_path,
+        tiny_wfm,
+        perception=tiny_state_estimator,
+        perception_steps=0,
+        policy_init=start,
+        proprio=("ee_x", "ee_y", "ee_z"),
+    )
+    args = Args(**{**args.__dict__, "gate_episodes": 2, "prior_data": (str(demos),)})
+    rows = train_loop(args)
+    out = tmp_path / "loop"
+    fits = [x for x in capsys.readouterr().out.splitlines() if x.startswith(("train:", "proprio model"))]
+    own = [TrajectoryStore.open(out / "data" / f"iter_{i:02d}.zarr") for i in (0, 1)]
+    demo_steps = TrajectoryStore.open(demos).n_steps - 1
+    assert "from 2 stores" in fits[0] and "from 3 stores" in fits[2]  # world model: demos + the loop's own
+    assert f"{demo_steps + own[0].n_steps - own[0].n_episodes} steps learnt" in fits[1]  # the proprio model
+    collected = [TrajectoryStore.open(out / "data" / f"iter_{i:02d}.zarr") for i in (0, 1)]
+    spent = [d.n_steps - d.n_episodes for d in collected]
+    for r in rows:
+        assert {"gate_new", "gate_old", "gate_steps", "gate_kept_new"} <= set(r)
+        assert r["gate_kept_new"] == (r["gate_new"] >= r["gate_old"])
+        assert 2 * 2 <= r["gate_steps"] <= 2 * 2 * 50  # two policies x two episodes of the reach task
+    # the gate's episodes are real steps too
+    assert rows[1]["real_steps"] == sum(spent) + rows[0]["gate_steps"] + rows[1]["gate_steps"]
+
+
+def test_a_policy_the_gate_rejects_is_replaced_by_the_one_before(
+    tmp_path, tiny_wfm, tiny_state_estimator, monkeypatch
+):
+    from cosmos_sim.policies.networks import load_policy
+    from cosmos_sim.train import loop
+
+    start = _bc_start(tmp_path, tiny_state_estimator)
+    verdicts = iter([True, False])  # iteration 0 keeps its new policy, iteration 1 loses its own
+    monkeypatch.setattr(
+        loop,
+        "gate_policy",
+        lambda *a: {"gate_new": 0.0, "gate_old": 0.0, "gate_steps": 5, "gate_kept_new": next(verdicts)},
+    )
+    args = _tiny(tmp_path, tiny_wfm, perception=tiny_state_estimator, perception_steps=0, policy_init=start)
+    args = Args(**{**args.__dict__, "gate_episodes": 2, "iterations": 1})
+    train_loop(args)
+    out = tmp_path / "loop"
+    after_first = load_policy(out / "policy", "cpu").net.state_dict()
+    train_loop(Args(**{**args.__dict__, "iterations": 2}))
+    after_second = load_policy(out / "policy", "cpu").net.state_dict()
+    assert all((after_first[k] == after_second[k]).all() for k in after_first)  # back to iteration 0's
+    log = [json.loads(x) for x in (out / "policy" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 64  # its PPO state too: the rejected updates are gone
 
 
 def test_perception_steps_0_keeps_the_given_estimator(tmp_path, tiny_wfm, tiny_state_estimator):

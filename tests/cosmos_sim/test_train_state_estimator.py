@@ -8,7 +8,7 @@ import pytest
 from cosmos_sim.data.generate import GenerateConfig, generate
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError
-from cosmos_sim.train.state_estimator import Args, load_pairs, predicted_pairs, train
+from cosmos_sim.train.state_estimator import Args, estimator_loss, load_pairs, predicted_pairs, train
 from cosmos_sim.world_models.state_estimator import StateEstimator
 
 NAMES = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
@@ -89,3 +89,23 @@ def test_stores_without_a_named_state_are_clear_errors(store, tmp_path):
         load_pairs((store,), ("ee_x", "nope"))
     with pytest.raises(ConfigError, match="no training stores"):
         Args()
+    with pytest.raises(ConfigError, match=r"--wfm-names \['red_x'\] are not among --names"):
+        Args(data=(store,), names=NAMES, wfm_names=("ee_x", "red_x"))
+
+
+def test_predicted_frames_teach_only_the_wfm_names():
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(4, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    is_real = torch.tensor([True, True, False, False])
+    from_model = torch.tensor([1.0, 1.0, 0.0])  # entry 2 (say, the goal) only from real frames
+    base = estimator_loss(pred, target, is_real, from_model)
+    wild = target.clone()
+    wild[2:, 2] += 100.0  # a predicted frame's goal label: ignored
+    assert estimator_loss(pred, wild, is_real, from_model) == pytest.approx(base.item())
+    wild = target.clone()
+    wild[0, 2] += 100.0  # a real frame's goal label: learnt
+    assert estimator_loss(pred, wild, is_real, from_model) > base + 1.0
+    everything = torch.ones(3)  # default: every entry from every frame, the plain mean
+    expected = torch.nn.functional.smooth_l1_loss(pred, target, beta=0.1)
+    assert estimator_loss(pred, target, is_real, everything) == pytest.approx(expected.item())

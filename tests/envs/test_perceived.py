@@ -158,13 +158,14 @@ def test_a_task_reward_the_estimator_cannot_compute_is_refused(tiny_state_estima
 EE = ("ee_x", "ee_y", "ee_z")
 
 
-def _proprio_model():
+def _proprio_model(names=EE):
     import torch
 
     from cosmos_sim.world_models.proprio import ProprioConfig, ProprioModel
 
     torch.manual_seed(0)
-    return ProprioModel(ProprioConfig(EE, 7, (0.0, 0.0, 0.5), (0.1, 0.1, 0.05), (0.01,) * 3, hidden=8))
+    d = len(names)
+    return ProprioModel(ProprioConfig(names, 7, (0.0, 0.0, 0.5, 0, 0)[:d], (0.1,) * d, (0.01,) * d, hidden=8))
 
 
 def _other_estimator():
@@ -227,9 +228,11 @@ def test_proprio_errors_name_the_fix(tiny_state_estimator, tiny_wfm):
     wm = {"env_id": "cosmos_sim/WFM-v0", "env_kwargs": {"checkpoint": tiny_wfm}}
     with pytest.raises(ConfigError, match=r"inside a world model needs proprio_model= .*train-proprio"):
         gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE, **wm)
-    with pytest.raises(ConfigError, match=r"proprio entries \['red_block_x'\] are not among"):
+    with pytest.raises(ConfigError, match=r"proprio/tracked entries \['red_block_x'\] are not among"):
         gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=("red_block_x",))
-    with pytest.raises(ConfigError, match=r"proprio_model predicts \('ee_x', 'ee_y', 'ee_z'\), proprio"):
+    with pytest.raises(
+        ConfigError, match=r"proprio_model predicts \('ee_x', 'ee_y', 'ee_z'\); proprio \+ tracked are"
+    ):
         gym.make(
             "cosmos_sim/Perceived-v0",
             estimator=tiny_state_estimator,
@@ -283,4 +286,47 @@ def test_static_entries_are_read_off_each_episodes_first_frame_and_held(tiny_sta
     with pytest.raises(ConfigError, match=r"static entries \['ee_x'\] must be among .* and not proprio"):
         gym.make(
             "cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, static=("ee_x",), proprio=("ee_x",)
+        )
+
+
+def test_tracked_entries_are_read_in_gt_and_predicted_with_the_robot_inside_a_world_model(
+    tiny_state_estimator, tiny_wfm
+):
+    tracked = ("goal_x", "goal_y")  # the tiny estimator reads no block: the goal stands in for an object
+    model = _proprio_model(EE + tracked)
+    envs = _wm_envs(tiny_state_estimator, tiny_wfm, 2, 2, proprio=EE, tracked=tracked, proprio_model=model)
+    est = StateEstimator.from_pretrained(tiny_state_estimator, device="cpu")
+    try:
+        obs, _ = envs.reset(seed=[5, 6])
+        np.testing.assert_allclose(obs, est.predict(envs.render()), rtol=1e-5, atol=1e-6)  # the first reading
+        a = np.full((2, 7), 0.5, np.float32)
+        p, p_prev, a_prev = obs, obs, np.zeros_like(a)
+        for _ in range(2):
+            obs, *_ = envs.step(a)
+            p, p_prev, a_prev = model.step(p, p_prev, a, a_prev), p, a
+            np.testing.assert_allclose(obs, p, rtol=1e-6)  # robot and object: the state model's prediction
+            assert not np.allclose(obs[:, 3:], est.predict(envs.render())[:, 3:], atol=1e-4)
+    finally:
+        envs.close()
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE, tracked=tracked)
+    try:  # in a GT env the robot's entries are its true state, the tracked ones read off every frame
+        obs, info = env.reset(seed=3)
+        for _ in range(2):
+            obs, _, _, _, info = env.step(env.action_space.sample())
+            layout = list(env.unwrapped.state_layout)
+            np.testing.assert_array_equal(obs[:3], [info["true_state"][layout.index(n)] for n in EE])
+            np.testing.assert_allclose(obs[3:], est.predict(env.render())[3:], rtol=1e-5, atol=1e-6)
+    finally:
+        env.close()
+    with pytest.raises(
+        ConfigError, match=r"tracked=\['goal_x'\] are predicted with the robot's state: pass proprio="
+    ):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, tracked=("goal_x",))
+    with pytest.raises(ConfigError, match=r"entries \['ee_x'\] are both proprio and tracked"):
+        gym.make("cosmos_sim/Perceived-v0", estimator=tiny_state_estimator, proprio=EE, tracked=("ee_x",))
+    with pytest.raises(
+        ConfigError, match=r"proprio \+ tracked are .*train-proprio --names ee_x ee_y ee_z goal_x"
+    ):
+        _wm_envs(
+            tiny_state_estimator, tiny_wfm, 1, 2, proprio=EE, tracked=tracked, proprio_model=_proprio_model()
         )
