@@ -244,6 +244,7 @@ class DrivingWorldModelEnv(WorldModelEnv):
     | `paired`        | **bool**                       | `False`           | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**                | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`       | **str or path**                | `None`            | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`| **bool**                       | `True`            | end an episode when the head's crash probability > 0.5; False: only the time limit |
     | `threads`       | **int**                        | `1`               | torch CPU threads of the process, set on the CPU (0: torch's own) |
 
     ## Version History
@@ -315,6 +316,7 @@ class DrivingWorldModelVectorEnv(WorldModelVectorEnv):
     | `paired`            | **bool**                             | `False`           | step a GT scene per row beside the model |
     | `sampler_steps`     | **int or None**                      | `None`            | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`           | **str or path**                      | `None`            | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`   | **bool**                             | `True`            | end an episode when the head's crash probability > 0.5; False: only the time limit |
     | `threads`           | **int**                              | `1`               | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                      | `200`             | truncation per row (None or 0: never) |
 

@@ -182,6 +182,12 @@ class _Held:
         return obs
 
 
+def _check_hold(hold: bool, reward: str) -> bool:
+    if hold and reward == "inner":
+        raise ConfigError("hold=True keeps paying a task reward after success: pass reward='reach' or 'push'")
+    return bool(hold)
+
+
 def _own_state(estimated, has_state, proprio, proprio_model, tracked, static, static_estimator):
     """The wrapper's ``_Proprio`` (proprio + tracked entries) and ``_Held`` (static entries), or None each."""
     if tracked and not proprio:
@@ -236,6 +242,9 @@ class PerceivedStateEnv(gym.Wrapper):
     ``static_estimator`` when given (default: ``estimator``). ``tracked`` (with ``proprio``): object entries
     (e.g. ``("red_block_x", "red_block_y")``) read off every frame in a GT env, and inside a world model
     predicted with the proprioception by ``proprio_model`` (then a state model of ``proprio + tracked``).
+    ``hold`` (with a task ``reward``): a success does not end the episode; the reward (the bonus included)
+    goes on every step to the inner episode's end and ``is_success`` stays True once reached, so a policy
+    learns to reach the target's centre and stay there instead of stopping at the success radius's edge.
     """
 
     def __init__(
@@ -250,6 +259,7 @@ class PerceivedStateEnv(gym.Wrapper):
         static: tuple[str, ...] = (),
         static_estimator: Any = None,
         tracked: tuple[str, ...] = (),
+        hold: bool = False,
     ):
         inner = gym.make(env_id, **{"render_mode": render_mode, **(env_kwargs or {})})
         super().__init__(inner)
@@ -258,6 +268,7 @@ class PerceivedStateEnv(gym.Wrapper):
         self.task_reward = None if reward == "inner" else _TaskReward(reward, self.estimator.names)
         self.observation_space = _state_space(self.estimator)
         self.metadata = {**inner.metadata, "render_modes": ["rgb_array"]}
+        self.hold, self._hit = _check_hold(hold, reward), False
         u = inner.unwrapped
         has_state = hasattr(u, "state") and hasattr(u, "state_layout")
         self.proprio, self.held = _own_state(
@@ -285,6 +296,7 @@ class PerceivedStateEnv(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
+        self._hit = False
         return self._read(obs, info)
 
     def step(self, action):
@@ -292,7 +304,9 @@ class PerceivedStateEnv(gym.Wrapper):
         obs, info = self._read(obs, info, action)
         if self.task_reward is not None:
             r, ok = self.task_reward(obs)
-            reward, terminated, info = float(r), bool(ok), {**info, "is_success": bool(ok)}
+            self._hit |= bool(ok)
+            reward, info = float(r), {**info, "is_success": self._hit}
+            terminated = bool(terminated) if self.hold else bool(ok)
         return obs, reward, terminated, truncated, info
 
 
@@ -303,7 +317,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
     With ``reward="reach"`` / ``"push"`` the rows' rewards and ``is_success`` come from the estimated state;
     a row's first success gives the bonus and makes the rest of its inner episode absorbing (reward 0,
     ``is_success`` stays True), which is the GT scene's ending for the return while the inner env, which
-    alone can restart a row, runs on to its own end."""
+    alone can restart a row, runs on to its own end; with ``hold=True`` the reward goes on instead."""
 
     def __init__(
         self,
@@ -317,6 +331,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         static: tuple[str, ...] = (),
         static_estimator: Any = None,
         tracked: tuple[str, ...] = (),
+        hold: bool = False,
         **vector_kwargs: Any,
     ):
         super().__init__(gym.make_vec(env_id, num_envs=num_envs, **{**(env_kwargs or {}), **vector_kwargs}))
@@ -332,6 +347,7 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
         )
         self.single_observation_space = _state_space(self.estimator)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.hold = _check_hold(hold, reward)
         self._hit = np.zeros(num_envs, bool)  # rows that succeeded in their current episode
         self._restart = np.zeros(num_envs, bool)  # rows the inner env restarts on this step
 
@@ -365,7 +381,8 @@ class PerceivedStateVectorEnv(gym.vector.VectorWrapper):
             r, ok = self.task_reward(obs)
             self._hit[self._restart] = False
             first = ok & ~self._hit & ~self._restart
-            reward = np.where(self._hit | self._restart, 0.0, r).astype(np.float32)
+            done = self._restart if self.hold else self._hit | self._restart
+            reward = np.where(done, 0.0, r).astype(np.float32)
             self._hit |= first
             info = {**info, "is_success": self._hit.copy(), "_is_success": np.ones(self.num_envs, bool)}
         self._restart = np.asarray(terminated) | np.asarray(truncated)

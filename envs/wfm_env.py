@@ -72,6 +72,10 @@ class WorldModelEnvConfig:
     adapter: str | os.PathLike | None = None
     """A LoRA adapter directory (``cosmos-sim train-wfm --lora-rank R --init-from BASE``) put on the
     checkpoint, which must be its base; None: the checkpoint as it is."""
+    head_terminates: bool = True
+    """End an episode when the reward head's termination probability exceeds 0.5; False: only the time
+    limit ends it (under a wrapper that judges success itself: ``Perceived-v0`` with a task reward, whose
+    episodes a head trained on quick successes otherwise cut short)."""
     threads: int = 1
     """torch CPU threads of this process, set when the env is made with its model on the CPU (0: leave
     torch's setting as it is). One by default: on a busy 2-core machine two threads ran the batched env
@@ -530,7 +534,7 @@ class WorldModelEnv(gym.Env):
     ## Episode End
     ### Termination
     When the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``;
-    ``info["is_success"]``).
+    ``info["is_success"]``). Never with ``head_terminates=False``.
 
     ### Truncation
     The registered id truncates after 100 steps (``max_episode_steps``, as the GT scene); the
@@ -556,6 +560,7 @@ class WorldModelEnv(gym.Env):
     | `paired`        | **bool**                | `False`            | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**         | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`       | **str or path**         | `None`             | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`| **bool**                | `True`             | end an episode when the head's termination probability > 0.5; False: only the time limit |
     | `threads`       | **int**                 | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
 
     ## Version History
@@ -608,6 +613,7 @@ class WorldModelEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         action = check_action(self.action_space, action)
         _, reward, terminated, info = self.core.step(action[None])
+        terminated &= self.config.head_terminates
         truncated = bool(self.max_episode_steps) and int(self.core.steps[0]) >= self.max_episode_steps
         return (
             self.core.observation(0),
@@ -658,7 +664,7 @@ class WorldModelVectorEnv(VectorEnv):
 
     ## Episode End
     ### Termination
-    Per row, when the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``).
+    Per row, when the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``). Never with ``head_terminates=False``.
 
     ### Truncation
     Per row, after ``max_episode_steps`` model steps (default 100, the registered id's; None or 0:
@@ -685,6 +691,7 @@ class WorldModelVectorEnv(VectorEnv):
     | `paired`            | **bool**                      | `False`            | step a GT scene per row beside the model  |
     | `sampler_steps`     | **int or None**               | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`           | **str or path**               | `None`             | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`   | **bool**                      | `True`             | end an episode when the head's termination probability > 0.5; False: only the time limit |
     | `threads`           | **int**                       | `1`                | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**               | `100`              | truncation per row (None or 0: never)     |
 
@@ -758,6 +765,7 @@ class WorldModelVectorEnv(VectorEnv):
             )
         checked = np.stack([check_action(self.single_action_space, row) for row in a])
         _, reward, terminated, info = self.core.step(checked)
+        terminated &= self.config.head_terminates
         truncated = (
             (self.core.steps >= self.max_episode_steps)
             if self.max_episode_steps
@@ -833,7 +841,7 @@ class GenericWorldModelEnv(WorldModelEnv):
     ### Termination
     When the head's termination probability exceeds 0.5 (``SUCCESS_THRESHOLD``; trained on
     ``is_success``, or on ``terminated`` in stores without it, so an env that never terminates,
-    like ``Reacher-v5``, gives a head that learns not to).
+    like ``Reacher-v5``, gives a head that learns not to). Never with ``head_terminates=False``.
 
     ### Truncation
     The env truncates itself after ``max_episode_steps`` steps: by default the bundle's episode
@@ -862,6 +870,7 @@ class GenericWorldModelEnv(WorldModelEnv):
     | `paired`            | **bool**                       | `False`       | step the source env beside the model, its outcome in ``info`` |
     | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`   | **bool**                       | `True`        | end an episode when the head's termination probability > 0.5; False: only the time limit |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | own time limit (None: the bundle's; 0: never)   |
     | `start_from`        | **tuple of str**               | `()`          | stores whose recorded frames start the rollouts (a random step per reset seed) |
@@ -915,7 +924,7 @@ class GenericWorldModelVectorEnv(WorldModelVectorEnv):
 
     ## Episode End
     ### Termination
-    Per row, when the head's termination probability exceeds 0.5 (``SUCCESS_THRESHOLD``).
+    Per row, when the head's termination probability exceeds 0.5 (``SUCCESS_THRESHOLD``). Never with ``head_terminates=False``.
 
     ### Truncation
     Per row, after ``max_episode_steps`` model steps: by default the bundle's episode length (the
@@ -942,6 +951,7 @@ class GenericWorldModelVectorEnv(WorldModelVectorEnv):
     | `paired`            | **bool**                       | `False`       | step a source env per row beside the model |
     | `sampler_steps`     | **int or None**                | `None`        | denoiser calls per frame, replacing the checkpoint's (>= 1) |
     | `adapter`           | **str or path**                | `None`        | a LoRA adapter directory trained on `checkpoint` (`train-wfm --lora-rank`), put on top |
+    | `head_terminates`   | **bool**                       | `True`        | end an episode when the head's termination probability > 0.5; False: only the time limit |
     | `threads`           | **int**                        | `1`           | torch CPU threads of the process, set on the CPU (0: torch's own) |
     | `max_episode_steps` | **int or None**                | `None`        | truncation per row (None: the bundle's; 0: never) |
     | `start_from`        | **tuple of str**               | `()`          | stores whose recorded frames start the rows (a random step per reset seed) |

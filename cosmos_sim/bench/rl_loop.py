@@ -65,6 +65,8 @@ class Config:
     """With --policy-init: PPO updates training only the value head first, in every arm."""
     gate_episodes: int = 0
     """The loop's gate (train-loop --gate-episodes): real episodes a new policy must not do worse on."""
+    hold: bool = False
+    """The loop's --hold: inside the model a success does not end the imagined episode, the reward goes on."""
     reward: str = "perceived"
     """The loop's reward inside the model: "perceived" (the task's reward of the estimated state) or "head"."""
     iterations: int = 6
@@ -294,6 +296,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             anchor_coef=cfg.anchor_coef if cfg.policy_init else 0.0,
             value_warmup=cfg.value_warmup if cfg.policy_init else 0,
             gate_episodes=cfg.gate_episodes,
+            hold=cfg.hold,
             reward=cfg.reward,
             out=str(work / "loop"),
             iterations=cfg.iterations,
@@ -396,6 +399,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             f"; every arm starts from {cfg.policy_init} (arm start: its own GT success), PPO anchored to it "
             f"(coefficient {cfg.anchor_coef}, {cfg.value_warmup} value-only updates first)"
         )
+    if cfg.hold:
+        seen += "; inside the model a success does not end the imagined episode (--hold: the reward goes on)"
     if cfg.prior_data:
         seen += f"; the loop's models also fit {', '.join(cfg.prior_data)} (not counted in its real steps)"
     if cfg.gate_episodes:

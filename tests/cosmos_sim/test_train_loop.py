@@ -57,6 +57,10 @@ def test_bad_budgets_are_clear_errors():
         Args(iterations=0)
     with pytest.raises(ConfigError, match="--reward perceived reads the estimated state: pass --perception"):
         Args(reward="perceived")
+    with pytest.raises(
+        ConfigError, match=r"--hold keeps paying the task's reward after success: pass --reward perc"
+    ):
+        Args(hold=True)
     with pytest.raises(ConfigError, match=r"--gate-episodes must be >= 0 \(0: off\), got -1"):
         Args(gate_episodes=-1)
     with pytest.raises(
@@ -90,6 +94,7 @@ def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
         reward="perceived",
         proprio=("ee_x", "ee_y", "ee_z"),
         static=("goal_x", "goal_y"),
+        hold=True,
     )
     rows = train_loop(args)
     out = tmp_path / "loop"
@@ -239,3 +244,20 @@ def test_perception_steps_0_keeps_the_given_estimator(tmp_path, tiny_wfm, tiny_s
     assert not (out / "perception").exists()
     data = TrajectoryStore.open(out / "data" / "iter_01.zarr")
     assert data.attrs["env_kwargs"]["estimator"] == tiny_state_estimator
+
+
+def test_with_a_perceived_reward_the_task_not_the_head_ends_imagined_episodes(tiny_wfm):
+    from pathlib import Path
+
+    from cosmos_sim.train.loop import model_kwargs
+
+    perceived = model_kwargs(Args(perception="est", reward="perceived"), Path(tiny_wfm), 32)
+    assert perceived == {
+        "checkpoint": tiny_wfm,
+        "max_episode_steps": 32,
+        "device": "auto",
+        "head_terminates": False,
+    }
+    assert "head_terminates" not in model_kwargs(
+        Args(), Path(tiny_wfm), 32
+    )  # the head's reward: its ending too

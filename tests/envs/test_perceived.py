@@ -115,7 +115,8 @@ def test_task_reward_from_the_estimate_ends_the_single_env_at_success(tmp_path, 
     assert term and info["is_success"] and reward == pytest.approx(1.0, abs=1e-3)  # distance 0 + bonus
 
 
-def test_vector_task_reward_pays_the_bonus_once_then_absorbs_until_the_row_restarts(tmp_path, tiny_wfm):
+@pytest.mark.parametrize("hold", [False, True])
+def test_vector_task_reward_pays_the_bonus_once_then_absorbs_until_the_row_restarts(tmp_path, tiny_wfm, hold):
     from cosmos_sim.envs.push_task import REACH_HEIGHT, TABLE_Z
 
     names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
@@ -126,6 +127,7 @@ def test_vector_task_reward_pays_the_bonus_once_then_absorbs_until_the_row_resta
         env_id="cosmos_sim/WFM-v0",
         estimator=at_target,
         reward="reach",
+        hold=hold,
         env_kwargs={"checkpoint": tiny_wfm, "max_episode_steps": 2},
     )
     envs.reset(seed=0)
@@ -134,14 +136,33 @@ def test_vector_task_reward_pays_the_bonus_once_then_absorbs_until_the_row_resta
         _, reward, term, trunc, info = envs.step(np.zeros((2, 7), np.float32))
         got.append((round(float(reward[0]), 3), bool(info["is_success"][0]), bool(trunc[0])))
     envs.close()
-    # success at once (bonus 1), absorbing (0) to the inner end at step 2, the restart step (0, cleared), again
+    # success at once (bonus 1), absorbing (0) to the inner end at step 2 (hold: paid again), the restart step
+    # (0, cleared), again
+    again = 1.0 if hold else 0.0
     assert got == [
         (1.0, True, False),
-        (0.0, True, True),
+        (again, True, True),
         (0.0, False, False),
         (1.0, True, False),
-        (0.0, True, True),
+        (again, True, True),
     ]
+
+
+def test_hold_goes_on_after_a_success_in_the_single_env(tmp_path):
+    from cosmos_sim.envs.push_task import REACH_HEIGHT, TABLE_Z
+
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")
+    at_target = _fixed_estimator(tmp_path, names, (0.1, -0.1, TABLE_Z + REACH_HEIGHT, 0.1, -0.1))
+    env = gym.make("cosmos_sim/Perceived-v0", estimator=at_target, reward="reach", hold=True)
+    env.reset(seed=0)
+    for _ in range(3):  # the reach id's time limit (50) ends it; a success does not
+        _, reward, term, trunc, info = env.step(env.action_space.sample() * 0)
+        assert not term and not trunc and info["is_success"] and reward == pytest.approx(1.0, abs=1e-3)
+    env.close()
+    with pytest.raises(
+        ConfigError, match=r"hold=True keeps paying a task reward after success: pass reward="
+    ):
+        gym.make("cosmos_sim/Perceived-v0", estimator=at_target, hold=True)
 
 
 def test_a_task_reward_the_estimator_cannot_compute_is_refused(tiny_state_estimator):

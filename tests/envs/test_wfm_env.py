@@ -176,6 +176,15 @@ def test_predicted_success_terminates_and_the_vector_env_restarts_that_row(tmp_p
     obs, reward, terminated, _, info = venv.step(np.zeros((2, 7), np.float32))
     assert not terminated.any() and (info["step"] == 0).all() and (reward == 0).all()
     assert obs.shape == first.shape and not np.array_equal(obs, first)  # new seeds, new first frames
+    # head_terminates=False: the head still says success (info), but only the time limit ends episodes
+    env = WorldModelEnv(checkpoint=tmp_path / "done", head_terminates=False)
+    env.reset(seed=0)
+    _, _, terminated, _, info = env.step(np.zeros(7, np.float32))
+    assert not terminated and info["is_success"]
+    venv = WorldModelVectorEnv(2, checkpoint=tmp_path / "done", head_terminates=False, max_episode_steps=3)
+    venv.reset(seed=[3, 4])
+    ends = [venv.step(np.zeros((2, 7), np.float32))[2:4] for _ in range(3)]
+    assert not any(t.any() for t, _ in ends) and [bool(tr.all()) for _, tr in ends] == [False, False, True]
 
 
 # ---- cosmos_sim/WFM-v0: a bundle of any env; ids refuse bundles of other envs; reset options; threads ----
