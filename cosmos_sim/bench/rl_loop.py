@@ -191,7 +191,7 @@ def _start(cfg: Config) -> dict[str, Any]:
         "gt_success": success,
         "believed_success": None,
         "seconds": round(time.perf_counter() - t0, 1),
-        "curve": [(1, success)],  # plotted at 1 real step (log axis): the loop's own steps only
+        "curve": [(0, success)],
     }
 
 
@@ -250,6 +250,9 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=100)
     for r in rows:
+        if r["arm"] == "start":  # no real steps of its own: a level the other arms must not fall below
+            ax.axhline(r["gt_success"], ls=":", color="tab:red", label="start (no fine-tuning)")
+            continue
         steps, success = zip(*r["curve"], strict=True) if r["curve"] else ((), ())
         ax.plot(steps, success, marker="o", label=r["arm"])
         if r["arm"] == "loop":
