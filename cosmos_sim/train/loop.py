@@ -514,6 +514,7 @@ def train_loop(args: Args) -> list[dict]:
                 shutil.rmtree(out / "policy")
                 if has_policy:
                     shutil.copytree(kept, out / "policy")
+        shutil.rmtree(kept, ignore_errors=True)
         policy = out / "policy" if (out / "policy" / "config.json").is_file() else Path(args.policy_init)
         t3 = time.perf_counter()
         gt = evaluate_gt(args, policy, estimator)

@@ -233,6 +233,7 @@ def test_a_policy_the_gate_rejects_is_replaced_by_the_one_before(
     train_loop(Args(**{**args.__dict__, "iterations": 2}))
     after_second = load_policy(out / "policy", "cpu").net.state_dict()
     assert all((after_first[k] == after_second[k]).all() for k in after_first)  # back to iteration 0's
+    assert not (out / "policy_kept").exists()  # the gate's copy goes once it has decided
     log = [json.loads(x) for x in (out / "policy" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 64  # its PPO state too: the rejected updates are gone
 
