@@ -58,7 +58,12 @@ class DiTConfig(FieldsMapping):
     mlp_ratio: float = 3.0
     """MLP hidden width / dim."""
     sigma_data: float = 1.0
-    """EDM: standard deviation of the (normalised) data."""
+    """EDM: standard deviation of what is diffused (the normalised latent: 1; its change with ``residual``:
+    about 0.5 in the manipulation scene)."""
+    residual: bool = False
+    """Diffuse the change from the last context latent (next - last) instead of the next latent: what stays
+    put is zero, so the network spends itself on what moves. Measured on the manipulation scene: see
+    ``benchmarks/fidelity_ablation.md``."""
     p_mean: float = -0.4
     """EDM training: mean of log sigma."""
     p_std: float = 1.2
@@ -81,6 +86,8 @@ class DiTConfig(FieldsMapping):
         h, w = self.latent_size
         if h % self.patch[0] or w % self.patch[1]:
             raise ConfigError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+        if not self.sigma_data > 0:
+            raise ConfigError(f"sigma_data must be > 0, got {self.sigma_data}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
@@ -298,9 +305,12 @@ class DiT(nn.Module):
         cell_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """EDM training loss (weighted so every noise level contributes about equally); ``cell_weight``
-        (B, [V,] h, w) weighs latent cells (e.g. those that hold objects) and keeps the loss's scale."""
+        (B, [V,] h, w) weighs latent cells (e.g. those that hold objects) and keeps the loss's scale.
+        ``target`` is the next latent (with ``residual`` the loss is on its change from ``context[:, -1]``)."""
         cfg = self.config
         b = target.shape[0]
+        if cfg.residual:
+            target = target - context[:, -1].to(target.dtype)
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
         sigma = log_sigma.exp()
         noise = torch.randn(target.shape, generator=generator, device=target.device)
@@ -353,7 +363,7 @@ class DiT(nn.Module):
                 d2 = (x_next - self(x_next, s_next.expand(b), context, action)) / s_next
                 x_next = x + (s_next - s) * 0.5 * (d + d2)
             x = x_next
-        return x
+        return x + context[:, -1].float() if self.config.residual else x
 
 
 __all__ = ["DiT", "DiTConfig", "apply_rope", "rope_3d", "Attention"]

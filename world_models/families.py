@@ -130,6 +130,11 @@ def _common(args: Any, latent_size: tuple[int, int], action_dim: int) -> dict[st
     )
 
 
+def _edm(args: Any) -> dict[str, Any]:
+    """What a diffusion family diffuses: the next latent or its change (``--residual``), and its scale."""
+    return dict(residual=getattr(args, "residual", False), sigma_data=getattr(args, "sigma_data", 1.0))
+
+
 class Diffusion(Family):
     """EDM DiT (dit.py) over the next normalised CV latent."""
 
@@ -141,6 +146,7 @@ class Diffusion(Family):
             latent_channels=tokenizer.latent_channels,
             context_mode=args.context_mode,
             patch=(args.patch, args.patch),
+            **_edm(args),
         )
 
     def predict(self, wm, state, action, noise, generator, waypoints):
@@ -205,6 +211,7 @@ class MultiView(Diffusion):
             patch=(args.patch, args.patch),
             views=views,
             waypoints=args.waypoints,
+            **_edm(args),
         )
 
     def head_channels(self, dynamics):

@@ -184,7 +184,7 @@ def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
 def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     """Measure the models of ``config``; the pictures go to ``out_dir``."""
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
-    from cosmos_sim.eval.rollouts import open_loop, rollout_metrics
+    from cosmos_sim.eval.rollouts import open_loop, rollout_metrics, teacher_forced
     from cosmos_sim.world_models.wfm import WorldModel
 
     cfg = config
@@ -249,6 +249,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 np.abs(r_pred - g["reward"].reshape(-1)).mean()
             )
             ceiling, rec = _tokenizer_ceiling(model, g["frames"][:, 1:])
+            one = rollout_metrics(teacher_forced(model, g["frames"], g["actions"]), g["frames"][:, 1:])
+            figures[f"psnr_one_step_db_{label}_{pol}"] = float(one["psnr"].mean())
             blocks = _block_metrics(pred, g)
             rec_blocks = _block_metrics(rec, g)
             figures[f"block_iou_step{steps}_{label}_{pol}"] = float(blocks["object_iou"][-1])
@@ -264,6 +266,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                     "psnr_mean_db": float(m["psnr"].mean()),
                     "psnr_step1_db": float(m["psnr"][0]),
                     f"psnr_step{steps}_db": float(m["psnr"][-1]),
+                    "psnr_one_step_db": float(one["psnr"].mean()),
                     "ssim_mean": float(m["ssim"].mean()),
                     "tokenizer_ceiling_db": float(ceiling.mean()),
                     f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
@@ -327,7 +330,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         f"Open-loop {steps}-step rollouts from seeds {seeds[0]}..{seeds[-1]} (held out: training used seeds "
         "< 100000) under the scripted expert and the random policy; the GT first frame fills the K context "
         "slots. copy-last-frame holds that first frame. tokenizer_ceiling_db: PSNR of the tokenizer's own "
-        f"reconstruction of the GT frames. block_iou_step{steps} / block_centroid_px_step{steps}: the block "
+        f"reconstruction of the GT frames. psnr_one_step_db: every step predicted from the GT frames before it (teacher "
+        "forced, the same sampler noise): its gap to psnr_mean_db is what the model loses to its own drift. "
+        f"block_iou_step{steps} / block_centroid_px_step{steps}: the block "
         "found by colour in the prediction (reference colour from the GT first frame) against its GT "
         "segmentation mask at the last step (mean over episodes); tokenizer_block_iou: the same on the "
         f"tokenizer's reconstruction of the GT frames. goal_agreement: over {cfg.reward_steps}-step expert "

@@ -96,6 +96,27 @@ def open_loop(
     return (frames, torch.stack(latents, 1)) if return_latents else frames
 
 
+@torch.no_grad()
+def teacher_forced(model: WorldModel, frames: np.ndarray, actions: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One-step predictions from the recorded frames: ``frames`` (B, T+1, H, W, 3), ``actions`` (B, T, A) ->
+    (B, T, H, W, 3), frame t+1 predicted from the recorded frames up to t (the first frame repeated before
+    it, as in ``open_loop`` and training). Its gap to ``open_loop`` separates what a model loses in one step
+    from what it loses by feeding itself its own predictions (drift): step t uses the sampler noise that
+    ``open_loop`` (same ``seed``) uses at step t, so only the context differs."""
+    k, (b, t) = model.context_frames, actions.shape[:2]
+    z = model.encode(torch.from_numpy(frames[:, :t].reshape(-1, *frames.shape[2:])).unsqueeze(1))
+    z = z.reshape(b, t, *z.shape[2:])
+    window = torch.tensor(
+        [[max(0, i - k + 1 + j) for j in range(k)] for i in range(t)]
+    )  # (T, K) frame indices
+    state = model.start(z[:, window].flatten(0, 1).contiguous())
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(b)]
+    draws = [model.noise(gens) for _ in range(t)]  # open_loop's draws, step by step
+    noise = None if draws[0] is None else torch.stack(draws, 1).flatten(0, 1)
+    _, nxt = model.predict_next(state, actions.reshape(b * t, -1), noise=noise)
+    return model.decode(nxt).reshape(b, t, *frames.shape[2:])
+
+
 def rollout_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     """Per-step PSNR/SSIM (mean over rollouts) of ``pred`` vs ``truth`` (B, T, H, W, 3) uint8
     (multiview (B, T, V, H, W, 3): every view counts as a rollout)."""
@@ -139,7 +160,8 @@ def object_rollout_metrics(
 
 
 def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
-    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame; with segmentation
+    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame, the one-step
+    (teacher-forced) PSNR (single view); with segmentation
     in the held-out episodes also the objects' IoU and centroid error at the last step."""
     was_training = model.training
     model.eval()
@@ -147,13 +169,18 @@ def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
     truth = held.frames[:, 1:]
     m = rollout_metrics(pred, truth)
     copy = rollout_metrics(np.repeat(held.frames[:, :1], truth.shape[1], axis=1), truth)
+    one = (
+        None
+        if model.config.views
+        else rollout_metrics(teacher_forced(model, held.frames, held.actions), truth)
+    )
     model.train(was_training)
     out = {
         "val_psnr": float(m["psnr"].mean()),
         "val_ssim": float(m["ssim"].mean()),
         "val_psnr_last": float(m["psnr"][-1]),
         "copy_psnr": float(copy["psnr"].mean()),
-    }
+    } | ({} if one is None else {"val_psnr_one_step": float(one["psnr"].mean())})
     if held.segs is not None:
         obj = object_rollout_metrics(pred, held.frames, held.segs, held.labels)
         with warnings.catch_warnings():

@@ -117,6 +117,12 @@ class Args:
     """Diffusion: spatial patch size over the latent grid."""
     sampler_steps: int = 2
     """Diffusion: denoiser calls per frame at inference (stored in the checkpoint)."""
+    residual: bool = False
+    """Diffusion: diffuse the change from the last context latent instead of the next latent (what stays
+    put is free; the network spends itself on what moves)."""
+    sigma_data: float = 1.0
+    """Diffusion: EDM's scale of what is diffused: 1 for the (normalised) latent; about 0.5 for its change
+    (``--residual``) in the manipulation scene (the RMS change of a frame)."""
     context_noise: float = 0.1
     """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""
     unroll: int = 0

@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
-from cosmos_sim.eval.rollouts import object_rollout_metrics
+from cosmos_sim.eval.rollouts import object_rollout_metrics, open_loop, teacher_forced
+from cosmos_sim.world_models.wfm import tiny_world_model
 
 LABELS = {0: "background", 1: "robot", 2: "table", 4: "red_block"}
 
@@ -39,3 +41,23 @@ def test_the_robot_and_scenery_are_not_scored_unless_asked():
     frames, segs = np.stack([f, f])[None], np.stack([s, s])[None]
     m = object_rollout_metrics(frames[:, 1:], frames, segs, [LABELS], objects=("robot",))
     assert m["object_iou"][0, 0] == pytest.approx(1.0, abs=0.05)  # asked for: the grey arm on its own
+
+
+def test_teacher_forced_steps_start_from_the_recorded_frames_with_open_loops_noise():
+    wm = tiny_world_model("diffusion", context_frames=2).eval()
+    for p in wm.dynamics.parameters():  # break the zero init so context, action and noise all matter
+        torch.nn.init.normal_(p, std=0.05)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 4, 64, 64, 3), dtype=np.uint8)
+    actions = rng.uniform(-1, 1, (2, 3, 7)).astype(np.float32)
+    tf = teacher_forced(wm, frames, actions, seed=5)
+    ol = open_loop(wm, frames[:, 0], actions, seed=5)
+    assert tf.shape == ol.shape == (2, 3, 64, 64, 3)
+    assert np.array_equal(tf[:, 0], ol[:, 0])  # step 1: the same context (frame 0 repeated), the same noise
+    assert not np.array_equal(tf[:, 2], ol[:, 2])  # later steps: recorded frames instead of predictions
+    # Step 3 by hand: the recorded frames 1 and 2 as context, open_loop's third noise draw.
+    z = wm.encode(torch.from_numpy(frames[:, 1:3]))
+    gens = [torch.Generator().manual_seed(5 + i) for i in range(2)]
+    noise = [wm.noise(gens) for _ in range(3)][2]
+    _, nxt = wm.predict_next(wm.start(z), actions[:, 2], noise=noise)
+    assert np.array_equal(tf[:, 2], wm.decode(nxt))

@@ -144,6 +144,31 @@ def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
 
 
+def test_residual_diffusion_is_recorded_in_the_bundle(setup, tmp_path):
+    d, _, _ = setup
+    args = Args(
+        data=(str(d / "train.zarr"),),
+        tokenizer=str(d / "tok_diffusion"),
+        out=str(tmp_path / "res"),
+        dim=32,
+        depth=1,
+        heads=2,
+        context_frames=2,
+        batch_size=4,
+        steps=2,
+        eval_every=2,
+        warmup=1,
+        residual=True,
+        sigma_data=0.5,
+        progress=False,
+    )
+    train(args)
+    dyn = WorldModel.from_pretrained(tmp_path / "res" / "best", device="cpu").dynamics.config
+    assert dyn.residual and dyn.sigma_data == 0.5
+    with pytest.raises(ConfigError, match="sigma_data must be > 0"):
+        train(replace(args, sigma_data=0.0, out=str(tmp_path / "bad")))
+
+
 @pytest.mark.parametrize("family", ["diffusion", "ar", "diffusion-unroll"])
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup, family, tmp_path):
     d, _, _ = setup

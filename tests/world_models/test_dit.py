@@ -86,10 +86,32 @@ def test_learns_an_action_dependent_shift():
     assert loss.item() < 0.5 * first
 
 
+@pytest.mark.parametrize("mode", ["concat", "tokens"])
+def test_residual_diffuses_the_change_from_the_last_context_latent(mode):
+    plain = DiT(DiTConfig(**TINY, context_mode=mode)).eval()
+    for p in plain.parameters():  # break the zero init so the network matters
+        torch.nn.init.normal_(p, std=0.05)
+    res = DiT(DiTConfig(**TINY, context_mode=mode, residual=True)).eval()
+    res.load_state_dict(plain.state_dict())  # the same weights: the residual adds no parameter
+    ctx, a, noise = torch.randn(3, 2, 4, 4, 4), torch.randn(3, 7), torch.randn(3, 4, 4, 4)
+    # Sampling: the same denoising chain, then the last context latent added back.
+    assert torch.allclose(
+        res.sample(ctx, a, steps=2, noise=noise), plain.sample(ctx, a, steps=2, noise=noise) + ctx[:, -1]
+    )
+    # Training: the loss of the next latent is the plain loss of its change.
+    target = ctx[:, -1] + 0.1 * torch.randn(3, 4, 4, 4)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.allclose(
+        res.loss(target, ctx, a, generator=g1), plain.loss(target - ctx[:, -1], ctx, a, generator=g2)
+    )
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="context_mode"):
         DiTConfig(context_mode="cross")
     with pytest.raises(ValueError, match="patch"):
         DiTConfig(latent_size=(8, 8), patch=(3, 3))
+    with pytest.raises(ValueError, match="sigma_data must be > 0, got 0"):
+        DiTConfig(sigma_data=0)
     with pytest.raises(ValueError, match="sampler"):
         DiT(DiTConfig(**TINY)).sample(torch.zeros(1, 2, 4, 4, 4), torch.zeros(1, 7), sampler="dpm")

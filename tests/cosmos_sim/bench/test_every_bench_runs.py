@@ -106,7 +106,9 @@ def _wfm(tmp: Path, monkeypatch):
     ]
     return (
         cfg,
-        expect + ["copy_last_psnr_mean_db_expert", "matmul_peak_gflops_bf16", "peak_rss_mb"],
+        expect
+        + ["copy_last_psnr_mean_db_expert", "matmul_peak_gflops_bf16", "peak_rss_mb"]
+        + [f"psnr_one_step_db_{fam}_{pol}" for fam in ("diffusion", "ar") for pol in ("expert", "random")],
         ["wfm_psnr_per_step.png", "wfm_diffusion_side_by_side.gif", "wfm_ar_side_by_side.gif"],
     )
 
