@@ -17,7 +17,9 @@ Two ways to show the model its K context frames (``context_mode``):
               the noisy frame at t = K; attention runs over (K+1)*h*w tokens and the output is read
               from the last frame's tokens. About (K+1)^2 x the attention cost and (K+1) x the rest.
 
-Latents are expected normalised (zero mean, unit variance per channel; ``sigma_data`` = 1).
+Latents are expected normalised (zero mean, unit variance per channel; ``sigma_data`` = 1). With
+``residual`` the model diffuses the change from the last context latent instead (``sigma_data`` then about
+the change's RMS, 0.5 in the manipulation scene): what stays put costs the network nothing.
 """
 
 from __future__ import annotations
