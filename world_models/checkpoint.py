@@ -56,6 +56,8 @@ def save_checkpoint(
     save_file(tensors, str(tmp_w), metadata={"kind": kind})
     meta = {"kind": kind, "format_version": FORMAT_VERSION, "config": config, "extra": extra or {}}
     tmp_c.write_text(json.dumps(meta, indent=2) + "\n")
+    # safetensors creates its file private (0600); give the weights the config's umask-honouring mode.
+    os.chmod(tmp_w, tmp_c.stat().st_mode & 0o777)
     os.replace(tmp_w, out / WEIGHTS_NAME)
     os.replace(tmp_c, out / CONFIG_NAME)
     return out

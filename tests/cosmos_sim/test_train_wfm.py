@@ -27,6 +27,31 @@ def setup(tmp_path_factory):
     return d, train_store, val_store
 
 
+def _tiny(d, family: str = "diffusion", **overrides) -> Args:
+    """A tiny train-wfm run on the module's stores (``overrides``: any Args field)."""
+    return Args(
+        **{
+            **dict(
+                data=(str(d / "train.zarr"),),
+                val_data=(str(d / "val.zarr"),),
+                tokenizer=str(d / f"tok_{family}"),
+                family=family,
+                dim=32,
+                depth=1,
+                heads=2,
+                context_frames=2,
+                batch_size=4,
+                eval_every=2,
+                eval_episodes=2,
+                rollout_steps=4,
+                warmup=1,
+                progress=False,
+            ),
+            **overrides,
+        }
+    )
+
+
 def test_noisy_expert_store_has_what_training_reads(setup):
     _, store, val = setup
     assert store.n_episodes == 3 and {"rgb", "action", "reward", "is_success"} <= set(store.keys())
@@ -110,24 +135,7 @@ def test_unroll_is_refused_where_the_family_cannot_unroll(setup):
 def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
     d, _, _ = setup
     out = d / f"run_{family}"
-    args = Args(
-        data=(str(d / "train.zarr"),),
-        val_data=(str(d / "val.zarr"),),
-        tokenizer=str(d / f"tok_{family}"),
-        family=family,
-        out=str(out),
-        dim=32,
-        depth=1,
-        heads=2,
-        context_frames=2,
-        batch_size=4,
-        steps=4,
-        eval_every=2,
-        eval_episodes=2,
-        rollout_steps=4,
-        warmup=1,
-        progress=False,
-    )
+    args = _tiny(d, family, out=str(out), steps=4)
     figures = train(args)
     assert figures["step"] == 4 and np.isfinite(figures["val_psnr"]) and figures["copy_psnr"] > 5
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -146,22 +154,7 @@ def test_tiny_run_writes_checkpoints_metrics_and_resumes(setup, family):
 
 def test_residual_diffusion_is_recorded_in_the_bundle(setup, tmp_path):
     d, _, _ = setup
-    args = Args(
-        data=(str(d / "train.zarr"),),
-        tokenizer=str(d / "tok_diffusion"),
-        out=str(tmp_path / "res"),
-        dim=32,
-        depth=1,
-        heads=2,
-        context_frames=2,
-        batch_size=4,
-        steps=2,
-        eval_every=2,
-        warmup=1,
-        residual=True,
-        sigma_data=0.5,
-        progress=False,
-    )
+    args = _tiny(d, out=str(tmp_path / "res"), steps=2, residual=True, sigma_data=0.5)
     train(args)
     dyn = WorldModel.from_pretrained(tmp_path / "res" / "best", device="cpu").dynamics.config
     assert dyn.residual and dyn.sigma_data == 0.5

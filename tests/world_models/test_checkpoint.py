@@ -20,6 +20,14 @@ def test_round_trip_with_dtype_cast(tmp_path):
     assert not list(d.glob("*.tmp"))
 
 
+def test_weights_are_as_readable_as_the_config(tmp_path):
+    # safetensors creates private files; a saved bundle must be readable as the umask allows, like its config.
+    d, _ = _save(tmp_path)
+    mode = (d / "config.json").stat().st_mode & 0o777
+    assert mode & 0o044  # the test's umask lets group/others read
+    assert (d / "model.safetensors").stat().st_mode & 0o777 == mode
+
+
 def test_wrong_kind_names_the_file(tmp_path):
     d, _ = _save(tmp_path)
     with pytest.raises(CheckpointError, match=r"config\.json is a 'tokenizer' checkpoint, not a 'wfm' one"):
