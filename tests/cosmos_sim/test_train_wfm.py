@@ -244,28 +244,12 @@ def test_lora_post_training_trains_only_the_adapters_and_resumes_exactly(setup, 
 
     d, _, _ = setup
     base = tmp_path / "base"
-    common = dict(
-        data=(str(d / "train.zarr"),),
-        val_data=(str(d / "val.zarr"),),
-        tokenizer=str(d / "tok_diffusion"),
-        cache_dir=str(d / "cache_lora"),
-        dim=32,
-        depth=1,
-        heads=2,
-        context_frames=2,
-        batch_size=4,
-        eval_every=2,
-        eval_episodes=1,
-        rollout_steps=2,
-        warmup=1,
-        threads=1,
-        progress=False,
-    )
-    train(Args(**common, steps=2, out=str(tmp_path / "base_run")))
+    common = _tiny(d, cache_dir=str(d / "cache_lora"), eval_episodes=1, rollout_steps=2, threads=1)
+    train(replace(common, steps=2, out=str(tmp_path / "base_run")))
     WorldModel.from_pretrained(tmp_path / "base_run" / "best", device="cpu").save_pretrained(base)
     with pytest.raises(ConfigError, match="--lora-rank 2: LoRA adapts a trained bundle"):
-        train(Args(**common, steps=2, lora_rank=2, out=str(tmp_path / "x")))
-    lora = Args(**common, steps=4, lora_rank=2, lora_head=True, init_from=str(base), ema=0.5)
+        train(replace(common, steps=2, lora_rank=2, out=str(tmp_path / "x")))
+    lora = replace(common, steps=4, lora_rank=2, lora_head=True, init_from=str(base), ema=0.5)
     train(replace(lora, out=str(tmp_path / "whole")))
     meta = read_adapter_meta(tmp_path / "whole" / "best")
     assert meta["spec"]["rank"] == 2 and meta["env"]["env_id"] == "cosmos_sim/Manipulation-GT-v0"
