@@ -160,9 +160,9 @@ def object_rollout_metrics(
 
 
 def evaluate(model: WorldModel, held: HeldOut) -> dict[str, float]:
-    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame, the one-step
-    (teacher-forced) PSNR (single view); with segmentation
-    in the held-out episodes also the objects' IoU and centroid error at the last step."""
+    """Held-out open-loop PSNR/SSIM (mean over steps) of the model and of copy-last-frame, and (single view)
+    the one-step PSNR from the recorded frames; with segmentation in the held-out episodes also the objects'
+    IoU and centroid error at the last step."""
     was_training = model.training
     model.eval()
     pred = open_loop(model, held.frames[:, 0], held.actions)
