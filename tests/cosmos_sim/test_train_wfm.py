@@ -166,26 +166,16 @@ def test_residual_diffusion_is_recorded_in_the_bundle(setup, tmp_path):
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(setup, family, tmp_path):
     d, _, _ = setup
     family, _, unroll = family.partition("-")
-    args = Args(
+    args = _tiny(
+        d,
+        family,
         unroll=2 if unroll else 0,
-        data=(str(d / "train.zarr"),),
-        val_data=(str(d / "val.zarr"),),
-        tokenizer=str(d / f"tok_{family}"),
-        family=family,
         cache_dir=str(d / f"cache_{family}"),
-        dim=32,
-        depth=1,
-        heads=2,
-        context_frames=2,
-        batch_size=4,
         steps=4,
-        eval_every=2,
         eval_episodes=1,
         rollout_steps=2,
-        warmup=1,
         ema=0.5,
         threads=1,
-        progress=False,
     )
     train(replace(args, out=str(tmp_path / "whole")))
     cut = replace(args, out=str(tmp_path / "cut"))
