@@ -54,7 +54,7 @@ import numpy as np
 from cosmos_sim.bench.common import BenchResult, write_result
 from cosmos_sim.envs import PHYSICS_EPISODE_STEPS, PHYSICS_SCENARIOS
 from cosmos_sim.eval import HELD_OUT_SEED
-from cosmos_sim.eval.predictors import BASELINES
+from cosmos_sim.eval.predictors import BASELINES, ONE_STEP
 from cosmos_sim.eval.rollouts import GTEpisode, gt_episode
 
 PSNR_CAP_DB = 60.0
@@ -109,7 +109,8 @@ class Config:
     first_seed: int = HELD_OUT_SEED
     """Reset seed of the first episode (held-out seeds start at 100000)."""
     baselines: tuple[str, ...] = BASELINES
-    """Baselines in the same table (copy-last, flow, physical-variance; none for no baseline)."""
+    """Baselines in the same table (copy-last, flow, physical-variance; one-step: the model predicting every
+    frame from the true ones before it, its error without drift; none for no baseline)."""
     features: str = "tokenizer"
     """Feature extractor: tokenizer (shipped CV tokenizer latents) or module:function."""
     device: str = "auto"
@@ -167,9 +168,13 @@ def _checked_scenarios(cfg: Config) -> tuple[str, ...]:
             f"seeds ({cfg.seeds}) must be >= 1 and first_seed ({cfg.first_seed}) >= 0; "
             "pass --seeds of 1 or more and --first-seed of 0 or more"
         )
-    unknown = [b for b in cfg.baselines if b not in (*BASELINES, "none")]
+    unknown = [b for b in cfg.baselines if b not in (*BASELINES, "one-step", "none")]
     if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)} or none")
+        raise ValueError(f"unknown baseline(s) {unknown}; choose from {[*BASELINES, 'one-step']} or none")
+    if "one-step" in cfg.baselines and cfg.predictions:
+        raise ValueError(
+            "the one-step baseline runs the model itself; with --predictions drop it from --baselines"
+        )
     return scenarios
 
 
@@ -379,7 +384,8 @@ def evaluate(
     parts_dir = out / PARTS_DIR
     parts_dir.mkdir(parents=True, exist_ok=True)
     model = f"predictions:{cfg.predictions}" if files is not None else cfg.model
-    names = list(dict.fromkeys([model, *(b for b in cfg.baselines if b != "none")]))
+    baselines = [ONE_STEP + model if b == "one-step" else b for b in cfg.baselines if b != "none"]
+    names = list(dict.fromkeys([model, *baselines]))
     options = {model: cfg.model_options} if cfg.model_options else {}
     predictors = {
         n: files if n == model and files else make_predictor(n, device=cfg.device, options=options.get(n, ""))
@@ -682,7 +688,7 @@ def summarise(
             figures[name] = float(value)
 
     def row(case: str, n: str, means: dict, **extra) -> dict:
-        kind = "baseline" if n in BASELINES else "model"
+        kind = "baseline" if n in BASELINES else "one-step" if n.startswith(ONE_STEP) else "model"
         return {
             "case": case,
             "predictor": display[n],
@@ -731,7 +737,8 @@ def summarise(
         f"per scenario ({', '.join(cfg.scenarios)}); scenario rows average frames and seeds, overall rows average "
         "scenarios. Baselines: copy-last holds the last context frame; flow extrapolates Farneback optical flow at "
         "constant velocity; physical-variance re-simulates the seed with masses, frictions and restitutions "
-        f"perturbed by +-5 % (how far a second take of the same event lands).{flow_note} "
+        "perturbed by +-5 % (how far a second take of the same event lands); one-step: the model predicting "
+        f"each frame from the true frames before it (its error without drift).{flow_note} "
         "Object IoU segments predicted frames by colour (reference colours measured on the GT context; "
         "cosmos_sim/physics_metrics.py); object_iou_ceiling = that segmentation of the GT frames themselves "
         f"({figures.get('object_iou_ceiling', float('nan')):.3f} overall). PSNR per frame capped at {PSNR_CAP_DB:g} dB. "

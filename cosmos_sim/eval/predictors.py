@@ -37,6 +37,8 @@ import numpy as np
 from cosmos_sim.errors import CheckpointError, ConfigError
 
 BASELINES = ("copy-last", "flow", "physical-variance")
+ONE_STEP = "one-step:"
+"""Prefix of a world model's one-step predictor (``"one-step:physics-dit16-nano"``: ``OneStep``)."""
 PERTURB = 0.05
 
 
@@ -226,18 +228,23 @@ class WorldModelPredictor:
         d = Path(directory)
         return cls(WorldModel.from_pretrained(d, device=device), name=name or d.name)
 
+    def check_size(self, context: np.ndarray) -> None:
+        """ConfigError unless the context frames have the model's size."""
+        size = tuple(self.model.config.frame_size)
+        if tuple(context.shape[1:3]) != size:
+            raise ConfigError(
+                f"world model {self.name!r} works on {size[0]}x{size[1]} (HxW) frames but the scenario "
+                f"renders {context.shape[1]}x{context.shape[2]}; render the scenario at the model's "
+                "resolution or use a model trained at the scenario's"
+            )
+
     def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
         import torch
 
         _check_horizon(horizon)
         m = self.model
         ctx = episode.context
-        if tuple(ctx.shape[1:3]) != tuple(m.config.frame_size):
-            raise ConfigError(
-                f"world model {self.name!r} works on {m.config.frame_size[0]}x{m.config.frame_size[1]} "
-                f"(HxW) frames but the scenario renders {ctx.shape[1]}x{ctx.shape[2]}; render the "
-                "scenario at the model's resolution or use a model trained at the scenario's"
-            )
+        self.check_size(ctx)
         k = m.context_frames
         z = m.encode(ctx[None])  # (1, C, ...)
         if z.shape[1] < k:
@@ -250,6 +257,36 @@ class WorldModelPredictor:
             state, nxt = m.predict_next(state, action, noise=m.noise([gen]), generator=gen)
             out.append(m.decode(nxt)[0])
         return np.stack(out)
+
+
+class OneStep:
+    """A world model's one-step error: every frame predicted from the true frames before it, so no error
+    feeds on itself. The truth after the context is the episode re-simulated from its ``env_id`` and seed
+    (``PhysicalVariance`` unperturbed). The gap to the same model's open loop (``WorldModelPredictor``) is
+    what the model loses to drift: its own slightly-off frames fed back as context."""
+
+    def __init__(self, inner: WorldModelPredictor):
+        self.inner = inner
+        self.name = f"{inner.name} one-step"
+
+    def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
+        import torch
+
+        truth = PhysicalVariance(perturb=0.0, take=0).predict(episode, horizon)
+        m, c = self.inner.model, len(episode.context)
+        self.inner.check_size(episode.context)
+        k = m.context_frames
+        z = m.encode(np.concatenate([episode.context, truth[:-1]])[None])  # (1, C + H - 1, ...)
+        if c < k:  # padded at the front like the open loop
+            z = torch.cat([z[:, :1].expand(-1, k - c, *z.shape[2:]), z], dim=1)
+        start = z.shape[1] - horizon + 1 - k  # the open loop's first window
+        windows = torch.stack([z[0, start + t : start + t + k] for t in range(horizon)])
+        gen = torch.Generator().manual_seed(int(seed))
+        draws = [m.noise([gen]) for _ in range(horizon)]  # the open loop's draws, step by step
+        noise = None if draws[0] is None else torch.cat(draws)
+        action = np.zeros((horizon, m.dynamics.config.action_dim), np.float32)
+        _, nxt = m.predict_next(m.start(windows.contiguous()), action, noise=noise, generator=gen)
+        return m.decode(nxt)
 
 
 @dataclass(frozen=True)
@@ -381,8 +418,8 @@ def is_diffusers_pipeline(path: str | Path) -> bool:
 
 
 def make_predictor(name_or_dir: str, device: str = "auto", options: str = "") -> Predictor:
-    """A baseline by name (``BASELINES``), a world model from a bundle directory or a shipped name, or a
-    diffusers Video2World pipeline directory (``options``: a JSON object of ``Video2WorldOptions``)."""
+    """A baseline by name (``BASELINES``), a world model from a bundle directory or a shipped name (prefixed
+    ``"one-step:"``: its ``OneStep`` predictions), or a diffusers Video2World pipeline directory (``options``: a JSON object of ``Video2WorldOptions``)."""
     if is_diffusers_pipeline(name_or_dir):
         return Video2WorldPredictor(name_or_dir, device=device, options=Video2WorldOptions.from_json(options))
     if options:
@@ -396,6 +433,11 @@ def make_predictor(name_or_dir: str, device: str = "auto", options: str = "") ->
         return FlowExtrapolation()
     if name_or_dir == "physical-variance":
         return PhysicalVariance()
+    if name_or_dir.startswith(ONE_STEP):
+        inner = make_predictor(name_or_dir[len(ONE_STEP) :], device=device)
+        if not isinstance(inner, WorldModelPredictor):
+            raise ConfigError(f"{name_or_dir!r}: one-step predictions need a cosmos-sim world model bundle")
+        return OneStep(inner)
     from cosmos_sim.envs.wfm_env import resolve_checkpoint
 
     try:
@@ -411,6 +453,8 @@ def predictor_identity(name_or_dir: str) -> dict[str, str]:
     """What identifies a predictor's results (for resumable caches): its name, or a model's weights hash."""
     if name_or_dir in BASELINES:
         return {"predictor": name_or_dir}
+    if name_or_dir.startswith(ONE_STEP):
+        return predictor_identity(name_or_dir[len(ONE_STEP) :]) | {"mode": "one-step"}
     if is_diffusers_pipeline(name_or_dir):  # weights are GBs: identify them by name, size and time
         import hashlib
 
@@ -434,6 +478,8 @@ __all__ = [
     "Episode",
     "FlowConfig",
     "FlowExtrapolation",
+    "ONE_STEP",
+    "OneStep",
     "PhysicalVariance",
     "Predictor",
     "Video2WorldOptions",

@@ -12,6 +12,7 @@ from cosmos_sim.eval.predictors import (
     CopyLast,
     Episode,
     FlowExtrapolation,
+    OneStep,
     PhysicalVariance,
     Predictor,
     WorldModelPredictor,
@@ -111,6 +112,27 @@ def test_world_model_pads_or_trims_the_context_and_seeds_its_noise(gt):
         small.predict(Episode(f[:9]), 3)
 
 
+def test_one_step_predicts_each_frame_from_the_true_frames_before_it(gt, monkeypatch):
+    inner = WorldModelPredictor(noop_model(context_frames=2), name="tiny")
+    one = OneStep(inner)
+    assert isinstance(one, Predictor) and one.name == "tiny one-step"
+    ep = Episode(gt.frames[:9], env_id=BOUNCE, seed=100000)
+    pred = one.predict(ep, 4, seed=3)
+    assert pred.shape == (4, 64, 64, 3) and pred.dtype == np.uint8
+    # step 0 is the open loop's first frame: same context, same first noise draw
+    first = inner.predict(ep, 1, seed=3)[0]
+    assert np.abs(pred[0].astype(int) - first).max() <= 1
+    # without sampler noise, step t is the open loop's first frame from the TRUE frames up to 8 + t
+    real_noise = inner.model.noise
+    monkeypatch.setattr(inner.model, "noise", lambda gens: torch.zeros_like(real_noise(gens)))
+    pred = one.predict(ep, 4, seed=3)
+    for t in range(4):
+        truth_ctx = inner.predict(Episode(gt.frames[: 9 + t]), 1, seed=0)[0]
+        assert np.abs(pred[t].astype(int) - truth_ctx).max() <= 1, t
+    with pytest.raises(ValueError, match="env_id"):  # it re-simulates the truth
+        one.predict(Episode(gt.frames[:9]), 2)
+
+
 def test_make_predictor_builds_baselines_and_models_and_refuses_bad_ones(tmp_path):
     assert isinstance(make_predictor("copy-last"), CopyLast)
     assert isinstance(make_predictor("flow"), FlowExtrapolation)
@@ -121,6 +143,12 @@ def test_make_predictor_builds_baselines_and_models_and_refuses_bad_ones(tmp_pat
         isinstance(p, WorldModelPredictor) and p.name == "tiny" and p.model.config.action_layout == ("noop",)
     )
     assert p.model.device == torch.device("cpu")
+    one = make_predictor(f"one-step:{tmp_path / 'tiny'}", device="cpu")
+    assert isinstance(one, OneStep) and one.name == "tiny one-step"
+    with pytest.raises(
+        ValueError, match="'one-step:flow': one-step predictions need a cosmos-sim world model"
+    ):
+        make_predictor("one-step:flow")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="config.json"):
         make_predictor(str(tmp_path / "empty"))

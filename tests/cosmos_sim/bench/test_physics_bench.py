@@ -67,6 +67,8 @@ def test_bad_configs_are_refused_with_what_to_change():
         pb.check_config(pb.Config(horizon=0))
     with pytest.raises(ValueError, match=r"unknown baseline\(s\) \['copy'\]"):
         pb.check_config(pb.Config(baselines=("copy",)))
+    with pytest.raises(ValueError, match="with --predictions drop it from --baselines"):
+        pb.check_config(pb.Config(baselines=("one-step",), predictions="somewhere"))
 
 
 def test_model_errors_come_before_any_work(tmp_path):
@@ -126,6 +128,14 @@ def test_run_writes_every_output_and_resumes_finished_parts(tmp_path, monkeypatc
     )
     pb.evaluate(dataclasses.replace(cfg, horizon=3, baselines=("none",)), out)
     assert len(list((out / pb.PARTS_DIR).glob("*.json"))) == 5
+
+
+def test_one_step_row_shows_the_model_without_drift(tmp_path):
+    model = save_noop_model(tmp_path / "tiny-noop")
+    res = pb.evaluate(tiny_config(model, baselines=("one-step", "copy-last"), video=False), tmp_path / "out")
+    overall = {r["predictor"]: r for r in res.rows if r["case"] == "Overall (mean over scenarios)"}
+    assert overall["tiny-noop one-step"]["kind"] == "one-step" and overall["tiny-noop"]["kind"] == "model"
+    assert "object_iou_tiny_noop_one_step" in res.figures and "one-step: the model" in res.notes
 
 
 _real_gt = pb.gt_episode
