@@ -66,6 +66,11 @@ class DiTConfig(FieldsMapping):
     """Diffuse the change from the last context latent (next - last) instead of the next latent: what stays
     put is zero, so the network spends itself on what moves. Measured on the manipulation scene: see
     ``benchmarks/fidelity_ablation.md``."""
+    context_aug: float = 0.0
+    """Noise augmentation of the context (GameNGen): in training the context latents get Gaussian noise of a
+    std drawn from U(0, this) per sample and the network is told that std (an embedding added to its
+    conditioning, zero-initialised), so it learns to repair a context it cannot trust: at inference, its own
+    drifted frames. 0: off. Plain ``DiT`` only."""
     p_mean: float = -0.4
     """EDM training: mean of log sigma."""
     p_std: float = 1.2
@@ -90,6 +95,8 @@ class DiTConfig(FieldsMapping):
             raise ConfigError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
         if not self.sigma_data > 0:
             raise ConfigError(f"sigma_data must be > 0, got {self.sigma_data}")
+        if not self.context_aug >= 0:
+            raise ConfigError(f"context_aug must be >= 0 (0 = off), got {self.context_aug}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
@@ -214,6 +221,15 @@ class DiT(nn.Module):
         self.action_emb = nn.Sequential(
             nn.Linear(cfg.action_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim)
         )
+        self.context_sigma_emb = None
+        if cfg.context_aug > 0:
+            if type(self).raw is not DiT.raw:
+                raise ConfigError(f"context_aug is implemented for the plain DiT, not {type(self).__name__}")
+            self.context_sigma_emb = nn.Sequential(FourierEmbedding(cfg.dim), nn.Linear(cfg.dim, cfg.dim))
+            nn.init.zeros_(
+                self.context_sigma_emb[1].weight
+            )  # a base model fine-tuned with it starts unchanged
+            nn.init.zeros_(self.context_sigma_emb[1].bias)
         # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
         self.frame_type = nn.Parameter(torch.zeros(2, cfg.dim)) if cfg.context_mode == "tokens" else None
         self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
@@ -250,9 +266,15 @@ class DiT(nn.Module):
 
     # ---- network -------------------------------------------------------------------------------------
     def raw(
-        self, x_in: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, action: torch.Tensor
+        self,
+        x_in: torch.Tensor,
+        c_noise: torch.Tensor,
+        context: torch.Tensor,
+        action: torch.Tensor,
+        context_sigma: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The network F: preconditioned noisy latent ``(B, C, h, w)`` -> ``(B, C, h, w)``."""
+        """The network F: preconditioned noisy latent ``(B, C, h, w)`` -> ``(B, C, h, w)`` (``context_sigma``
+        (B,): the context's announced noise std, with ``context_aug``)."""
         cfg = self.config
         if cfg.context_mode == "concat":
             tokens = self.patch_in(
@@ -262,7 +284,10 @@ class DiT(nn.Module):
             ctx = self.patch_in(self.patchify(context)) + self.frame_type[0]
             tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]
             tokens = torch.cat([ctx, tgt], dim=1)
-        emb = F.silu(self.noise_emb(c_noise) + self.action_emb(action))
+        emb = self.noise_emb(c_noise) + self.action_emb(action)
+        if context_sigma is not None:
+            emb = emb + self.context_sigma_emb(context_sigma)
+        emb = F.silu(emb)
         n = (cfg.latent_size[0] // cfg.patch[0]) * (cfg.latent_size[1] // cfg.patch[1])
         return self.unpatchify(self.trunk(tokens, emb, n))
 
@@ -280,7 +305,12 @@ class DiT(nn.Module):
         return (self.config.latent_channels, *self.config.latent_size)
 
     def forward(
-        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, action: torch.Tensor
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor,
+        context: torch.Tensor,
+        action: torch.Tensor,
+        context_sigma: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """EDM denoiser D: noisy next latent ``x`` at noise ``sigma`` (B,) -> estimate of the clean latent.
 
@@ -289,13 +319,17 @@ class DiT(nn.Module):
             sigma: ``(B,)`` noise standard deviations.
             context: ``(B, K, C, h, w)`` past latents, oldest first.
             action: ``(B, action_dim)`` the action taken from the last context frame.
+            context_sigma: ``(B,)`` with ``context_aug``: the noise std the context carries (None: 0).
         """
         sd = self.config.sigma_data
         s = per_row(sigma.float(), x)
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
-        f = self.raw(c_in * x, sigma.float().log() / 4, context, action)
+        aug = {}
+        if self.context_sigma_emb is not None:
+            aug["context_sigma"] = sigma.new_zeros(x.shape[0]) if context_sigma is None else context_sigma
+        f = self.raw(c_in * x, sigma.float().log() / 4, context, action, **aug)
         return c_skip * x + c_out * f.float()
 
     def loss(
@@ -305,10 +339,12 @@ class DiT(nn.Module):
         action: torch.Tensor,
         generator: torch.Generator | None = None,
         cell_weight: torch.Tensor | None = None,
+        context_sigma: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """EDM training loss (weighted so every noise level contributes about equally); ``cell_weight``
         (B, [V,] h, w) weighs latent cells (e.g. those that hold objects) and keeps the loss's scale.
-        ``target`` is the next latent (with ``residual`` the loss is on its change from ``context[:, -1]``)."""
+        ``target`` is the next latent (with ``residual`` the loss is on its change from ``context[:, -1]``);
+        ``context_sigma`` (B,): the noise std the caller put on the context (``context_aug``)."""
         cfg = self.config
         b = target.shape[0]
         if cfg.residual:
@@ -316,7 +352,7 @@ class DiT(nn.Module):
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
         sigma = log_sigma.exp()
         noise = torch.randn(target.shape, generator=generator, device=target.device)
-        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action)
+        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action, context_sigma)
         weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
         err = per_row(weight, target) * (denoised - target) ** 2
         if cell_weight is None:
@@ -343,11 +379,13 @@ class DiT(nn.Module):
         steps: int = 3,
         sampler: str = "euler",
         noise: torch.Tensor | None = None,
+        context_sigma: float = 0.0,
     ) -> torch.Tensor:
         """Next latent ``(B, *latent_shape)`` from ``steps`` Euler (or Heun) steps of the probability-flow ODE.
 
         ``noise`` (standard normal, the latent's shape) makes sampling reproducible; the env draws
-        it from a per-env seeded generator.
+        it from a per-env seeded generator. ``context_sigma``: with ``context_aug``, the noise std the
+        context is announced at (no noise is added).
         """
         if sampler not in ("euler", "heun"):
             raise ConfigError(f"sampler must be 'euler' or 'heun', got {sampler!r}")
@@ -356,13 +394,14 @@ class DiT(nn.Module):
         if noise is None:
             noise = torch.randn(shape, device=context.device)
         sig = self.sigmas(steps, context.device)
+        cs = torch.full((b,), float(context_sigma), device=context.device)
         x = noise.to(context.device).float() * sig[0]
         for i in range(steps):
             s, s_next = sig[i], sig[i + 1]
-            d = (x - self(x, s.expand(b), context, action)) / s
+            d = (x - self(x, s.expand(b), context, action, cs)) / s
             x_next = x + (s_next - s) * d
             if sampler == "heun" and s_next > 0:
-                d2 = (x_next - self(x_next, s_next.expand(b), context, action)) / s_next
+                d2 = (x_next - self(x_next, s_next.expand(b), context, action, cs)) / s_next
                 x_next = x + (s_next - s) * 0.5 * (d + d2)
             x = x_next
         return x + context[:, -1].float() if self.config.residual else x

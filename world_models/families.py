@@ -132,7 +132,11 @@ def _common(args: Any, latent_size: tuple[int, int], action_dim: int) -> dict[st
 
 def _edm(args: Any) -> dict[str, Any]:
     """What a diffusion family diffuses: the next latent or its change (``--residual``), and its scale."""
-    return dict(residual=getattr(args, "residual", False), sigma_data=getattr(args, "sigma_data", 1.0))
+    return dict(
+        residual=getattr(args, "residual", False),
+        sigma_data=getattr(args, "sigma_data", 1.0),
+        context_aug=getattr(args, "context_aug", 0.0),
+    )
 
 
 class Diffusion(Family):
@@ -153,7 +157,12 @@ class Diffusion(Family):
         cfg = wm.config
         cond = self.condition(wm, action, waypoints)
         nxt = wm.dynamics.sample(
-            state.window, cond, steps=cfg.sampler_steps, sampler=cfg.sampler, noise=noise
+            state.window,
+            cond,
+            steps=cfg.sampler_steps,
+            sampler=cfg.sampler,
+            noise=noise,
+            context_sigma=cfg.context_sigma,
         )
         return nxt.float()
 
@@ -187,14 +196,17 @@ class Diffusion(Family):
             ctx = self.unrolled_context(wm, dynamics, batch)
         else:
             ctx = (batch["context"].float() - mean.unsqueeze(1)) / std.unsqueeze(1)
+        aug = getattr(wm.config.dynamics, "context_aug", 0.0)  # noise whose level the network is told
+        level = None
         if (
-            args.context_noise > 0
-        ):  # robust open loop: the context is the model's own (noisy) output at inference
-            level = torch.rand(ctx.shape[0], *(1,) * (ctx.ndim - 1), device=ctx.device) * args.context_noise
-            ctx = ctx + level * torch.randn_like(ctx)
+            aug or args.context_noise > 0
+        ):  # robust open loop: the context is the model's own output at inference
+            level = torch.rand(ctx.shape[0], device=ctx.device) * (aug or args.context_noise)
+            ctx = ctx + per_row(level, ctx) * torch.randn_like(ctx)
         target = (batch["target"].float() - mean) / std
         cond = self.train_condition(dynamics, batch, args)
-        dyn = dynamics.loss(target, ctx, cond, cell_weight=batch.get("cell_weight"))
+        extra = {"context_sigma": level} if aug else {}
+        dyn = dynamics.loss(target, ctx, cond, cell_weight=batch.get("cell_weight"), **extra)
         return dyn, self.head_input(wm, target)
 
 

@@ -94,6 +94,9 @@ class WorldModelConfig:
     """Diffusion: denoiser calls per frame at inference."""
     sampler: str = "euler"
     """Diffusion: "euler" or "heun"."""
+    context_sigma: float = 0.0
+    """Diffusion trained with ``context_aug``: the noise std its context is announced at in inference
+    (nothing is added; a higher level tells it to trust its own drifted frames less)."""
     temperature: float = 0.0
     """AR: sampling temperature of each FSQ digit (0 = most likely digit)."""
     views: tuple[str, ...] = ()
@@ -124,6 +127,11 @@ class WorldModelConfig:
         object.__setattr__(self, "head", head)
         for name in ("action_layout", "frame_size", "latent_mean", "latent_std", "views"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.context_sigma < 0 or (self.context_sigma and not getattr(dynamics, "context_aug", 0.0)):
+            raise ConfigError(
+                f"context_sigma={self.context_sigma}: use 0, or a level >= 0 with a diffusion model trained "
+                "with context_aug (train-wfm --context-aug)"
+            )
         FAMILIES[family].check(self)
 
     @property

@@ -125,6 +125,12 @@ class Args:
     (``--residual``) in the manipulation scene (the RMS change of a frame)."""
     context_noise: float = 0.1
     """Diffusion: context latents get Gaussian noise of std U(0, this) in training (robust open loop)."""
+    context_aug: float = 0.0
+    """Diffusion: noise augmentation of the context with its level as an input (GameNGen): context noise std
+    ~ U(0, this), told to the network (``DiTConfig.context_aug``); replaces --context-noise. 0: off."""
+    context_sigma: float = 0.0
+    """Diffusion with --context-aug: the noise std the context is announced at in inference (stored in the
+    bundle; ``WorldModelConfig.context_sigma``)."""
     unroll: int = 0
     """Diffusion: train on open-loop inputs too: each batch replaces its last m ~ U{0..unroll} context frames
     by the model's own predictions (m sampler runs without gradients, so about 1 + 2m/3 x the cost of a
@@ -233,6 +239,7 @@ def build_model(
         latent_mean=tuple(mean),
         latent_std=tuple(std),
         sampler_steps=args.sampler_steps,
+        context_sigma=args.context_sigma,
         views=views,
         max_episode_steps=env_info.get("max_episode_steps"),
     )
@@ -322,6 +329,10 @@ def train(args: Args) -> dict[str, float]:
             f"--lora-rank {args.lora_rank}: LoRA adapts a trained bundle; pass it with --init-from BASE "
             "(or --lora-rank 0 to train all weights)"
         )
+    if args.context_aug < 0 or (args.context_aug and args.family != "diffusion"):
+        raise ConfigError(f"--context-aug {args.context_aug}: use 0, or a std > 0 with --family diffusion")
+    if args.context_sigma < 0 or (args.context_sigma and not args.context_aug):
+        raise ConfigError(f"--context-sigma {args.context_sigma}: use 0, or a level >= 0 with --context-aug")
     if args.unroll < 0 or (args.unroll and not family.unrolls):
         takes = ", ".join(n for n, f in FAMILIES.items() if f.unrolls)
         raise ConfigError(f"--unroll {args.unroll}: use 0, or a number >= 1 with --family {takes}")
@@ -379,8 +390,11 @@ def train(args: Args) -> dict[str, float]:
                 f"--lora-rank needs the --init-from bundle's action size ({init.config.dynamics.action_dim}), "
                 f"but the data's actions have {a} values: post-train all weights instead (--lora-rank 0)"
             )
+        aug = (
+            {"context_aug": args.context_aug} if args.context_aug else {}
+        )  # a base fine-tuned to repair drift
         shape = {
-            "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a),
+            "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a, **aug),
             "head": dataclasses.replace(init.config.head, action_dim=a),
         }
         wm = WorldModel(dataclasses.replace(wm.config, **shape), tokenizer)
@@ -404,8 +418,10 @@ def train(args: Args) -> dict[str, float]:
         fresh = [f"{part}.{name}" for part in ("dynamics", "head") for name in load_matching(wm, init, part)]
         if main and state is None:
             print(f"initialised the dynamics and head from {args.init_from}")
-            if fresh:  # another env's bundle: its action layers do not fit this action size
-                print(f"  new (action size {init.config.dynamics.action_dim} -> {a}): {', '.join(fresh)}")
+            if fresh:  # another env's action size, or layers the base lacks (--context-aug)
+                a0 = init.config.dynamics.action_dim
+                why = f"action size {a0} -> {a}" if a0 != a else "not in the base"
+                print(f"  new ({why}): {', '.join(fresh)}")
     lora = (
         LoraSpec(args.lora_rank, args.lora_alpha, tuple(args.lora_targets), args.lora_head)
         if args.lora_rank

@@ -293,3 +293,18 @@ def test_init_from_a_bundle_of_another_action_size_keeps_all_but_its_action_laye
         if k != "action_emb.0.weight":
             torch.testing.assert_close(mine[k], v.to(torch.bfloat16).float(), rtol=0, atol=1e-9, msg=k)
     assert mine["action_emb.0.weight"].shape == (theirs["action_emb.0.weight"].shape[0], 7)
+
+
+def test_context_aug_fine_tunes_a_base_and_records_the_inference_level(setup, tmp_path):
+    d, _, _ = setup
+    base = tmp_path / "base"
+    train(_tiny(d, out=str(base), steps=2))
+    args = _tiny(d, out=str(tmp_path / "aug"), steps=2, init_from=str(base / "best"), context_aug=0.5)
+    train(replace(args, context_sigma=0.2))
+    wm = WorldModel.from_pretrained(tmp_path / "aug" / "best", device="cpu")
+    assert wm.dynamics.config.context_aug == 0.5 and wm.config.context_sigma == 0.2
+    assert wm.dynamics.context_sigma_emb is not None
+    with pytest.raises(ConfigError, match="--context-aug 0.5: use 0, or a std > 0 with --family diffusion"):
+        train(_tiny(d, "ar", out=str(tmp_path / "x"), context_aug=0.5))
+    with pytest.raises(ConfigError, match="--context-sigma 0.2: use 0, or a level >= 0 with --context-aug"):
+        train(_tiny(d, out=str(tmp_path / "y"), context_sigma=0.2))

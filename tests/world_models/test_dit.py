@@ -106,6 +106,29 @@ def test_residual_diffuses_the_change_from_the_last_context_latent(mode):
     )
 
 
+def test_context_aug_starts_as_the_base_and_then_reads_the_announced_level():
+    base = DiT(DiTConfig(**TINY)).eval()
+    for p in base.parameters():  # break the zero init so the network matters
+        torch.nn.init.normal_(p, std=0.05)
+    aug = DiT(DiTConfig(**TINY, context_aug=0.5)).eval()
+    missing = aug.load_state_dict(base.state_dict(), strict=False).missing_keys
+    assert missing == ["context_sigma_emb.1.weight", "context_sigma_emb.1.bias"]  # the only new weights
+    ctx, a, noise = torch.randn(3, 2, 4, 4, 4), torch.randn(3, 7), torch.randn(3, 4, 4, 4)
+    want = base.sample(ctx, a, steps=2, noise=noise)
+    for level in (0.0, 0.3):  # zero-initialised: a fine-tune starts from the base's predictions
+        assert torch.allclose(aug.sample(ctx, a, steps=2, noise=noise, context_sigma=level), want)
+    torch.nn.init.normal_(aug.context_sigma_emb[1].weight, std=0.05)
+    clean, noisy = (aug.sample(ctx, a, steps=2, noise=noise, context_sigma=v) for v in (0.0, 0.3))
+    assert not torch.allclose(clean, noisy)
+    assert torch.equal(clean, aug.sample(ctx, a, steps=2, noise=noise))  # not announced = 0
+    target = torch.randn(3, 4, 4, 4)
+    loss = aug.loss(target, ctx, a, context_sigma=torch.tensor([0.0, 0.2, 0.4]))
+    loss.backward()
+    assert aug.context_sigma_emb[1].weight.grad.abs().sum() > 0  # it learns from the level
+    with pytest.raises(ValueError, match="context_aug must be >= 0"):
+        DiTConfig(context_aug=-0.1)
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="context_mode"):
         DiTConfig(context_mode="cross")
