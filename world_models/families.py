@@ -47,6 +47,8 @@ class Family:
     """The loss takes per-cell weights (``train-wfm --object-weight``)."""
     unrolls: ClassVar[bool] = False
     """The loss can train on the model's own predictions as context (``train-wfm --unroll``)."""
+    extrapolates: ClassVar[bool] = False
+    """The window holds float latents whose change ``WorldModelConfig.change_gain`` may scale."""
 
     @property
     def continuous(self) -> bool:
@@ -143,6 +145,7 @@ class Diffusion(Family):
     """EDM DiT (dit.py) over the next normalised CV latent."""
 
     name, config_class, network, cell_weights, unrolls = "diffusion", DiTConfig, DiT, True, True
+    extrapolates = True
 
     def dynamics_config(self, args, tokenizer, latent_size, action_dim, views):
         return DiTConfig(

@@ -94,6 +94,11 @@ class WorldModelConfig:
     """Diffusion: denoiser calls per frame at inference."""
     sampler: str = "euler"
     """Diffusion: "euler" or "heun"."""
+    change_gain: float = 0.0
+    """Diffusion: at inference the predicted change from the last latent is multiplied by 1 + this. A
+    few-step sampler returns close to the mean of what may come next, which shrinks motion (a ball slows
+    down and fades over an open loop); a small gain undoes that, like guidance against "nothing moves".
+    Chosen per model on validation seeds (``benchmarks/fidelity_ablation.md``); 0 = off."""
     context_sigma: float = 0.0
     """Diffusion trained with ``context_aug``: the noise std its context is announced at in inference
     (nothing is added; a higher level tells it to trust its own drifted frames less)."""
@@ -127,6 +132,11 @@ class WorldModelConfig:
         object.__setattr__(self, "head", head)
         for name in ("action_layout", "frame_size", "latent_mean", "latent_std", "views"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.change_gain and (self.change_gain <= -1 or not FAMILIES[family].extrapolates):
+            raise ConfigError(
+                f"change_gain={self.change_gain}: use 0, or a gain > -1 with a diffusion-family model "
+                f"(not {family!r})"
+            )
         if self.context_sigma < 0 or (self.context_sigma and not getattr(dynamics, "context_aug", 0.0)):
             raise ConfigError(
                 f"context_sigma={self.context_sigma}: use 0, or a level >= 0 with a diffusion model trained "
@@ -320,6 +330,9 @@ class WorldModel(PretrainedModel):
         a = torch.as_tensor(np.asarray(action, dtype=np.float32)).to(self.device)
         with self.amp():
             nxt = self.family.predict(self, state, a, noise, generator, waypoints)
+        if self.config.change_gain:  # undo the shrinkage of the predicted change (see the field)
+            last = state.window[:, -1].to(nxt.dtype)
+            nxt = last + (1 + self.config.change_gain) * (nxt - last)
         window = torch.cat([state.window[:, 1:], nxt.unsqueeze(1)], dim=1)
         return RolloutState(window=window, cache=state.cache), nxt
 

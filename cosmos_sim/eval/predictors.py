@@ -468,8 +468,12 @@ def predictor_identity(name_or_dir: str) -> dict[str, str]:
     from cosmos_sim.world_models.wfm import file_sha
 
     path = resolve_checkpoint(name_or_dir)
-    weights = path / "model.safetensors"
-    return {"predictor": str(path.resolve()), "sha": file_sha(weights) if weights.is_file() else ""}
+    weights, config = path / "model.safetensors", path / "config.json"  # the config: sampler settings, gain
+    return {
+        "predictor": str(path.resolve()),
+        "sha": file_sha(weights) if weights.is_file() else "",
+        "config": file_sha(config) if config.is_file() else "",
+    }
 
 
 __all__ = [

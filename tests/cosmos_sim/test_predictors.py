@@ -17,6 +17,7 @@ from cosmos_sim.eval.predictors import (
     Predictor,
     WorldModelPredictor,
     make_predictor,
+    predictor_identity,
 )
 from cosmos_sim.world_models.checkpoint import CheckpointError
 from cosmos_sim.world_models.wfm import WorldModel, tiny_world_model
@@ -162,3 +163,14 @@ def test_make_predictor_builds_baselines_and_models_and_refuses_bad_ones(tmp_pat
         ValueError, match=r"unknown predictor 'copylast': not one of the baselines \['copy-last'"
     ):
         make_predictor("copylast")
+
+
+def test_a_models_identity_changes_with_its_weights_or_its_config(tmp_path):
+    wm = noop_model()
+    wm.save_pretrained(tmp_path / "a", dtype=None)
+    first = predictor_identity(str(tmp_path / "a"))
+    wm.config = dataclasses.replace(wm.config, change_gain=0.1)  # same weights, other predictions
+    wm.save_pretrained(tmp_path / "a", dtype=None)
+    second = predictor_identity(str(tmp_path / "a"))
+    assert first["sha"] == second["sha"] and first["config"] != second["config"]
+    assert predictor_identity("copy-last") == {"predictor": "copy-last"}

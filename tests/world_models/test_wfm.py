@@ -114,3 +114,22 @@ def test_bundle_can_point_at_a_shared_tokenizer_instead_of_a_copy(tmp_path):
     assert back.config.tokenizer_dir == "../../tokenizers/cv"
     with pytest.raises(ValueError, match="tokenizer_ref"):
         wm.save_pretrained(tmp_path / "wfm" / "n", tokenizer_ref="../nowhere")
+
+
+def test_change_gain_scales_the_predicted_change_from_the_last_latent():
+    wm = tiny_world_model("diffusion")
+    for p in wm.dynamics.parameters():  # break the zero init so the prediction moves
+        torch.nn.init.normal_(p, std=0.05)
+    ctx = torch.randn(2, wm.context_frames, *wm.dynamics.latent_shape)
+    action, noise = np.zeros((2, 7), np.float32), torch.randn(2, *wm.dynamics.latent_shape)
+    _, plain = wm.predict_next(wm.start(ctx), action, noise=noise)
+    gained = WorldModel(dataclasses.replace(wm.config, change_gain=0.5), wm.tokenizer)
+    gained.load_state_dict(wm.state_dict())
+    state, nxt = gained.predict_next(gained.start(ctx), action, noise=noise)
+    last = gained.start(ctx).window[:, -1]
+    assert torch.allclose(nxt, last + 1.5 * (plain - last), atol=1e-5)
+    assert torch.equal(state.window[:, -1], nxt)  # what the next step sees
+    with pytest.raises(ValueError, match="change_gain=-1.0: use 0, or a gain > -1 with a diffusion-family"):
+        dataclasses.replace(wm.config, change_gain=-1.0)
+    with pytest.raises(ValueError, match="change_gain=0.2: .* \\(not 'ar'\\)"):
+        dataclasses.replace(tiny_world_model("ar").config, change_gain=0.2)
