@@ -98,6 +98,9 @@ class Config:
     directory (NVIDIA's Cosmos-Predict2, local), or a baseline name."""
     model_options: str = ""
     """JSON object of a diffusers --model's settings (height, width, steps, guidance_scale, prompt, ...)."""
+    change_gain: float | None = None
+    """A cosmos-sim world model's change gain in place of its bundle's (``WorldModelConfig.change_gain``;
+    to choose one on validation seeds, e.g. --first-seed 100100); None: the bundle's own."""
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     """Physics scenarios (FreeFall ... or free_fall ...)."""
     context: int = 9
@@ -370,7 +373,7 @@ def evaluate(
     from tqdm.auto import tqdm
 
     from cosmos_sim.eval.physics_metrics import load_feature_extractor
-    from cosmos_sim.eval.predictors import Episode, make_predictor, predictor_identity
+    from cosmos_sim.eval.predictors import Episode, WorldModelPredictor, make_predictor, predictor_identity
 
     cfg = check_config(config or Config())
     if cfg.export:
@@ -392,6 +395,15 @@ def evaluate(
         for n in names
     }
     identities = {n: files.identity() if n == model and files else predictor_identity(n) for n in names}
+    if cfg.change_gain is not None:  # the same weights, another gain: other predictions
+        for n in names:
+            p = getattr(predictors[n], "inner", predictors[n])  # a one-step predictor's model too
+            wm = p.model if isinstance(p, WorldModelPredictor) else None
+            if wm is not None:
+                wm.config = replace(wm.config, change_gain=cfg.change_gain)
+                identities[n] = {**identities[n], "change_gain": cfg.change_gain}
+            elif n == model:
+                raise ValueError(f"--change-gain is for cosmos-sim world models; {model!r} is not one")
     if options:  # settings change a diffusers model's videos, so they are part of its results' key
         identities[model] = {**identities[model], "options": cfg.model_options}
     extractor = load_feature_extractor(cfg.features)

@@ -169,3 +169,16 @@ def test_3d_consistency_table_ranks_gt_above_a_frozen_video_and_resumes(tmp_path
         **res.figures,
         "seconds_total": res.figures["seconds_total"],
     }
+
+
+def test_change_gain_overrides_the_bundles_and_keys_its_own_parts(tmp_path):
+    model = save_noop_model(tmp_path / "tiny-noop")
+    out = tmp_path / "out"
+    plain = pb.evaluate(tiny_config(model, baselines=("one-step",), video=False), out)
+    gained = pb.evaluate(tiny_config(model, baselines=("one-step",), video=False, change_gain=0.5), out)
+    assert len(list((out / pb.PARTS_DIR).glob("*.json"))) == 4  # two more parts, nothing reused
+    assert plain.figures["psnr_db_tiny_noop"] != gained.figures["psnr_db_tiny_noop"]
+    with pytest.raises(
+        ValueError, match="--change-gain is for cosmos-sim world models; 'copy-last' is not one"
+    ):
+        pb.evaluate(tiny_config("copy-last", change_gain=0.5), tmp_path / "x")
