@@ -352,7 +352,8 @@ class DiT(nn.Module):
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
         sigma = log_sigma.exp()
         noise = torch.randn(target.shape, generator=generator, device=target.device)
-        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action, context_sigma)
+        aug = () if self.context_sigma_emb is None else (context_sigma,)  # subclasses take 4 inputs
+        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action, *aug)
         weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
         err = per_row(weight, target) * (denoised - target) ** 2
         if cell_weight is None:
@@ -394,14 +395,18 @@ class DiT(nn.Module):
         if noise is None:
             noise = torch.randn(shape, device=context.device)
         sig = self.sigmas(steps, context.device)
-        cs = torch.full((b,), float(context_sigma), device=context.device)
+        aug = (
+            ()
+            if self.context_sigma_emb is None
+            else (torch.full((b,), float(context_sigma), device=context.device),)
+        )
         x = noise.to(context.device).float() * sig[0]
         for i in range(steps):
             s, s_next = sig[i], sig[i + 1]
-            d = (x - self(x, s.expand(b), context, action, cs)) / s
+            d = (x - self(x, s.expand(b), context, action, *aug)) / s
             x_next = x + (s_next - s) * d
             if sampler == "heun" and s_next > 0:
-                d2 = (x_next - self(x_next, s_next.expand(b), context, action, cs)) / s_next
+                d2 = (x_next - self(x_next, s_next.expand(b), context, action, *aug)) / s_next
                 x_next = x + (s_next - s) * 0.5 * (d + d2)
             x = x_next
         return x + context[:, -1].float() if self.config.residual else x
