@@ -51,6 +51,9 @@ class DemoConfig:
     """Seed of the world-model comparison (held out: the shipped model never trained on it)."""
     physics_scenario: str = "Collision"
     """Physics scenario the shipped physics world model predicts beside the simulator."""
+    physics_model: str = "physics-dit16-nano"
+    """Physics world model beside the simulator (shipped name or bundle directory; the 16x16 one keeps the
+    objects best: ``benchmarks/physics16/physics.md``)."""
     guardrail: bool = True
     """Pixelate faces in and watermark the world models' videos (--no-guardrail: off, said in their metadata)."""
 
@@ -212,11 +215,9 @@ def _physics_model(cfg: DemoConfig, out: Path) -> dict:
 
     context, horizon = 9, cfg.wfm_steps
     gt = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + horizon)
-    pred = make_predictor("physics-dit-nano").predict(
-        Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed
-    )
+    pred = make_predictor(cfg.physics_model).predict(Episode(gt.frames[:context]), horizon, seed=cfg.wfm_seed)
     truth = gt.frames[context:]
-    meta = provenance(resolve_checkpoint("physics-dit-nano"), prompt=None, seed=cfg.wfm_seed)
+    meta = provenance(resolve_checkpoint(cfg.physics_model), prompt=None, seed=cfg.wfm_seed)
     guard = SafetyChecker() if cfg.guardrail else None
     write_guarded_video(out / "physics_wfm_vs_gt.gif", side_by_side(truth, pred, scale=3), 10, meta, guard)
     return {
@@ -322,7 +323,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
             "wfm_vs_gt.mp4, wfm_vs_gt.gif, wfm_psnr.png",
         )
         table.add_row(
-            "physics-dit-nano (shipped physics WFM)",
+            f"{cfg.physics_model} (shipped physics WFM)",
             f"{cfg.physics_scenario}, 9 GT frames -> {cfg.wfm_steps} predicted, seed {cfg.wfm_seed}",
             f"PSNR {pw['psnr_mean']:.1f} dB (copy-last {pw['copy_psnr_mean']:.1f})",
             "physics_wfm_vs_gt.gif",

@@ -73,7 +73,7 @@ def test_demo_writes_every_file_and_the_world_models_beat_copy_last(tmp_path):
 
     context = 9
     episode = gt_episode(cfg.physics_scenario, cfg.wfm_seed, context + cfg.wfm_steps)
-    pred = make_predictor("physics-dit-nano").predict(
+    pred = make_predictor(cfg.physics_model).predict(
         Episode(episode.frames[:context]), cfg.wfm_steps, seed=cfg.wfm_seed
     )
     _check_side_by_side(tmp_path / "physics_wfm_vs_gt.gif", episode.frames[context:], pred)
