@@ -62,7 +62,7 @@ def test_the_demo_world_model_videos_are_guarded_and_carry_provenance(tmp_path, 
     for name, model in (
         ("wfm_vs_gt.mp4", "manip-dit-nano"),
         ("wfm_vs_gt.gif", "manip-dit-nano"),
-        ("physics_wfm_vs_gt.gif", "physics-dit-nano"),
+        ("physics_wfm_vs_gt.gif", cfg.physics_model),
     ):
         meta = read_metadata(tmp_path / name)
         assert meta["model"].endswith(model) and len(meta["model_sha"]) == 16 and meta["seed"] == 100000
