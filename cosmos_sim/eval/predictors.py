@@ -419,7 +419,8 @@ def is_diffusers_pipeline(path: str | Path) -> bool:
 
 def make_predictor(name_or_dir: str, device: str = "auto", options: str = "") -> Predictor:
     """A baseline by name (``BASELINES``), a world model from a bundle directory or a shipped name (prefixed
-    ``"one-step:"``: its ``OneStep`` predictions), or a diffusers Video2World pipeline directory (``options``: a JSON object of ``Video2WorldOptions``)."""
+    ``"one-step:"``: its ``OneStep`` predictions), or a diffusers Video2World pipeline directory
+    (``options``: a JSON object of ``Video2WorldOptions``)."""
     if is_diffusers_pipeline(name_or_dir):
         return Video2WorldPredictor(name_or_dir, device=device, options=Video2WorldOptions.from_json(options))
     if options:
