@@ -226,9 +226,8 @@ class DiT(nn.Module):
             if type(self).raw is not DiT.raw:
                 raise ConfigError(f"context_aug is implemented for the plain DiT, not {type(self).__name__}")
             self.context_sigma_emb = nn.Sequential(FourierEmbedding(cfg.dim), nn.Linear(cfg.dim, cfg.dim))
-            nn.init.zeros_(
-                self.context_sigma_emb[1].weight
-            )  # a base model fine-tuned with it starts unchanged
+            # zero-initialised: a base model fine-tuned with it starts unchanged
+            nn.init.zeros_(self.context_sigma_emb[1].weight)
             nn.init.zeros_(self.context_sigma_emb[1].bias)
         # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
         self.frame_type = nn.Parameter(torch.zeros(2, cfg.dim)) if cfg.context_mode == "tokens" else None
@@ -299,6 +298,10 @@ class DiT(nn.Module):
         shift, scale = self.final_ada(emb).chunk(2, dim=1)
         return self.patch_out(modulate(self.final_norm(tokens[:, -n_out:]), shift, scale))
 
+    def _announced(self, context_sigma: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+        """``forward``'s context_sigma argument where the network reads it (subclasses' forward take 4 inputs)."""
+        return {} if self.context_sigma_emb is None else {"context_sigma": context_sigma}
+
     @property
     def latent_shape(self) -> tuple[int, ...]:
         """Shape of one predicted latent without the batch axis: ``(C, h, w)``."""
@@ -352,8 +355,9 @@ class DiT(nn.Module):
         log_sigma = cfg.p_mean + cfg.p_std * torch.randn(b, generator=generator, device=target.device)
         sigma = log_sigma.exp()
         noise = torch.randn(target.shape, generator=generator, device=target.device)
-        aug = () if self.context_sigma_emb is None else (context_sigma,)  # subclasses take 4 inputs
-        denoised = self(target + per_row(sigma, target) * noise, sigma, context, action, *aug)
+        denoised = self(
+            target + per_row(sigma, target) * noise, sigma, context, action, **self._announced(context_sigma)
+        )
         weight = (sigma**2 + cfg.sigma_data**2) / (sigma * cfg.sigma_data) ** 2
         err = per_row(weight, target) * (denoised - target) ** 2
         if cell_weight is None:
@@ -395,18 +399,14 @@ class DiT(nn.Module):
         if noise is None:
             noise = torch.randn(shape, device=context.device)
         sig = self.sigmas(steps, context.device)
-        aug = (
-            ()
-            if self.context_sigma_emb is None
-            else (torch.full((b,), float(context_sigma), device=context.device),)
-        )
+        aug = self._announced(torch.full((b,), float(context_sigma), device=context.device))
         x = noise.to(context.device).float() * sig[0]
         for i in range(steps):
             s, s_next = sig[i], sig[i + 1]
-            d = (x - self(x, s.expand(b), context, action, *aug)) / s
+            d = (x - self(x, s.expand(b), context, action, **aug)) / s
             x_next = x + (s_next - s) * d
             if sampler == "heun" and s_next > 0:
-                d2 = (x_next - self(x_next, s_next.expand(b), context, action, *aug)) / s_next
+                d2 = (x_next - self(x_next, s_next.expand(b), context, action, **aug)) / s_next
                 x_next = x + (s_next - s) * 0.5 * (d + d2)
             x = x_next
         return x + context[:, -1].float() if self.config.residual else x

@@ -272,9 +272,9 @@ class OneStep:
     def predict(self, episode: Episode, horizon: int, seed: int = 0) -> np.ndarray:
         import torch
 
+        self.inner.check_size(episode.context)  # before simulating anything
         truth = PhysicalVariance(perturb=0.0, take=0).predict(episode, horizon)
         m, c = self.inner.model, len(episode.context)
-        self.inner.check_size(episode.context)
         k = m.context_frames
         z = m.encode(np.concatenate([episode.context, truth[:-1]])[None])  # (1, C + H - 1, ...)
         if c < k:  # padded at the front like the open loop

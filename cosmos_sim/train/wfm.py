@@ -390,9 +390,8 @@ def train(args: Args) -> dict[str, float]:
                 f"--lora-rank needs the --init-from bundle's action size ({init.config.dynamics.action_dim}), "
                 f"but the data's actions have {a} values: post-train all weights instead (--lora-rank 0)"
             )
-        aug = (
-            {"context_aug": args.context_aug} if args.context_aug else {}
-        )  # a base fine-tuned to repair drift
+        # --context-aug adds to the base's architecture (a zero-initialised embedding of the noise level)
+        aug = {"context_aug": args.context_aug} if args.context_aug else {}
         shape = {
             "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a, **aug),
             "head": dataclasses.replace(init.config.head, action_dim=a),
