@@ -1,0 +1,44 @@
+"""Pack trajectory stores into one compressed .npz each, for a machine without zarr (the lent GPU machine).
+
+    python tools/gpu/pack.py OUT_DIR OBJECT_WEIGHT CELL STORE.zarr ...
+
+Each file holds what ``train-wfm`` reads from a store: the frames, the per-cell loss weights of
+``--object-weight`` (``cell_weights`` of the seg map, ``CELL`` pixels a latent cell: 4 for ``cv4x4x4-nano``),
+actions, rewards, the success flag, the episode ends and the env info. Frames compress ~5x better than the
+stores, whose seg maps dominate: the eight physics training stores go from 56 to 13 MB.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
+from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.train.wfm import store_env_info
+
+
+def pack(path: str, out: Path, object_weight: float, cell: int) -> None:
+    store = TrajectoryStore.open(path)
+    keys, n = store.keys(), store.n_steps
+    done = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
+    weights = cell_weights(object_masks(store, "rgb", STATIC_LABELS), cell, object_weight)
+    np.savez_compressed(
+        out / f"{Path(path).name.removesuffix('.zarr')}.npz",
+        rgb=store.read("rgb", 0, n),
+        weights=weights.astype(np.uint8),
+        action=store.read("action", 0, n).astype(np.float32),
+        reward=store.read("reward", 0, n).astype(np.float32),
+        success=(store.read(done, 0, n) if done else np.zeros(n, bool)).astype(bool),
+        ends=np.asarray(store.episode_ends),
+        env_info=np.frombuffer(json.dumps(store_env_info(path)).encode(), dtype=np.uint8),
+    )
+    print(f"{path}: {n} rows packed")
+
+
+if __name__ == "__main__":
+    out, weight, cell, *stores = sys.argv[1:]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for s in stores:
+        pack(s, Path(out), float(weight), int(cell))

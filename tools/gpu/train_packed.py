@@ -1,0 +1,80 @@
+"""`cosmos-sim train-wfm` on packed .npz data (``tools/gpu/pack.py``) with a wall-clock cosine schedule.
+
+    python tools/gpu/train_packed.py <train-wfm arguments, with --data FILE.npz ... and --time-limit-min M>
+
+The packed files replace the stores (``encode_store`` and ``store_env_info`` are swapped for readers of
+them; frames are encoded in fp32 on the GPU, as a CPU without fast bf16 encodes them), and the learning rate
+warms up over ``--warmup`` steps and then decays by a cosine over the *time* limit rather than ``--steps``:
+on a lent GPU shared by several runs the step rate is not known in advance. ``PACK_EPISODES=N`` keeps the
+first N episodes of every file (smoke tests on a CPU)."""
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+import cosmos_sim.train.wfm as tw
+from cosmos_sim.cli import main
+from cosmos_sim.train.latents import LatentData
+
+
+def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_labels=(), progress=True):
+    z = np.load(path)
+    ends = z["ends"]
+    if os.environ.get("PACK_EPISODES"):  # smoke tests: the first few episodes only
+        ends = ends[: int(os.environ["PACK_EPISODES"])]
+    n = int(ends[-1])
+    rgb = z["rgb"][:n]
+    starts = np.concatenate([[0], ends[:-1]])
+    last = np.zeros(n, dtype=bool)
+    last[ends - 1] = True
+    model.autocast = False  # fp32 latents, as the CPU env encodes them
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    chunks = [
+        model.encode(torch.from_numpy(rgb[i : i + 512]).unsqueeze(1))[:, 0].cpu().half()
+        for i in range(0, n, 512)
+    ]
+    torch.backends.cudnn.allow_tf32 = tf32
+    model.autocast = True
+    weights = None
+    if object_weight != 1.0:
+        weights = z["weights"][:n].astype(np.float32)
+        assert set(np.unique(weights).tolist()) <= {1.0, float(object_weight)}, "packed with another weight"
+    print(f"{path}: {n} frames encoded", flush=True)
+    return LatentData(
+        torch.cat(chunks).numpy(),
+        z["action"][:n],
+        z["reward"][:n],
+        z["success"][:n],
+        np.repeat(starts, ends - starts),
+        last,
+        None,
+        weights,
+    )
+
+
+def env_info_packed(path, multiview=False):
+    return json.loads(bytes(np.load(path)["env_info"]).decode())
+
+
+_t0 = [None]
+_limit = float(sys.argv[sys.argv.index("--time-limit-min") + 1]) * 60
+
+
+def lr_by_time(step, lr, warmup, steps):
+    """Warm-up by steps, then cosine to lr/20 over the wall-clock time limit (the step rate is not known)."""
+    if _t0[0] is None:
+        _t0[0] = time.time()
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    frac = min(1.0, (time.time() - _t0[0]) / _limit)
+    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+tw.encode_store, tw.store_env_info, tw.cosine_lr = encode_packed, env_info_packed, lr_by_time
+sys.exit(main(["train-wfm", *sys.argv[1:]]))
