@@ -74,6 +74,12 @@ class Config:
     """World-model transformer blocks."""
     context_frames: int = 4
     """Past frames the world model conditions on (K)."""
+    patch: int = 1
+    """World-model spatial patch over the latent grid: 2 keeps 64 tokens a frame with a 16x16-latent tokenizer
+    (``--tokenizer cv4x4x4-nano``)."""
+    residual: bool = False
+    """Diffuse the change of a frame instead of the frame (``train-wfm --residual``, sigma_data 0.5): what stays
+    put costs the network nothing."""
     rollout_steps: int = 16
     """Open-loop steps scored per held-out episode (Reacher's episodes are 50 steps)."""
     speed_batches: tuple[int, ...] = (1, 16)
@@ -87,7 +93,9 @@ class Config:
 
     def __post_init__(self) -> None:
         check_at_least("byo-env", self, 1, "episodes", "val_episodes", "workers", "tokenizer_steps")
-        check_at_least("byo-env", self, 1, "wfm_steps", "dim", "depth", "context_frames", "rollout_steps")
+        check_at_least(
+            "byo-env", self, 1, "wfm_steps", "dim", "depth", "context_frames", "patch", "rollout_steps"
+        )
         check_at_least("byo-env", self, 1, "speed_batches")
         check_at_least("byo-env", self, 0, "threads")
         if self.size < 8 or self.size % 8:
@@ -243,6 +251,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             tokenizer=str(work / "tok" / "best"),
             out=str(work / "wfm"),
             context_frames=cfg.context_frames,
+            patch=cfg.patch,
+            residual=cfg.residual,
+            sigma_data=0.5 if cfg.residual else 1.0,
             dim=cfg.dim,
             depth=cfg.depth,
             heads=2 if tiny else 4,
@@ -350,7 +361,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         f"episodes (seeds 0..), {len(seeds)} held-out ({seeds[0]}..{seeds[-1]}). Tokenizer: {cfg.tokenizer} "
         f"fine-tuned (at most {cfg.tokenizer_steps} steps / {cfg.tokenizer_minutes} min); its image-mode "
         "PSNR on the held-out frames before and after. World model: diffusion DiT "
-        f"(dim {cfg.dim}, depth {cfg.depth}, K={cfg.context_frames}), at most {cfg.wfm_steps} steps / "
+        f"(dim {cfg.dim}, depth {cfg.depth}, K={cfg.context_frames}, patch {cfg.patch}"
+        f"{', residual' if cfg.residual else ''}), at most {cfg.wfm_steps} steps / "
         f"{cfg.wfm_minutes} min. Score: gym.make_vec('cosmos_sim/WFM-v0', checkpoint=wfm/best) reset with the "
         f"held-out seeds (reset_frames_match: the env's first frames equal the recorded ones), the recorded "
         f"actions replayed open loop for {steps} steps; PSNR/SSIM per step vs the recorded frames, beside "
