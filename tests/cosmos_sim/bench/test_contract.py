@@ -119,6 +119,7 @@ def test_run_benchmark_calls_run_with_the_config_out_dir_and_quick(tmp_path, mon
         ),
         ("physics", {"horizon": 0}, r"must both be >= 1; pass --context and --horizon"),
         ("byo-env", {"size": 60}, r"bench byo-env: size = 60, expected a multiple of 8 .*; pass --size"),
+        ("byo-env", {"patch": 0}, r"bench byo-env: patch = 0, expected a value >= 1; pass --patch"),
     ],
 )
 def test_a_bad_option_is_refused_when_the_config_is_built(name, kwargs, match):
