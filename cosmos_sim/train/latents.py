@@ -45,6 +45,30 @@ class LatentData:
     """(N, [V,] h, w) float32 loss weights of each row's latent cells (``--object-weight``); else None."""
 
 
+def episode_rows(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Episode end rows (exclusive) -> each row's episode start row and whether it is its episode's last."""
+    ends = np.asarray(ends)
+    starts = np.concatenate([[0], ends[:-1]])
+    last = np.zeros(int(ends[-1]), dtype=bool)
+    last[ends - 1] = True
+    return np.repeat(starts, ends - starts), last
+
+
+def done_key(keys: list[str]) -> str | None:
+    """The store key the termination target is read from: ``is_success``, else ``terminated``, else None."""
+    return "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
+
+
+def encode_frames(model: WorldModel, rgb: np.ndarray, batch: int, desc: str, progress: bool) -> np.ndarray:
+    """Frames ``(N, [V,] H, W, 3)`` uint8 -> one latent per frame (image mode): float16 CV latents or int32
+    DV token ids, in chunks of ``batch``."""
+    chunks = []
+    for i in tqdm(range(0, len(rgb), batch), desc=desc, mininterval=5, disable=not progress):
+        z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
+        chunks.append(z.half() if z.is_floating_point() else z.int())
+    return torch.cat(chunks).numpy()
+
+
 def encode_store(
     path: str,
     model: WorldModel,
@@ -67,17 +91,13 @@ def encode_store(
     tok_sha = model.config.tokenizer_sha or "untracked"
     name = f"{Path(path).name.removesuffix('.zarr')}-{store.n_steps}-{model.config.family}-{tok_sha}.npz"
     cache = cache_dir / name
-    ends = store.episode_ends
-    starts = np.concatenate([[0], ends[:-1]])
-    episode_start = np.repeat(starts, ends - starts)
-    last = np.zeros(store.n_steps, dtype=bool)
-    last[ends - 1] = True
+    episode_start, last = episode_rows(store.episode_ends)
     action = store.read("action", 0, store.n_steps).astype(np.float32)
     reward = store.read("reward", 0, store.n_steps).astype(np.float32)
-    done_key = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
-    success = (
-        store.read(done_key, 0, store.n_steps) if done_key else np.zeros(store.n_steps, dtype=bool)
-    ).astype(bool)
+    done = done_key(keys)
+    success = (store.read(done, 0, store.n_steps) if done else np.zeros(store.n_steps, dtype=bool)).astype(
+        bool
+    )
     pose = store.read("ego", 0, store.n_steps)[:, :3].astype(np.float32) if "ego" in keys else None
     if cache.is_file():
         latents = np.load(cache)["latents"]
@@ -89,13 +109,7 @@ def encode_store(
         )
         if views != ["rgb"]:
             batch = max(1, batch // len(views))
-        chunks = []
-        for i in tqdm(
-            range(0, len(rgb), batch), desc=f"encode {Path(path).name}", mininterval=5, disable=not progress
-        ):
-            z = model.encode(torch.from_numpy(rgb[i : i + batch]).unsqueeze(1))[:, 0].cpu()
-            chunks.append(z.half() if z.is_floating_point() else z.int())
-        latents = torch.cat(chunks).numpy()
+        latents = encode_frames(model, rgb, batch, f"encode {Path(path).name}", progress)
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, latents=latents)
@@ -202,7 +216,10 @@ def latent_stats(data: LatentData) -> tuple[list[float], list[float]]:
 __all__ = [
     "LatentData",
     "concat_data",
+    "done_key",
+    "encode_frames",
     "encode_store",
+    "episode_rows",
     "future_waypoints",
     "latent_stats",
     "sample_batch",

@@ -16,13 +16,14 @@ import numpy as np
 
 from cosmos_sim.data.object_masks import STATIC_LABELS, cell_weights, object_masks
 from cosmos_sim.data.store import TrajectoryStore
+from cosmos_sim.train.latents import done_key
 from cosmos_sim.train.wfm import store_env_info
 
 
 def pack(path: str, out: Path, object_weight: float, cell: int) -> None:
     store = TrajectoryStore.open(path)
     keys, n = store.keys(), store.n_steps
-    done = "is_success" if "is_success" in keys else "terminated" if "terminated" in keys else None
+    done = done_key(keys)
     weights = cell_weights(object_masks(store, "rgb", STATIC_LABELS), cell, object_weight)
     np.savez_compressed(
         out / f"{Path(path).name.removesuffix('.zarr')}.npz",

@@ -19,7 +19,7 @@ import torch
 
 import cosmos_sim.train.wfm as tw
 from cosmos_sim.cli import main
-from cosmos_sim.train.latents import LatentData
+from cosmos_sim.train.latents import LatentData, encode_frames, episode_rows
 
 
 def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_labels=(), progress=True):
@@ -27,18 +27,12 @@ def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_la
     ends = z["ends"]
     if os.environ.get("PACK_EPISODES"):  # smoke tests: the first few episodes only
         ends = ends[: int(os.environ["PACK_EPISODES"])]
-    n = int(ends[-1])
-    rgb = z["rgb"][:n]
-    starts = np.concatenate([[0], ends[:-1]])
-    last = np.zeros(n, dtype=bool)
-    last[ends - 1] = True
+    episode_start, last = episode_rows(ends)
+    n = len(last)
     model.autocast = False  # fp32 latents, as the CPU env encodes them
     tf32 = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False
-    chunks = [
-        model.encode(torch.from_numpy(rgb[i : i + 512]).unsqueeze(1))[:, 0].cpu().half()
-        for i in range(0, n, 512)
-    ]
+    latents = encode_frames(model, z["rgb"][:n], 512, f"encode {path}", progress)
     torch.backends.cudnn.allow_tf32 = tf32
     model.autocast = True
     weights = None
@@ -47,14 +41,7 @@ def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_la
         assert set(np.unique(weights).tolist()) <= {1.0, float(object_weight)}, "packed with another weight"
     print(f"{path}: {n} frames encoded", flush=True)
     return LatentData(
-        torch.cat(chunks).numpy(),
-        z["action"][:n],
-        z["reward"][:n],
-        z["success"][:n],
-        np.repeat(starts, ends - starts),
-        last,
-        None,
-        weights,
+        latents, z["action"][:n], z["reward"][:n], z["success"][:n], episode_start, last, None, weights
     )
 
 
