@@ -6,13 +6,14 @@ The packed files replace the stores (``encode_store`` and ``store_env_info`` are
 them; frames are encoded in fp32 on the GPU, as a CPU without fast bf16 encodes them), and the learning rate
 warms up over ``--warmup`` steps and then decays by a cosine over the *time* limit rather than ``--steps``:
 on a lent GPU shared by several runs the step rate is not known in advance. ``PACK_EPISODES=N`` keeps the
-first N episodes of every file (smoke tests on a CPU)."""
+first N episodes of every file (smoke tests on a CPU). Runs given the same ``--cache-dir`` encode each file once."""
 
 import json
 import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,17 +30,25 @@ def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_la
         ends = ends[: int(os.environ["PACK_EPISODES"])]
     episode_start, last = episode_rows(ends)
     n = len(last)
-    model.autocast = False  # fp32 latents, as the CPU env encodes them
-    tf32 = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
-    latents = encode_frames(model, z["rgb"][:n], 512, f"encode {path}", progress)
-    torch.backends.cudnn.allow_tf32 = tf32
-    model.autocast = True
+    cached = Path(cache_dir) / f"{Path(path).stem}.latents.npy"  # runs given one --cache-dir encode once
+    hit = cached.exists()
+    if hit:
+        latents = np.load(cached)
+    else:
+        model.autocast = False  # fp32 latents, as the CPU env encodes them
+        tf32 = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        latents = encode_frames(model, z["rgb"][:n], 512, f"encode {path}", progress)
+        torch.backends.cudnn.allow_tf32 = tf32
+        model.autocast = True
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(f"{cached}.{os.getpid()}.npy", latents)
+        os.replace(f"{cached}.{os.getpid()}.npy", cached)  # whole or absent, for a run reading beside it
     weights = None
     if object_weight != 1.0:
         weights = z["weights"][:n].astype(np.float32)
         assert set(np.unique(weights).tolist()) <= {1.0, float(object_weight)}, "packed with another weight"
-    print(f"{path}: {n} frames encoded", flush=True)
+    print(f"{path}: {n} frames encoded{' (cached)' if hit else ''}", flush=True)
     return LatentData(
         latents, z["action"][:n], z["reward"][:n], z["success"][:n], episode_start, last, None, weights
     )
