@@ -109,6 +109,9 @@ class GTConfig:
     maps: str | tuple[str, ...] | None = None
     """Control maps put in ``info`` every step: a subset of depth, seg, edges, blur, as "depth,seg" or
     a sequence; stored as a tuple (empty: none, the default)."""
+    map_cameras: str | tuple[str, ...] | None = None
+    """Cameras whose maps and calibration go in ``info``, as "front" or a sequence (None: every camera of
+    the scene). Each camera's depth/seg costs a render pass: name only the ones you use."""
 
     def __post_init__(self):
         for name in ("width", "height"):
@@ -119,6 +122,13 @@ class GTConfig:
         if self.width < 8 or self.height < 8:
             raise ValueError(f"image size {self.width}x{self.height} too small; use at least 8x8")
         object.__setattr__(self, "maps", parse_maps(self.maps))
+        if self.map_cameras is not None:
+            names = self.map_cameras.split(",") if isinstance(self.map_cameras, str) else self.map_cameras
+            object.__setattr__(self, "map_cameras", tuple(dict.fromkeys(str(n).strip() for n in names)))
+            if not self.map_cameras or "" in self.map_cameras:
+                raise ValueError(
+                    f"map_cameras {self.map_cameras!r}: name at least one camera, or None for all"
+                )
 
 
 def resolve_config(
@@ -156,6 +166,16 @@ def resolve_config(
     return dataclasses.replace(config if config is not None else cls(), **overrides)
 
 
+def check_map_cameras(map_cameras: tuple[str, ...] | None, cameras: tuple[str, ...]) -> tuple[str, ...]:
+    """The cameras whose maps go in ``info`` (``None``: all of ``cameras``), refusing names the scene lacks."""
+    if map_cameras is None:
+        return tuple(cameras)
+    unknown = [c for c in map_cameras if c not in cameras]
+    if unknown:
+        raise ValueError(f"map_cameras {list(unknown)} not in this scene; its cameras are {list(cameras)}")
+    return tuple(map_cameras)
+
+
 class GTEnvMixin:
     """The engine-independent part of a GT base class: ``render``, the default ``_reward`` and
     ``_observation`` hooks, and ``info`` assembled from the engine's ``object_states()``,
@@ -164,13 +184,16 @@ class GTEnvMixin:
     ``info`` after ``reset`` and every ``step``:
         ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}}, always
         ``cameras``  {camera: {"intrinsics": 3x3, "extrinsics": 4x4 world-to-camera (OpenCV)}}
-        ``maps``     {camera: {map: array}}; these two only when ``maps`` is not empty
+        ``maps``     {camera: {map: array}}; these two only when ``maps`` is not empty, for the
+                     ``map_cameras`` (default: every camera)
     plus the ``extra`` dict of ``_reward``.
 
-    The base class sets ``cameras``, ``maps`` and ``render_mode``, and implements ``rgb``.
+    The base class sets ``cameras``, ``map_cameras`` (those of ``info``), ``maps`` and ``render_mode``,
+    and implements ``rgb``.
     """
 
     cameras: tuple[str, ...]
+    map_cameras: tuple[str, ...]
     maps: tuple[str, ...]
     render_mode: str | None
 
@@ -190,6 +213,6 @@ class GTEnvMixin:
     def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
         info: dict[str, Any] = {"objects": self.object_states(), **extra}
         if self.maps:
-            info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.cameras}
-            info["maps"] = {c: self.control_maps(c) for c in self.cameras}
+            info["cameras"] = {c: self.camera_params(c).as_dict() for c in self.map_cameras}
+            info["maps"] = {c: self.control_maps(c) for c in self.map_cameras}
         return info

@@ -41,6 +41,7 @@ from cosmos_sim.envs.base import (
     GTEnvMixin,
     check_action,
     check_image_args,
+    check_map_cameras,
     intrinsics_from_fovy,
 )
 from cosmos_sim.envs.control_maps import derived_maps, parse_maps
@@ -161,6 +162,7 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
         render_mode: str | None = "rgb_array",
         light: BulletLight = BulletLight(),
         background_rgb: tuple[int, int, int] | None = (150, 190, 235),
+        map_cameras: tuple[str, ...] | None = None,
     ):
         """
         Args:
@@ -170,6 +172,7 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
             render_mode: only "rgb_array" (or None).
             light: TinyRenderer lighting.
             background_rgb: colour of pixels where no body is hit (None keeps TinyRenderer's white).
+            map_cameras: the cameras whose maps go in ``info`` (None: all).
         """
         check_image_args(render_mode, width, height)
         names = [c.name for c in cameras]
@@ -182,6 +185,7 @@ class BulletGTEnv(GTEnvMixin, gym.Env):
         self.background_rgb = background_rgb
         self._camera_specs = {c.name: c for c in cameras}
         self.cameras = tuple(names)
+        self.map_cameras = check_map_cameras(map_cameras, self.cameras)
         self._intrinsics = {
             c.name: intrinsics_from_fovy(c.fovy_deg, self.width, self.height) for c in cameras
         }

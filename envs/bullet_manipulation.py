@@ -158,6 +158,7 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
     | `width`             | **int**                      | `64`          | image width in pixels (at least 8)           |
     | `height`            | **int**                      | `64`          | image height in pixels (at least 8)          |
     | `maps`              | **str or tuple**             | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `map_cameras`       | **str or tuple**             | `None`        | cameras of those maps, e.g. "front" (None: all); each camera's depth/seg is a render pass |
     | `task`              | **str**                      | `"push"`      | "push" or "reach" (the rod tip to above the goal) |
     | `n_objects`         | **int**                      | `1`           | blocks, 1-3; the first (red) is the task object |
     | `obs_mode`          | **str**                      | `"pixels"`    | "pixels", "state" or "pixels+state"          |
@@ -194,6 +195,7 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
             render_mode,
             light=BulletLight(direction=(0.3, -0.4, 1.0), ambient=0.55, diffuse=0.55),
             background_rgb=(70, 75, 85),
+            map_cameras=cfg.map_cameras,
         )
         self._init_task()
         front_pos, front_target = np.array([0.63, -0.44, TABLE_Z + 0.74]), np.array([0.0, 0.0, TABLE_Z + 0.1])

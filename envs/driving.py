@@ -289,6 +289,7 @@ class DrivingGTEnv(BulletGTEnv):
     | `width`               | **int**            | `64`               | width of each camera view in pixels (at least 8) |
     | `height`              | **int**            | `64`               | height of each camera view in pixels (at least 8) |
     | `maps`                | **str or tuple**   | `None`             | control maps per camera in ``info``: subset of depth, seg, edges, blur |
+    | `map_cameras`         | **str or tuple**   | `None`             | cameras of those maps, e.g. "front" (None: all); each camera's depth/seg is a render pass |
     | `num_vehicles`        | **int**            | `5`                | other cars on the road, 0-8                     |
     | `num_lanes`           | **int**            | `3`                | lanes, all driving towards +x (at least 1)      |
     | `lane_width`          | **float**          | `3.5`              | lane width (m)                                  |
@@ -334,7 +335,9 @@ class DrivingGTEnv(BulletGTEnv):
     ):
         config = resolve_config(self, config, overrides)
         cams = tuple(BulletCamera(n, config.camera_fovy_deg, 0.1, config.camera_far) for n in CAMERA_YAWS_DEG)
-        super().__init__(cams, config.width, config.height, config.maps, render_mode)
+        super().__init__(
+            cams, config.width, config.height, config.maps, render_mode, map_cameras=config.map_cameras
+        )
         self.config = config
         views = {c: spaces.Box(0, 255, (self.height, self.width, 3), np.uint8) for c in self.cameras}
         views["ego"] = spaces.Box(-np.inf, np.inf, (6,), np.float32)

@@ -302,6 +302,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
     | `width`             | **int**                | `64`          | image width in pixels (at least 8)                 |
     | `height`            | **int**                | `64`          | image height in pixels (at least 8)                |
     | `maps`              | **str or tuple**       | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `map_cameras`       | **str or tuple**       | `None`        | cameras of those maps, e.g. "front" (None: all); each camera's depth/seg is a render pass |
     | `task`              | **str**                | `"push"`      | "push" or "reach" (the grip point to above the goal) |
     | `n_objects`         | **int**                | `1`           | blocks, 1-3; the first (red) is the task object    |
     | `obs_mode`          | **str**                | `"pixels"`    | "pixels", "state" or "pixels+state"                |
@@ -339,6 +340,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
             height=cfg.height,
             frame_skip=cfg.frame_skip,
             maps=cfg.maps,
+            map_cameras=cfg.map_cameras,
             render_mode=render_mode,
             assets=asset_files() if cfg.appearance != "default" else None,
         )

@@ -35,6 +35,7 @@ from cosmos_sim.envs.base import (
     GTEnvMixin,
     check_action,
     check_image_args,
+    check_map_cameras,
     extrinsics_from_gl_pose,
     intrinsics_from_fovy,
 )
@@ -57,6 +58,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         maps: str | tuple[str, ...] | None = None,
         render_mode: str | None = "rgb_array",
         assets: dict[str, bytes] | None = None,
+        map_cameras: tuple[str, ...] | None = None,
     ):
         """
         Args:
@@ -69,6 +71,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
             maps: control maps to put in ``info`` each step (subset of depth, seg, edges, blur).
             render_mode: only "rgb_array" (or None).
             assets: in-memory files the MJCF names (e.g. textures: ``{"brick.png": bytes}``).
+            map_cameras: the cameras whose maps go in ``info`` (None: all).
         """
         check_image_args(render_mode, width, height)
         self.render_mode = render_mode
@@ -83,6 +86,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         for cam in self.cameras:
             if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, cam) < 0:
                 raise ValueError(f"camera {cam!r} not in the scene")
+        self.map_cameras = check_map_cameras(map_cameras, self.cameras)
         self.segmentation_labels: dict[int, str] = {0: "background"}
         self._geom_instance = self._instance_table(instances)
         self._renderer: SceneRenderer | None = None

@@ -743,6 +743,7 @@ class PhysicsGTEnv(MujocoGTEnv):
     | `width`             | **int**           | `64`          | image width in pixels (at least 8)                       |
     | `height`            | **int**           | `64`          | image height in pixels (at least 8)                      |
     | `maps`              | **str or tuple**  | `None`        | control maps in ``info``: subset of depth, seg, edges, blur |
+    | `map_cameras`       | **str or tuple**  | `None`        | cameras of those maps (None: all; one camera here) |
     | `fps`               | **int**           | `20`          | frames (env steps) per simulated second                  |
     | `timestep`          | **float**         | `0.002`       | MuJoCo step (s); ``1 / (fps * timestep)`` must be whole  |
     | `episode_steps`     | **int**           | `48`          | video length the initial-condition ranges are made for   |
@@ -777,6 +778,7 @@ class PhysicsGTEnv(MujocoGTEnv):
             height=cfg.height,
             frame_skip=cfg.frame_skip,
             maps=cfg.maps,
+            map_cameras=cfg.map_cameras,
             render_mode=render_mode,
         )
         self.metadata = {**type(self).metadata, "render_fps": cfg.fps}

@@ -3,7 +3,9 @@
 Env cases run on ONE core (the process is pinned with ``sched_setaffinity`` where the OS allows
 it, so llvmpipe's render threads share that core too): steps/s with random actions at 64x64 and
 128x128, RGB alone and RGB+depth+seg (``maps="depth,seg"``; edges/blur are cheap OpenCV passes on
-the RGB). Generation runs ``cosmos_sim.data.generate`` with 1 and 2 worker processes on all cores and
+the RGB), the maps of every camera and, in scenes with several, of the observation camera alone
+(``map_cameras``: its RGB and maps are what a Transfer or a policy uses; each more camera is one more
+render pass). ``maps_cost`` = RGB-only steps/s over the steps/s with maps. Generation runs ``cosmos_sim.data.generate`` with 1 and 2 worker processes on all cores and
 reports frames/s and bytes per frame on disk (zarr, compressed).
 """
 
@@ -76,11 +78,11 @@ def one_core():
 
 
 def env_steps_per_s(
-    env_id: str, size: int, maps: str | None, steps: int, seed: int = 0
+    env_id: str, size: int, maps: str | None, steps: int, seed: int = 0, map_cameras: str | None = None
 ) -> tuple[float, float]:
     """Random-action steps per wall second and per CPU second of this process (resets included,
     env construction excluded). On a shared machine the CPU-second figure is the steadier one."""
-    env = gym.make(env_id, width=size, height=size, maps=maps)
+    env = gym.make(env_id, width=size, height=size, maps=maps, map_cameras=map_cameras)
     env.action_space.seed(seed)
     env.reset(seed=seed)
     for _ in range(5):  # warm-up: renderer contexts, caches
@@ -124,9 +126,15 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     with one_core() as core:
         for name in cfg.cases:
             env_id = ENV_CASES[name]
+            probe = gym.make(env_id)
+            cameras = probe.unwrapped.cameras
+            probe.close()
+            variants = [(None, "rgb", None), ("depth,seg", "rgb_depth_seg", None)]
+            if len(cameras) > 1:
+                variants.append(("depth,seg", f"rgb_depth_seg_{cameras[0]}_only", cameras[0]))
             for size in cfg.sizes:
-                for maps, label in ((None, "rgb"), ("depth,seg", "rgb_depth_seg")):
-                    sps, spc = env_steps_per_s(env_id, size, maps, steps)
+                for maps, label, map_cameras in variants:
+                    sps, spc = env_steps_per_s(env_id, size, maps, steps, map_cameras=map_cameras)
                     rows.append(
                         {
                             "case": "env_step",
@@ -139,6 +147,10 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                     )
                     figures[f"{name}_steps_per_s_{size}_{label}"] = round(sps, 1)
                     figures[f"{name}_steps_per_cpu_s_{size}_{label}"] = round(spc, 1)
+                    if maps:
+                        rgb_spc = figures[f"{name}_steps_per_cpu_s_{size}_rgb"]
+                        figures[f"{name}_maps_cost_{size}_{label}"] = round(rgb_spc / spc, 2)
+                        rows[-1]["maps_cost"] = round(rgb_spc / spc, 2)
     episodes = cfg.episodes
     for workers in cfg.workers:
         s = generation_throughput("cosmos_sim/Manipulation-GT-v0", episodes, workers, 64, ("depth", "seg"))

@@ -137,6 +137,8 @@ def _make_env(env: str | EnvSpec, kwargs: dict[str, Any]) -> gym.Env:
                 "omit resolution to record at its native render size"
             ) from e
         raise
+    except ValueError as e:  # an env refusing an option's value says which and why (cosmos_sim envs do)
+        raise ConfigError(f"env {name!r} refused the options {kwargs}: {e}") from e
 
 
 def check_config(cfg: GenerateConfig) -> None:

@@ -234,6 +234,15 @@ def test_clear_errors(tmp_path):
         generate(cfg(tmp_path, env_id="TinyNoLimit-v0"))
     with pytest.raises(ConfigError, match="episodes must be >= 1"):
         generate(cfg(tmp_path, episodes=0))
+    with pytest.raises(ConfigError, match=r"refused the options .*map_cameras \['side'\] not in this scene"):
+        generate(
+            cfg(
+                tmp_path,
+                env_id="cosmos_sim/Manipulation-GT-v0",
+                maps=("seg",),
+                env_kwargs={"map_cameras": "side"},
+            )
+        )
     assert not (tmp_path / "s.zarr").exists()  # nothing written by a failed config
     generate(cfg(tmp_path, episodes=1))
     with pytest.raises(StoreError, match="holds episodes of 'TinyVec-v0', not 'TinyDict-v0'"):

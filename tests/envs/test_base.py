@@ -6,9 +6,11 @@ from gymnasium import spaces
 
 from cosmos_sim.envs.base import (
     CameraParams,
+    GTConfig,
     GTEnvMixin,
     check_action,
     check_image_args,
+    check_map_cameras,
     extrinsics_from_gl_pose,
     intrinsics_from_fovy,
     project,
@@ -60,8 +62,9 @@ class _FakeScene(GTEnvMixin):
 
     cameras = ("front", "top")
 
-    def __init__(self, maps=(), render_mode="rgb_array"):
+    def __init__(self, maps=(), render_mode="rgb_array", map_cameras=None):
         self.maps, self.render_mode = maps, render_mode
+        self.map_cameras = check_map_cameras(map_cameras, self.cameras)
 
     def rgb(self, camera=None):
         return np.full((4, 5, 3), 7, dtype=np.uint8)
@@ -87,6 +90,24 @@ def test_gt_mixin_info_render_and_default_hooks():
         "extrinsics"
     ].shape == (4, 4)
     assert set(info["maps"]) == {"front", "top"} and info["maps"]["front"]["depth"][0, 0] == 5
+    info = _FakeScene(maps=("depth",), map_cameras=("top",))._info({})
+    assert set(info["maps"]) == set(info["cameras"]) == {"top"} and info["maps"]["top"]["depth"][0, 0] == 3
+
+
+def test_map_cameras_are_parsed_by_the_config_and_checked_against_the_scene():
+    assert GTConfig().map_cameras is None and GTConfig(map_cameras="top, front").map_cameras == (
+        "top",
+        "front",
+    )
+    assert GTConfig(map_cameras=["front", "front"]).map_cameras == ("front",)
+    for bad in ("", (), "front,"):
+        with pytest.raises(ValueError, match="name at least one camera, or None for all"):
+            GTConfig(map_cameras=bad)
+    assert check_map_cameras(None, ("a", "b")) == ("a", "b")
+    with pytest.raises(
+        ValueError, match=r"map_cameras \['side'\] not in this scene; its cameras are \['front', 'top'\]"
+    ):
+        _FakeScene(map_cameras=("front", "side"))
 
 
 def test_check_image_args():

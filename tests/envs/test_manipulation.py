@@ -80,6 +80,25 @@ def test_width_height_change_observation_and_maps():
         assert info["maps"][cam]["seg"].shape == (48, 96) and info["maps"][cam]["seg"].dtype == np.int32
 
 
+@pytest.mark.parametrize("env_id", ["cosmos_sim/Manipulation-GT-v0", "cosmos_sim/Manipulation-Bullet-GT-v0"])
+def test_map_cameras_give_those_cameras_maps_only_and_the_same_ones(env_id):
+    every = gym.make(env_id, maps="depth,seg,edges")
+    front = gym.make(env_id, maps="depth,seg,edges", map_cameras="front")
+    for env in (every, front):
+        env.action_space.seed(3)
+    infos = [env.reset(seed=7)[1] for env in (every, front)]
+    for _ in range(2):
+        infos = [env.step(env.action_space.sample())[4] for env in (every, front)]
+    assert set(infos[0]["maps"]) == {"front", "top"} and set(infos[1]["maps"]) == set(
+        infos[1]["cameras"]
+    ) == {"front"}
+    for name, m in infos[0]["maps"]["front"].items():
+        assert np.array_equal(m, infos[1]["maps"]["front"][name]), name
+    assert infos[1]["maps"]["front"]["seg"].any()  # the scene is in view, not an empty map
+    with pytest.raises(ValueError, match=r"map_cameras \['side'\] not in this scene"):
+        gym.make(env_id, maps="seg", map_cameras="side")
+
+
 def test_seeded_expert_rollouts_are_identical_and_seeds_differ():
     def frames(seed: int) -> list[np.ndarray]:
         env = gym.make(ENV_ID, n_objects=3)
