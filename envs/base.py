@@ -124,6 +124,10 @@ class GTConfig:
         object.__setattr__(self, "maps", parse_maps(self.maps))
         if self.map_cameras is not None:
             names = self.map_cameras.split(",") if isinstance(self.map_cameras, str) else self.map_cameras
+            if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+                raise ValueError(
+                    f"map_cameras must be camera names ('front', 'front,top' or a list), got {names!r}"
+                )
             object.__setattr__(self, "map_cameras", tuple(dict.fromkeys(str(n).strip() for n in names)))
             if not self.map_cameras or "" in self.map_cameras:
                 raise ValueError(

@@ -103,6 +103,9 @@ def test_map_cameras_are_parsed_by_the_config_and_checked_against_the_scene():
     for bad in ("", (), "front,"):
         with pytest.raises(ValueError, match="name at least one camera, or None for all"):
             GTConfig(map_cameras=bad)
+    for bad in (3, ["front", 2]):
+        with pytest.raises(ValueError, match="map_cameras must be camera names"):
+            GTConfig(map_cameras=bad)
     assert check_map_cameras(None, ("a", "b")) == ("a", "b")
     with pytest.raises(
         ValueError, match=r"map_cameras \['side'\] not in this scene; its cameras are \['front', 'top'\]"
