@@ -128,7 +128,7 @@ class GTConfig:
                 raise ValueError(
                     f"map_cameras must be camera names ('front', 'front,top' or a list), got {names!r}"
                 )
-            object.__setattr__(self, "map_cameras", tuple(dict.fromkeys(str(n).strip() for n in names)))
+            object.__setattr__(self, "map_cameras", tuple(dict.fromkeys(n.strip() for n in names)))
             if not self.map_cameras or "" in self.map_cameras:
                 raise ValueError(
                     f"map_cameras {self.map_cameras!r}: name at least one camera, or None for all"

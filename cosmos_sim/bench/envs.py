@@ -5,8 +5,9 @@ it, so llvmpipe's render threads share that core too): steps/s with random actio
 128x128, RGB alone and RGB+depth+seg (``maps="depth,seg"``; edges/blur are cheap OpenCV passes on
 the RGB), the maps of every camera and, in scenes with several, of the observation camera alone
 (``map_cameras``: its RGB and maps are what a Transfer or a policy uses; each more camera is one more
-render pass). ``maps_cost`` = RGB-only steps/s over the steps/s with maps. Generation runs ``cosmos_sim.data.generate`` with 1 and 2 worker processes on all cores and
-reports frames/s and bytes per frame on disk (zarr, compressed).
+render pass). ``maps_cost`` = RGB-only steps/s over the steps/s with maps. Generation runs
+``cosmos_sim.data.generate`` with 1 and 2 worker processes on all cores and reports frames/s and
+bytes per frame on disk (zarr, compressed).
 """
 
 from __future__ import annotations
