@@ -1,0 +1,100 @@
+"""Probe eval: the renderer of state, every step from the first frame; the hand/block positions from GT (oracle),
+the state model (pred) or none (empty maps). Block IoU per step, PSNR, a picture of 4 expert episodes.
+
+    python tools/probes/state_render/evaluate.py MODEL FIRST_SEED oracle|pred|none [OUT.png]
+"""
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+torch.set_num_threads(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gymnasium as gym
+import mapdit  # noqa: F401
+from fc_rollout import render_loop
+
+from cosmos_sim.bench.wfm import _block_metrics
+from cosmos_sim.envs.base import project
+from cosmos_sim.eval.rollouts import gt_rollouts, rollout_metrics
+from cosmos_sim.policies import make_policy
+from cosmos_sim.train.proprio import rollout
+from cosmos_sim.world_models.proprio import ProprioModel
+from cosmos_sim.world_models.wfm import WorldModel
+
+WORK = os.environ.get("PROBE_WORK", "runs/state_render")  # scratch: packs, runs, the state model
+model, first, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cam = np.load(f"{WORK}/cam.npz")
+K, E = cam["K"], cam["E"]
+
+
+def cells(xyz):
+    return project(np.asarray(xyz, np.float64), K, E)[:, :2] / 4.0 - 0.5
+
+
+seeds = list(range(first, first + 16))
+wm = WorldModel.from_pretrained(model)
+wm.eval()
+sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
+pics = []
+for p in ("expert", "random"):
+    d = gt_rollouts(p, seeds, steps=16, segs=True)
+    env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped
+    extra = []
+    for i, s in enumerate(seeds):
+        pol = make_policy(p, env, s)
+        obs, _ = env.reset(seed=s)
+        g0 = env.grip_pos().copy()
+        b0 = env.object_states()["red_block"]["pos"].copy()
+        g, b = [], []
+        for t in range(16):
+            act = np.asarray(pol(obs, env), dtype=np.float32)
+            assert np.allclose(act, d["actions"][i, t])
+            obs, *_ = env.step(act)
+            g.append(env.grip_pos().copy())
+            b.append(env.object_states()["red_block"]["pos"].copy())
+        g, b = np.asarray(g), np.asarray(b)
+        if mode == "pred":
+            pr = rollout(
+                sm,
+                np.concatenate([g0, b0[:2]])[None].astype(np.float32),
+                d["actions"][i].astype(np.float32),
+                16,
+            )[1:]
+            g = pr[:, :3]
+            b = np.concatenate([pr[:, 3:], np.full((16, 1), b0[2])], 1)
+        extra.append(np.concatenate([cells(g), cells(b)], 1))
+    extra = np.asarray(extra, np.float32)
+    if mode == "none":  # no positions: the maps are empty
+        extra[:] = -100.0
+    acts = np.concatenate([d["actions"].astype(np.float32), extra], -1)
+    ol = render_loop(wm, d["frames"][:, 0], acts)
+    bo = _block_metrics(ol, d)
+    print(
+        mode,
+        p,
+        "open  iou",
+        np.round(bo["object_iou"], 2).tolist(),
+        "cpx16",
+        round(float(bo["centroid_px"][-1]), 2),
+    )
+    print(
+        mode,
+        p,
+        "psnr mean",
+        rollout_metrics(ol, d["frames"][:, 1:])["psnr"].mean().round(2),
+        flush=True,
+    )
+    if len(sys.argv) > 4 and p == "expert":
+        from PIL import Image
+
+        cols = [0, 4, 8, 10, 12, 14, 16]
+        rows = []
+        for i in range(4):
+            for src in (d["frames"][i], np.concatenate([d["frames"][i][:1], ol[i]])):
+                rows.append(np.concatenate([src[c] for c in cols], 1))
+        img = np.concatenate(rows, 0)
+        Image.fromarray(img).resize((img.shape[1] * 2, img.shape[0] * 2), Image.NEAREST).save(sys.argv[4])

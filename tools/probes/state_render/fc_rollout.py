@@ -1,0 +1,18 @@
+"""Probe rollout of the renderer of state: every step from the first frame's context."""
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def render_loop(model, first, actions, seed=0):
+    """Every step from the first frame's context (K copies): the renderer of state never sees its own frames."""
+    k = model.context_frames
+    z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
+    state0 = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
+    out = []
+    for t in range(actions.shape[1]):
+        _, z = model.predict_next(state0, actions[:, t], noise=model.noise(gens))
+        out.append(model.decode(z))
+    return np.stack(out, axis=1)
