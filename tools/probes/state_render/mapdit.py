@@ -8,7 +8,7 @@ from cosmos_sim.world_models import dit as D
 
 N_MAP = 2
 SIGMA = 0.6  # cells (a cell is 4 px)
-_init, _raw = D.DiT.__init__, D.DiT.raw
+_init, _raw, _trunk_orig = D.DiT.__init__, D.DiT.raw, D.DiT.trunk
 
 
 def __init__(self, config=None):
@@ -42,12 +42,9 @@ def raw(self, x_in, c_noise, context, action, context_sigma=None):
     return _raw(self, x_in, c_noise, context, a, context_sigma)
 
 
-_patch_in_forward = None
+def trunk(self, tokens, emb, n_out):
+    # the map tokens (set by raw just before) join the input tokens: concat mode has one frame of tokens
+    return _trunk_orig(self, tokens + self._map_tokens, emb, n_out)
 
 
-def _trunk(self, tokens, emb, n_out):
-    return _orig_trunk(self, tokens + self._map_tokens, emb, n_out)
-
-
-_orig_trunk = D.DiT.trunk
-D.DiT.__init__, D.DiT.raw, D.DiT.trunk = __init__, raw, _trunk
+D.DiT.__init__, D.DiT.raw, D.DiT.trunk = __init__, raw, trunk
