@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gymnasium as gym
 import mapdit  # noqa: F401
-from fc_rollout import render_loop, render_loop_recent
+from fc_rollout import render_loop
 
 from cosmos_sim.bench.wfm import _block_metrics
 from cosmos_sim.envs.base import project
@@ -74,7 +74,7 @@ for p in ("expert", "random"):
     recent = (
         float(os.environ.get("PROBE_RECENT", "0")) > 0
     )  # the variant: its own previous frame in the last slot
-    ol = (render_loop_recent if recent else render_loop)(wm, d["frames"][:, 0], acts)
+    ol = render_loop(wm, d["frames"][:, 0], acts, recent=recent)
     bo = _block_metrics(ol, d)
     print(
         mode,

@@ -5,30 +5,20 @@ import torch
 
 
 @torch.no_grad()
-def render_loop(model, first, actions, seed=0):
-    """Every step from the first frame's context (K copies): the renderer of state never sees its own frames."""
+def render_loop(model, first, actions, seed=0, recent=False):
+    """Every step from the first frame's context (K copies): the renderer of state never sees its own frames.
+    ``recent`` (the variant): the last context slot holds the model's own previous frame instead."""
     k = model.context_frames
     z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
-    state0 = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
-    gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
-    out = []
-    for t in range(actions.shape[1]):
-        _, z = model.predict_next(state0, actions[:, t], noise=model.noise(gens))
-        out.append(model.decode(z))
-    return np.stack(out, axis=1)
-
-
-@torch.no_grad()
-def render_loop_recent(model, first, actions, seed=0):
-    """The variant's rollout: the first frame (K-1 copies) and the model's own previous frame in the last slot."""
-    k = model.context_frames
-    z0 = model.encode(torch.from_numpy(first).unsqueeze(1))
-    base = z0.expand(-1, k - 1, *z0.shape[2:])
     state = model.start(z0.expand(-1, k, *z0.shape[2:]).contiguous())
     gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
     out = []
     for t in range(actions.shape[1]):
-        _, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
+        nxt, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
         out.append(model.decode(z))
-        state = model.start(torch.cat([base, z.unsqueeze(1).to(base.dtype)], 1).contiguous())
+        if (
+            recent
+        ):  # predict_next's window is the context shifted by one with z last: keep the first frame before it
+            base = z0.expand(-1, k - 1, *z0.shape[2:])
+            state = model.start(torch.cat([base, z.unsqueeze(1).to(base.dtype)], 1).contiguous())
     return np.stack(out, axis=1)
