@@ -14,11 +14,9 @@ def render_loop(model, first, actions, seed=0, recent=False):
     gens = [torch.Generator().manual_seed(seed + i) for i in range(len(first))]
     out = []
     for t in range(actions.shape[1]):
-        nxt, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
+        _, z = model.predict_next(state, actions[:, t], noise=model.noise(gens))
         out.append(model.decode(z))
-        if (
-            recent
-        ):  # predict_next's window is the context shifted by one with z last: keep the first frame before it
+        if recent:  # the first frame (K-1 copies), then the model's own last frame
             base = z0.expand(-1, k - 1, *z0.shape[2:])
             state = model.start(torch.cat([base, z.unsqueeze(1).to(base.dtype)], 1).contiguous())
     return np.stack(out, axis=1)
