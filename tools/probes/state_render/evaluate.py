@@ -39,10 +39,9 @@ seeds = list(range(first, first + 16))
 wm = WorldModel.from_pretrained(model)
 wm.eval()
 sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
-pics = []
+env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped  # replays each episode for its true states
 for p in ("expert", "random"):
     d = gt_rollouts(p, seeds, steps=16, segs=True)
-    env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped
     extra = []
     for i, s in enumerate(seeds):
         pol = make_policy(p, env, s)
