@@ -1,7 +1,8 @@
 """Probe eval: the renderer of state, every step from the first frame; the hand/block positions from GT (oracle),
-the state model (pred) or none (empty maps). Block IoU per step, PSNR, a picture of 4 expert episodes.
+the state model (pred: started from the true first state; est: started from what manip-state-nano reads off the
+first frame) or none (empty maps). Block IoU per step, PSNR, a picture of 4 expert episodes.
 
-    python tools/probes/state_render/evaluate.py MODEL FIRST_SEED oracle|pred|none [OUT.png]
+    python tools/probes/state_render/evaluate.py MODEL FIRST_SEED oracle|pred|est|none [OUT.png]
 """
 
 import os
@@ -14,31 +15,28 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gymnasium as gym
-import mapdit  # noqa: F401
+import mapdit
 from fc_rollout import render_loop
 
 from cosmos_sim.bench.wfm import _block_metrics
-from cosmos_sim.envs.base import project
 from cosmos_sim.eval.rollouts import gt_rollouts, rollout_metrics
 from cosmos_sim.policies import make_policy
 from cosmos_sim.train.proprio import rollout
 from cosmos_sim.world_models.proprio import ProprioModel
+from cosmos_sim.world_models.state_estimator import StateEstimator
 from cosmos_sim.world_models.wfm import WorldModel
 
 WORK = os.environ.get("PROBE_WORK", "runs/state_render")  # scratch: packs, runs, the state model
 model, first, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 cam = np.load(f"{WORK}/cam.npz")
-K, E = cam["K"], cam["E"]
-
-
-def cells(xyz):
-    return project(np.asarray(xyz, np.float64), K, E)[:, :2] / 4.0 - 0.5
 
 
 seeds = list(range(first, first + 16))
 wm = WorldModel.from_pretrained(model)
 wm.eval()
 sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
+est = StateEstimator.from_pretrained("manip-state-nano", device="cpu")
+est_cols = [est.names.index(n) for n in ("ee_x", "ee_y", "ee_z", "red_block_x", "red_block_y")]
 env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped  # replays each episode for its true states
 for p in ("expert", "random"):
     d = gt_rollouts(p, seeds, steps=16, segs=True)
@@ -56,16 +54,19 @@ for p in ("expert", "random"):
             g.append(env.grip_pos().copy())
             b.append(env.object_states()["red_block"]["pos"].copy())
         g, b = np.asarray(g), np.asarray(b)
-        if mode == "pred":
+        if mode in ("pred", "est"):
+            start = np.concatenate([g0, b0[:2]])  # the block's height is the table's in every state
+            if mode == "est":
+                start = est.predict(d["frames"][i, 0])[est_cols]
             pr = rollout(
                 sm,
-                np.concatenate([g0, b0[:2]])[None].astype(np.float32),
+                start[None].astype(np.float32),
                 d["actions"][i].astype(np.float32),
                 16,
             )[1:]
             g = pr[:, :3]
             b = np.concatenate([pr[:, 3:], np.full((16, 1), b0[2])], 1)
-        extra.append(np.concatenate([cells(g), cells(b)], 1))
+        extra.append(mapdit.tail(g, b, cam))
     extra = np.asarray(extra, np.float32)
     if mode == "none":  # no positions: the maps are empty
         extra[:] = -100.0
@@ -90,13 +91,32 @@ for p in ("expert", "random"):
         rollout_metrics(ol, d["frames"][:, 1:])["psnr"].mean().round(2),
         flush=True,
     )
-    if len(sys.argv) > 4 and p == "expert":
-        from PIL import Image
+    if len(sys.argv) > 4 and p == "expert":  # GT | the shipped manip-dit16r-nano | the renderer, 4 episodes
+        import matplotlib
 
-        cols = [0, 4, 8, 10, 12, 14, 16]
-        rows = []
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from cosmos_sim.eval.rollouts import open_loop
+
+        ref = open_loop(WorldModel.from_pretrained("manip-dit16r-nano"), d["frames"][:4, 0], d["actions"][:4])
+        cols = [0, 4, 8, 12, 16]
+        fig, axes = plt.subplots(12, len(cols), figsize=(2 * len(cols), 24))
         for i in range(4):
-            for src in (d["frames"][i], np.concatenate([d["frames"][i][:1], ol[i]])):
-                rows.append(np.concatenate([src[c] for c in cols], 1))
-        img = np.concatenate(rows, 0)
-        Image.fromarray(img).resize((img.shape[1] * 2, img.shape[0] * 2), Image.NEAREST).save(sys.argv[4])
+            srcs = {
+                "GT": d["frames"][i],
+                "manip-dit16r-nano": np.concatenate([d["frames"][i][:1], ref[i]]),
+                "renderer of state": np.concatenate([d["frames"][i][:1], ol[i]]),
+            }
+            for r, (name, src) in enumerate(srcs.items()):
+                for c, t in enumerate(cols):
+                    ax = axes[3 * i + r, c]
+                    ax.imshow(src[t], interpolation="nearest")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    if c == 0:
+                        ax.set_ylabel(name, fontsize=9)
+                    if i == 0 and r == 0:
+                        ax.set_title(f"step {t}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(sys.argv[4], dpi=60)

@@ -1,4 +1,5 @@
-"""Probe: packs whose actions end with the hand's and the block's next positions in latent cells; init bundle."""
+"""Probe: packs whose actions end with the hand's and the block's next positions (latent cells; the hand's height
+normalised), the init bundle."""
 
 import dataclasses
 import json
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mapdit  # noqa: F401  (patches the DiT)
+import mapdit  # patches the DiT; tail() builds the entries
 
 import cosmos_sim  # noqa
 from cosmos_sim.data.store import TrajectoryStore
@@ -25,15 +26,19 @@ names = {
     "train_manip_expert": "data/tok16/train_manip_expert.zarr",
     "train_manip_random": "data/tok16/train_manip_random.zarr",
 }
+# PROBE_EXTRA="name:store.zarr,...": more stores, packed the same way (their grips in $PROBE_WORK/grip_<name>.npy; the
+# height normalisation stays that of the three stores above)
+more = dict(x.split(":", 1) for x in os.environ.get("PROBE_EXTRA", "").split(",") if x)
 env = gym.make("cosmos_sim/Manipulation-GT-v0", width=64, height=64).unwrapped
 env.reset(seed=0)
 cam = env.camera_params("front")
 K, E = cam.intrinsics, cam.extrinsics
-np.savez(f"{WORK}/cam.npz", K=K, E=E)
-
-
-def cells(xyz):
-    return project(xyz, K, E)[:, :2] / 4.0 - 0.5
+grips = {k: np.load(f"{WORK}/grip_{k}.npy") for k in names}
+z = np.concatenate([g[:, 2] for g in grips.values()])
+z_mid, z_half = float(np.percentile(z, 50)), float(np.percentile(z, 95) - np.percentile(z, 5)) / 2
+cam = {"K": K, "E": E, "z_mid": z_mid, "z_half": z_half}
+np.savez(f"{WORK}/cam.npz", **cam)
+print("hand height: mid", z_mid, "half range", z_half)
 
 
 def nxt(a, ends):
@@ -44,10 +49,10 @@ def nxt(a, ends):
     return n
 
 
-for k, p in names.items():
+for k, p in {**names, **more}.items():
     s = TrajectoryStore.open(p)
     ends = s.episode_ends
-    grip = np.load(f"{WORK}/grip_{k}.npy")
+    grip = grips[k] if k in grips else np.load(f"{WORK}/grip_{k}.npy")
     blk = s.read("objects/red_block/pos", 0, s.n_steps)
     if k == "train_manip_expert":  # check: the projected block sits on the red pixels of the frame
         rgb = s.read("rgb", 0, 50)
@@ -59,22 +64,22 @@ for k, p in names.items():
             if r.sum() > 3
         ]
         print("projection vs red centroid, px: median", np.median(errs), "max", np.max(errs))
-    extra = np.concatenate([cells(nxt(grip, ends)), cells(nxt(blk, ends))], 1).astype(np.float32)
-    z = dict(np.load(f".gpu/manip/{k}.npz"))
-    z["action"] = np.concatenate([z["action"], extra], 1).astype(np.float32)
-    info = json.loads(bytes(z["env_info"]).decode())
-    info["action_layout"] = info["action_layout"] + ["hand_u", "hand_v", "block_u", "block_v"]
-    z["env_info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
-    np.savez(f"{WORK}/{k}.npz", **z)
-    print(k, z["action"].shape, "extra range", extra.min(0), extra.max(0))
+    extra = mapdit.tail(nxt(grip, ends), nxt(blk, ends), cam)
+    pk = dict(np.load(f".gpu/manip/{k}.npz"))
+    pk["action"] = np.concatenate([pk["action"], extra], 1).astype(np.float32)
+    info = json.loads(bytes(pk["env_info"]).decode())
+    info["action_layout"] = info["action_layout"] + ["hand_u", "hand_v", "hand_h", "block_u", "block_v"]
+    pk["env_info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
+    np.savez(f"{WORK}/{k}.npz", **pk)
+    print(k, pk["action"].shape, "extra range", extra.min(0), extra.max(0))
 wm = WorldModel.from_pretrained("assets/wfm/manip-dit16r-nano")
 cfg = wm.config
-n = cfg.dynamics.action_dim + 4
+n = cfg.dynamics.action_dim + 5
 new = dataclasses.replace(
     cfg,
     dynamics=dataclasses.replace(cfg.dynamics, action_dim=n),
     head=dataclasses.replace(cfg.head, action_dim=n),
-    action_layout=tuple(cfg.action_layout) + ("hand_u", "hand_v", "block_u", "block_v"),
+    action_layout=tuple(cfg.action_layout) + ("hand_u", "hand_v", "hand_h", "block_u", "block_v"),
 )
 nw = WorldModel(new, wm.tokenizer)
 for part in ("dynamics", "head"):

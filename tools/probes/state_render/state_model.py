@@ -1,6 +1,13 @@
-"""Fit a ProprioModel of hand xyz + block xy on the three training stores (grip from the replays)."""
+"""Fit a ProprioModel of hand xyz + block xy on the three training stores (grip from the replays).
+
+    python tools/probes/state_render/state_model.py [UNROLL [OUT]]
+
+UNROLL > 0: then fine-tune it on UNROLL-step open-loop windows (the loss on its own rolled-out states, back-propagated
+through the steps), against the compounding of one-step errors over whole episodes. OUT: default $PROBE_WORK/state.
+"""
 
 import os
+import sys
 
 import numpy as np
 import torch
@@ -58,6 +65,35 @@ for _ in range(steps):
     opt.step()
     sch.step()
 m.eval()
-print("val open loop 16 (all 5 entries, cm):", open_loop_error(m, val, 16))
-print("val block only:", open_loop_error(m, [(s[:, 3:], a) for s, a in val], 16) if False else "")
-m.save_pretrained(f"{WORK}/state", dtype=None)
+print("one-step fit: val open loop 16 / 48 (cm):", open_loop_error(m, val, 16), open_loop_error(m, val, 48))
+unroll = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+if unroll:
+    m.train()
+    wins = [(st, a, i) for st, a in tr for i in range(len(a) - unroll + 1)]
+    opt = torch.optim.Adam(m.parameters(), lr=5e-4)
+    steps = 3000
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=2e-5)
+    for _ in range(steps):
+        batch = [wins[j] for j in rng.integers(0, len(wins), 128)]
+        st = torch.from_numpy(np.stack([w[0][w[2] : w[2] + unroll + 1] for w in batch]))
+        ac = torch.from_numpy(np.stack([w[1][w[2] : w[2] + unroll] for w in batch]))
+        prev = torch.from_numpy(np.stack([w[0][max(w[2] - 1, 0)] for w in batch]))
+        a_prev = torch.from_numpy(
+            np.stack([w[1][w[2] - 1] if w[2] > 0 else np.zeros_like(w[1][0]) for w in batch])
+        )
+        p, loss = st[:, 0], 0.0
+        for t in range(unroll):
+            nxt = p + m(p, prev, ac[:, t], a_prev) * m.delta_std
+            loss = loss + torch.mean(((nxt - st[:, t + 1]) / m.delta_std) ** 2) / unroll
+            p, prev, a_prev = nxt, p, ac[:, t]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sch.step()
+    m.eval()
+    print(
+        f"unroll {unroll}: val open loop 16 / 48 (cm):",
+        open_loop_error(m, val, 16),
+        open_loop_error(m, val, 48),
+    )
+m.save_pretrained(sys.argv[2] if len(sys.argv) > 2 else f"{WORK}/state", dtype=None)
