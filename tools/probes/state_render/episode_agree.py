@@ -36,7 +36,7 @@ policy = sys.argv[4] if len(sys.argv) > 4 else "expert"
 seeds = list(range(first, first + n))
 sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
 est = StateEstimator.from_pretrained("manip-state-nano", device="cpu")
-cols = [est.names.index(k) for k in ("ee_x", "ee_y", "ee_z", "red_block_x", "red_block_y")]
+cols = [est.names.index(n) for n in mapdit.STATE]
 cam = np.load(f"{WORK}/cam.npz")
 
 

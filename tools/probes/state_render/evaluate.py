@@ -36,7 +36,7 @@ wm = WorldModel.from_pretrained(model)
 wm.eval()
 sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
 est = StateEstimator.from_pretrained("manip-state-nano", device="cpu")
-est_cols = [est.names.index(n) for n in ("ee_x", "ee_y", "ee_z", "red_block_x", "red_block_y")]
+est_cols = [est.names.index(n) for n in mapdit.STATE]
 env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped  # replays each episode for its true states
 for p in ("expert", "random"):
     d = gt_rollouts(p, seeds, steps=16, segs=True)

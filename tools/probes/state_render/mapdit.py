@@ -11,6 +11,7 @@ from cosmos_sim.world_models import dit as D
 
 N_MAP = 3  # map channels
 N_TAIL = 5  # action entries read: hand u, v, h, block u, v
+STATE = ("ee_x", "ee_y", "ee_z", "red_block_x", "red_block_y")  # the state model's entries
 SIGMA = 0.6  # cells (a cell is 4 px)
 _init, _raw, _trunk_orig = D.DiT.__init__, D.DiT.raw, D.DiT.trunk
 
