@@ -1,8 +1,11 @@
 """Probe: packs whose actions end with the hand's and the block's next positions (latent cells; the hand's height
-normalised), the init bundle."""
+normalised), the init bundle.
+
+``PROBE_LAYOUT=2``: mapdit's layout 2 (elbow, wrist, hand angles, fingers; the arm states of ``replay_arm.py`` in
+``$PROBE_WORK/arm_<name>.npy``). ``PROBE_INIT=DIR``: the bundle to extend (default ``manip-dit16r-nano``). Each
+pack's tail is also saved alone (``tail<layout>_<name>.npy``, for ``tools/gpu/with_tail.py``)."""
 
 import dataclasses
-import json
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -14,6 +17,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mapdit  # patches the DiT; tail() builds the entries
+
+sys.path.insert(0, "tools/gpu")
+from with_tail import with_tail
 
 import cosmos_sim  # noqa
 from cosmos_sim.data.store import TrajectoryStore
@@ -33,12 +39,24 @@ env = gym.make("cosmos_sim/Manipulation-GT-v0", width=64, height=64).unwrapped
 env.reset(seed=0)
 cam = env.camera_params("front")
 K, E = cam.intrinsics, cam.extrinsics
-grips = {k: np.load(f"{WORK}/grip_{k}.npy") for k in names}
-z = np.concatenate([g[:, 2] for g in grips.values()])
-z_mid, z_half = float(np.percentile(z, 50)), float(np.percentile(z, 95) - np.percentile(z, 5)) / 2
-cam = {"K": K, "E": E, "z_mid": z_mid, "z_half": z_half}
-np.savez(f"{WORK}/cam.npz", **cam)
-print("hand height: mid", z_mid, "half range", z_half)
+LAYOUT = int(os.environ.get("PROBE_LAYOUT", "1"))
+if LAYOUT == 2:
+    grips = {k: np.load(f"{WORK}/arm_{k}.npy") for k in names}
+else:
+    grips = {k: np.load(f"{WORK}/grip_{k}.npy") for k in names}
+cam = {"K": K, "E": E}
+for col, key in ((2, ""), (5, "_elbow"), (8, "_wrist"))[: 3 if LAYOUT == 2 else 1]:
+    z = np.concatenate([g[:, col] for g in grips.values()])
+    cam["z_mid" + key] = float(np.percentile(z, 50))
+    cam["z_half" + key] = float(np.percentile(z, 95) - np.percentile(z, 5)) / 2
+    print(f"height{key}: mid", cam["z_mid" + key], "half range", cam["z_half" + key])
+np.savez(f"{WORK}/cam{'' if LAYOUT == 1 else LAYOUT}.npz", **cam)
+
+
+TAIL_NAMES = ("hand_u", "hand_v", "hand_h", "block_u", "block_v")
+if LAYOUT == 2:
+    TAIL_NAMES += ("elbow_u", "elbow_v", "elbow_h", "wrist_u", "wrist_v", "wrist_h")
+    TAIL_NAMES += ("ee_roll", "ee_pitch", "ee_cos2yaw", "ee_sin2yaw", "finger")
 
 
 def nxt(a, ends):
@@ -52,7 +70,7 @@ def nxt(a, ends):
 for k, p in {**names, **more}.items():
     s = TrajectoryStore.open(p)
     ends = s.episode_ends
-    grip = grips[k] if k in grips else np.load(f"{WORK}/grip_{k}.npy")
+    grip = grips[k] if k in grips else np.load(f"{WORK}/{'arm' if LAYOUT == 2 else 'grip'}_{k}.npy")
     blk = s.read("objects/red_block/pos", 0, s.n_steps)
     if k == "train_manip_expert":  # check: the projected block sits on the red pixels of the frame
         rgb = s.read("rgb", 0, 50)
@@ -64,22 +82,21 @@ for k, p in {**names, **more}.items():
             if r.sum() > 3
         ]
         print("projection vs red centroid, px: median", np.median(errs), "max", np.max(errs))
-    extra = mapdit.tail(nxt(grip, ends), nxt(blk, ends), cam)
-    pk = dict(np.load(f".gpu/manip/{k}.npz"))
-    pk["action"] = np.concatenate([pk["action"], extra], 1).astype(np.float32)
-    info = json.loads(bytes(pk["env_info"]).decode())
-    info["action_layout"] = info["action_layout"] + ["hand_u", "hand_v", "hand_h", "block_u", "block_v"]
-    pk["env_info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
-    np.savez(f"{WORK}/{k}.npz", **pk)
-    print(k, pk["action"].shape, "extra range", extra.min(0), extra.max(0))
-wm = WorldModel.from_pretrained("assets/wfm/manip-dit16r-nano")
+    if LAYOUT == 2:
+        extra = mapdit.tail2(nxt(np.concatenate([grip, blk[:, :2]], 1), ends), nxt(blk, ends)[:, 2], cam)
+    else:
+        extra = mapdit.tail(nxt(grip, ends), nxt(blk, ends), cam)
+    np.save(f"{WORK}/tail{LAYOUT}_{k}.npy", extra)
+    with_tail(f".gpu/manip/{k}.npz", extra, TAIL_NAMES, f"{WORK}/{k}.npz")
+    print(k, extra.shape, "extra range", extra.min(0), extra.max(0))
+wm = WorldModel.from_pretrained(os.environ.get("PROBE_INIT", "assets/wfm/manip-dit16r-nano"))
 cfg = wm.config
-n = cfg.dynamics.action_dim + 5
+n = 7 + len(TAIL_NAMES)
 new = dataclasses.replace(
     cfg,
     dynamics=dataclasses.replace(cfg.dynamics, action_dim=n),
     head=dataclasses.replace(cfg.head, action_dim=n),
-    action_layout=tuple(cfg.action_layout) + ("hand_u", "hand_v", "hand_h", "block_u", "block_v"),
+    action_layout=tuple(cfg.action_layout[:7]) + TAIL_NAMES,
 )
 nw = WorldModel(new, wm.tokenizer)
 for part in ("dynamics", "head"):
@@ -98,5 +115,7 @@ for part in ("dynamics", "head"):
             mine[key] = w
             print("extended", part, key)
     getattr(nw, part).load_state_dict(mine)
-nw.save_pretrained(f"{WORK}/init", tokenizer_dir="assets/tokenizers/cv4x4x4-nano", dtype=None)
+nw.save_pretrained(
+    f"{WORK}/init{'' if LAYOUT == 1 else LAYOUT}", tokenizer_dir="assets/tokenizers/cv4x4x4-nano", dtype=None
+)
 print("init saved")

@@ -2,7 +2,8 @@
 
     python tools/probes/state_render/state_model.py [UNROLL [OUT]]
 
-UNROLL > 0: then fine-tune it on UNROLL-step open-loop windows (the loss on its own rolled-out states, back-propagated
+``PROBE_LAYOUT=2``: the arm's states too (mapdit.STATE2, from ``replay_arm.py``'s ``arm_<name>.npy``; saved to
+``$PROBE_WORK/state2``). UNROLL > 0: then fine-tune it on UNROLL-step open-loop windows (the loss on its own rolled-out states, back-propagated
 through the steps), against the compounding of one-step errors over whole episodes. OUT: default $PROBE_WORK/state.
 """
 
@@ -12,11 +13,16 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import mapdit
+
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.train.proprio import open_loop_error, samples
 from cosmos_sim.world_models.proprio import ProprioConfig, ProprioModel
 
 WORK = os.environ.get("PROBE_WORK", "runs/state_render")  # scratch: packs, runs, the state model
+LAYOUT = int(os.environ.get("PROBE_LAYOUT", "1"))
 torch.set_num_threads(1)
 torch.manual_seed(0)
 names = {
@@ -27,7 +33,7 @@ names = {
 eps = []
 for k, p in names.items():
     s = TrajectoryStore.open(p)
-    g = np.load(f"{WORK}/grip_{k}.npy")
+    g = np.load(f"{WORK}/{'arm' if LAYOUT == 2 else 'grip'}_{k}.npy")
     b = s.read("objects/red_block/pos", 0, s.n_steps)[:, :2]
     a = s.read("action", 0, s.n_steps)
     st = np.concatenate([g, b], 1).astype(np.float32)
@@ -42,7 +48,7 @@ val, tr = eps[:40], eps[40:]
 d = samples(tr)
 m = ProprioModel(
     ProprioConfig(
-        names=("ee_x", "ee_y", "ee_z", "red_block_x", "red_block_y"),
+        names=mapdit.STATE2 if LAYOUT == 2 else mapdit.STATE,
         action_dim=7,
         mean=tuple(d["p"].mean(0).tolist()),
         std=tuple(np.maximum(d["p"].std(0), 1e-4).tolist()),
@@ -96,4 +102,6 @@ if unroll:
         open_loop_error(m, val, 16),
         open_loop_error(m, val, 48),
     )
-m.save_pretrained(sys.argv[2] if len(sys.argv) > 2 else f"{WORK}/state", dtype=None)
+m.save_pretrained(
+    sys.argv[2] if len(sys.argv) > 2 else f"{WORK}/state{'' if LAYOUT == 1 else LAYOUT}", dtype=None
+)
