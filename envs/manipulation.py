@@ -450,6 +450,14 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
         """World position of block ``index`` (0 = the red task block)."""
         return self.data.xpos[self._block_bodies[index]].copy()
 
+    def arm_state(self) -> np.ndarray:
+        """The arm as a renderer of state reads it (``world_models/state_maps.STATE``'s first 13 entries): grip
+        point, elbow and wrist (world xyz, m), the commanded roll, pitch, yaw (rad) and the finger opening (m)."""
+        d = self.data
+        elbow, wrist = d.xpos[self._body("forearm")], d.xpos[self._body("wrist")]
+        opening = d.qpos[self._finger_qpos].sum()
+        return np.concatenate([self.grip_pos(), elbow, wrist, self._rpy, [opening]])
+
     def _ee_yaw_and_opening(self) -> tuple[float, float]:
         return float(self._rpy[2]), float(self.data.qpos[self._finger_qpos].sum())
 

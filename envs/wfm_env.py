@@ -258,22 +258,49 @@ class _Rollouts:
         self.frame_shape = (*cfg.frame_size, 3)
         # GT scenes: one per row when paired (stepped beside the model), else one for reset frames.
         self.gt = [self._make_gt() for _ in range(n if paired else 1)]
-        layout = tuple(getattr(self.gt[0], "action_layout", ()))
-        if layout and layout != cfg.action_layout:
-            raise CheckpointError(
-                f"checkpoint action layout {cfg.action_layout} does not match {cfg.env_id}'s {layout}"
-            )
+        layout, mine = tuple(getattr(self.gt[0], "action_layout", ())), self.env_action_layout()
+        if layout and layout != mine:
+            raise CheckpointError(f"checkpoint action layout {mine} does not match {cfg.env_id}'s {layout}")
         self.action_space: spaces.Box = self.gt[0].action_space
-        if self.action_space.shape != (len(cfg.action_layout),):
+        if self.action_space.shape != (len(mine),):
             raise CheckpointError(
-                f"checkpoint has {len(cfg.action_layout)} action dims, {cfg.env_id} has "
-                f"{self.action_space.shape}"
+                f"checkpoint has {len(mine)} action dims, {cfg.env_id} has {self.action_space.shape}"
             )
         self.generators = [torch.Generator().manual_seed(i) for i in range(n)]
         self.state = None
         self.frames = np.zeros((n, *self.frame_shape), dtype=np.uint8)
         self.steps = np.zeros(n, dtype=np.int64)
         self.starts: StartFrames | None = None  # set by the env from its config's start_from
+
+    @classmethod
+    def for_bundle(cls, checkpoint) -> type[_Rollouts]:
+        """The rollouts class of a bundle: a renderer of state (``DiTConfig.state_maps``) has its own
+        (``envs/state_render.py``), which only the manipulation id runs."""
+        import json
+
+        path = resolve_checkpoint(checkpoint) / "config.json"
+        try:
+            renders = json.loads(path.read_text())["config"]["dynamics"].get("state_maps", False)
+        except (OSError, ValueError, KeyError, AttributeError):
+            return cls  # loading the bundle reports what is wrong with it
+        if not renders:
+            return cls
+        if cls is not _Rollouts:
+            raise CheckpointError(
+                f"{path.parent} is a renderer of the manipulation scene's state, which {cls.env_label} does not "
+                "run; use gym.make('cosmos_sim/Manipulation-WFM-v0', checkpoint=...)"
+            )
+        from cosmos_sim.envs.state_render import StateRenderRollouts
+
+        return StateRenderRollouts
+
+    def env_action_layout(self) -> tuple[str, ...]:
+        """The GT env's action entries the bundle takes (all of its ``action_layout`` here)."""
+        return tuple(self.model.config.action_layout)
+
+    def state_info(self) -> dict[str, np.ndarray]:
+        """Extra ``info`` entries per row after each step (none here)."""
+        return {}
 
     def check_bundle(self, path: Path) -> None:
         """Refuse a bundle made for another id (another env, or single- vs multi-view), naming the id to use."""
@@ -426,6 +453,7 @@ class _Rollouts:
             "step": self.steps.copy(),
             "success_prob": p.astype(np.float32),
             "is_success": terminated.copy(),
+            **self.state_info(),
         }
         if self.paired:
             gt = [env.step(a) for env, a in zip(self.gt, actions, strict=True)]
@@ -585,7 +613,8 @@ class WorldModelEnv(gym.Env):
         self.render_mode = render_mode
         self.check_config(cfg)
         _set_threads(cfg, type(self).__name__)
-        self.core = self.core_class(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter)
+        core = self.core_class.for_bundle(cfg.checkpoint)
+        self.core = core(1, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter)
         if getattr(cfg, "start_from", ()):
             self.core.starts = StartFrames(cfg.start_from, self.core.frame_shape, self.core.k)
         self.model = self.core.model
@@ -720,7 +749,7 @@ class WorldModelVectorEnv(VectorEnv):
         self.num_envs, self.render_mode = num_envs, render_mode
         self.check_config(cfg)
         _set_threads(cfg, type(self).__name__)
-        self.core = self.core_class(
+        self.core = self.core_class.for_bundle(cfg.checkpoint)(
             num_envs, cfg.checkpoint, cfg.device, cfg.paired, cfg.sampler_steps, cfg.adapter
         )
         if getattr(cfg, "start_from", ()):

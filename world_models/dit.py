@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cosmos_sim.errors import ConfigError
+from cosmos_sim.world_models import state_maps
 from cosmos_sim.world_models.configs import FieldsMapping
 
 
@@ -71,6 +72,9 @@ class DiTConfig(FieldsMapping):
     std drawn from U(0, this) per sample and the network is told that std (an embedding added to its
     conditioning, zero-initialised), so it learns to repair a context it cannot trust: at inference, its own
     drifted frames. 0: off. Plain ``DiT`` only."""
+    state_maps: bool = False
+    """A renderer of state (``world_models/state_maps.py``): the last ``len(state_maps.TAIL)`` action entries
+    are a state, drawn as maps added to the input tokens through a zero-initialised projection. Concat mode."""
     p_mean: float = -0.4
     """EDM training: mean of log sigma."""
     p_std: float = 1.2
@@ -97,6 +101,11 @@ class DiTConfig(FieldsMapping):
             raise ConfigError(f"sigma_data must be > 0, got {self.sigma_data}")
         if not self.context_aug >= 0:
             raise ConfigError(f"context_aug must be >= 0 (0 = off), got {self.context_aug}")
+        if self.state_maps and (self.context_mode != "concat" or self.action_dim <= len(state_maps.TAIL)):
+            raise ConfigError(
+                f"state_maps needs context_mode 'concat' and action_dim > {len(state_maps.TAIL)} (the env's "
+                f"actions, then the state), got {self.context_mode!r} and {self.action_dim}"
+            )
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
@@ -229,6 +238,11 @@ class DiT(nn.Module):
             # zero-initialised: a base model fine-tuned with it starts unchanged
             nn.init.zeros_(self.context_sigma_emb[1].weight)
             nn.init.zeros_(self.context_sigma_emb[1].bias)
+        self.map_in = None
+        if cfg.state_maps:
+            self.map_in = nn.Linear(state_maps.N_MAPS * ph * pw, cfg.dim)
+            nn.init.zeros_(self.map_in.weight)  # zero: a base model extended with it starts unchanged
+            nn.init.zeros_(self.map_in.bias)
         # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
         self.frame_type = nn.Parameter(torch.zeros(2, cfg.dim)) if cfg.context_mode == "tokens" else None
         self.blocks = nn.ModuleList(DiTBlock(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
@@ -279,6 +293,12 @@ class DiT(nn.Module):
             tokens = self.patch_in(
                 self.patchify(torch.cat([context.flatten(1, 2), x_in], dim=1).unsqueeze(1))
             )
+            if cfg.state_maps:  # the state's maps; the action embedding never sees their coordinates
+                first = cfg.action_dim - len(state_maps.TAIL)
+                maps = state_maps.draw(action[:, first:], cfg.latent_size).to(x_in.dtype)
+                tokens = tokens + self.map_in(self.patchify(maps.unsqueeze(1)))
+                action = action.clone()
+                action[:, first : first + state_maps.N_COORD] = 0.0
         else:
             ctx = self.patch_in(self.patchify(context)) + self.frame_type[0]
             tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]

@@ -139,7 +139,7 @@ def _flops_per_step(model) -> float:
     frame = np.zeros((1, 1, *model.config.frame_size, 3), np.uint8)
     z = model.encode(frame)
     state = model.start(z.expand(-1, k, *z.shape[2:]).contiguous())
-    a = np.zeros((1, 7), np.float32)
+    a = np.zeros((1, len(model.config.action_layout)), np.float32)
     model.predict_next(state, a)  # AR: fill the cache once outside the count
     with FlopCounterMode(display=False) as counter:
         state, nxt = model.predict_next(state, a)
@@ -156,6 +156,49 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
     for _ in range(reps):
         a @ b
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def renders_state(model) -> bool:
+    """A renderer of state (``world_models/state_maps.py``): its rollouts need the env (the GT scene's state)."""
+    return bool(getattr(model.config.dynamics, "state_maps", False))
+
+
+def env_open_loop(model_dir: Path, seeds: list[int], actions: np.ndarray):
+    """Open loop through ``WorldModelVectorEnv`` from the GT scenes of ``seeds`` (a renderer of state starts
+    from their state, which only the env reads): frames (B, T, H, W, 3), reward (B, T) and success (B, T)."""
+    from cosmos_sim.envs.wfm_env import WorldModelVectorEnv
+
+    venv = WorldModelVectorEnv(
+        len(seeds), checkpoint=model_dir, device="cpu", max_episode_steps=None, head_terminates=False
+    )
+    venv.reset(seed=list(seeds))
+    frames, rewards, success = [], [], []
+    for t in range(actions.shape[1]):
+        obs, r, _, _, info = venv.step(actions[:, t].astype(np.float32))
+        frames.append(obs)
+        rewards.append(r)
+        success.append(info["is_success"])
+    venv.close()
+    return np.stack(frames, 1), np.stack(rewards, 1), np.stack(success, 1)
+
+
+def _rule_accuracy(reward: np.ndarray, success: np.ndarray, held: dict[str, np.ndarray]) -> dict[str, float]:
+    """``_reward_accuracy``'s figures for a renderer of state: its reward and success are the task's rule on its
+    own open-loop state (the expert's actions replayed from the true first state), against the GT's."""
+    t = held["actions"].shape[1]
+    succ = held["success"]
+    first = np.where(succ.any(1), succ.argmax(1), t - 1)
+    valid = np.arange(t)[None] <= first[:, None]
+    truth_s = succ[valid]
+    p = success[valid]
+    return {
+        "reward_mae": float(np.abs(reward[valid] - held["reward"][valid]).mean()),
+        "reward_gt_std": float(held["reward"][valid].std()),
+        "success_accuracy": float((p == truth_s).mean()),
+        "success_recall": float(p[truth_s].mean()) if truth_s.any() else float("nan"),
+        "success_false_positive_rate": float(p[~truth_s].mean()),
+        "episodes_with_success": float(succ.any(1).mean()),
+    }
 
 
 def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
@@ -241,16 +284,22 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         if label in measured:  # a second model of a family (e.g. a new checkpoint beside the shipped one)
             label = Path(name).name.replace("-", "_")
         measured[label] = name
+        renders = renders_state(model)
         for pol, g in gt.items():
-            pred, lat = open_loop(model, g["frames"][:, 0], g["actions"], return_latents=True)
+            if renders:  # the state's reward, the frames drawn from the state (no one-step figure: no drift)
+                pred, r_pred, _ = env_open_loop(model_dir, seeds, g["actions"])
+                one = None
+            else:
+                pred, lat = open_loop(model, g["frames"][:, 0], g["actions"], return_latents=True)
+                r_pred, _ = model.reward(lat.flatten(0, 1), g["actions"].reshape(-1, g["actions"].shape[-1]))
+                one = rollout_metrics(teacher_forced(model, g["frames"], g["actions"]), g["frames"][:, 1:])
             m = rollout_metrics(pred, g["frames"][:, 1:])
-            r_pred, _ = model.reward(lat.flatten(0, 1), g["actions"].reshape(-1, g["actions"].shape[-1]))
             figures[f"reward_mae_open_loop_{label}_{pol}"] = float(
-                np.abs(r_pred - g["reward"].reshape(-1)).mean()
+                np.abs(np.reshape(r_pred, -1) - g["reward"].reshape(-1)).mean()
             )
             ceiling, rec = _tokenizer_ceiling(model, g["frames"][:, 1:])
-            one = rollout_metrics(teacher_forced(model, g["frames"], g["actions"]), g["frames"][:, 1:])
-            figures[f"psnr_one_step_db_{label}_{pol}"] = float(one["psnr"].mean())
+            if one is not None:
+                figures[f"psnr_one_step_db_{label}_{pol}"] = float(one["psnr"].mean())
             blocks = _block_metrics(pred, g)
             rec_blocks = _block_metrics(rec, g)
             figures[f"block_iou_step{steps}_{label}_{pol}"] = float(blocks["object_iou"][-1])
@@ -266,7 +315,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                     "psnr_mean_db": float(m["psnr"].mean()),
                     "psnr_step1_db": float(m["psnr"][0]),
                     f"psnr_step{steps}_db": float(m["psnr"][-1]),
-                    "psnr_one_step_db": float(one["psnr"].mean()),
+                    **({} if one is None else {"psnr_one_step_db": float(one["psnr"].mean())}),
                     "ssim_mean": float(m["ssim"].mean()),
                     "tokenizer_ceiling_db": float(ceiling.mean()),
                     f"block_iou_step{steps}": float(blocks["object_iou"][-1]),
@@ -288,15 +337,20 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             np.mean([figures[f"copy_last_psnr_mean_db_{p}"] for p in gt])
         )
         # Reward head on whole expert episodes (most succeed within 60 steps), teacher forced.
-        acc = _reward_accuracy(model, long_expert)
-        figures |= {f"{k}_{label}": v for k, v in acc.items()}
         # Whole expert episodes open loop: does the block end in the goal disc in the model when it does in the
-        # scene, and does the reward head say so?
-        pred_long, lat_long = open_loop(
-            model, long_expert["frames"][:, 0], long_expert["actions"], return_latents=True
-        )
+        # scene, and does the reward head (a renderer of state: the task's rule on its state) say so?
+        if renders:
+            pred_long, r_long, s_long = env_open_loop(model_dir, seeds, long_expert["actions"])
+            acc = _rule_accuracy(r_long, s_long, long_expert)
+            p_done = s_long[:, -1].astype(np.float32)
+        else:
+            acc = _reward_accuracy(model, long_expert)
+            pred_long, lat_long = open_loop(
+                model, long_expert["frames"][:, 0], long_expert["actions"], return_latents=True
+            )
+            _, p_done = model.reward(lat_long[:, -1], long_expert["actions"][:, -1])
+        figures |= {f"{k}_{label}": v for k, v in acc.items()}
         gt_done = long_expert["success"][:, -1]
-        _, p_done = model.reward(lat_long[:, -1], long_expert["actions"][:, -1])
         figures[f"goal_agreement_{label}"] = float(
             (block_in_goal(pred_long[:, -1], long_expert) == gt_done).mean()
         )
@@ -339,6 +393,9 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         "episodes replayed open loop, how often the block ends inside the goal disc in the prediction exactly "
         "when the GT episode ends in success (goal_rule_accuracy_gt: the same image rule on the GT frames); "
         "reward_head_goal_agreement: the same for the reward head's success flag on the last predicted latent. "
+        "A renderer of state (manip-render-nano: DiTConfig.state_maps) is rolled out through the env, from the GT "
+        "scene's first state; its reward and success are the task's rule on its own state (no one-step figure: "
+        "it draws every frame from the first one, so there is no drift to separate). "
         "Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
         f"bf16 autocast on CPUs with AMX), torch threads={torch.get_num_threads()}. Pictures: "
         "wfm_diffusion_side_by_side.gif (GT | prediction | |error| x3), wfm_psnr_per_step.png."
