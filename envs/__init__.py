@@ -8,7 +8,7 @@ Ground truth (GT) scenes:
     cosmos_sim/Driving-GT-v0                 PyBullet ego car with six cameras
 
 World-model (WFM) envs, learned next-frame prediction beside the GT scene they imitate:
-    cosmos_sim/Manipulation-WFM-v0           shipped nano diffusion WFM of Manipulation-GT-v0
+    cosmos_sim/Manipulation-WFM-v0           shipped nano renderer of state of Manipulation-GT-v0
                                              (``gym.make_vec`` gives the natively batched env)
     cosmos_sim/Driving-WFM-v0                shipped nano multi-view DiT of Driving-GT-v0 (six cameras)
     cosmos_sim/WFM-v0                        any single-view bundle (``checkpoint=``), of any env that

@@ -68,7 +68,8 @@ class StateRenderRollouts(_Rollouts):
         if options:
             raise ConfigError(
                 f"reset options {sorted(options)} give frames only, and this world model renders from the arm's "
-                "and the block's state, which it reads from the GT scene: reset with a seed instead"
+                "and the block's state, which it reads from the GT scene: reset with a seed instead, or use "
+                "checkpoint='manip-dit-nano' (a frame-to-frame model) to start from frames"
             )
         gt = self.gt[row if self.paired else 0]
         obs, _ = gt.reset(seed=int(seed))

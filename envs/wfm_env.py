@@ -1,7 +1,8 @@
 """A learned world model as a Gymnasium environment: ``step(action)`` returns the predicted next frame.
 
-``cosmos_sim/Manipulation-WFM-v0`` loads the shipped nano checkpoint (``assets/wfm/manip-dit-nano``)
-by default, or any manipulation ``WorldModel`` bundle by path (``checkpoint=...``). ``gym.make`` gives
+``cosmos_sim/Manipulation-WFM-v0`` loads the shipped renderer of state (``assets/wfm/manip-render-nano``,
+``envs/state_render.py``) by default, or any manipulation ``WorldModel`` bundle by path (``checkpoint=...``;
+``manip-dit-nano`` is the frame-to-frame model, which can start from any frames). ``gym.make`` gives
 ``WorldModelEnv``; ``gym.make_vec(id, num_envs=N)`` gives ``WorldModelVectorEnv``, which steps all
 ``N`` rollouts with one batched forward pass and resets finished ones on the next step
 (``autoreset_mode = NEXT_STEP``, Gymnasium's default).
@@ -42,7 +43,7 @@ from cosmos_sim.envs.base import check_action, resolve_config
 from cosmos_sim.errors import CheckpointError, ConfigError
 
 #: Checkpoint the registered WFM env loads when none is given (a directory under assets/wfm/).
-DEFAULT_CHECKPOINT = "manip-dit-nano"
+DEFAULT_CHECKPOINT = "manip-render-nano"
 SUCCESS_THRESHOLD = 0.5
 #: The registered id that runs a bundle of any single-view env.
 GENERIC_ID = "cosmos_sim/WFM-v0"
@@ -517,14 +518,22 @@ class WorldModelEnv(gym.Env):
     r"""One rollout of a learned world model as a Gymnasium env: ``step`` returns the predicted next frame.
 
     ## Description
-    ``cosmos_sim/Manipulation-WFM-v0``: a world model (by default the shipped nano diffusion
-    model ``assets/wfm/manip-dit-nano``, trained on ``cosmos_sim/Manipulation-GT-v0`` at 64x64)
-    imitates the GT scene it was trained on (``model.config.env_id``). A bundle of another env is a
+    ``cosmos_sim/Manipulation-WFM-v0``: a world model trained on ``cosmos_sim/Manipulation-GT-v0`` at
+    64x64 imitates the GT scene (``model.config.env_id``). A bundle of another env is a
     ``CheckpointError`` naming the id that runs it (``cosmos_sim/WFM-v0`` for any single-view
-    bundle, ``GenericWorldModelEnv``). Each ``step`` predicts the
-    next latent frame from the last ``K`` (the checkpoint's context frames) and the action,
-    decodes it, and predicts reward and success with the model's reward head. Nothing is simulated unless ``paired=True``, which steps the GT
-    scene beside the model with the same actions for comparison.
+    bundle, ``GenericWorldModelEnv``). Two kinds of bundle:
+
+    - a **renderer of state** (the default, ``assets/wfm/manip-render-nano``; ``envs/state_render.py``):
+      a learned state model steps the arm's and the block's positions with each action, and the DiT
+      draws the frame from the episode's first frame and maps of that state, so nothing drifts in
+      pixels; reward and success are the task's rule on that state (``info["ee_pos"]``,
+      ``info["block_pos"]``);
+    - a frame-to-frame model (``manip-dit-nano``, ``manip-dit16r-nano``, ...): each ``step`` predicts
+      the next latent frame from the last ``K`` (the checkpoint's context frames) and the action,
+      decodes it, and predicts reward and success with the model's reward head.
+
+    Nothing is simulated unless ``paired=True``, which steps the GT scene beside the model with the
+    same actions for comparison.
 
     Determinism: the sampler noise comes from a torch generator seeded at reset, so the same seed
     and actions give the same frames on the CPU. ``gym.make_vec(id, num_envs=N)`` gives
@@ -542,7 +551,9 @@ class WorldModelEnv(gym.Env):
     the same frame.
 
     ## Rewards
-    The reward head's prediction for the new frame and action (trained on the GT reward).
+    A renderer of state: the push (or reach) task's reward and success computed from its state, as
+    the GT scene computes them from its own. A frame-to-frame model: the reward head's prediction for
+    the new frame and action (trained on the GT reward).
     ``info`` after each ``step``: ``step`` (model steps since reset), ``success_prob`` (the head's
     success probability) and ``is_success``; with ``paired=True`` also ``gt_frame``,
     ``gt_reward`` and ``gt_is_success`` of the GT scene. ``info`` after ``reset``: ``step`` = 0.
@@ -552,6 +563,9 @@ class WorldModelEnv(gym.Env):
 
     - default: the GT scene is reset with the same seed and its first frame fills all ``K``
       slots (the model was trained on episode starts padded the same way);
+    A renderer of state also takes the GT scene's state (arm, block, goal) there, and refuses the two
+    options below (frames carry no arm state: use ``checkpoint="manip-dit-nano"`` to start from frames).
+
     - ``options["frames"]``: 1..K uint8 frames ``(n, H, W, 3)`` (or one ``(H, W, 3)``), oldest
       first, front-padded by repeating the first; frames of another size are a ``ValueError``
       (not allowed with ``paired=True``);
@@ -561,7 +575,8 @@ class WorldModelEnv(gym.Env):
 
     ## Episode End
     ### Termination
-    When the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``;
+    When the predicted success probability exceeds 0.5 (``SUCCESS_THRESHOLD``; a renderer of state: its
+    state's success;
     ``info["is_success"]``). Never with ``head_terminates=False``.
 
     ### Truncation
@@ -583,7 +598,7 @@ class WorldModelEnv(gym.Env):
     |-----------------|-------------------------|--------------------|-------------------------------------------------|
     | `config`        | **WorldModelEnvConfig** | `None`             | all settings at once; keyword options replace fields |
     | `render_mode`   | **str**                 | `"rgb_array"`      | "rgb_array" (the predicted frame) or None       |
-    | `checkpoint`    | **str or path**         | `"manip-dit-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
+    | `checkpoint`    | **str or path**         | `"manip-render-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
     | `device`        | **str**                 | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`        | **bool**                | `False`            | step the GT scene beside the model, its outcome in ``info`` |
     | `sampler_steps` | **int or None**         | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |
@@ -715,7 +730,7 @@ class WorldModelVectorEnv(VectorEnv):
     | `num_envs`          | **int**                       | `1`                | rollouts stepped together (>= 1)          |
     | `config`            | **WorldModelVectorEnvConfig** | `None`             | all settings at once; keyword options replace fields |
     | `render_mode`       | **str**                       | `"rgb_array"`      | "rgb_array" (every row's frame) or None   |
-    | `checkpoint`        | **str or path**               | `"manip-dit-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
+    | `checkpoint`        | **str or path**               | `"manip-render-nano"` | bundle directory or name under ``assets/wfm/`` (None: the default) |
     | `device`            | **str**                       | `"auto"`           | torch device; "auto" is CUDA if available, else CPU |
     | `paired`            | **bool**                      | `False`            | step a GT scene per row beside the model  |
     | `sampler_steps`     | **int or None**               | `None`             | denoiser calls per frame, replacing the checkpoint's (>= 1) |

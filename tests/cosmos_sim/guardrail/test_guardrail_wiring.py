@@ -12,6 +12,7 @@ from cosmos_sim.cli import main
 from cosmos_sim.data.dream import DreamConfig, dream
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.demo import DemoConfig, _physics_model, _world_model
+from cosmos_sim.envs.wfm_env import DEFAULT_CHECKPOINT
 from cosmos_sim.guardrail import DISABLED, provenance, read_metadata, write_video
 from cosmos_sim.guardrail.watermark import Watermarker, detect_video
 
@@ -60,8 +61,8 @@ def test_the_demo_world_model_videos_are_guarded_and_carry_provenance(tmp_path, 
     _world_model(cfg, tmp_path)
     _physics_model(cfg, tmp_path)
     for name, model in (
-        ("wfm_vs_gt.mp4", "manip-dit-nano"),
-        ("wfm_vs_gt.gif", "manip-dit-nano"),
+        ("wfm_vs_gt.mp4", DEFAULT_CHECKPOINT),
+        ("wfm_vs_gt.gif", DEFAULT_CHECKPOINT),
         ("physics_wfm_vs_gt.gif", cfg.physics_model),
     ):
         meta = read_metadata(tmp_path / name)

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gymnasium as gym
 import mapdit
 from fc_rollout import render_loop
+from replay_arm import arm_state
 
 from cosmos_sim.bench.wfm import _block_metrics
 from cosmos_sim.eval.rollouts import gt_rollouts, rollout_metrics
@@ -34,39 +35,50 @@ cam = np.load(f"{WORK}/cam.npz")
 seeds = list(range(first, first + 16))
 wm = WorldModel.from_pretrained(model)
 wm.eval()
-sm = ProprioModel.from_pretrained(f"{WORK}/state", device="cpu")
+LAYOUT = 2 if wm.config.dynamics.action_dim == 7 + mapdit.N_TAIL2 else 1
+sm = ProprioModel.from_pretrained(f"{WORK}/state{'' if LAYOUT == 1 else 2}", device="cpu")
 est = StateEstimator.from_pretrained("manip-state-nano", device="cpu")
 est_cols = [est.names.index(n) for n in mapdit.STATE]
 env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped  # replays each episode for its true states
+if LAYOUT == 2:
+    cam = np.load(f"{WORK}/cam2.npz")
+    if mode == "est":
+        raise SystemExit("est: manip-state-nano reads no arm state (layout 1 only)")
+
+
+def state_of(env):
+    blk = env.object_states()["red_block"]["pos"]
+    arm = arm_state(env) if LAYOUT == 2 else env.grip_pos()
+    return np.concatenate([arm, blk]).astype(np.float64)
+
+
+def to_tail(st, bz):
+    if LAYOUT == 2:
+        return mapdit.tail2(st, bz, cam)
+    return mapdit.tail(st[:, :3], np.concatenate([st[:, 3:5], bz[:, None]], 1), cam)
+
+
 for p in ("expert", "random"):
     d = gt_rollouts(p, seeds, steps=16, segs=True)
     extra = []
     for i, s in enumerate(seeds):
         pol = make_policy(p, env, s)
         obs, _ = env.reset(seed=s)
-        g0 = env.grip_pos().copy()
-        b0 = env.object_states()["red_block"]["pos"].copy()
-        g, b = [], []
+        states = [state_of(env)]  # STATE (layout 1) or STATE2 (layout 2) entries, then the block's height
         for t in range(16):
             act = np.asarray(pol(obs, env), dtype=np.float32)
             assert np.allclose(act, d["actions"][i, t])
             obs, *_ = env.step(act)
-            g.append(env.grip_pos().copy())
-            b.append(env.object_states()["red_block"]["pos"].copy())
-        g, b = np.asarray(g), np.asarray(b)
+            states.append(state_of(env))
+        states = np.asarray(states)
+        true, bz = states[1:, :-1], states[1:, -1]
         if mode in ("pred", "est"):
-            start = np.concatenate([g0, b0[:2]])  # the block's height is the table's in every state
+            start = states[0, :-1]
             if mode == "est":
                 start = est.predict(d["frames"][i, 0])[est_cols]
-            pr = rollout(
-                sm,
-                start[None].astype(np.float32),
-                d["actions"][i].astype(np.float32),
-                16,
-            )[1:]
-            g = pr[:, :3]
-            b = np.concatenate([pr[:, 3:], np.full((16, 1), b0[2])], 1)
-        extra.append(mapdit.tail(g, b, cam))
+            true = rollout(sm, start[None].astype(np.float32), d["actions"][i].astype(np.float32), 16)[1:]
+            bz = np.full(16, states[0, -1])  # the block's height is the table's in every predicted state
+        extra.append(to_tail(true, bz))
     extra = np.asarray(extra, np.float32)
     if mode == "none":  # no positions: the maps are empty
         extra[:] = -100.0

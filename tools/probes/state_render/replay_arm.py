@@ -15,10 +15,7 @@ ARM += ("ee_roll", "ee_pitch", "ee_yaw", "gripper_opening")
 
 
 def arm_state(env) -> np.ndarray:
-    d = env.data
-    elbow, wrist = d.xpos[env._body("forearm")], d.xpos[env._body("wrist")]
-    finger = d.qpos[env._finger_qpos].sum()
-    return np.concatenate([env.grip_pos(), elbow, wrist, env._rpy, [finger]]).astype(np.float32)
+    return env.arm_state().astype(np.float32)  # ManipulationEnv.arm_state: the order of ARM
 
 
 if __name__ == "__main__":
