@@ -316,7 +316,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict:
     )
     if w is not None:
         table.add_row(
-            "Manipulation-WFM (shipped diffusion nano)",
+            "Manipulation-WFM (shipped renderer of state)",
             f"{cfg.wfm_steps} steps beside GT, seed {cfg.wfm_seed}",
             f"PSNR {w['psnr_mean']:.1f} dB (copy-last {w['copy_psnr_mean']:.1f}), {w['ms_per_step']:.0f} ms/step, "
             f"reward error {w['reward_mae']:.3f}",

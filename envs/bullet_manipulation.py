@@ -169,6 +169,7 @@ class BulletManipulationGTEnv(PushTaskEnv, BulletGTEnv):
     | `min_separation`    | **float**                    | `0.1`         | minimum xy distance between blocks, and to the goal (m) |
     | `min_goal_distance` | **float**                    | `0.15`        | minimum initial xy distance red block to goal (m) |
     | `success_bonus`     | **float**                    | `1.0`         | added to the reward on a success step        |
+    | `terminate_on_success`| **bool**                     | `True`        | end the episode on success (False: run on)        |
     | `joint_force`       | **float**                    | `300.0`       | maximum torque of each arm joint servo (N m) |
 
     ## Version History

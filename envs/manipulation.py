@@ -313,6 +313,7 @@ class ManipulationGTEnv(PushTaskEnv, MujocoGTEnv):
     | `min_separation`    | **float**              | `0.1`         | minimum xy distance between blocks, and to the goal (m) |
     | `min_goal_distance` | **float**              | `0.15`        | minimum initial xy distance red block to goal (m)  |
     | `success_bonus`     | **float**              | `1.0`         | added to the reward on a success step              |
+    | `terminate_on_success`| **bool**               | `True`        | end the episode on success (False: run on)              |
     | `max_rotation`      | **float**              | `0.1`         | gripper rotation per step at an action of +-1 (rad) |
     | `msaa_samples`      | **int**                | `0`           | MSAA of RGB frames; 4 is smoother, ~0.6 ms a frame dearer on llvmpipe |
     | `appearance`        | **str**                | `"default"`   | "default", a named domain of ``envs/appearance.py`` or "randomized": textures, colours, lights; the same geometry, depth and seg |

@@ -71,6 +71,9 @@ class PushTaskConfig(GTConfig):
     """Minimum initial xy distance between the red block and the goal (m)."""
     success_bonus: float = 1.0
     """Added to the reward on the step the task succeeds."""
+    terminate_on_success: bool = True
+    """End the episode on success; False runs on (``info["is_success"]`` still says it), e.g. to record
+    frames of the block resting in the goal disc, which ended episodes hold only once."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -286,7 +289,7 @@ class PushTaskEnv:
         )
         return (
             float(reward[()]),
-            bool(success[()]),
+            bool(success[()]) and cfg.terminate_on_success,
             {
                 "is_success": bool(success[()]),
                 "block_goal_distance": float(np.linalg.norm(block[:2] - self._goal[:2])),

@@ -95,19 +95,21 @@ def tail(state: np.ndarray, block_z, camera: StateCamera) -> np.ndarray:
     return np.concatenate(out, 1).astype(np.float32)
 
 
-def _grid(latent_size, like: torch.Tensor):
+def grid(latent_size, like: torch.Tensor):
+    """The latent grid's column and row coordinates, broadcastable to (h, w)."""
     h, w = latent_size
     ys = torch.arange(h, device=like.device, dtype=like.dtype)[:, None]
     xs = torch.arange(w, device=like.device, dtype=like.dtype)[None, :]
     return xs, ys
 
 
-def _point(uv: torch.Tensor, xs, ys) -> torch.Tensor:
+def point_map(uv: torch.Tensor, xs, ys) -> torch.Tensor:
+    """Gaussian at the latent-cell coordinates uv (B, 2) on the grid ``grid`` gives."""
     u, v = uv[:, 0, None, None], uv[:, 1, None, None]
     return torch.exp(-((xs - u) ** 2 + (ys - v) ** 2) / (2 * SIGMA**2))
 
 
-def _segment(a: torch.Tensor, b: torch.Tensor, xs, ys) -> tuple[torch.Tensor, torch.Tensor]:
+def segment_maps(a: torch.Tensor, b: torch.Tensor, xs, ys) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian of the distance to the segment a-b ((B, 3): u, v, height) and the same times the height along it."""
     a_, d_ = a[:, :, None, None], (b - a)[:, :, None, None]
     t = ((xs - a_[:, 0]) * d_[:, 0] + (ys - a_[:, 1]) * d_[:, 1]) / (d_[:, 0] ** 2 + d_[:, 1] ** 2 + 1e-6)
@@ -121,11 +123,22 @@ def _segment(a: torch.Tensor, b: torch.Tensor, xs, ys) -> tuple[torch.Tensor, to
 def draw(tail: torch.Tensor, latent_size: tuple[int, int]) -> torch.Tensor:
     """Tail entries (B, len(TAIL)) -> the N_MAPS maps (B, N_MAPS, h, w) (module docstring)."""
     t = tail.float()
-    xs, ys = _grid(latent_size, t)
-    hand = _point(t[:, 0:2], xs, ys)
+    xs, ys = grid(latent_size, t)
+    hand = point_map(t[:, 0:2], xs, ys)
     hand_pt, elbow, wrist = t[:, 0:3], t[:, 5:8], t[:, 8:11]
-    forearm, link = _segment(elbow, wrist, xs, ys), _segment(wrist, hand_pt, xs, ys)
-    return torch.stack([hand, hand * t[:, 2, None, None], _point(t[:, 3:5], xs, ys), *forearm, *link], 1)
+    forearm, link = segment_maps(elbow, wrist, xs, ys), segment_maps(wrist, hand_pt, xs, ys)
+    return torch.stack([hand, hand * t[:, 2, None, None], point_map(t[:, 3:5], xs, ys), *forearm, *link], 1)
 
 
-__all__ = ["N_COORD", "N_MAPS", "STATE", "TAIL", "StateCamera", "draw", "tail"]
+__all__ = [
+    "N_COORD",
+    "N_MAPS",
+    "STATE",
+    "TAIL",
+    "StateCamera",
+    "draw",
+    "grid",
+    "point_map",
+    "segment_maps",
+    "tail",
+]

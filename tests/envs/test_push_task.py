@@ -124,3 +124,18 @@ def test_both_envs_pose_the_same_task(env_cls):
     assert set(info) >= {"is_success", "block_goal_distance", "ee_pos", "objects"}
     assert env.metadata["render_fps"] == round(1 / (env.config.timestep * env.config.frame_skip))
     env.close()
+
+
+def test_terminate_on_success_false_runs_on_past_the_success_step():
+    def run(**kw):
+        env = ManipulationGTEnv(obs_mode="state", **kw)
+        env.reset(seed=100005)
+        for t in range(100):
+            _, _, terminated, _, info = env.step(env.expert_action())
+            if info["is_success"]:
+                return t, terminated
+        raise AssertionError("the expert did not succeed in 100 steps")
+
+    t_stop, stops = run()
+    t_on, ends = run(terminate_on_success=False)
+    assert t_on == t_stop and stops and not ends  # the same success step, the episode goes on

@@ -32,7 +32,7 @@ names = {
     "train_manip_expert": "data/tok16/train_manip_expert.zarr",
     "train_manip_random": "data/tok16/train_manip_random.zarr",
 }
-# PROBE_EXTRA="name:store.zarr,...": more stores, packed the same way (their grips in $PROBE_WORK/grip_<name>.npy; the
+# PROBE_EXTRA="name:store.zarr,...": more stores, packed the same way (their arms in $PROBE_WORK/arm_<name>.npy; the
 # height normalisation stays that of the three stores above)
 more = dict(x.split(":", 1) for x in os.environ.get("PROBE_EXTRA", "").split(",") if x)
 env = gym.make("cosmos_sim/Manipulation-GT-v0", width=64, height=64).unwrapped
@@ -40,10 +40,8 @@ env.reset(seed=0)
 cam = env.camera_params("front")
 K, E = cam.intrinsics, cam.extrinsics
 LAYOUT = int(os.environ.get("PROBE_LAYOUT", "1"))
-if LAYOUT == 2:
-    grips = {k: np.load(f"{WORK}/arm_{k}.npy") for k in names}
-else:
-    grips = {k: np.load(f"{WORK}/grip_{k}.npy") for k in names}
+COLS = slice(None) if LAYOUT == 2 else slice(0, 3)  # replay_arm.py's entries: layout 1 reads the grip point's
+grips = {k: np.load(f"{WORK}/arm_{k}.npy")[:, COLS] for k in names}
 cam = {"K": K, "E": E}
 for col, key in ((2, ""), (5, "_elbow"), (8, "_wrist"))[: 3 if LAYOUT == 2 else 1]:
     z = np.concatenate([g[:, col] for g in grips.values()])
@@ -70,7 +68,7 @@ def nxt(a, ends):
 for k, p in {**names, **more}.items():
     s = TrajectoryStore.open(p)
     ends = s.episode_ends
-    grip = grips[k] if k in grips else np.load(f"{WORK}/{'arm' if LAYOUT == 2 else 'grip'}_{k}.npy")
+    grip = grips[k] if k in grips else np.load(f"{WORK}/arm_{k}.npy")[:, COLS]
     blk = s.read("objects/red_block/pos", 0, s.n_steps)
     if k == "train_manip_expert":  # check: the projected block sits on the red pixels of the frame
         rgb = s.read("rgb", 0, 50)

@@ -1,4 +1,4 @@
-"""Fit a ProprioModel of hand xyz + block xy on the three training stores (grip from the replays).
+"""Fit a ProprioModel of hand xyz + block xy on the three training stores (from ``replay_arm.py``'s replays).
 
     python tools/probes/state_render/state_model.py [UNROLL [OUT]]
 
@@ -33,7 +33,7 @@ names = {
 eps = []
 for k, p in names.items():
     s = TrajectoryStore.open(p)
-    g = np.load(f"{WORK}/{'arm' if LAYOUT == 2 else 'grip'}_{k}.npy")
+    g = np.load(f"{WORK}/arm_{k}.npy")[:, slice(None) if LAYOUT == 2 else slice(0, 3)]
     b = s.read("objects/red_block/pos", 0, s.n_steps)[:, :2]
     a = s.read("action", 0, s.n_steps)
     st = np.concatenate([g, b], 1).astype(np.float32)
