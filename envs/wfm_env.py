@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,8 +278,6 @@ class _Rollouts:
     def for_bundle(cls, checkpoint) -> type[_Rollouts]:
         """The rollouts class of a bundle: a renderer of state (``DiTConfig.state_maps``) has its own
         (``envs/state_render.py``), which only the manipulation id runs."""
-        import json
-
         path = resolve_checkpoint(checkpoint) / "config.json"
         try:
             renders = json.loads(path.read_text())["config"]["dynamics"].get("state_maps", False)
