@@ -182,18 +182,20 @@ def env_open_loop(model_dir: Path, seeds: list[int], actions: np.ndarray):
     return np.stack(frames, 1), np.stack(rewards, 1), np.stack(success, 1)
 
 
-def _rule_accuracy(reward: np.ndarray, success: np.ndarray, held: dict[str, np.ndarray]) -> dict[str, float]:
-    """``_reward_accuracy``'s figures for a renderer of state: its reward and success are the task's rule on its
-    own open-loop state (the expert's actions replayed from the true first state), against the GT's."""
+def _accuracy(reward: np.ndarray, success: np.ndarray, held: dict[str, np.ndarray]) -> dict[str, float]:
+    """Reward MAE and success detection of predicted ``reward`` and ``success`` (B, T) on the episodes ``held``.
+
+    Each episode counts up to its first success, where the GT env terminates (as in training).
+    """
     t = held["actions"].shape[1]
     succ = held["success"]
     first = np.where(succ.any(1), succ.argmax(1), t - 1)
     valid = np.arange(t)[None] <= first[:, None]
-    truth_s = succ[valid]
-    p = success[valid]
+    truth_r, truth_s = held["reward"][valid], succ[valid]
+    r, p = np.reshape(reward, (-1, t))[valid], np.reshape(success, (-1, t))[valid].astype(bool)
     return {
-        "reward_mae": float(np.abs(reward[valid] - held["reward"][valid]).mean()),
-        "reward_gt_std": float(held["reward"][valid].std()),
+        "reward_mae": float(np.abs(r - truth_r).mean()),
+        "reward_gt_std": float(truth_r.std()),
         "success_accuracy": float((p == truth_s).mean()),
         "success_recall": float(p[truth_s].mean()) if truth_s.any() else float("nan"),
         "success_false_positive_rate": float(p[~truth_s].mean()),
@@ -202,26 +204,12 @@ def _rule_accuracy(reward: np.ndarray, success: np.ndarray, held: dict[str, np.n
 
 
 def _reward_accuracy(model, held: dict[str, np.ndarray]) -> dict[str, float]:
-    """Reward MAE and success detection from the latents of the GT frames (teacher forced).
-
-    Each episode counts up to its first success, where the GT env terminates (as in training).
-    """
+    """``_accuracy`` of the reward head on the latents of the GT frames (teacher forced). A renderer of state has
+    no head: its reward and success are the task's rule on its own open-loop state (``_accuracy`` of those)."""
     b, t = held["actions"].shape[:2]
     z = model.encode(held["frames"][:, 1:].reshape(b * t, 1, *held["frames"].shape[2:]))[:, 0]
     r, p = model.reward(z, held["actions"].reshape(b * t, -1))
-    succ = held["success"]
-    first = np.where(succ.any(1), succ.argmax(1), t - 1)
-    valid = (np.arange(t)[None] <= first[:, None]).reshape(-1)
-    truth_r, truth_s = held["reward"].reshape(-1)[valid], succ.reshape(-1)[valid]
-    r, p = r[valid], p[valid]
-    return {
-        "reward_mae": float(np.abs(r - truth_r).mean()),
-        "reward_gt_std": float(truth_r.std()),
-        "success_accuracy": float(((p > 0.5) == truth_s).mean()),
-        "success_recall": float((p[truth_s] > 0.5).mean()) if truth_s.any() else float("nan"),
-        "success_false_positive_rate": float((p[~truth_s] > 0.5).mean()),
-        "episodes_with_success": float(succ.any(1).mean()),
-    }
+    return _accuracy(r, p > 0.5, held)
 
 
 def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
@@ -341,7 +329,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         # scene, and does the reward head (a renderer of state: the task's rule on its state) say so?
         if renders:
             pred_long, r_long, s_long = env_open_loop(model_dir, seeds, long_expert["actions"])
-            acc = _rule_accuracy(r_long, s_long, long_expert)
+            acc = _accuracy(r_long, s_long, long_expert)
             p_done = s_long[:, -1].astype(np.float32)
         else:
             acc = _reward_accuracy(model, long_expert)
