@@ -101,3 +101,31 @@ def test_renderer_refuses_unknown_cameras_oversized_images_and_use_after_close()
     with pytest.raises(ValueError, match="offscreen buffer"):
         SceneRenderer(env.model, 10_000, 64)
     env.close()
+
+
+def test_maps_from_a_fixed_camera_stay_identical_when_the_world_fixed_geoms_change():
+    # The maps' pass draws only the moving geoms over a cached render of the world-fixed ones (floor, table,
+    # robot base): that cache must follow resets, a resized table and a moved camera.
+    env = gym.make("cosmos_sim/Manipulation-GT-v0", maps="depth,seg", width=40, height=32).unwrapped
+    env.action_space.seed(1)
+    env.reset(seed=7)
+    renderer = env._get_renderer()
+    table = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_GEOM, "table")
+    front = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_CAMERA, "front")
+    for t in range(8):
+        if t == 3:
+            env.reset(seed=8)
+        if t == 5:
+            env.model.geom_size[table, :2] *= 0.6  # the table shrinks: the cached background is stale
+            mujoco.mj_forward(env.model, env.data)
+        if t == 6:
+            env.model.cam_pos[front] += [0.05, -0.03, 0.02]  # the camera moves
+            mujoco.mj_forward(env.model, env.data)
+        for cam in env.cameras:
+            ref = _reference(env, cam)
+            got = env.control_maps(cam, "depth,seg")
+            assert np.array_equal(got["depth"], ref["depth"]), (t, cam)
+            assert np.array_equal(got["seg"], ref["seg"]), (t, cam)
+        env.step(env.action_space.sample())
+    assert renderer._fixed_camera() and len(renderer._background) == 2  # the composed path was the one tested
+    env.close()
