@@ -276,14 +276,25 @@ class _Rollouts:
 
     @classmethod
     def for_bundle(cls, checkpoint) -> type[_Rollouts]:
-        """The rollouts class of a bundle: a renderer of state (``DiTConfig.state_maps``) has its own
-        (``envs/state_render.py``), which only the manipulation id runs."""
+        """The rollouts class of a bundle: a renderer of state has its own, the manipulation scene's
+        (``DiTConfig.state_maps``: ``envs/state_render.py``) for the manipulation id, any MuJoCo env's
+        (``DiTConfig.state_bodies``: ``envs/body_render.py``) for ``cosmos_sim/WFM-v0``."""
         path = resolve_checkpoint(checkpoint) / "config.json"
         try:
-            renders = json.loads(path.read_text())["config"]["dynamics"].get("state_maps", False)
+            dynamics = json.loads(path.read_text())["config"]["dynamics"]
+            scene, bodies = dynamics.get("state_maps", False), dynamics.get("state_bodies", ())
         except (OSError, ValueError, KeyError, AttributeError):
             return cls  # loading the bundle reports what is wrong with it
-        if not renders:
+        if bodies:
+            if not issubclass(cls, _AnyRollouts):
+                raise CheckpointError(
+                    f"{path.parent} is a renderer of a MuJoCo env's state, which {cls.env_label} does not run; "
+                    f"use gym.make({GENERIC_ID!r}, checkpoint=...)"
+                )
+            from cosmos_sim.envs.body_render import BodyRenderRollouts
+
+            return BodyRenderRollouts
+        if not scene:
             return cls
         if cls is not _Rollouts:
             raise CheckpointError(
@@ -855,7 +866,12 @@ class GenericWorldModelEnv(WorldModelEnv):
     naming ``cosmos_sim/Driving-WFM-v0``. ``paired=True`` steps the source env beside the model. The
     sampler noise is seeded at reset: the same seed and actions give the same frames on the CPU.
     ``gym.make_vec("cosmos_sim/WFM-v0", num_envs=N, checkpoint=DIR)`` gives
-    ``GenericWorldModelVectorEnv`` (one batched forward pass per step).
+    ``GenericWorldModelVectorEnv`` (one batched forward pass per step). A bundle trained with
+    ``train-wfm --render-from-state`` (a Gymnasium MuJoCo env) is a renderer of state (``envs/body_render.py``):
+    a state model steps the env's ``qpos``/``qvel`` with each action (also in ``info``) and the DiT draws every
+    frame from the episode's first one and the bodies' positions, so its rollouts cannot drift in pixels; it
+    starts from the source env's state at the reset seed and refuses ``options["frames"/"episode"]`` and
+    ``start_from``.
 
     ## Action Space
     The source env's action space, checked against the bundle's ``action_layout`` (for

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cosmos_sim.errors import ConfigError
-from cosmos_sim.world_models import state_maps
+from cosmos_sim.world_models import body_maps, state_maps
 from cosmos_sim.world_models.configs import FieldsMapping
 
 
@@ -75,6 +75,11 @@ class DiTConfig(FieldsMapping):
     state_maps: bool = False
     """A renderer of state (``world_models/state_maps.py``): the last ``len(state_maps.TAIL)`` action entries
     are a state, drawn as maps added to the input tokens through a zero-initialised projection. Concat mode."""
+    state_bodies: tuple[int, ...] = ()
+    """A renderer of a MuJoCo env's state (``world_models/body_maps.py``): per drawn body, the index of its
+    drawn parent (-1: none); the last 2 x len action entries are the bodies' latent-cell u, v, drawn as one map
+    per body and one per link and added to the input tokens through a zero-initialised projection. Concat mode;
+    empty: off."""
     p_mean: float = -0.4
     """EDM training: mean of log sigma."""
     p_std: float = 1.2
@@ -106,6 +111,19 @@ class DiTConfig(FieldsMapping):
                 f"state_maps needs context_mode 'concat' and action_dim > {len(state_maps.TAIL)} (the env's "
                 f"actions, then the state), got {self.context_mode!r} and {self.action_dim}"
             )
+        object.__setattr__(self, "state_bodies", tuple(int(p) for p in self.state_bodies))
+        if self.state_bodies:
+            body_maps.check_parents(self.state_bodies)
+            if (
+                self.state_maps
+                or self.context_mode != "concat"
+                or self.action_dim <= 2 * len(self.state_bodies)
+            ):
+                raise ConfigError(
+                    f"state_bodies needs context_mode 'concat', no state_maps and action_dim > "
+                    f"{2 * len(self.state_bodies)} (the env's actions, then 2 per body), got {self.context_mode!r}, "
+                    f"state_maps={self.state_maps} and {self.action_dim}"
+                )
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ConfigError(f"dim={self.dim} must split into {self.heads} heads of an even size")
 
@@ -239,8 +257,9 @@ class DiT(nn.Module):
             nn.init.zeros_(self.context_sigma_emb[1].weight)
             nn.init.zeros_(self.context_sigma_emb[1].bias)
         self.map_in = None
-        if cfg.state_maps:
-            self.map_in = nn.Linear(state_maps.N_MAPS * ph * pw, cfg.dim)
+        if cfg.state_maps or cfg.state_bodies:
+            n = state_maps.N_MAPS if cfg.state_maps else body_maps.n_maps(cfg.state_bodies)
+            self.map_in = nn.Linear(n * ph * pw, cfg.dim)
             nn.init.zeros_(self.map_in.weight)  # zero: a base model extended with it starts unchanged
             nn.init.zeros_(self.map_in.bias)
         # Tokens mode: tell clean context tokens from the noisy ones (they share the patch projection).
@@ -299,6 +318,12 @@ class DiT(nn.Module):
                 tokens = tokens + self.map_in(self.patchify(maps.unsqueeze(1)))
                 action = action.clone()
                 action[:, first : first + state_maps.N_COORD] = 0.0
+            elif cfg.state_bodies:  # the bodies' maps; the action embedding sees the env's actions only
+                first = cfg.action_dim - 2 * len(cfg.state_bodies)
+                maps = body_maps.draw(action[:, first:], cfg.state_bodies, cfg.latent_size).to(x_in.dtype)
+                tokens = tokens + self.map_in(self.patchify(maps.unsqueeze(1)))
+                action = action.clone()
+                action[:, first:] = 0.0
         else:
             ctx = self.patch_in(self.patchify(context)) + self.frame_type[0]
             tgt = self.patch_in(self.patchify(x_in.unsqueeze(1))) + self.frame_type[1]

@@ -80,6 +80,9 @@ class Config:
     residual: bool = False
     """Diffuse the change of a frame instead of the frame (``train-wfm --residual``, sigma_data 0.5): what stays
     put costs the network nothing."""
+    render_from_state: bool = False
+    """Train a renderer of state (``train-wfm --render-from-state``; MuJoCo envs): every frame drawn from the
+    episode's first frame and the bodies' positions, which a learnt state model steps with the actions."""
     rollout_steps: int = 16
     """Open-loop steps scored per held-out episode (Reacher's episodes are 50 steps)."""
     speed_batches: tuple[int, ...] = (1, 16)
@@ -247,9 +250,11 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     train_wfm.train(
         train_wfm.Args(
             data=(str(train_store),),
-            val_data=(str(val_store),),
+            val_data=() if cfg.render_from_state else (str(val_store),),  # a renderer is scored in the env
             tokenizer=str(work / "tok" / "best"),
             out=str(work / "wfm"),
+            render_from_state=cfg.render_from_state,
+            state_steps=20 if tiny else 20000,
             context_frames=cfg.context_frames,
             patch=cfg.patch,
             residual=cfg.residual,
@@ -362,7 +367,14 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         f"fine-tuned (at most {cfg.tokenizer_steps} steps / {cfg.tokenizer_minutes} min); its image-mode "
         "PSNR on the held-out frames before and after. World model: diffusion DiT "
         f"(dim {cfg.dim}, depth {cfg.depth}, K={cfg.context_frames}, patch {cfg.patch}"
-        f"{', residual' if cfg.residual else ''}), at most {cfg.wfm_steps} steps / "
+        f"{', residual' if cfg.residual else ''}"
+        + (
+            ", a renderer of state: each frame drawn from the episode's first frame and the bodies' positions, "
+            "a state model of qpos/qvel fitted beside it steps them"
+            if cfg.render_from_state
+            else ""
+        )
+        + f"), at most {cfg.wfm_steps} steps / "
         f"{cfg.wfm_minutes} min. Score: gym.make_vec('cosmos_sim/WFM-v0', checkpoint=wfm/best) reset with the "
         f"held-out seeds (reset_frames_match: the env's first frames equal the recorded ones), the recorded "
         f"actions replayed open loop for {steps} steps; PSNR/SSIM per step vs the recorded frames, beside "

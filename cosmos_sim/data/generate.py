@@ -17,6 +17,8 @@ Keys:
     ``is_success`` bool, when the env reports ``info["is_success"]`` (False where it is missing)
     ``true_state`` float32, from ``info["true_state"]`` (``Perceived-v0``: the state it estimates; the
                    entries are named by the ``state_layout`` attr)
+    ``qpos``, ``qvel`` float64: the MuJoCo state of a Gymnasium MuJoCo env (``Reacher-v5``, ``Pusher-v5``,
+                   ...), what a renderer of state learns from (``cosmos-sim train-wfm --render-from-state``)
     captions       ``captions=True``: ``envs/captions.py``'s short/long captions and facts per episode, in
                    the store's ``text.jsonl`` (``TrajectoryStore.episode_text``)
     ``maps/<camera>/<map>``          control maps from ``info["maps"]`` (cosmos_sim GT envs, ``maps=``)
@@ -212,7 +214,19 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
         row["is_success"] = np.asarray(bool(info["is_success"]))
     if "true_state" in info:  # the state behind an estimated one (envs/perceived.py)
         row["true_state"] = np.asarray(info["true_state"], dtype=np.float32)
+    if _is_gym_mujoco(env):
+        row["qpos"] = env.unwrapped.data.qpos.copy()
+        row["qvel"] = env.unwrapped.data.qvel.copy()
     return row
+
+
+def _is_gym_mujoco(env: gym.Env) -> bool:
+    """A Gymnasium MuJoCo env (its MuJoCo state is recorded; cosmos_sim's own scenes record object poses)."""
+    try:
+        from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+    except ImportError:  # gymnasium without its mujoco extra
+        return False
+    return isinstance(env.unwrapped, MujocoEnv)
 
 
 def rollout(

@@ -151,7 +151,7 @@ def future_waypoints(pose: np.ndarray, last: np.ndarray, rows: np.ndarray, n: in
 
 
 def sample_batch(
-    data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0, unroll: int = 0
+    data: LatentData, rows: np.ndarray, k: int, waypoints: int = 0, unroll: int = 0, first_frame: bool = False
 ) -> dict[str, torch.Tensor]:
     """Training tensors for rows ``t`` (each with a next frame): K context latents, actions, targets.
 
@@ -159,10 +159,13 @@ def sample_batch(
     the episode's first frame), ``action`` from the last context frame (row t) to the target;
     ``waypoints`` (when asked for and the data has poses): ``future_waypoints`` of row t.
     ``unroll`` = m > 0 adds what the trainer needs to replace the last m context frames by the model's own
-    predictions (``unroll_history``).
+    predictions (``unroll_history``). ``first_frame`` (a renderer of state): every context slot holds the
+    episode's first frame, whatever the row (the actions between them are zero).
     """
     offs = np.arange(-k + 1, 1)
     ctx = np.maximum(rows[:, None] + offs, data.episode_start[rows][:, None])  # (B, K)
+    if first_frame:
+        ctx = np.repeat(data.episode_start[rows][:, None], k, axis=1)
     moved = ctx[:, 1:] == ctx[:, :-1] + 1
     ctx_actions = data.action[ctx[:, :-1]] * moved[..., None]
     return (

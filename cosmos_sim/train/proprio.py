@@ -136,17 +136,48 @@ def new_model(args: Args, data: dict[str, np.ndarray]) -> ProprioModel:
                 f"--init-from {args.init_from} predicts {model.names}, not --names {args.names}"
             )
         return model.train()
+    return fresh_model(tuple(args.names), data, args.hidden)
+
+
+def fresh_model(names: tuple[str, ...], data: dict[str, np.ndarray], hidden: int) -> ProprioModel:
+    """An untrained model of ``names`` scaled to ``samples``' statistics."""
     floor = 1e-4  # an entry that never moves in the data (e.g. a fixed height) still needs a scale
     return ProprioModel(
         ProprioConfig(
-            names=tuple(args.names),
+            names=names,
             action_dim=data["action"].shape[1],
             mean=tuple(data["p"].mean(0).tolist()),
             std=tuple(np.maximum(data["p"].std(0), floor).tolist()),
             delta_std=tuple(np.maximum(data["delta"].std(0), floor).tolist()),
-            hidden=args.hidden,
+            hidden=hidden,
         )
     )
+
+
+def fit_model(
+    model: ProprioModel, data: dict[str, np.ndarray], steps: int, batch_size: int, lr: float, seed: int
+) -> float:
+    """Adam on the MSE of the normalised change (cosine to lr/20) over ``samples``; returns the final MSE on
+    all of them (the model is left in eval mode)."""
+    t = {k: torch.from_numpy(v) for k, v in data.items()}
+    target = t["delta"] / model.delta_std
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr / 20)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        i = torch.randint(0, len(target), (batch_size,), generator=gen)
+        loss = torch.nn.functional.mse_loss(
+            model(t["p"][i], t["p_prev"][i], t["action"][i], t["prev_action"][i]), target[i]
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+    with torch.no_grad():
+        return float(
+            torch.nn.functional.mse_loss(model(t["p"], t["p_prev"], t["action"], t["prev_action"]), target)
+        )
 
 
 @releases_out_dir_locks
@@ -164,29 +195,13 @@ def train(args: Args) -> dict[str, float]:
         raise ConfigError(
             f"the stores have {data['action'].shape[1]} action dims, the model {model.config.action_dim}"
         )
-    t = {k: torch.from_numpy(v) for k, v in data.items()}
-    target = t["delta"] / model.delta_std
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, eta_min=args.lr / 20)
-    gen = torch.Generator().manual_seed(args.seed)
     t0 = time.perf_counter()
-    for _ in range(args.steps):
-        i = torch.randint(0, len(target), (args.batch_size,), generator=gen)
-        loss = torch.nn.functional.mse_loss(
-            model(t["p"][i], t["p_prev"][i], t["action"][i], t["prev_action"][i]), target[i]
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
-    with torch.no_grad():
-        fit = torch.nn.functional.mse_loss(model(t["p"], t["p_prev"], t["action"], t["prev_action"]), target)
+    fit = fit_model(model, data, args.steps, args.batch_size, args.lr, args.seed)
     scored = load_episodes(tuple(args.val_data), tuple(args.names)) if args.val_data else episodes
     metrics = {
         "steps": args.steps,
-        "samples": len(target),
-        "train_mse": float(fit),
+        "samples": len(data["delta"]),
+        "train_mse": fit,
         **open_loop_error(model, scored, args.horizon),
         "scored_on": "val_data" if args.val_data else "data",
         "horizon": args.horizon,
@@ -205,4 +220,13 @@ def train(args: Args) -> dict[str, float]:
     return metrics
 
 
-__all__ = ["Args", "load_episodes", "open_loop_error", "rollout", "samples", "train"]
+__all__ = [
+    "Args",
+    "fit_model",
+    "fresh_model",
+    "load_episodes",
+    "open_loop_error",
+    "rollout",
+    "samples",
+    "train",
+]

@@ -42,6 +42,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ from cosmos_sim.data.object_masks import STATIC_LABELS
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError, StoreError
 from cosmos_sim.eval.rollouts import evaluate, held_out_episodes
+from cosmos_sim.train import body_render
 from cosmos_sim.train.common import (
     cosine_lr,
     lock_out_dir,
@@ -135,6 +137,13 @@ class Args:
     """Diffusion: train on open-loop inputs too: each batch replaces its last m ~ U{0..unroll} context frames
     by the model's own predictions (m sampler runs without gradients, so about 1 + 2m/3 x the cost of a
     step); 0 = teacher forcing only (the recorded frames as context)."""
+    render_from_state: bool = False
+    """Diffusion: train a renderer of state of a Gymnasium MuJoCo env (stores with ``qpos``/``qvel``, as
+    ``generate`` records them): each frame is drawn from the episode's first frame and the bodies' positions
+    (``world_models/body_maps.py``), which a state model fitted beside it steps with the actions in the env, so
+    open loop cannot drift. No --val-data (score it through the env: ``cosmos-sim bench byo-env``)."""
+    state_steps: int = 20000
+    """With --render-from-state: optimizer steps of the state model (batch 256; about 2 ms each on a CPU)."""
     waypoints: int = 4
     """Multiview: future ego waypoints the model can be conditioned on (0 = none)."""
     waypoint_dropout: float = 0.5
@@ -222,6 +231,8 @@ def build_model(
     action_dim = len(env_info["action_layout"])
     views = tuple(env_info.get("views", ()))
     dyn = family.dynamics_config(args, tc, latent_size, action_dim, len(views))
+    if env_info.get("state_bodies"):  # a renderer of state (--render-from-state): the bodies it draws
+        dyn = dataclasses.replace(dyn, state_bodies=tuple(env_info["state_bodies"]))
     mean, std = data_stats or ((), ())
     cfg = WorldModelConfig(
         dynamics=dyn,
@@ -336,6 +347,13 @@ def train(args: Args) -> dict[str, float]:
     if args.unroll < 0 or (args.unroll and not family.unrolls):
         takes = ", ".join(n for n, f in FAMILIES.items() if f.unrolls)
         raise ConfigError(f"--unroll {args.unroll}: use 0, or a number >= 1 with --family {takes}")
+    if args.render_from_state and (
+        args.family != "diffusion" or args.val_data or args.unroll or args.lora_rank
+    ):
+        raise ConfigError(
+            "--render-from-state trains a diffusion renderer from the episode's first frame: use --family diffusion "
+            "without --val-data (score it through the env: cosmos-sim bench byo-env), --unroll or --lora-rank"
+        )
     set_torch_threads(
         args.threads, processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")), what="train-wfm"
     )  # torchrun: per process
@@ -378,6 +396,18 @@ def train(args: Args) -> dict[str, float]:
     )
     if distributed and main:
         dist.barrier()
+    extras = None  # what a renderer of state saves beside its weights
+    if args.render_from_state:
+        data, env_info, bodies = body_render.attach(
+            data, args.data, env_info, tokenizer.config.spatial_compression
+        )
+        states, fit = body_render.fit_state_model(args.data, args.state_steps, seed=args.seed)
+        if main:
+            print(
+                f"renderer of state: {len(bodies.bodies)} bodies ({', '.join(bodies.bodies)}); state model of "
+                f"{len(states.names)} entries, largest qpos error after 16 open-loop steps {fit['state_qpos_err_16']:.4f}"
+            )
+        extras = partial(body_render.save_extras, bodies=bodies, states=states)
     init = WorldModel.from_pretrained(args.init_from, device=device) if args.init_from else None
     stats = latent_stats(data) if family.continuous else None
     if init is not None and family.continuous and init.config.latent_mean:
@@ -392,8 +422,9 @@ def train(args: Args) -> dict[str, float]:
             )
         # --context-aug adds to the base's architecture (a zero-initialised embedding of the noise level)
         aug = {"context_aug": args.context_aug} if args.context_aug else {}
+        bodies_cfg = {"state_bodies": wm.config.dynamics.state_bodies} if args.render_from_state else {}
         shape = {
-            "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a, **aug),
+            "dynamics": dataclasses.replace(init.config.dynamics, action_dim=a, **aug, **bodies_cfg),
             "head": dataclasses.replace(init.config.head, action_dim=a),
         }
         wm = WorldModel(dataclasses.replace(wm.config, **shape), tokenizer)
@@ -499,7 +530,14 @@ def train(args: Args) -> dict[str, float]:
         m = int(rng.integers(0, args.unroll + 1)) if args.unroll else 0
         batch = {
             k: v.to(device)
-            for k, v in sample_batch(data, picked, wm.config.context_frames, args.waypoints, unroll=m).items()
+            for k, v in sample_batch(
+                data,
+                picked,
+                wm.config.context_frames,
+                args.waypoints,
+                unroll=m,
+                first_frame=args.render_from_state,
+            ).items()
         }
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.lr, args.warmup, args.steps)
@@ -544,7 +582,7 @@ def train(args: Args) -> dict[str, float]:
                         tokenizer_dir,
                         {**extra, **{k: figures[k] for k in figures if k.startswith(("val", "copy"))}},
                     )
-            save_last(wm, ema, opt, step, best, out, tokenizer_dir, args, extra, rng)
+            save_last(wm, ema, opt, step, best, out, tokenizer_dir, args, extra, rng, extras)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(figures) + "\n")
             tqdm.write(
@@ -556,18 +594,23 @@ def train(args: Args) -> dict[str, float]:
             break
     bar.close()
     if main and held is None:  # no held-out data: ship the last EMA weights as "best"
-        save_bundle(ema, out / "best", args, tokenizer_dir, {"step": step, **args.extra})
+        save_bundle(ema, out / "best", args, tokenizer_dir, {"step": step, **args.extra}, extras)
     if distributed:
         dist.destroy_process_group()
     return figures
 
 
-def save_bundle(wm: WorldModel, directory: Path, args: Args, tokenizer_dir: str, extra: dict) -> None:
-    """``OUT/best``: a bf16 bundle, or with --lora-rank an adapter directory on the --init-from base."""
+def save_bundle(
+    wm: WorldModel, directory: Path, args: Args, tokenizer_dir: str, extra: dict, extras=None
+) -> None:
+    """``OUT/best``: a bf16 bundle, or with --lora-rank an adapter directory on the --init-from base;
+    ``extras(directory)`` adds what else the bundle needs (a renderer of state: its bodies and state model)."""
     if args.lora_rank:
         save_adapter(wm, directory, WorldModel.resolve_pretrained(args.init_from), extra=extra)
     else:
         wm.save_pretrained(directory, tokenizer_dir=tokenizer_dir, extra=extra)
+    if extras is not None:
+        extras(directory)
 
 
 def save_last(
@@ -581,11 +624,14 @@ def save_last(
     args: Args,
     extra: dict,
     rng: np.random.Generator,
+    extras=None,
 ) -> None:
     if args.lora_rank:
         save_adapter(wm, out / "last", WorldModel.resolve_pretrained(args.init_from), extra=extra)
     else:
         wm.save_pretrained(out / "last", tokenizer_dir=tokenizer_dir, dtype=None, extra=extra)
+    if extras is not None:
+        extras(out / "last")
     state = {
         "optimizer": opt.state_dict(),
         "step": step,

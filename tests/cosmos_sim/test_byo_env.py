@@ -156,3 +156,58 @@ def test_a_store_with_env_kwargs_that_are_not_an_object_is_refused(tmp_path):
     store.add_episode({"rgb": np.zeros((2, 8, 8, 3), np.uint8), "action": np.zeros((2, 1), np.float32)})
     with pytest.raises(ValueError, match="env_kwargs .* expected a JSON object"):
         store_env_info(str(tmp_path / "b.zarr"))
+
+
+TINY_WFM = ["--steps", "4", "--dim", "32", "--depth", "1", "--heads", "2", "--context-frames", "2"]
+TINY_WFM += ["--batch-size", "4", "--warmup", "1", "--eval-every", "2", "--no-progress"]
+
+
+def test_a_renderer_of_state_trains_on_the_recorded_mujoco_state_and_runs_as_an_env(tmp_path, capsys):
+    camera = {
+        "default_camera_config": {"distance": 0.55, "elevation": -90.0, "azimuth": 90.0, "lookat": [0, 0, 0]}
+    }
+    train = _store(tmp_path, "train.zarr", env_id="Reacher-v5", resolution=(64, 64), env_kwargs=camera)
+    store = TrajectoryStore.open(train)
+    assert store.read("qpos", 0, 3).shape == (3, 4) and store.read("qvel", 0, 3).shape == (3, 4)
+    out = tmp_path / "wfm"
+    argv = [
+        "train-wfm",
+        "--data",
+        train,
+        "--tokenizer",
+        "cv4x8x8-nano",
+        "--render-from-state",
+        "--state-steps",
+        "20",
+    ]
+    assert main([*argv, *TINY_WFM, "--out", str(out)]) == 0
+    bundle = out / "best"
+    assert (bundle / "body_maps.json").is_file() and (bundle / "state" / "config.json").is_file()
+    config = json.loads((bundle / "config.json").read_text())["config"]
+    assert config["dynamics"]["state_bodies"] == [-1, 0, 1, -1] and config["action_layout"][:3] == [
+        "a0",
+        "a1",
+        "body0_u",
+    ]
+
+    env = gym.make("cosmos_sim/WFM-v0", checkpoint=str(bundle))
+    check_env(env.unwrapped)
+    first, _ = env.reset(seed=int(store.episode_seeds[0]))
+    assert np.array_equal(first, store.read("rgb", 0, 1)[0])  # the source env's render, as recorded
+    action = store.read("action", 0, 1)[0]
+    obs, _, _, _, info = env.step(action)
+    assert np.abs(info["qpos"] - store.read("qpos", 1, 2)[0]).max() < 0.05  # the state model's step
+    env.reset(seed=int(store.episode_seeds[0]))
+    assert np.array_equal(env.step(action)[0], obs)  # same seed, same action: same frame
+    with pytest.raises(ValueError, match="reset with a seed"):
+        env.reset(options={"frames": first})
+    with pytest.raises(ValueError, match="cosmos_sim/WFM-v0"):
+        gym.make("cosmos_sim/Manipulation-WFM-v0", checkpoint=str(bundle))
+
+    # what it cannot train from
+    assert main([*argv, *TINY_WFM, "--val-data", train, "--out", str(tmp_path / "x")]) != 0
+    assert "without --val-data" in capsys.readouterr().err
+    scene = _store(tmp_path, "scene.zarr", env_id="cosmos_sim/Physics-Bounce-GT-v0")
+    argv[2] = scene
+    assert main([*argv, *TINY_WFM, "--out", str(tmp_path / "y")]) != 0
+    assert "no qpos/qvel" in capsys.readouterr().err

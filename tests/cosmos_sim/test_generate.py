@@ -209,7 +209,9 @@ def test_one_and_two_workers_give_identical_stores(tmp_path):
     one = generate(cfg(tmp_path, name="w1.zarr", **kw))
     two = generate(cfg(tmp_path, name="w2.zarr", workers=2, **kw))
     a, b = TrajectoryStore.open(tmp_path / "w1.zarr"), TrajectoryStore.open(tmp_path / "w2.zarr")
-    assert a.keys() == b.keys() == ["action", "reward", "rgb", "state", "terminated", "truncated"]
+    # qpos/qvel: the MuJoCo state of a Gymnasium MuJoCo env, what a renderer of state learns from
+    keys = ["action", "qpos", "qvel", "reward", "rgb", "state", "terminated", "truncated"]
+    assert a.keys() == b.keys() == keys
     np.testing.assert_array_equal(a.episode_ends, b.episode_ends)
     for i in range(a.n_episodes):
         ea, eb = a.episode(i), b.episode(i)
@@ -217,6 +219,10 @@ def test_one_and_two_workers_give_identical_stores(tmp_path):
             np.testing.assert_array_equal(ea[k], eb[k], err_msg=f"episode {i} key {k}")
     assert a.episode(0)["rgb"].shape[1:] == (32, 32, 3) and a.episode(0)["rgb"].std() > 0
     assert one["frames"] == two["frames"]
+    # the pendulum observes [cart position, pole angle, their velocities]: the recorded state is the same
+    ep = a.episode(0)
+    np.testing.assert_allclose(ep["qpos"], ep["state"][:, :2], atol=1e-6)
+    np.testing.assert_allclose(ep["qvel"], ep["state"][:, 2:], atol=1e-6)
 
 
 def test_clear_errors(tmp_path):
