@@ -61,7 +61,9 @@ class BodyMaps:
     @classmethod
     def for_env(cls, env, cell: int = 4) -> BodyMaps:
         """The bodies of a Gymnasium MuJoCo env (``env.unwrapped`` has ``model``, ``data``, ``render()``) and its
-        render camera, read from the scene of one render (the free camera of ``default_camera_config``)."""
+        render camera, read from the scene of one render. The camera must stay put: a free camera needs a fixed
+        ``lookat`` in ``default_camera_config``, and one that follows the bodies (tracking) is refused (checked
+        by rendering the env once more at another ``qpos``, then restoring its state)."""
         env = env.unwrapped
         m = getattr(env, "model", None)
         gym_mujoco = isinstance(m, mujoco.MjModel) and hasattr(env, "mujoco_renderer")
@@ -70,16 +72,29 @@ class BodyMaps:
                 f"{type(env).__name__} is not a Gymnasium MuJoCo env that renders rgb_array: a renderer of state "
                 "needs the env's MuJoCo model (env.unwrapped.model) and its render camera (env.unwrapped.mujoco_renderer)"
             )
-        env.render()
-        viewer = env.mujoco_renderer._get_viewer("rgb_array")
-        cam = mujoco.mjv_averageCamera(viewer.scn.camera[0], viewer.scn.camera[1])  # mono: between the eyes
-        h, w = viewer.viewport.height, viewer.viewport.width
-        fwd, up = np.asarray(cam.forward, float), np.asarray(cam.up, float)
-        rot = np.column_stack([np.cross(fwd, up), -up, fwd])  # camera-to-world, OpenCV axes
-        e = np.eye(4)
-        e[:3, :3], e[:3, 3] = rot.T, -rot.T @ np.asarray(cam.pos, float)
-        f = 0.5 * h * cam.frustum_near / cam.frustum_top
-        k = ((f, 0.0, w / 2), (0.0, f, h / 2), (0.0, 0.0, 1.0))
+        renderer = env.mujoco_renderer
+        free = getattr(renderer, "camera_id", None) in (None, -1)  # MuJoCo's free camera, not a model camera
+        if free and "lookat" not in (renderer.default_cam_config or {}):
+            raise ConfigError(
+                f"{type(env).__name__} renders from MuJoCo's free camera without a fixed look-at point, which aims "
+                "at where the geoms are at its first render (the same seed renders differently in a fresh env): pass "
+                "default_camera_config={..., 'lookat': [x, y, z]} in the env kwargs"
+            )
+        k, e = _render_camera(env)
+        d = env.data
+        saved = d.qpos.copy(), d.qvel.copy()
+        d.qpos[:] += np.random.default_rng(0).uniform(
+            -0.5, 0.5, d.qpos.shape
+        )  # the camera must not follow it
+        mujoco.mj_forward(m, d)
+        moved = not np.allclose(_render_camera(env)[1], e, atol=1e-6)
+        d.qpos[:], d.qvel[:] = saved
+        mujoco.mj_forward(m, d)
+        if moved:
+            raise ConfigError(
+                f"{type(env).__name__}'s render camera follows its bodies: a renderer of state draws the bodies in a "
+                "camera fixed in the world; pass a fixed one (default_camera_config with a 'lookat', or a world camera)"
+            )
         drawn = [b for b in range(1, m.nbody) if m.body_geomnum[b] > 0]
         parents = []
         for b in drawn:
@@ -135,6 +150,20 @@ class BodyMaps:
         uv = cam @ k.T
         cells = uv[..., :2] / np.maximum(uv[..., 2:3], 1e-6) / self.cell - 0.5
         return cells.reshape(len(p), -1).astype(np.float32)
+
+
+def _render_camera(env) -> tuple[tuple, np.ndarray]:
+    """Intrinsics (3x3 tuples) and world-to-camera extrinsics (4x4, OpenCV axes) of one render of the env."""
+    env.render()
+    viewer = env.mujoco_renderer._get_viewer("rgb_array")
+    cam = mujoco.mjv_averageCamera(viewer.scn.camera[0], viewer.scn.camera[1])  # mono: between the eyes
+    h, w = viewer.viewport.height, viewer.viewport.width
+    fwd, up = np.asarray(cam.forward, float), np.asarray(cam.up, float)
+    rot = np.column_stack([np.cross(fwd, up), -up, fwd])  # camera-to-world, OpenCV axes
+    e = np.eye(4)
+    e[:3, :3], e[:3, 3] = rot.T, -rot.T @ np.asarray(cam.pos, float)
+    f = 0.5 * h * cam.frustum_near / cam.frustum_top
+    return ((f, 0.0, w / 2), (0.0, f, h / 2), (0.0, 0.0, 1.0)), e
 
 
 def check_parents(parents: tuple[int, ...]) -> None:

@@ -112,5 +112,22 @@ def test_configs_refuse_bad_parents_and_no_room_for_the_bodies(tmp_path, reacher
     assert bm.BodyMaps.load(tmp_path) == maps
     with pytest.raises(ConfigError, match="missing"):
         bm.BodyMaps.load(tmp_path / "nope")
+    for env_id, kwargs, match in (
+        (
+            "Reacher-v5",
+            {"default_camera_config": {"distance": 0.55}},
+            "fixed look-at point",
+        ),  # aims at the geoms
+        (
+            "Hopper-v5",
+            {"camera_name": "track"},
+            "follows its bodies",
+        ),  # Hopper's camera tracks its centre of mass
+    ):
+        env = gym.make(env_id, render_mode="rgb_array", width=64, height=64, **kwargs)
+        env.reset(seed=0)
+        with pytest.raises(ConfigError, match=match):
+            bm.BodyMaps.for_env(env)
+        env.close()
     with pytest.raises(ConfigError, match="not a Gymnasium MuJoCo env"):
         bm.BodyMaps.for_env(gym.make("CartPole-v1", render_mode="rgb_array"))

@@ -6,7 +6,12 @@ as the hand, the target as the block, the arm's root and elbow as the "elbow" an
 
 BYO_WORK: a ``bench byo-env`` work dir (train.zarr, val.zarr, tok, wfm). Writes OUT_DIR/{train,val,<MORE's stem>}.npz
 (``tools/gpu/pack.py``'s format), OUT_DIR/camera.json, OUT_DIR/overlay.png (projections on frames) and
-OUT_DIR/init (the bench's world model with ``state_maps``, the new weights zero-initialised)."""
+OUT_DIR/init (the bench's world model with ``state_maps``; session 16's run extended the action layers with zeros,
+now they start fresh).
+
+Superseded by the package path (``train-wfm --render-from-state``, ``world_models/body_maps.py``), which draws one
+map per body and link instead of this probe's borrowed manipulation layout; kept for its figures (README of
+the folder)."""
 
 import dataclasses
 import json
@@ -18,11 +23,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import gymnasium as gym
 import mujoco
 import numpy as np
-import torch
 
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.envs.base import extrinsics_from_gl_pose, intrinsics_from_fovy
-from cosmos_sim.train.wfm import store_env_info
+from cosmos_sim.train.wfm import load_matching, store_env_info
 from cosmos_sim.world_models import state_maps as SM
 from cosmos_sim.world_models.wfm import WorldModel
 
@@ -125,20 +129,8 @@ def main(work, out, *more):
         action_layout=tuple(cfg.action_layout) + SM.TAIL,
     )
     nw = WorldModel(new, wm.tokenizer)
-    for part in ("dynamics", "head"):
-        old, mine = getattr(wm, part).state_dict(), getattr(nw, part).state_dict()
-        for key, v in mine.items():
-            if key not in old:
-                continue  # map_in: zero-initialised
-            o = old[key].to(v.dtype)
-            if o.shape == v.shape:
-                mine[key] = o
-            else:
-                w = torch.zeros_like(v)
-                w[:, : o.shape[1]] = o
-                mine[key] = w
-                print("extended", part, key)
-        getattr(nw, part).load_state_dict(mine)
+    for part in ("dynamics", "head"):  # the action layers (another size) start fresh, map_in at zero
+        print("fresh", part, load_matching(nw, wm, part))
     nw.save_pretrained(out / "init", tokenizer_dir=str(work / "tok" / "best"), dtype=None)
     print("init saved")
 
