@@ -6,10 +6,12 @@ default, from a top-down camera with a fixed look-at point (``CAMERA``):
 1. ``cosmos-sim generate``: random-policy episodes at 64x64 (seeds 0..) for training, and held-out
    episodes (seeds >= 100000, never trained on) for scoring. Reacher observes state, so the frames are
    its ``render()``, recorded under ``rgb``.
-2. ``cosmos-sim train-tokenizer --init-from cv4x8x8-nano``: the shipped tokenizer fine-tuned on those
-   frames (it was trained on other scenes).
-3. ``cosmos-sim train-wfm``: the diffusion world model over the fine-tuned tokenizer's latents, for a
-   few minutes (``wfm_minutes``).
+2. ``cosmos-sim train-tokenizer --init-from cv4x4x4-nano``: the shipped 16x16-latent tokenizer fine-tuned on
+   those frames (it was trained on other scenes).
+3. ``cosmos-sim train-wfm --render-from-state``: the diffusion world model over the fine-tuned tokenizer's
+   latents, for a few minutes (``wfm_minutes``): by default a renderer of state (each frame drawn from the
+   episode's first one and the arm's bodies, which a state model of Reacher's qpos/qvel steps; the stores
+   record them), ``--no-render-from-state`` the frame-to-frame model.
 4. ``gym.make_vec("cosmos_sim/WFM-v0", checkpoint=OUT/best)``: the bundle as an env. Its reset frames
    (the source env's render for each held-out seed) are compared with the recorded first frames, then
    the recorded actions are replayed open loop for ``rollout_steps`` steps: PSNR/SSIM per step against
@@ -58,7 +60,7 @@ class Config:
     """Held-out episodes (seeds 100000..): the tokenizer and world-model evaluations and the score."""
     workers: int = 1
     """Worker processes of the recording."""
-    tokenizer: str = "cv4x8x8-nano"
+    tokenizer: str = "cv4x4x4-nano"
     """Tokenizer fine-tuned on the episodes (train-tokenizer --init-from): a shipped name or a directory."""
     tokenizer_steps: int = 1000
     """Fine-tuning steps (at most; see --tokenizer-minutes)."""
@@ -74,15 +76,16 @@ class Config:
     """World-model transformer blocks."""
     context_frames: int = 4
     """Past frames the world model conditions on (K)."""
-    patch: int = 1
+    patch: int = 2
     """World-model spatial patch over the latent grid: 2 keeps 64 tokens a frame with a 16x16-latent tokenizer
     (``--tokenizer cv4x4x4-nano``)."""
-    residual: bool = False
+    residual: bool = True
     """Diffuse the change of a frame instead of the frame (``train-wfm --residual``, sigma_data 0.5): what stays
     put costs the network nothing."""
-    render_from_state: bool = False
-    """Train a renderer of state (``train-wfm --render-from-state``; MuJoCo envs): every frame drawn from the
-    episode's first frame and the bodies' positions, which a learnt state model steps with the actions."""
+    render_from_state: bool = True
+    """Train a renderer of state (``train-wfm --render-from-state``; Gymnasium MuJoCo envs): every frame drawn from
+    the episode's first frame and the bodies' positions, which a learnt state model steps with the actions;
+    --no-render-from-state: the frame-to-frame model (any env)."""
     rollout_steps: int = 16
     """Open-loop steps scored per held-out episode (Reacher's episodes are 50 steps)."""
     speed_batches: tuple[int, ...] = (1, 16)

@@ -34,7 +34,8 @@ def read_state(store: TrajectoryStore, path: str) -> tuple[np.ndarray, np.ndarra
     if "qpos" not in store.keys() or "qvel" not in store.keys():
         raise ConfigError(
             f"{path} has no qpos/qvel: --render-from-state learns from the MuJoCo state that `cosmos-sim generate` "
-            "records for Gymnasium MuJoCo envs (Reacher-v5, Pusher-v5, ...); record the store again"
+            "records for Gymnasium MuJoCo envs (Reacher-v5, Pusher-v5, ...): record the store again, or for another "
+            "env train the frame-to-frame model (no --render-from-state; bench byo-env: --no-render-from-state)"
         )
     return store.read("qpos", 0, store.n_steps), store.read("qvel", 0, store.n_steps)
 

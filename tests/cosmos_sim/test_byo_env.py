@@ -44,7 +44,7 @@ TOY = {
         [
             *("--dim", "32", "--depth", "1", "--heads", "2", "--context-frames", "2", "--batch-size", "4"),
             *("--warmup", "1", "--eval-every", "2", "--eval-episodes", "1", "--rollout-steps", "4"),
-            "--no-progress",
+            *("--state-steps", "20", "--no-progress"),
         ],
     ),
     "train-policy": ({"--total-steps": "32", "--num-envs": "2"}, ["--num-steps", "16", "--no-progress"]),
