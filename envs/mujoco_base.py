@@ -94,6 +94,7 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         self._geom_instance = self._instance_table(instances)
         self._renderer: SceneRenderer | None = None
         self._frame: np.ndarray | None = None  # RGB of the main camera at the current state
+        self._camera_cache: dict[int, tuple] = {}  # camera id -> (its pose and fovy, intrinsics, extrinsics)
 
     # ---- hooks -------------------------------------------------------------------------------
     def _reset_scene(self, rng: np.random.Generator, options: dict | None) -> None:
@@ -159,9 +160,17 @@ class MujocoGTEnv(GTEnvMixin, gym.Env):
         """Intrinsics and extrinsics of ``camera`` at the current state."""
         camera = camera or self.cameras[0]
         cid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-        k = intrinsics_from_fovy(float(self.model.cam_fovy[cid]), self.width, self.height)
-        e = extrinsics_from_gl_pose(self.data.cam_xpos[cid], self.data.cam_xmat[cid])
-        return CameraParams(camera, k, e)
+        pose = (
+            self.data.cam_xpos[cid].tobytes(),
+            self.data.cam_xmat[cid].tobytes(),
+            float(self.model.cam_fovy[cid]),
+        )
+        cached = self._camera_cache.get(cid)  # a fixed camera's calibration is the same every step
+        if cached is None or cached[0] != pose:
+            k = intrinsics_from_fovy(pose[2], self.width, self.height)
+            e = extrinsics_from_gl_pose(self.data.cam_xpos[cid], self.data.cam_xmat[cid])
+            cached = self._camera_cache[cid] = (pose, k, e)
+        return CameraParams(camera, cached[1].copy(), cached[2].copy())
 
     def object_states(self) -> dict[str, dict[str, np.ndarray]]:
         """Pose and linear velocity of every instance that is a body."""
@@ -240,9 +249,10 @@ class SceneRenderer:
         weld = model.body_weldid[model.geom_bodyid]
         self._static = np.flatnonzero(weld == 0)
         self._split = len(self._static) > 0 and model.vis.quality.offsamples == 0
-        self._background: dict[int, tuple[bytes, np.ndarray, np.ndarray]] = {}  # camera -> (key, metres, ids)
+        self._background: dict[int, tuple[np.ndarray, ...]] = {}  # camera -> (key, metres, ids)
         self._background_raw: dict[int, np.ndarray] = {}  # camera -> its raw depth buffer
         self._fixed: dict[int, bool] = {}  # camera -> fixed in the world (and no multisampling)
+        self._seg_tables: dict[int, tuple] = {}  # id(scene) -> (key, segid + 1 -> geom id)
         gl_context = getattr(mujoco, "GLContext", None)  # EGL, OSMesa or GLFW, as MUJOCO_GL says
         if gl_context is not None:
             self._gl = gl_context(self.width, self.height)
@@ -299,14 +309,10 @@ class SceneRenderer:
             )
         back_metres, back_ids = self._background_pass()
         raw, ids = self._segment_pass(self._build(self._moving_scene, mujoco.mjtCatBit.mjCAT_DYNAMIC.value))
-        front = ids >= 0
-        front[front] = (
-            raw[front] >= self._background_raw[self._cam.fixedcamid][front]
+        front = (ids >= 0) & (
+            raw >= self._background_raw[self._cam.fixedcamid]
         )  # reversed Z: larger is nearer
-        metres = None
-        if depth:
-            metres = back_metres.copy()
-            metres[front] = self._metres(raw[front])
+        metres = np.where(front, self._metres(raw), back_metres) if depth else None
         geom_ids = np.where(front, ids, back_ids) if seg else None
         return (None if metres is None else self._upright(metres)), (
             None if geom_ids is None else self._upright(geom_ids)
@@ -336,13 +342,12 @@ class SceneRenderer:
         """Metric depth and ids of the world-fixed geoms from the current camera (bottom row first), rendered
         again only when their key changes."""
         m, d, g, cam = self.model, self._data, self._static, self._cam.fixedcamid
-        key = b"".join(
-            a.tobytes()
-            for a in (d.geom_xpos[g], d.geom_xmat[g], m.geom_size[g], m.geom_rgba[g, 3], m.geom_type[g])
-            + (d.cam_xpos[cam], d.cam_xmat[cam], m.cam_fovy[cam : cam + 1])
+        key = np.concatenate(
+            (d.geom_xpos[g].ravel(), d.geom_xmat[g].ravel(), m.geom_size[g].ravel(), m.geom_rgba[g, 3])
+            + (m.geom_type[g].astype(np.float64), d.cam_xpos[cam], d.cam_xmat[cam], m.cam_fovy[cam : cam + 1])
         )
         cached = self._background.get(cam)
-        if cached is None or cached[0] != key:
+        if cached is None or not np.array_equal(cached[0], key):
             raw, ids = self._segment_pass(
                 self._build(self._moving_scene, mujoco.mjtCatBit.mjCAT_STATIC.value)
             )
@@ -365,12 +370,23 @@ class SceneRenderer:
         else:
             ids = rgb.astype(np.uint32)
             segimage = ids[:, :, 0] + ids[:, :, 1] * (2**8) + ids[:, :, 2] * (2**16)
-        seg2geom = np.full(n + 1, -1, dtype=np.int32)
+        return raw, self._seg2geom(scene)[segimage]
+
+    def _seg2geom(self, scene: mujoco.MjvScene) -> np.ndarray:
+        """segid + 1 -> the geom it draws (-1: none or not a geom). A scene of the same model and options holds
+        the same geoms in the same order unless one is hidden or shown (its alpha or group): cached on those."""
+        m, n = self.model, scene.ngeom
+        key = (n, m.geom_rgba[:, 3].tobytes(), m.geom_group.tobytes())
+        cached = self._seg_tables.get(id(scene))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        table = np.full(n + 1, -1, dtype=np.int32)
         geom = int(mujoco.mjtObj.mjOBJ_GEOM)
         for g in scene.geoms[:n]:
             if g.segid != -1 and g.objtype == geom and g.objid >= 0:
-                seg2geom[g.segid + 1] = g.objid
-        return raw, seg2geom[segimage]
+                table[g.segid + 1] = g.objid
+        self._seg_tables[id(scene)] = (key, table)
+        return table
 
     def _render(self, scene: mujoco.MjvScene, segment: bool) -> None:
         if self._ctx is None:

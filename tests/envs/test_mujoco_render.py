@@ -9,6 +9,7 @@ import pytest
 
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.envs import registered_ids
+from cosmos_sim.envs.base import extrinsics_from_gl_pose
 from cosmos_sim.envs.mujoco_base import MujocoGTEnv, SceneRenderer
 
 
@@ -119,8 +120,14 @@ def test_maps_from_a_fixed_camera_stay_identical_when_the_world_fixed_geoms_chan
             env.model.geom_size[table, :2] *= 0.6  # the table shrinks: the cached background is stale
             mujoco.mj_forward(env.model, env.data)
         if t == 6:
+            before = env.camera_params("front").extrinsics
             env.model.cam_pos[front] += [0.05, -0.03, 0.02]  # the camera moves
             mujoco.mj_forward(env.model, env.data)
+            moved = env.camera_params("front").extrinsics  # its calibration follows (it is cached per pose)
+            assert not np.allclose(moved, before)
+            assert np.allclose(
+                moved, extrinsics_from_gl_pose(env.data.cam_xpos[front], env.data.cam_xmat[front])
+            )
         for cam in env.cameras:
             ref = _reference(env, cam)
             got = env.control_maps(cam, "depth,seg")
