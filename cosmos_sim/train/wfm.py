@@ -237,7 +237,10 @@ def build_model(
     cfg = WorldModelConfig(
         dynamics=dyn,
         head=RewardHeadConfig(
-            latent_channels=family.head_channels(dyn), latent_size=latent_size, action_dim=action_dim
+            latent_channels=family.head_channels(dyn),
+            latent_size=latent_size,
+            action_dim=action_dim,
+            action_path=True,
         ),
         env_id=env_info["env_id"],
         env_kwargs=dict(

@@ -133,3 +133,31 @@ def test_change_gain_scales_the_predicted_change_from_the_last_latent():
         dataclasses.replace(wm.config, change_gain=-1.0)
     with pytest.raises(ValueError, match="change_gain=0.2: .* \\(not 'ar'\\)"):
         dataclasses.replace(tiny_world_model("ar").config, change_gain=0.2)
+
+
+def test_reward_head_action_path_learns_what_an_action_costs_apart_from_the_image():
+    # Reacher-like: the reward is minus the squared action; the latents are noise the head could overfit
+    torch.manual_seed(0)
+    z, a = torch.randn(512, 4, 4, 4), torch.rand(512, 2) * 2 - 1
+    r, success = -(a**2).sum(1), torch.zeros(512)
+
+    def fit(action_path: bool) -> float:
+        torch.manual_seed(1)
+        head = RewardHead(
+            RewardHeadConfig(latent_channels=4, latent_size=(4, 4), action_dim=2, action_path=action_path)
+        )
+        opt = torch.optim.Adam(head.parameters(), 1e-3)
+        for _ in range(300):
+            i = torch.randint(0, 384, (32,))
+            loss = head.loss(z[i], a[i], r[i], success[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            return float((head(z[384:], a[384:])[0] - r[384:]).abs().mean())  # held-out samples
+
+    with_path, without = fit(True), fit(False)
+    assert with_path < 0.5 * without, (with_path, without)
+    assert (
+        "action_mlp.0.weight" not in RewardHead(RewardHeadConfig()).state_dict()
+    )  # older bundles load as before
