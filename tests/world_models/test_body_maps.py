@@ -119,10 +119,10 @@ def test_configs_refuse_bad_parents_and_no_room_for_the_bodies(tmp_path, reacher
             "fixed look-at point",
         ),  # aims at the geoms
         (
-            "Hopper-v5",
+            "Swimmer-v5",
             {"camera_name": "track"},
             "follows its bodies",
-        ),  # Hopper's camera tracks its centre of mass
+        ),  # Swimmer's camera tracks its centre of mass
     ):
         env = gym.make(env_id, render_mode="rgb_array", width=64, height=64, **kwargs)
         env.reset(seed=0)
