@@ -240,7 +240,7 @@ def build_model(
             latent_channels=family.head_channels(dyn),
             latent_size=latent_size,
             action_dim=action_dim,
-            action_path=True,
+            action_path=action_dim - 2 * len(env_info.get("state_bodies", ())),  # the env's own actions
         ),
         env_id=env_info["env_id"],
         env_kwargs=dict(

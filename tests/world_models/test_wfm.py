@@ -141,7 +141,7 @@ def test_reward_head_action_path_learns_what_an_action_costs_apart_from_the_imag
     z, a = torch.randn(512, 4, 4, 4), torch.rand(512, 2) * 2 - 1
     r, success = -(a**2).sum(1), torch.zeros(512)
 
-    def fit(action_path: bool) -> float:
+    def fit(action_path: int) -> float:
         torch.manual_seed(1)
         head = RewardHead(
             RewardHeadConfig(latent_channels=4, latent_size=(4, 4), action_dim=2, action_path=action_path)
@@ -156,7 +156,7 @@ def test_reward_head_action_path_learns_what_an_action_costs_apart_from_the_imag
         with torch.no_grad():
             return float((head(z[384:], a[384:])[0] - r[384:]).abs().mean())  # held-out samples
 
-    with_path, without = fit(True), fit(False)
+    with_path, without = fit(2), fit(0)
     assert with_path < 0.5 * without, (with_path, without)
     assert (
         "action_mlp.0.weight" not in RewardHead(RewardHeadConfig()).state_dict()
