@@ -17,7 +17,7 @@ ids are bit-identical to ``mujoco.Renderer``'s (``tests/envs/test_mujoco_render.
 step renders 1 + (number of cameras) passes instead of 1 + 2 x cameras. From a camera fixed in the world
 (and without multisampling) the maps' pass draws only the geoms that can move, over the world-fixed geoms'
 depth and ids rendered once: a software rasteriser's cost is per drawn geom (the manipulation scene: 1.72x
--> 1.63x of the RGB-only step for the front camera's maps, ``cosmos-sim bench envs``).
+-> 1.56x of the RGB-only step for the front camera's maps, ``cosmos-sim bench envs``).
 
 ``info`` after ``reset`` and every ``step``:
     ``objects``  {name: {"pos": (3,), "quat": (4,) wxyz, "linvel": (3,)}} for every named body
