@@ -16,6 +16,7 @@ state to start from and are refused.
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
 from cosmos_sim.envs.wfm_env import _AnyRollouts, check_reset_options, resolve_checkpoint
@@ -48,6 +49,7 @@ class BodyRenderRollouts(_AnyRollouts):
                 f"{path} renders from the MuJoCo state of {self.model.config.env_id}, whose qpos/qvel "
                 f"({nq}) do not match its state model ({len(self.states.names)} entries)"
             )
+        self.scratch = mujoco.MjData(self.mj_model)  # kinematics of the predicted states (not the env's data)
         d = len(self.states.names)
         self.p, self.p_prev = np.zeros((n, d), np.float32), np.zeros((n, d), np.float32)
         self.a_prev = np.zeros((n, self.action_space.shape[0]), np.float32)
@@ -76,7 +78,8 @@ class BodyRenderRollouts(_AnyRollouts):
         actions = np.asarray(actions, np.float32)
         nxt = self.states.step(self.p, self.p_prev, actions, self.a_prev)
         self.p, self.p_prev, self.a_prev = nxt, self.p, actions
-        tail = self.bodies.tail(self.bodies.positions(self.mj_model, self.p[:, : self.mj_model.nq]))
+        qpos = self.p[:, : self.mj_model.nq]
+        tail = self.bodies.tail(self.bodies.positions(self.mj_model, qpos, self.scratch))
         full = np.concatenate([actions, tail], 1)
         _, z = self.model.predict_next(self.state, full, noise=self.model.noise(self.generators))
         self.frames = self.model.decode(z)

@@ -249,8 +249,7 @@ class SceneRenderer:
         weld = model.body_weldid[model.geom_bodyid]
         self._static = np.flatnonzero(weld == 0)
         self._split = len(self._static) > 0 and model.vis.quality.offsamples == 0
-        self._background: dict[int, tuple[np.ndarray, ...]] = {}  # camera -> (key, metres, ids)
-        self._background_raw: dict[int, np.ndarray] = {}  # camera -> its raw depth buffer
+        self._background: dict[int, tuple[np.ndarray, ...]] = {}  # camera -> (key, raw depth, metres, ids)
         self._fixed: dict[int, bool] = {}  # camera -> fixed in the world (and no multisampling)
         self._seg_tables: dict[int, tuple] = {}  # id(scene) -> (key, segid + 1 -> geom id)
         gl_context = getattr(mujoco, "GLContext", None)  # EGL, OSMesa or GLFW, as MUJOCO_GL says
@@ -307,11 +306,9 @@ class SceneRenderer:
             return (None if metres is None else self._upright(metres)), (
                 self._upright(geom_ids) if seg else None
             )
-        back_metres, back_ids = self._background_pass()
+        back_raw, back_metres, back_ids = self._background_pass()
         raw, ids = self._segment_pass(self._build(self._moving_scene, mujoco.mjtCatBit.mjCAT_DYNAMIC.value))
-        front = (ids >= 0) & (
-            raw >= self._background_raw[self._cam.fixedcamid]
-        )  # reversed Z: larger is nearer
+        front = (ids >= 0) & (raw >= back_raw)  # reversed Z: larger is nearer
         metres = np.where(front, self._metres(raw), back_metres) if depth else None
         geom_ids = np.where(front, ids, back_ids) if seg else None
         return (None if metres is None else self._upright(metres)), (
@@ -338,8 +335,8 @@ class SceneRenderer:
             )
         return self._fixed[cam]
 
-    def _background_pass(self) -> tuple[np.ndarray, np.ndarray]:
-        """Metric depth and ids of the world-fixed geoms from the current camera (bottom row first), rendered
+    def _background_pass(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw depth, metric depth and ids of the world-fixed geoms from the current camera (bottom row first), rendered
         again only when their key changes."""
         m, d, g, cam = self.model, self._data, self._static, self._cam.fixedcamid
         key = np.concatenate(
@@ -351,9 +348,8 @@ class SceneRenderer:
             raw, ids = self._segment_pass(
                 self._build(self._moving_scene, mujoco.mjtCatBit.mjCAT_STATIC.value)
             )
-            cached = self._background[cam] = (key, self._metres(raw), ids)
-            self._background_raw[cam] = raw
-        return cached[1], cached[2]
+            cached = self._background[cam] = (key, raw, self._metres(raw), ids)
+        return cached[1:]
 
     def _segment_pass(self, scene: mujoco.MjvScene) -> tuple[np.ndarray, np.ndarray]:
         """One segmentation-mode render of ``scene``: the raw depth buffer (float32, bottom row first) and the

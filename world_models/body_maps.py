@@ -125,16 +125,18 @@ class BodyMaps:
         """The action entries the DiT reads the bodies from."""
         return tuple(f"{b}_{c}" for b in self.bodies for c in ("u", "v"))
 
-    def positions(self, model: mujoco.MjModel, qpos: np.ndarray) -> np.ndarray:
+    def positions(
+        self, model: mujoco.MjModel, qpos: np.ndarray, scratch: mujoco.MjData | None = None
+    ) -> np.ndarray:
         """Joint positions (N, nq) -> world positions of the drawn bodies (N, bodies, 3), by the model's
-        kinematics (a scratch ``MjData``: the env's own is left alone)."""
+        kinematics in ``scratch`` (a new ``MjData`` when None; never the env's own: it is left alone)."""
         q = np.asarray(qpos, np.float64)
         if q.ndim != 2 or q.shape[1] != model.nq:
             raise ConfigError(f"qpos must be (N, {model.nq}), got {q.shape}")
         ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in self.bodies]
         if min(ids) < 0:
             raise ConfigError(f"bodies {self.bodies} are not all in the model")
-        data, out = mujoco.MjData(model), np.zeros((len(q), len(ids), 3))
+        data, out = scratch or mujoco.MjData(model), np.zeros((len(q), len(ids), 3))
         for i, row in enumerate(q):
             data.qpos[:] = row
             mujoco.mj_kinematics(model, data)
