@@ -18,7 +18,7 @@ import numpy as np
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError
 from cosmos_sim.train.latents import LatentData
-from cosmos_sim.train.proprio import fit_model, fresh_model, samples
+from cosmos_sim.train.proprio import fit_model, fresh_model, rollout, samples
 from cosmos_sim.world_models.body_maps import STATE_DIR, BodyMaps
 from cosmos_sim.world_models.proprio import ProprioModel
 
@@ -94,10 +94,8 @@ def fit_state_model(paths, steps: int = 20000, seed: int = 0) -> tuple[ProprioMo
     mse = fit_model(model, data, steps, 256, 2e-3, seed)
     nq, err = qpos.shape[1], []
     for states, actions in episodes:
-        p, p_prev, a_prev = states[:1], states[:1], np.zeros_like(actions[:1])
-        for t in range(min(16, len(actions))):
-            p, p_prev, a_prev = model.step(p, p_prev, actions[t : t + 1], a_prev), p, actions[t : t + 1]
-        err.append(float(np.abs(p[0, :nq] - states[t + 1, :nq]).max()))
+        pred = rollout(model, states, actions, 16)
+        err.append(float(np.abs(pred[-1, :nq] - states[len(pred) - 1, :nq]).max()))
     return model, {"state_mse": mse, "state_qpos_err_16": float(np.mean(err))}
 
 
