@@ -4,7 +4,7 @@
 
 Each file holds what ``train-wfm`` reads from a store: the frames, the per-cell loss weights of
 ``--object-weight`` (``cell_weights`` of the seg map, ``CELL`` pixels a latent cell: 4 for ``cv4x4x4-nano``),
-actions, rewards, the success flag, the episode ends and the env info. Frames compress ~5x better than the
+the object pixels themselves (bit-packed; what ``train-tokenizer --object-weight`` reads), actions, rewards, the success flag, the episode ends and the env info. Frames compress ~5x better than the
 stores, whose seg maps dominate: the eight physics training stores go from 56 to 13 MB.
 """
 
@@ -24,11 +24,13 @@ def pack(path: str, out: Path, object_weight: float, cell: int) -> None:
     store = TrajectoryStore.open(path)
     keys, n = store.keys(), store.n_steps
     done = done_key(keys)
-    weights = cell_weights(object_masks(store, "rgb", STATIC_LABELS), cell, object_weight)
+    masks = object_masks(store, "rgb", STATIC_LABELS)
+    weights = cell_weights(masks, cell, object_weight)
     np.savez_compressed(
         out / f"{Path(path).name.removesuffix('.zarr')}.npz",
         rgb=store.read("rgb", 0, n),
         weights=weights.astype(np.uint8),
+        objects=np.packbits(masks, axis=-1),
         action=store.read("action", 0, n).astype(np.float32),
         reward=store.read("reward", 0, n).astype(np.float32),
         success=(store.read(done, 0, n) if done else np.zeros(n, bool)).astype(bool),

@@ -9,14 +9,13 @@ on a lent GPU shared by several runs the step rate is not known in advance. ``PA
 first N episodes of every file (smoke tests on a CPU). Runs given the same ``--cache-dir`` encode each file once."""
 
 import json
-import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from wallclock import lr_by_time  # this folder is first on sys.path
 
 import cosmos_sim.train.wfm as tw
 from cosmos_sim.cli import main
@@ -56,20 +55,6 @@ def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_la
 
 def env_info_packed(path, multiview=False):
     return json.loads(bytes(np.load(path)["env_info"]).decode())
-
-
-_t0 = [None]
-_limit = float(sys.argv[sys.argv.index("--time-limit-min") + 1]) * 60
-
-
-def lr_by_time(step, lr, warmup, steps):
-    """Warm-up by steps, then cosine to lr/20 over the wall-clock time limit (the step rate is not known)."""
-    if _t0[0] is None:
-        _t0[0] = time.time()
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    frac = min(1.0, (time.time() - _t0[0]) / _limit)
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 tw.encode_store, tw.store_env_info, tw.cosine_lr = encode_packed, env_info_packed, lr_by_time
