@@ -9,3 +9,8 @@ except ImportError:  # stores are never opened here: the data come packed
     z, c = types.ModuleType("zarr"), types.ModuleType("zarr.codecs")
     c.BloscCodec, z.codecs = None, c
     sys.modules["zarr"], sys.modules["zarr.codecs"] = z, c
+
+try:
+    import mujoco  # noqa: F401
+except ImportError:  # no scene is simulated here; model modules import it for the renderers of state only
+    sys.modules["mujoco"] = types.ModuleType("mujoco")
