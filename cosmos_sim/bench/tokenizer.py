@@ -47,7 +47,7 @@ SCENES: dict[str, tuple[str, str, int]] = {
         )
     },
 }
-CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano")
+CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano", "dv4x8x8-obj-nano")
 PICTURE_FRAMES = (0, 4, 8, 24)
 
 
@@ -244,8 +244,12 @@ def measure(
         stores = heldout_stores(data_dir or tmp, episodes=1 if quick else None)
         videos = {scene: episodes_of(p) for scene, p in stores.items()}
         segs = {scene: segs_of(p) for scene, p in stores.items()}
+    designs = [m.config.name for m in models.values()]
+    shared = {d for d in designs if designs.count(d) > 1}
     for name, model in models.items():
         cfg = model.config
+        # figure keys name the setting (DV4x8x8_psnr_db); the checkpoint too where two share a design
+        tag = f"{name}_" if cfg.name in shared else ""
         for setting in ("video", "image"):
             per_scene = {scene: quality(model, v, setting, segs[scene]) for scene, v in videos.items()}
             n = sum(q["frames"] for q in per_scene.values())
@@ -268,7 +272,7 @@ def measure(
                     }
                 )
                 if "object_iou" in q:
-                    figures[f"{label}_object_iou_{scene}"] = round(q["object_iou"], 3)
+                    figures[f"{tag}{label}_object_iou_{scene}"] = round(q["object_iou"], 3)
             rows.append(
                 {
                     "checkpoint": name,
@@ -281,11 +285,11 @@ def measure(
                     "bits_per_frame": None if bits is None else round(bits, 1),
                 }
             )
-            figures[f"{label}_psnr_db"] = round(mean_p, 2)
-            figures[f"{label}_ssim"] = round(mean_s, 4)
-            figures[f"{label}_compression"] = round(ratio, 1)
+            figures[f"{tag}{label}_psnr_db"] = round(mean_p, 2)
+            figures[f"{tag}{label}_ssim"] = round(mean_s, 4)
+            figures[f"{tag}{label}_compression"] = round(ratio, 1)
             if bits is not None:
-                figures[f"{label}_bits_per_frame"] = round(bits, 1)
+                figures[f"{tag}{label}_bits_per_frame"] = round(bits, 1)
         for batch in (1, 32):
             fps = throughput(model, batch, reps=1 if quick else 3)
             row = {
@@ -294,16 +298,16 @@ def measure(
                 "scene": f"speed, batch {batch} x 9 frames",
                 "frames_per_s": round(fps, 1),
             }
-            figures[f"{cfg.name}_enc_dec_frames_per_s_b{batch}"] = round(fps, 1)
+            figures[f"{tag}{cfg.name}_enc_dec_frames_per_s_b{batch}"] = round(fps, 1)
             if batch == 32:  # one fresh process per checkpoint: the largest case
                 peak, base = peak_memory_mib(checkpoints[name], batch)
                 row |= {
                     "peak_mem_mib": round(peak, 1),
                     "model_loaded_mib": None if base is None else round(base, 1),
                 }
-                figures[f"{cfg.name}_peak_mem_mib_b{batch}"] = round(peak, 1)
+                figures[f"{tag}{cfg.name}_peak_mem_mib_b{batch}"] = round(peak, 1)
             rows.append(row)
-        figures[f"{cfg.name}_params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
+        figures[f"{tag}{cfg.name}_params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comparison_png(models, {s: v[0] for s, v in videos.items()}, out / "tokenizer.png")

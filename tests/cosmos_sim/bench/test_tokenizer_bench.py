@@ -43,3 +43,23 @@ def test_tokenizer_benchmark_on_a_tiny_model(tmp_path, monkeypatch):
 
     with TrajectoryStore.open(tmp_path / "heldout_physics_freefall.zarr") as s:
         assert list(s.episode_seeds) == [bench.HELD_OUT_SEED]
+
+
+def test_two_checkpoints_of_one_design_keep_their_own_figures(tmp_path, monkeypatch):
+    # dv4x8x8-nano and dv4x8x8-obj-nano are both DV4x8x8: the figure keys name the checkpoint too
+    ck = {}
+    for i, name in enumerate(("dv-a", "dv-b")):
+        torch.manual_seed(i)
+        ck[name] = tmp_path / name
+        Tokenizer(
+            TokenizerConfig(kind="DV", frame_channels=8, channels=16, norm_groups=4, res_blocks=1)
+        ).save_pretrained(ck[name])
+    monkeypatch.setattr(
+        bench, "SCENES", {"physics_freefall": ("cosmos_sim/Physics-FreeFall-GT-v0", "random", 1)}
+    )
+    monkeypatch.setattr(bench, "throughput", lambda model, batch, reps=3: 1.0)
+    monkeypatch.setattr(bench, "peak_memory_mib", lambda path, batch: (1.0, None))
+    f = bench.measure(tmp_path / "out", True, checkpoints=ck, data_dir=tmp_path).figures
+    assert "DV4x8x8_psnr_db" not in f
+    assert f["dv-a_DV4x8x8_psnr_db"] != f["dv-b_DV4x8x8_psnr_db"]  # different weights, different figures
+    assert f["dv-a_DV4x8x8_params_m"] == f["dv-b_DV4x8x8_params_m"] > 0
