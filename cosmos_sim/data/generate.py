@@ -221,12 +221,12 @@ def _row(env: gym.Env, obs: Any, info: dict) -> dict[str, np.ndarray]:
 
 
 def _is_gym_mujoco(env: gym.Env) -> bool:
-    """A Gymnasium MuJoCo env (its MuJoCo state is recorded; cosmos_sim's own scenes record object poses)."""
-    try:
-        from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
-    except ImportError:  # gymnasium without its mujoco extra
-        return False
-    return isinstance(env.unwrapped, MujocoEnv)
+    """A Gymnasium MuJoCo env (its MuJoCo state is recorded; cosmos_sim's own scenes record object poses).
+
+    Looked up among the imported modules, never imported here: making such an env imports it, and importing it
+    for every other env would load Gymnasium's GLFW viewer into every generation worker."""
+    module = sys.modules.get("gymnasium.envs.mujoco.mujoco_env")
+    return module is not None and isinstance(env.unwrapped, module.MujocoEnv)
 
 
 def rollout(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -271,3 +274,17 @@ def test_cartpole_with_render(tmp_path):
     assert s.key_info()["rgb"] == ((400, 600, 3), np.dtype(np.uint8))
     assert s.key_info()["state"] == ((4,), np.dtype(np.float32))
     assert summary["frames"] == s.n_steps
+
+
+def test_generating_a_cosmos_scene_loads_no_glfw_viewer():
+    # Recording qpos checks for Gymnasium's MuJoCo envs without importing them (their viewer imports GLFW, whose
+    # library probe starts subprocesses): a fresh process that records a cosmos scene never imports either.
+    code = (
+        "import sys, gymnasium as gym, cosmos_sim\n"
+        "from cosmos_sim.data.generate import rollout\n"
+        "rollout(gym.make('cosmos_sim/Physics-FreeFall-GT-v0', width=16, height=16), 'random', 0, max_steps=2)\n"
+        "print(sorted(m for m in ('glfw', 'gymnasium.envs.mujoco.mujoco_env') if m in sys.modules))"
+    )
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
