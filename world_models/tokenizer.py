@@ -66,6 +66,11 @@ class TokenizerConfig:
     """Per-frame spatial self-attention at the bottom of the trunk."""
     norm_groups: int = 8
     """GroupNorm groups (normalised per frame, which keeps the model causal)."""
+    decoder_channels: int = 0
+    """Width of the decoder's trunk; 0 = ``channels``. A narrower decoder over the same encoder keeps the latents
+    (and every world model over them) and decodes faster."""
+    decoder_frame_channels: int = 0
+    """Width of the decoder's per-frame head; 0 = ``frame_channels``."""
 
     def __post_init__(self):
         if self.kind not in ("CV", "DV"):
@@ -75,8 +80,8 @@ class TokenizerConfig:
         if self.spatial_compression not in (4, 8, 16):
             raise ConfigError(f"spatial_compression must be 4, 8 or 16, got {self.spatial_compression}")
         object.__setattr__(self, "fsq_levels", tuple(int(v) for v in self.fsq_levels))
-        for name in ("frame_channels", "channels"):
-            if getattr(self, name) % self.norm_groups:
+        for name in ("frame_channels", "channels", "decoder_channels", "decoder_frame_channels"):
+            if getattr(self, name) < 0 or getattr(self, name) % self.norm_groups:
                 raise ConfigError(
                     f"{name}={getattr(self, name)} must be a multiple of norm_groups={self.norm_groups}"
                 )
@@ -86,6 +91,11 @@ class TokenizerConfig:
         """Cosmos-style name, e.g. ``CV4x8x8``."""
         s = self.spatial_compression
         return f"{self.kind}{self.temporal_compression}x{s}x{s}"
+
+    @property
+    def decoder_widths(self) -> tuple[int, int]:
+        """(frame channels, trunk channels) of the decoder."""
+        return self.decoder_frame_channels or self.frame_channels, self.decoder_channels or self.channels
 
     @property
     def code_channels(self) -> int:
@@ -253,7 +263,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: TokenizerConfig):
         super().__init__()
         self.cfg = cfg
-        g, cf, c, tc = cfg.norm_groups, cfg.frame_channels, cfg.channels, cfg.temporal_compression
+        (cf, c), g, tc = cfg.decoder_widths, cfg.norm_groups, cfg.temporal_compression
         self.inp = nn.Conv2d(cfg.code_channels, c, 3, padding=1)
         mid: list[nn.Module] = [FactorizedResBlock(c, g) for _ in range(cfg.res_blocks)]
         if cfg.attention:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,10 @@ class Args:
     clip source of its own."""
     init_from: str = ""
     """Fine-tune: start from this tokenizer checkpoint (its architecture replaces --kind and the size
-    flags); ignored when resuming."""
+    flags, but for --decoder-channels / --decoder-frame-channels); ignored when resuming."""
+    freeze_encoder: bool = False
+    """Train the decoder alone (with --init-from): the latents, and every world model over them, stay as they
+    are. With narrower --decoder-channels this makes a faster decoder for the same latents."""
     kind: str = "CV"
     """"CV" (continuous) or "DV" (discrete, FSQ)."""
     temporal_compression: int = 4
@@ -75,6 +78,10 @@ class Args:
     """Factorised residual blocks at the bottom, each side."""
     attention: bool = True
     """Spatial self-attention at the bottom."""
+    decoder_channels: int = 0
+    """Width of the decoder's trunk; 0 = --channels (or the --init-from checkpoint's decoder)."""
+    decoder_frame_channels: int = 0
+    """Width of the decoder's per-frame head; 0 = --frame-channels (or the --init-from checkpoint's)."""
     clip_frames: int = 9
     """Frames per training clip (1 + k * temporal_compression)."""
     batch_size: int = 8
@@ -127,6 +134,8 @@ class Args:
             frame_blocks=self.frame_blocks,
             res_blocks=self.res_blocks,
             attention=self.attention,
+            decoder_channels=self.decoder_channels,
+            decoder_frame_channels=self.decoder_frame_channels,
         )
 
 
@@ -250,7 +259,16 @@ def train(args: Args) -> dict[str, float]:
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     init = Tokenizer.from_pretrained(args.init_from, device=device) if args.init_from else None
-    cfg = init.config if init is not None else args.model_config()
+    cfg = args.model_config()
+    if init is not None:  # its architecture, but for the decoder's widths when they are given
+        widths = {
+            k: getattr(args, k) for k in ("decoder_channels", "decoder_frame_channels") if getattr(args, k)
+        }
+        cfg = replace(init.config, **widths)
+    if args.freeze_encoder and init is None:
+        raise ConfigError(
+            "--freeze-encoder trains the decoder of an existing tokenizer: give it with --init-from"
+        )
     if (args.clip_frames - 1) % cfg.temporal_compression:
         raise ConfigError(f"--clip-frames {args.clip_frames} is not 1 + k * {cfg.temporal_compression}")
     out = Path(args.out)
@@ -274,7 +292,10 @@ def train(args: Args) -> dict[str, float]:
 
     # ---- model, optimizer, resume ----
     model = Tokenizer(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
+    if args.freeze_encoder:
+        model.encoder.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.99))
     step, best, sampler_state = 0, -math.inf, None
     state = read_train_state(out / "last")
     if state is not None:
@@ -290,8 +311,10 @@ def train(args: Args) -> dict[str, float]:
         sampler_state = state.get("sampler")
         print(f"resumed from {out / 'last'} at step {step} (best held-out PSNR {best:.2f} dB)")
     elif init is not None:
-        model.load_state_dict(init.state_dict())
-        print(f"fine-tuning {args.init_from}")
+        fresh = cfg.decoder_widths != init.config.decoder_widths
+        weights = {k: v for k, v in init.state_dict().items() if not (fresh and k.startswith("decoder."))}
+        model.load_state_dict(weights, strict=not fresh)
+        print(f"fine-tuning {args.init_from}" + (" with a fresh decoder of another width" if fresh else ""))
     print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters on {device}")
     model.train()
 
@@ -324,7 +347,7 @@ def train(args: Args) -> dict[str, float]:
         loss = per_pixel.mean() if w is None else (per_pixel * w).mean() / w.mean()  # same scale as plain
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         step += 1
         bar.update(1)

@@ -139,3 +139,50 @@ def test_bad_arguments_are_refused(stores, tmp_path):
     train(args)
     with pytest.raises(ValueError, match="use another --out"):
         train(Args(**{**args.__dict__, "channels": 32, "steps": 2}))
+
+
+def test_a_narrower_decoder_trained_alone_keeps_the_latents(stores, tmp_path):
+    train_store, held = stores
+    base = Args(
+        data=(train_store,),
+        clip_frames=5,
+        batch_size=2,
+        steps=3,
+        eval_every=3,
+        frame_channels=16,
+        channels=32,
+        res_blocks=1,
+        attention=False,
+        out=str(tmp_path / "base"),
+        progress=False,
+    )
+    train(base)
+    teacher = Tokenizer.from_pretrained(tmp_path / "base" / "last", device="cpu")
+    fast = replace(
+        base,
+        init_from=str(tmp_path / "base" / "last"),
+        freeze_encoder=True,
+        decoder_channels=16,
+        decoder_frame_channels=8,
+        val_data=(held,),
+        steps=4,
+        eval_every=2,
+        out=str(tmp_path / "fast"),
+    )
+    train(fast)
+    student = Tokenizer.from_pretrained(tmp_path / "fast" / "last", device="cpu")
+    assert student.config.decoder_widths == (8, 16) and teacher.config.decoder_widths == (16, 32)
+    assert (
+        sum(p.numel() for p in student.decoder.parameters())
+        < sum(p.numel() for p in teacher.decoder.parameters()) / 3
+    )
+    # the encoder is the teacher's, weight for weight: the latents of any video are the same
+    for k, v in teacher.encoder.state_dict().items():
+        assert torch.equal(student.encoder.state_dict()[k], v), k
+    video = torch.from_numpy(TrajectoryStore.open(held).read("rgb", 0, 5)).permute(0, 3, 1, 2)[None]
+    assert torch.equal(student.encode(video), teacher.encode(video))
+    assert student.decode(student.encode(video)).shape == (1, 5, 3, 32, 32)
+    # ... and a run that restarts resumes with the same architecture
+    train(replace(fast, steps=5))
+    with pytest.raises(ValueError, match="--init-from"):
+        train(Args(data=(train_store,), freeze_encoder=True, out=str(tmp_path / "x"), progress=False))
