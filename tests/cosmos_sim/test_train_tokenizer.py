@@ -117,6 +117,12 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(store
         assert torch.equal(whole[k], resumed[k]), k
 
 
+def _tiny(store, out, **kw) -> Args:
+    """A tiny CV run on ``store`` into ``out`` (5-frame clips, no attention), overridden by ``kw``."""
+    base = dict(clip_frames=5, frame_channels=16, channels=32, res_blocks=1, attention=False, progress=False)
+    return Args(data=(store,), out=str(out), **{**base, **kw})
+
+
 def test_bad_arguments_are_refused(stores, tmp_path):
     train_store, _ = stores
     with pytest.raises(ValueError, match=r"--clip-frames 6 is not 1 \+ k \* 4"):
@@ -124,18 +130,7 @@ def test_bad_arguments_are_refused(stores, tmp_path):
     with pytest.raises(ValueError, match="--data"):
         train(Args(data=(), out=str(tmp_path / "b"), progress=False))
     # Resuming with another architecture is an error, not a silent restart.
-    args = Args(
-        data=(train_store,),
-        clip_frames=5,
-        steps=1,
-        eval_every=1,
-        frame_channels=8,
-        channels=16,
-        res_blocks=1,
-        attention=False,
-        out=str(tmp_path / "c"),
-        progress=False,
-    )
+    args = _tiny(train_store, tmp_path / "c", steps=1, eval_every=1, frame_channels=8, channels=16)
     train(args)
     with pytest.raises(ValueError, match="use another --out"):
         train(Args(**{**args.__dict__, "channels": 32, "steps": 2}))
@@ -143,19 +138,7 @@ def test_bad_arguments_are_refused(stores, tmp_path):
 
 def test_a_narrower_decoder_trained_alone_keeps_the_latents(stores, tmp_path):
     train_store, held = stores
-    base = Args(
-        data=(train_store,),
-        clip_frames=5,
-        batch_size=2,
-        steps=3,
-        eval_every=3,
-        frame_channels=16,
-        channels=32,
-        res_blocks=1,
-        attention=False,
-        out=str(tmp_path / "base"),
-        progress=False,
-    )
+    base = _tiny(train_store, tmp_path / "base", batch_size=2, steps=3, eval_every=3)
     train(base)
     teacher = Tokenizer.from_pretrained(tmp_path / "base" / "last", device="cpu")
     fast = replace(
