@@ -47,7 +47,7 @@ SCENES: dict[str, tuple[str, str, int]] = {
         )
     },
 }
-CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano", "dv4x8x8-obj-nano")
+CHECKPOINTS = ("cv4x8x8-nano", "dv4x8x8-nano", "cv4x4x4-nano", "dv4x8x8-obj-nano", "cv4x4x4-fastdec-nano")
 PICTURE_FRAMES = (0, 4, 8, 24)
 
 

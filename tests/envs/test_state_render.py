@@ -1,5 +1,6 @@
-"""The renderer of state behind ``Manipulation-WFM-v0`` (``envs/state_render.py``) with the shipped
-``manip-render-nano``: frames close to the GT scene's, its state and reward, determinism, refused options."""
+"""The renderer of state behind ``Manipulation-WFM-v0`` (``envs/state_render.py``) with the shipped default
+``manip-render-fast-nano``: frames close to the GT scene's, its state and reward, determinism, refused options, and
+the same rollouts as ``manip-render-nano`` (the same weights over the full decoder)."""
 
 import gymnasium as gym
 import numpy as np
@@ -9,9 +10,10 @@ from gymnasium.utils.env_checker import check_env
 import cosmos_sim  # noqa: F401  (registers the ids)
 from cosmos_sim.envs.push_task import BLOCK_HALF, TABLE_Z, task_reward
 from cosmos_sim.envs.state_render import StateRenderRollouts
+from cosmos_sim.envs.wfm_env import DEFAULT_CHECKPOINT
 from cosmos_sim.errors import CheckpointError, ConfigError
 
-ENV_ID, BUNDLE = "cosmos_sim/Manipulation-WFM-v0", "manip-render-nano"
+ENV_ID, BUNDLE = "cosmos_sim/Manipulation-WFM-v0", DEFAULT_CHECKPOINT
 
 
 def _psnr(a, b) -> float:
@@ -73,3 +75,19 @@ def test_vector_env_rows_start_from_their_own_scenes():
     obs, reward, term, trunc, info = venv.step(np.zeros((2, 7), np.float32))
     assert obs.shape == (2, 64, 64, 3) and info["block_pos"].shape == (2, 2)
     assert not np.array_equal(info["block_pos"][0], info["block_pos"][1])
+
+
+def test_the_default_is_the_full_renderer_over_a_narrower_decoder_of_the_same_latents():
+    assert BUNDLE == "manip-render-fast-nano"
+    fast, full = (gym.make(ENV_ID, checkpoint=c, device="cpu") for c in (BUNDLE, "manip-render-nano"))
+    f_model, g_model = fast.unwrapped.core.model, full.unwrapped.core.model
+    fc, gc = f_model.tokenizer.config, g_model.tokenizer.config
+    assert fc.decoder_widths == (32, 64) and gc.decoder_widths == (64, 128) and fc.channels == gc.channels
+    acts = np.random.default_rng(1).uniform(-1, 1, (6, 7)).astype(np.float32)
+    frames = []
+    for env in (fast, full):
+        first, _ = env.reset(seed=100003)
+        frames.append(np.stack([first] + [env.step(a)[0] for a in acts]))
+    assert np.array_equal(frames[0][0], frames[1][0])  # the reset frame is the scene's own
+    # same state, same latents: only the decoder differs, by much less than the model differs from the scene
+    assert _psnr(frames[0][1:], frames[1][1:]) > 30.0
