@@ -381,7 +381,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         "episodes replayed open loop, how often the block ends inside the goal disc in the prediction exactly "
         "when the GT episode ends in success (goal_rule_accuracy_gt: the same image rule on the GT frames); "
         "reward_head_goal_agreement: the same for the reward head's success flag on the last predicted latent. "
-        "A renderer of state (manip-render-nano: DiTConfig.state_maps) is rolled out through the env, from the GT "
+        "A renderer of state (manip-render-nano, manip-render-fast-nano: DiTConfig.state_maps) is rolled out through the env, from the GT "
         "scene's first state; its reward and success are the task's rule on its own state (no one-step figure: "
         "it draws every frame from the first one, so there is no drift to separate). "
         "Speed: WorldModelVectorEnv steps/s (sampler + decode + reward head, "
