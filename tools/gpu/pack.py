@@ -4,8 +4,9 @@
 
 Each file holds what ``train-wfm`` reads from a store: the frames, the per-cell loss weights of
 ``--object-weight`` (``cell_weights`` of the seg map, ``CELL`` pixels a latent cell: 4 for ``cv4x4x4-nano``),
-the object pixels themselves (bit-packed; what ``train-tokenizer --object-weight`` reads), actions, rewards, the success flag, the episode ends and the env info. Frames compress ~5x better than the
-stores, whose seg maps dominate: the eight physics training stores go from 56 to 13 MB.
+actions, rewards, the success flag, the episode ends and the env info; and the object pixels themselves
+(bit-packed), what ``train-tokenizer --object-weight`` reads. Frames compress ~5x better than the stores, whose
+seg maps dominate: the eight physics training stores go from 56 to 13 MB.
 """
 
 import json
