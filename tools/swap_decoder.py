@@ -36,11 +36,11 @@ def swap_decoder(bundle: str, tokenizer: str, out: str) -> Path:
     model.tokenizer = new
     model.config = replace(model.config, tokenizer_sha=file_sha(tok_dir / "model.safetensors"))
     out_dir = Path(out)
+    # a shipped bundle points at a shipped tokenizer by a relative path (no copy); anything else carries a copy
     shipped = tok_dir.resolve().parent == (ASSETS_DIR / "tokenizers").resolve()
-    ref = Path("..", "..", "tokenizers", tok_dir.name) if shipped and out_dir.parent.name == "wfm" else None
-    model.save_pretrained(
-        out_dir, tokenizer_dir=None if ref else tok_dir, tokenizer_ref=str(ref) if ref else None
-    )
+    in_assets = out_dir.resolve().parent == (ASSETS_DIR / "wfm").resolve()
+    ref = str(Path("..", "..", "tokenizers", tok_dir.name)) if shipped and in_assets else None
+    model.save_pretrained(out_dir, tokenizer_dir=None if ref else tok_dir, tokenizer_ref=ref)
     for extra in src.iterdir():  # what the family keeps beside its weights
         if extra.name not in ("config.json", "model.safetensors", "tokenizer", "README.md"):
             copy = shutil.copytree if extra.is_dir() else shutil.copyfile
