@@ -1,7 +1,7 @@
 """A learned world model as a Gymnasium environment: ``step(action)`` returns the predicted next frame.
 
 ``cosmos_sim/Manipulation-WFM-v0`` loads the shipped renderer of state (``assets/wfm/manip-render-fast-nano``:
-``manip-render-nano`` over a narrower decoder, 1.8x faster; ``envs/state_render.py``) by default, or any
+``manip-render-nano`` over a narrower decoder, 1.7x faster; ``envs/state_render.py``) by default, or any
 manipulation ``WorldModel`` bundle by path (``checkpoint=...``;
 ``manip-dit-nano`` is the frame-to-frame model, which can start from any frames). ``gym.make`` gives
 ``WorldModelEnv``; ``gym.make_vec(id, num_envs=N)`` gives ``WorldModelVectorEnv``, which steps all
@@ -535,7 +535,7 @@ class WorldModelEnv(gym.Env):
     bundle, ``GenericWorldModelEnv``). Two kinds of bundle:
 
     - a **renderer of state** (the default, ``assets/wfm/manip-render-fast-nano``, or ``manip-render-nano``
-      with the full decoder, 0.4 dB sharper and 1.8x slower; ``envs/state_render.py``):
+      with the full decoder, 0.2 dB sharper and 1.7x slower; ``envs/state_render.py``):
       a learned state model steps the arm's and the block's positions with each action, and the DiT
       draws the frame from the episode's first frame and maps of that state, so nothing drifts in
       pixels; reward and success are the task's rule on that state (``info["ee_pos"]``,
