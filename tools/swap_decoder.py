@@ -26,7 +26,7 @@ from cosmos_sim.world_models.wfm import WorldModel, file_sha
 def swap_decoder(bundle: str, tokenizer: str, out: str) -> Path:
     src = resolve_checkpoint(bundle)
     model = WorldModel.from_pretrained(src, device="cpu")
-    tok_dir = Path(tokenizer) if Path(tokenizer).is_dir() else ASSETS_DIR / "tokenizers" / tokenizer
+    tok_dir = Tokenizer.resolve_pretrained(tokenizer)  # a directory, or a shipped name
     new = Tokenizer.from_pretrained(tok_dir, device="cpu")
     old = model.tokenizer.encoder.state_dict()
     if new.config.name != model.tokenizer.config.name or any(

@@ -196,10 +196,9 @@ def pixel_weights(masks: torch.Tensor, object_weight: float) -> torch.Tensor:
 
 def fixed_clips(paths: tuple[str, ...], clip_frames: int, key: str, n: int) -> torch.Tensor:
     """``n`` clips spread evenly over the windows (and image keys) of each store, stacked (n, T, 3, H, W) uint8."""
-    clips = []
     keys = _keys(key)
-    for i, p in enumerate(paths):
-        ds = KeyClips(
+    sets = [
+        KeyClips(
             TrajectoryWindowDataset(
                 p,
                 context=clip_frames,
@@ -211,9 +210,17 @@ def fixed_clips(paths: tuple[str, ...], clip_frames: int, key: str, n: int) -> t
             ),
             keys,
         )
-        k = n // len(paths) + (i < n % len(paths))
-        for j in np.linspace(0, len(ds) - 1, max(k, 1)).round().astype(int):
-            clips.append(ds[int(j)])
+        for p in paths
+    ]
+    return spread_clips(sets, n)
+
+
+def spread_clips(sets: list, n: int) -> torch.Tensor:
+    """``n`` items spread evenly over each of ``sets`` (the first ``n % len(sets)`` sets give one more), stacked."""
+    clips = []
+    for i, ds in enumerate(sets):
+        k = n // len(sets) + (i < n % len(sets))
+        clips += [ds[int(j)] for j in np.linspace(0, len(ds) - 1, max(k, 1)).round().astype(int)]
     return torch.stack(clips)
 
 

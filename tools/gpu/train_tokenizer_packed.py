@@ -61,12 +61,7 @@ def load_packed(paths, clip_frames, key, static_labels=None):
 
 
 def fixed_packed(paths, clip_frames, key, n):
-    clips = []
-    for i, p in enumerate(paths):
-        ds = PackedClips(p, clip_frames, False, stride=clip_frames)
-        k = n // len(paths) + (i < n % len(paths))
-        clips += [ds[int(j)] for j in np.linspace(0, len(ds) - 1, max(k, 1)).round().astype(int)]
-    return torch.stack(clips)
+    return tt.spread_clips([PackedClips(p, clip_frames, False, stride=clip_frames) for p in paths], n)
 
 
 tt.load_clips, tt.fixed_clips, tt.cosine_lr = load_packed, fixed_packed, lr_by_time
