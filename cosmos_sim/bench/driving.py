@@ -18,6 +18,11 @@ Measured:
         the GT car is kinematic, so the actions fix it) trajectory; mean cross-track deviation in
         metres (the along-track position is not observable at 64x64, see ``LaneOdometry``) for
         predicted frames, and for GT frames (the estimator's own floor);
+    objects kept: at the last step, the other vehicles and the lane markings found by colour in each view
+        (reference colours from the GT first views, ``physics_metrics.colour_reference``) against their GT
+        segmentation masks (``kept_objects``: IoU, mean over views, episodes and objects), for the model,
+        copy-last-frame, the tokenizer's own reconstruction (the ceiling any model over these latents meets)
+        and the GT views themselves (the measure's own ceiling: colours the scenery shares);
     env steps/s of ``DrivingWorldModelVectorEnv`` (six views per step) at batch 1 and 16;
     a GIF: the 2x3 grid, GT left, prediction right.
 """
@@ -72,7 +77,8 @@ class Config:
 # ---- episodes --------------------------------------------------------------------------------------
 def gt_episodes(views: tuple[str, ...], n: int, seed: int, steps: int, noise: float) -> dict[str, np.ndarray]:
     """``n`` GT episodes of ``steps`` steps (crashed ones are replaced by later seeds): views
-    ``(E, T+1, V, H, W, 3)``, actions ``(E, T, 2)``, ego ``(E, T+1, 6)`` and their seeds."""
+    ``(E, T+1, V, H, W, 3)``, actions ``(E, T, 2)``, ego ``(E, T+1, 6)``, their seeds, and the views'
+    segmentation ``segs`` ``(E, T+1, V, H, W)`` with its ``labels`` (id -> name)."""
     from cosmos_sim.data.generate import record_noisy_expert
     from cosmos_sim.data.store import TrajectoryStore
 
@@ -85,13 +91,18 @@ def gt_episodes(views: tuple[str, ...], n: int, seed: int, steps: int, noise: fl
             max_steps=steps,
             max_noise=noise,
             max_random=noise / 2,
+            maps=("seg",),
         )
         store = TrajectoryStore.open(f"{tmp}/ep.zarr")
         keep = [e for e in range(store.n_episodes) if store.episode_lengths[e] == steps + 1][:n]
-        eps = [store.episode(e, keys=[*views, "action", "ego"]) for e in keep]
+        segs = [f"maps/{v}/seg" for v in views]
+        eps = [store.episode(e, keys=[*views, *segs, "action", "ego"]) for e in keep]
         seeds = store.episode_seeds[keep]
+        labels = {int(k): v for k, v in store.attrs["segmentation_labels"].items()}
     return {
         "views": np.stack([np.stack([ep[v] for v in views], axis=1) for ep in eps]),
+        "segs": np.stack([np.stack([ep[k] for k in segs], axis=1) for ep in eps]),
+        "labels": labels,
         "actions": np.stack([ep["action"][:steps] for ep in eps]).astype(np.float32),
         "ego": np.stack([ep["ego"] for ep in eps]),
         "seeds": np.asarray(seeds),
@@ -273,6 +284,38 @@ def lateral_deviation(front: np.ndarray, ego: np.ndarray, odo: LaneOdometry) -> 
 
 
 # ---- fidelity, speed and pictures --------------------------------------------------------------------------------
+MIN_PIXELS = 8
+"""Pixels an object needs in a view's first and last GT frame to be scored there."""
+
+
+def kept_objects(pred: np.ndarray, ep: dict, names: tuple[str, ...]) -> float:
+    """Mean IoU at the last step of the objects ``names`` found by colour in ``pred`` (E, T, V, H, W, 3), which
+    continues ``ep``'s first views, against the same colour search on the GT view inside the object's GT mask
+    (a car's windows and tyres are not its colour: the full masks would cap GT views at ~0.6); every view,
+    episode and object that the view shows with ``MIN_PIXELS`` so found in its first and last GT frame; NaN
+    when none is shown. Reference colours from the GT first view (``physics_metrics.colour_reference``)."""
+    from cosmos_sim.eval import physics_metrics as pm
+
+    ids = {n: i for i, n in ep["labels"].items() if n in names}
+    ious = []
+    for v in range(pred.shape[2]):
+        for e in range(len(pred)):
+            frames, segs = ep["views"][e, :, v], ep["segs"][e, :, v]
+            present = tuple(n for n, i in ids.items() if (segs[0] == i).any())
+            if not present:
+                continue
+            ref = pm.colour_reference(frames[:1], segs[:1], ep["labels"], present)
+            found_gt = pm.segment_by_colour(frames[[0, -1]], ref)
+            found = pm.segment_by_colour(pred[e, -1, v], ref)
+            for c, cls in enumerate(ref.classes):
+                truth = [
+                    np.isin(segs[t], cls.seg_ids) & (found_gt[k] == c + 1) for k, t in enumerate((0, -1))
+                ]
+                if min(m.sum() for m in truth) >= MIN_PIXELS:
+                    ious.append(pm.mask_iou(found == c + 1, truth[1]))
+    return float(np.mean(ious)) if ious else float("nan")
+
+
 def view_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Mean PSNR (dB) and SSIM of one view's rollouts ``(E, T, H, W, 3)`` uint8."""
     from cosmos_sim.eval.rollouts import rollout_metrics
@@ -338,6 +381,26 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         truth = ep["views"][:, 1:]
         pred = open_loop(model, ep["views"][:, 0], ep["actions"])  # (E, T, V, H, W, 3)
         copy = np.repeat(ep["views"][:, :1], cfg.steps, axis=1)
+        recon = model.decode(model.encode(truth))  # the tokenizer's reconstruction: the ceiling
+        vehicles = tuple(n for n in ep["labels"].values() if n.startswith("vehicle_"))
+        for what, names in (("vehicle", vehicles), ("lane", ("lane_markings",))):
+            arms = (("model", pred), ("copy", copy), ("tok", recon), ("gt", truth))
+            kept = {arm: kept_objects(a, ep, names) for arm, a in arms}
+            rows.append(
+                {
+                    "case": f"objects kept at step {cfg.steps} (IoU by colour against the GT seg, all views)",
+                    "policy": pol,
+                    "objects": "other vehicles" if what == "vehicle" else "lane markings",
+                    "model_iou": kept["model"],
+                    "copy_last_iou": kept["copy"],
+                    "tokenizer_iou": kept["tok"],
+                    "gt_frames_iou": kept["gt"],
+                }
+            )
+            figures[f"{what}_iou_step{cfg.steps}_{pol}"] = kept["model"]
+            figures[f"copy_last_{what}_iou_step{cfg.steps}_{pol}"] = kept["copy"]
+            figures[f"tokenizer_{what}_iou_{pol}"] = kept["tok"]
+            figures[f"gt_frames_{what}_iou_{pol}"] = kept["gt"]
         for v, name in enumerate(views):
             (p, s), (cp, cs) = (view_metrics(a[:, :, v], truth[:, :, v]) for a in (pred, copy))
             rows.append(

@@ -1,5 +1,5 @@
 """bench driving helpers against known geometry: the rig's fundamental matrix, the overlap strips,
-lane odometry on GT frames, the grid video."""
+lane odometry on GT frames, the grid video, the objects kept (GT views keep them, erased ones do not)."""
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +10,8 @@ from cosmos_sim.bench.driving import (
     LaneOdometry,
     camera_rig,
     grid_video,
+    gt_episodes,
+    kept_objects,
     overlap_columns,
     sift_matches,
 )
@@ -80,3 +82,17 @@ def test_grid_video_puts_gt_left_and_prediction_right():
     v = grid_video(gt, pred, VIEWS, scale=1)
     assert v.shape == (2, 128, 192 + 16 + 192, 3)
     assert (v[:, :, :192] == 0).all() and (v[:, :, -192:] == 200).all()
+
+
+def test_kept_objects_finds_gt_vehicles_and_lanes_and_misses_erased_ones():
+    ep = gt_episodes(VIEWS, 1, 100000, 4, 0.0)
+    vehicles = tuple(n for n in ep["labels"].values() if n.startswith("vehicle_"))
+    truth = ep["views"][:, 1:]
+    assert kept_objects(truth, ep, vehicles) > 0.9
+    assert kept_objects(truth, ep, ("lane_markings",)) == 1.0
+    ids = {n: i for i, n in ep["labels"].items()}
+    erased = truth.copy()  # the other cars painted over in the road's grey: nothing of them is kept
+    road = truth[ep["segs"][:, 1:] == ids["road"]].mean(0).astype(np.uint8)
+    erased[np.isin(ep["segs"][:, 1:], [ids[n] for n in vehicles])] = road
+    assert kept_objects(erased, ep, vehicles) == 0.0
+    assert np.isnan(kept_objects(truth, ep, ("no_such_object",)))

@@ -128,6 +128,8 @@ def _driving(tmp: Path, monkeypatch):
         "ms_per_step_batch1",
         "sampson_median_px_gt_expert",
         "trajectory_deviation_m_pred_noisy",
+        "vehicle_iou_step2_expert",
+        "tokenizer_lane_iou_noisy",
     ]
     return cfg, expect, ["driving_grid_gt_vs_pred.gif"]
 
@@ -362,8 +364,13 @@ SMALL = {
 
 #: figures that are legitimately missing a value (null) when nothing could be measured
 MAY_BE_NULL = {
-    # SIFT found no match between two predicted views: no Sampson error to take the median of
-    "driving": ("sampson_median_px_pred_", "sampson_mean_px_pred_"),
+    # SIFT found no match between two predicted views: no Sampson error to take the median of; no view of the
+    # short episode showed another car (or lane paint) large enough to score
+    "driving": (
+        "sampson_median_px_pred_",
+        "sampson_mean_px_pred_",
+        *(f"{p}{o}_iou" for p in ("", "copy_last_", "tokenizer_", "gt_frames_") for o in ("vehicle", "lane")),
+    ),
     # a stage that took less than the report's 1 ms resolution has no finite speed
     "curate": tuple(f"local_{s}_x_realtime_per_core" for s in PER_VIDEO_STAGES),
     # a model that lost the block in every episode has no centroid to measure the error of (its IoU is 0)
