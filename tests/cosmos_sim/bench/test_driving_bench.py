@@ -96,3 +96,23 @@ def test_kept_objects_finds_gt_vehicles_and_lanes_and_misses_erased_ones():
     erased[np.isin(ep["segs"][:, 1:], [ids[n] for n in vehicles])] = road
     assert kept_objects(erased, ep, vehicles) == 0.0
     assert np.isnan(kept_objects(truth, ep, ("no_such_object",)))
+
+
+def test_the_object_weighted_driving_tokenizer_keeps_the_lane_paint_the_old_one_loses():
+    import torch
+
+    from cosmos_sim.assets import ASSETS_DIR
+    from cosmos_sim.world_models.tokenizer import Tokenizer
+
+    ep = gt_episodes(VIEWS, 1, 100000, 2, 0.0)  # a held-out seed
+    x = ep["views"]
+    frames = torch.from_numpy(x.reshape(-1, 1, *x.shape[3:])).permute(0, 1, 4, 2, 3)
+    kept = {}
+    for name in ("cv4x8x8-drive-nano", "cv4x4x4-drive-nano"):
+        tok = Tokenizer.from_pretrained(ASSETS_DIR / "tokenizers" / name, device="cpu")
+        rec = (tok.decode(tok.encode(frames)).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+        rec = rec.permute(0, 1, 3, 4, 2).numpy().reshape(x.shape)
+        kept[name] = kept_objects(rec, ep, ("lane_markings",))
+    assert (
+        kept["cv4x4x4-drive-nano"] > 0.6 and kept["cv4x4x4-drive-nano"] > kept["cv4x8x8-drive-nano"] + 0.2
+    ), kept
