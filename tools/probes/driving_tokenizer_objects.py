@@ -24,9 +24,9 @@ for path in sys.argv[1:]:
     tok = Tokenizer.from_pretrained(Tokenizer.resolve_pretrained(path), device="cpu").eval()
     for pol, ep in episodes.items():
         x = ep["views"]  # (E, T, V, H, W, 3)
-        flat = torch.from_numpy(x.reshape(-1, 1, *x.shape[3:])).permute(0, 1, 4, 2, 3)
-        rec = torch.cat([tok.decode(tok.encode(flat[i : i + 64])) for i in range(0, len(flat), 64)])
-        rec = (rec.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy().reshape(x.shape)
+        flat = torch.from_numpy(x.reshape(-1, *x.shape[3:])).permute(0, 3, 1, 2)  # images (N, 3, H, W)
+        rec = torch.cat([tok.reconstruct(flat[i : i + 64]) for i in range(0, len(flat), 64)])
+        rec = (rec * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy().reshape(x.shape)
         psnr = rollout_metrics(rec.reshape(1, -1, *x.shape[3:]), x.reshape(1, -1, *x.shape[3:]))[
             "psnr"
         ].mean()

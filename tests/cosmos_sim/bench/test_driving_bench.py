@@ -106,12 +106,13 @@ def test_the_object_weighted_driving_tokenizer_keeps_the_lane_paint_the_old_one_
 
     ep = gt_episodes(VIEWS, 1, 100000, 2, 0.0)  # a held-out seed
     x = ep["views"]
-    frames = torch.from_numpy(x.reshape(-1, 1, *x.shape[3:])).permute(0, 1, 4, 2, 3)
+    frames = torch.from_numpy(x.reshape(-1, *x.shape[3:])).permute(0, 3, 1, 2)  # images (N, 3, H, W)
     kept = {}
     for name in ("cv4x8x8-drive-nano", "cv4x4x4-drive-nano"):
         tok = Tokenizer.from_pretrained(ASSETS_DIR / "tokenizers" / name, device="cpu")
-        rec = (tok.decode(tok.encode(frames)).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-        rec = rec.permute(0, 1, 3, 4, 2).numpy().reshape(x.shape)
+        rec = (
+            (tok.reconstruct(frames) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy().reshape(x.shape)
+        )
         kept[name] = kept_objects(rec, ep, ("lane_markings",))
     assert (
         kept["cv4x4x4-drive-nano"] > 0.6 and kept["cv4x4x4-drive-nano"] > kept["cv4x8x8-drive-nano"] + 0.2
