@@ -39,6 +39,9 @@ class Args:
     """Env constructor kwargs as JSON (to build the spaces)."""
     obs_key: str = "rgb"
     """Store key of the observations."""
+    success_only: bool = False
+    """Clone only the episodes that end in success (``is_success`` on their last row): filtered behaviour
+    cloning of a policy's own rollouts (self-imitation), e.g. ``--data DEMOS ROLLOUTS --success-only``."""
     out: str = "runs/bc"
     """Output policy directory (overwritten)."""
     epochs: int = 20
@@ -77,24 +80,31 @@ class Args:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
-def load_pairs(paths: tuple[str, ...], obs_key: str = "rgb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(observations, actions, episode id) of every non-final row of every episode of the stores."""
+def load_pairs(
+    paths: tuple[str, ...], obs_key: str = "rgb", success_only: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(observations, actions, episode id) of every non-final row of every episode of the stores (with
+    ``success_only``, of the episodes whose last row says ``is_success``)."""
     obs, act, ep = [], [], []
     for path in paths:
         store = TrajectoryStore.open(path)
-        for key in (obs_key, "action"):
+        needed = (obs_key, "action", "is_success") if success_only else (obs_key, "action")
+        for key in needed:
             if key not in store.keys():
                 raise StoreError(
                     f"store {path} has no {key!r} key (keys: {store.keys()}); behaviour cloning needs "
-                    f"{obs_key!r} and 'action'"
+                    + ", ".join(repr(k) for k in needed)
                 )
         for i in range(store.n_episodes):
-            e = store.episode(i, keys=[obs_key, "action"])
+            e = store.episode(i, keys=list(needed))
+            if success_only and not e["is_success"][-1]:
+                continue
             obs.append(e[obs_key][:-1])  # the last row's action is padding
             act.append(e["action"][:-1])
             ep.append(np.full(len(e["action"]) - 1, len(ep)))
     if not obs or sum(len(o) for o in obs) == 0:
-        raise StoreError(f"no (observation, action) pairs in {list(paths)}")
+        which = " of successful episodes" if success_only else ""
+        raise StoreError(f"no (observation, action) pairs{which} in {list(paths)}")
     return np.concatenate(obs), np.concatenate(act).astype(np.float32), np.concatenate(ep)
 
 
@@ -113,7 +123,7 @@ def train(args: Args) -> dict[str, Any]:
     """Fit the policy; returns ``{"out", "train_mse", "val_mse", "val_mse_initial", "history"}``."""
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
-    obs, act, ep = load_pairs(args.data, args.obs_key)
+    obs, act, ep = load_pairs(args.data, args.obs_key, args.success_only)
     env_id = args.env_id or TrajectoryStore.open(args.data[0]).attrs.get("env_id", "")
     if not env_id:
         raise StoreError(

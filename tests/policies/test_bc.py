@@ -12,8 +12,9 @@ from cosmos_sim.policies.networks import load_policy
 GT_ID = "cosmos_sim/Manipulation-GT-v0"
 
 
-def colour_store(path, episodes: int = 8, rows: int = 13, seed: int = 0) -> str:
-    """Flat-coloured 64x64 frames whose colour (in [-1, 1]) is the first 3 action dims; the rest 0."""
+def colour_store(path, episodes: int = 8, rows: int = 13, seed: int = 0, success=None) -> str:
+    """Flat-coloured 64x64 frames whose colour (in [-1, 1]) is the first 3 action dims; the rest 0
+    (``success``: one flag per episode, written as ``is_success`` on its last row)."""
     rng = np.random.default_rng(seed)
     store = TrajectoryStore.create(path, attrs={"env_id": GT_ID})
     for e in range(episodes):
@@ -22,7 +23,10 @@ def colour_store(path, episodes: int = 8, rows: int = 13, seed: int = 0) -> str:
         action = np.zeros((rows, 7), np.float32)
         action[:, :3] = colour * 2 - 1
         action[-1] = 0.0  # the padding row
-        store.add_episode({"rgb": rgb, "action": action}, seed=e)
+        row = {"rgb": rgb, "action": action}
+        if success is not None:
+            row["is_success"] = np.arange(rows) == (rows - 1 if success[e] else rows)
+        store.add_episode(row, seed=e)
     store.close()
     return str(path)
 
@@ -35,6 +39,19 @@ def test_load_pairs_drops_each_episodes_padding_row(tmp_path):
     )
     with pytest.raises(ValueError, match="'missing'"):
         load_pairs((path,), obs_key="missing")
+
+
+def test_load_pairs_success_only_keeps_the_episodes_that_end_in_success(tmp_path):
+    path = colour_store(tmp_path / "s.zarr", episodes=4, rows=5, success=[True, False, True, False])
+    every, _, _ = load_pairs((path,))
+    obs, _, ep = load_pairs((path,), success_only=True)
+    assert len(obs) == 8 and np.array_equal(obs[:4], every[:4]) and np.array_equal(obs[4:], every[8:12])
+    assert np.array_equal(np.bincount(ep), [4, 4])
+    failed = colour_store(tmp_path / "f.zarr", episodes=2, rows=5, success=[False, False])
+    with pytest.raises(ValueError, match="of successful episodes"):
+        load_pairs((failed,), success_only=True)
+    with pytest.raises(ValueError, match="'is_success'"):  # a store without the flag cannot be filtered
+        load_pairs((colour_store(tmp_path / "n.zarr", episodes=1),), success_only=True)
 
 
 def test_bc_reduces_the_action_error_and_round_trips(tmp_path):
