@@ -94,6 +94,11 @@ def load_pairs(
                 raise StoreError(
                     f"store {path} has no {key!r} key (keys: {store.keys()}); behaviour cloning needs "
                     + ", ".join(repr(k) for k in needed)
+                    + (
+                        " (--success-only: record from an env that reports info['is_success'])"
+                        if success_only
+                        else ""
+                    )
                 )
         for i in range(store.n_episodes):
             e = store.episode(i, keys=list(needed))
