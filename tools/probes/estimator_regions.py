@@ -53,11 +53,11 @@ def main() -> None:
     ap.add_argument("--policy", default="", help="push policy (Perceived-v0 state observations) to evaluate")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    policy = load_policy(args.policy, "cpu") if args.policy else None
     for name in args.estimators:
         est = StateEstimator.from_pretrained(name, device="cpu")
         row = {store: errors(est, f"{args.data}/{store}.zarr") for store in STORES}
-        if args.policy:
-            policy = load_policy(args.policy, "cpu")
+        if policy is not None:
             kwargs = json.loads(policy.extra["args"]["env_kwargs"]) | {"estimator": name}
             seeds = list(range(100500, 100756))
             row["policy_success"] = run_episodes(policy.net, "cosmos_sim/Perceived-v0", seeds, kwargs)[
