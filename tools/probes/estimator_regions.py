@@ -4,9 +4,10 @@ block more than 0.2 m off the table's centre line), and optionally a push policy
     python tools/probes/estimator_regions.py --data data/state --policy runs/state/push_bc \
         runs/state/real/best assets/estimators/manip-state-nano
 
-STORES: ``val_push_bc.zarr`` (a push clone's own episodes, seeds 100600..), ``val_push.zarr`` and ``val_reach.zarr``
-(noisy expert) under ``--data``, as `assets/estimators/manip-state-nano/README.md` records them. ``--policy``: that
-clone, evaluated through each estimator (``Perceived-v0``, its mean action) on validation seeds 100500-100755.
+Stores (``--stores``, under ``--data``): by default ``val_push_bc`` (a push clone's own episodes, seeds 100600..),
+``val_push`` and ``val_reach`` (noisy expert), as `assets/estimators/manip-state-nano/README.md` records them; the
+domain-shift probe passes its per-look stores. ``--policy``: that clone, evaluated through each estimator
+(``Perceived-v0``, its mean action) on validation seeds 100500-100755.
 """
 
 import argparse
@@ -15,12 +16,16 @@ import json
 import numpy as np
 import torch
 
-from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies.evaluate import run_episodes
 from cosmos_sim.policies.networks import load_policy
+from cosmos_sim.train.state_estimator import load_pairs
 from cosmos_sim.world_models.state_estimator import StateEstimator
 
-NAMES = ["ee_x", "ee_y", "ee_z", "goal_x", "goal_y", "red_block_x", "red_block_y"]
+GROUPS = {
+    "ee": ("ee_x", "ee_y", "ee_z"),
+    "goal": ("goal_x", "goal_y"),
+    "block": ("red_block_x", "red_block_y"),
+}
 STORES = ("val_push_bc", "val_push", "val_reach")
 FAR_Y = (
     0.2  # m off the centre line: the edge of the push task's layout box, which the noisy expert rarely leaves
@@ -29,17 +34,14 @@ FAR_Y = (
 
 def errors(estimator: StateEstimator, path: str) -> dict:
     """Mean errors in cm (ee xyz, goal xy, block xy; block on the far frames) over every frame of a store."""
-    s = TrajectoryStore.open(path)
-    key = "true_state" if "true_state" in s.keys() else "state"
-    layout = list(s.attrs["state_layout"])
-    truth = np.asarray(s.read(key, 0, s.n_steps))[:, [layout.index(n) for n in NAMES]]
-    frames = np.asarray(s.read("rgb" if "rgb" in s.keys() else "pixels", 0, s.n_steps))
+    frames, truth = load_pairs((path,), estimator.names)  # the simulator's state, in the estimator's order
     pred = estimator.predict(frames)
+    col = {n: i for i, n in enumerate(estimator.names)}
     cm = {
-        g: np.linalg.norm(pred[:, sl] - truth[:, sl], axis=1) * 100
-        for g, sl in (("ee", slice(0, 3)), ("goal", slice(3, 5)), ("block", slice(5, 7)))
+        g: np.linalg.norm(pred[:, [col[n] for n in names]] - truth[:, [col[n] for n in names]], axis=1) * 100
+        for g, names in GROUPS.items()
     }
-    far = np.abs(truth[:, 6]) > FAR_Y
+    far = np.abs(truth[:, col["red_block_y"]]) > FAR_Y
     out = {f"{g}_cm": round(float(v.mean()), 2) for g, v in cm.items()}
     out["block_cm_far"] = round(float(cm["block"][far].mean()), 2) if far.any() else None
     out["far_fraction"] = round(float(far.mean()), 3)
@@ -50,13 +52,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("estimators", nargs="+", help="estimator directories or shipped names")
     ap.add_argument("--data", default="data/state", help="folder of the held-out stores")
+    ap.add_argument("--stores", nargs="+", default=STORES, help="store names (without .zarr) under --data")
     ap.add_argument("--policy", default="", help="push policy (Perceived-v0 state observations) to evaluate")
     args = ap.parse_args()
     torch.set_num_threads(1)
     policy = load_policy(args.policy, "cpu") if args.policy else None
     for name in args.estimators:
         est = StateEstimator.from_pretrained(name, device="cpu")
-        row = {store: errors(est, f"{args.data}/{store}.zarr") for store in STORES}
+        row = {store: errors(est, f"{args.data}/{store}.zarr") for store in args.stores}
         if policy is not None:
             kwargs = json.loads(policy.extra["args"]["env_kwargs"]) | {"estimator": name}
             seeds = list(range(100500, 100756))
