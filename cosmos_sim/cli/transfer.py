@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
         store = TrajectoryStore.open(a.input)
         ep = store.episode(a.episode or 0)
-        rgb, labels = ep["rgb"], store.attrs.get("segmentation_labels")
+        rgb, labels = ep[store.frame_key()], store.attrs.get("segmentation_labels")
         maps = {k.split("/")[-1]: v for k, v in ep.items() if k.startswith("maps/front/")}
     else:
         rgb, maps, labels = read_video(a.input), {}, None

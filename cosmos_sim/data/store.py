@@ -311,6 +311,16 @@ class TrajectoryStore:
         """Sorted data keys (paths such as ``"maps/front/depth"``); empty before the first episode."""
         return list(self._keys)
 
+    def frame_key(self) -> str:
+        """The key of the frames: ``rgb``, else the first of the ``image_keys`` attr present (``pixels`` in a store
+        recorded with ``obs_mode="pixels+state"``); a StoreError when there is none."""
+        if "rgb" in self._keys:
+            return "rgb"
+        images = [k for k in self.attrs.get("image_keys", []) if k in self._keys]
+        if not images:
+            raise StoreError(f"{self.path} has no frames (no rgb or image key among {self.keys()})")
+        return images[0]
+
     def key_info(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """``{key: (row shape, dtype)}`` for every data key."""
         return {k: (tuple(self._array(k).shape[1:]), np.dtype(self._array(k).dtype)) for k in self._keys}

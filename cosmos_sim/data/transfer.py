@@ -227,9 +227,9 @@ def render_episode(job: StoreJob) -> tuple[int, dict[str, np.ndarray], int]:
     if job.model not in _MODELS:
         _MODELS[job.model] = Transfer.from_pretrained(job.model, device="cpu")
     store = TrajectoryStore.open(job.store)
-    ep = store.episode(job.episode)
+    ep, key = store.episode(job.episode), store.frame_key()
     maps = {k.split("/")[-1]: v for k, v in ep.items() if k.startswith(f"maps/{CAMERA}/")}
-    controls, spec = gather_controls(job.spec, ep["rgb"], maps, store.attrs.get("segmentation_labels"))
+    controls, spec = gather_controls(job.spec, ep[key], maps, store.attrs.get("segmentation_labels"))
     model = _MODELS[job.model]
     domain = job.domain
     if domain == RANDOM:  # one of the model's looks other than the default, drawn from the episode's seed
@@ -240,7 +240,7 @@ def render_episode(job: StoreJob) -> tuple[int, dict[str, np.ndarray], int]:
         from cosmos_sim.guardrail import SafetyChecker, guard_frames
 
         rgb, _ = guard_frames(rgb, SafetyChecker(), f"episode {job.episode} re-rendered by Transfer")
-    ep["rgb"] = rgb
+    ep[key] = rgb  # under the source's frame key, so the store reads as the source does
     ep["transfer_domain"] = np.full(len(rgb), (model.config.domains.index(domain)), dtype=np.int16)
     return job.episode, ep, int(store.episode_seeds[job.episode])
 
@@ -267,12 +267,11 @@ def transfer_store(
     from cosmos_sim.world_models.transfer import Transfer
 
     src = TrajectoryStore.open(store_path)
-    if "rgb" not in src.keys():
-        raise ConfigError(f"{store_path} has no rgb key to re-render")
+    key = src.frame_key()  # rgb, or pixels in a store recorded with obs_mode="pixels+state"
     idx = list(range(src.n_episodes)) if episodes is None else [e % src.n_episodes for e in episodes]
     model_dir = Transfer.resolve_pretrained(model)
     first = src.episode(idx[0])  # every control must be found before the output store exists
-    gather_controls(spec, first["rgb"], {k.split("/")[-1]: v for k, v in first.items() if k.startswith(f"maps/{CAMERA}/")},
+    gather_controls(spec, first[key], {k.split("/")[-1]: v for k, v in first.items() if k.startswith(f"maps/{CAMERA}/")},
                     src.attrs.get("segmentation_labels"))  # fmt: skip
     jobs = [StoreJob(str(model_dir), store_path, e, spec, domain, seed + e, steps, guardrail) for e in idx]
     attrs = {
@@ -299,7 +298,7 @@ def transfer_store(
             while nxt < len(idx) and idx[nxt] in done:  # episode order, whatever finishes first
                 ep, s = done.pop(idx[nxt])
                 dst.add_episode(ep, seed=s)
-                frames += len(ep["rgb"])
+                frames += len(ep[key])
                 nxt += 1
                 if bar is not None:
                     bar.update(1)

@@ -18,15 +18,13 @@ actions and rewards are identical for a seed, only the pixels differ. So
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.errors import ConfigError, StoreError
-
-BC_KEYS = ("rgb", "action")
-"""What behaviour cloning reads of a store (``policies/bc.py``), the only keys a mixed store keeps."""
 
 
 def half_seeds(store: TrajectoryStore) -> tuple[set[int], set[int]]:
@@ -39,18 +37,23 @@ def half_seeds(store: TrajectoryStore) -> tuple[set[int], set[int]]:
 
 
 def mix_stores(
-    default: str | os.PathLike, other: str | os.PathLike, out: str | os.PathLike
+    default: str | os.PathLike,
+    other: str | os.PathLike,
+    out: str | os.PathLike,
+    keys: tuple[str, ...] | None = None,
 ) -> dict[str, int]:
     """Write ``out``: the ``default`` store's episodes of its first half of seeds, then the ``other`` store's
-    episodes whose seeds are in the default store's second half (the same episodes, other pixels), keys
-    ``rgb`` and ``action``. Returns the episode counts. A StoreError when ``other`` shares no seed of that
-    half (it must re-render the default store's episodes) or lacks a key."""
+    episodes whose seeds are in the default store's second half (the same episodes, other pixels), with
+    ``keys`` (default: the frames and ``action``, what BC reads). Returns the episode counts. A StoreError
+    when ``other`` shares no seed of that half (it must re-render the default store's episodes) or lacks a
+    key."""
     d, o = TrajectoryStore.open(default), TrajectoryStore.open(other)
+    keys = keys or (d.frame_key(), "action")
     first, second = half_seeds(d)
     for s, name in ((d, "default"), (o, "other")):
-        missing = [k for k in BC_KEYS if k not in s.keys()]
+        missing = [k for k in keys if k not in s.keys()]
         if missing:
-            raise StoreError(f"{name} store {s.path} lacks {missing} (keys {s.keys()}); BC needs {BC_KEYS}")
+            raise StoreError(f"{name} store {s.path} lacks {missing} (keys {s.keys()}); mixing needs {keys}")
     other_eps = [i for i, s in enumerate(o.episode_seeds) if int(s) in second]
     if not other_eps:
         raise StoreError(
@@ -58,31 +61,39 @@ def mix_stores(
             "pass a re-rendering of the default store (`cosmos-sim transfer --input DEFAULT`) or a store "
             "recorded with the same seeds"
         )
-    attrs = {k: d.attrs[k] for k in ("env_id", "env_kwargs", "fps", "action_layout") if k in d.attrs}
+    kept = ("env_id", "env_kwargs", "fps", "action_layout", "state_layout", "image_keys")
+    attrs = {k: d.attrs[k] for k in kept if k in d.attrs}
     attrs["mixed_from"] = {"default": str(default), "other": str(other)}
     mixed = TrajectoryStore.create(out, attrs, overwrite=True)
     n_default = 0
     try:
         for i, s in enumerate(d.episode_seeds):
             if int(s) in first:
-                mixed.add_episode(d.episode(i, BC_KEYS), seed=int(s))
+                mixed.add_episode(d.episode(i, keys), seed=int(s))
                 n_default += 1
         for i in other_eps:
-            mixed.add_episode(o.episode(i, BC_KEYS), seed=int(o.episode_seeds[i]))
+            mixed.add_episode(o.episode(i, keys), seed=int(o.episode_seeds[i]))
     finally:
         mixed.close()
     return {"default_episodes": n_default, "other_episodes": len(other_eps)}
 
 
 def success_by_domain(
-    net, env_id: str, domains: tuple[str, ...], episodes: int, first_seed: int
+    net,
+    env_id: str,
+    domains: tuple[str, ...],
+    episodes: int,
+    first_seed: int,
+    env_kwargs: Callable[[str], dict] | None = None,
 ) -> dict[str, float]:
     """Success rate of an in-memory policy network per appearance domain, on the same ``episodes`` seeds from
-    ``first_seed`` in every domain (so only the pixels differ), mean action."""
+    ``first_seed`` in every domain (so only the pixels differ), mean action. ``env_kwargs(domain)`` makes the
+    env's kwargs (default ``{"appearance": domain}``; a wrapper such as ``Perceived-v0`` nests it)."""
     from cosmos_sim.policies.evaluate import run_episodes
 
     seeds = list(range(first_seed, first_seed + episodes))
-    return {d: run_episodes(net, env_id, seeds, {"appearance": d})[0].success_rate for d in domains}
+    kwargs = env_kwargs or (lambda d: {"appearance": d})
+    return {d: run_episodes(net, env_id, seeds, kwargs(d))[0].success_rate for d in domains}
 
 
 def recovered_fraction(base_default: float, base_shifted: float, mixed_shifted: float) -> float | None:
@@ -110,7 +121,6 @@ def mean_over(values: list[dict[str, float]]) -> dict[str, float]:
 
 
 __all__ = [
-    "BC_KEYS",
     "check_store",
     "half_seeds",
     "mean_over",

@@ -112,16 +112,6 @@ class Args:
 
 
 # ---- data ---------------------------------------------------------------------------------------------
-def _frame_key(store: TrajectoryStore) -> str:
-    keys = store.keys()
-    if "rgb" in keys:
-        return "rgb"
-    images = [k for k in store.attrs.get("image_keys", []) if k in keys]
-    if not images:
-        raise ConfigError(f"{store.path} has no frames (no rgb or image key among {keys})")
-    return images[0]
-
-
 def state_columns(store: TrajectoryStore, names: tuple[str, ...]) -> tuple[str, list[int]]:
     """The store's true-state key and the columns of ``names`` in it."""
     key = "true_state" if "true_state" in store.keys() else "state"
@@ -143,7 +133,7 @@ def load_pairs(paths: tuple[str, ...], names: tuple[str, ...]) -> tuple[np.ndarr
     for p in paths:
         s = TrajectoryStore.open(p)
         key, cols = state_columns(s, names)
-        frames.append(np.asarray(s.read(_frame_key(s), 0, s.n_steps)))
+        frames.append(np.asarray(s.read(s.frame_key(), 0, s.n_steps)))
         states.append(np.asarray(s.read(key, 0, s.n_steps), dtype=np.float32)[:, cols])
     return np.concatenate(frames), np.concatenate(states)
 

@@ -1,6 +1,8 @@
 """The domain-shift measure (cosmos_sim/eval/domain_shift.py, bench domain-shift): mixing a default store with a
 re-rendering of its second half, the recovered fraction, the appearance evaluation and the bench's options."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,40 @@ def test_mix_takes_the_first_half_default_and_the_others_second_half(tmp_path):
     assert m.episode(3, ["action"])["action"][0, 0] == 4.0  # the same episode's actions
     assert m.attrs["env_id"] == "cosmos_sim/Manipulation-GT-v0"
     assert half_seeds(TrajectoryStore.open(default)) == ({0, 1, 2}, {3, 4, 5})
+
+
+def test_mix_keeps_the_keys_asked_for_and_what_reads_them(tmp_path):
+    # the perceived arms train an estimator on the mixed store: frames under the default's key, the true state
+    # and the attrs that name them
+    attrs = {"env_id": "x", "state_layout": ["ee_x"], "image_keys": ["pixels"], "policy": "expert"}
+    for name, value in (("d", 0), ("o", 9)):
+        s = TrajectoryStore.create(tmp_path / f"{name}.zarr", attrs)
+        for seed in range(2):
+            s.add_episode(
+                {"pixels": np.full((3, 8, 8, 3), value, np.uint8), "state": np.full((3, 1), seed, np.float32),
+                 "action": np.zeros((3, 7), np.float32), "reward": np.zeros(3)}, seed=seed)  # fmt: skip
+        s.close()
+    d, o, m = (str(tmp_path / f"{n}.zarr") for n in "dom")
+    mix_stores(d, o, m)
+    assert sorted(TrajectoryStore.open(m).keys()) == ["action", "pixels"]  # by default what BC reads
+    mix_stores(d, o, m, ("pixels", "action", "state"))
+    mixed = TrajectoryStore.open(m)
+    assert sorted(mixed.keys()) == ["action", "pixels", "state"] and mixed.frame_key() == "pixels"
+    assert mixed.attrs["state_layout"] == ["ee_x"] and "policy" not in mixed.attrs
+    assert mixed.read("state", 0, 6)[:, 0].tolist() == [0, 0, 0, 1, 1, 1]
+    assert mixed.read("pixels", 3, 4)[0, 0, 0, 0] == 9  # the second half from the other store
+    with pytest.raises(StoreError, match=r"lacks \['depth'\]"):
+        mix_stores(d, o, m, ("pixels", "depth"))
+
+
+def test_the_perceived_arms_refuse_a_store_without_a_true_state(tmp_path):
+    from cosmos_sim.bench.domain_shift import Config, run
+    from cosmos_sim.errors import ConfigError
+
+    d = _store(tmp_path / "d.zarr", range(2), 0)
+    cfg = Config(default_data=d, randomized_data=d)
+    with pytest.raises(ConfigError, match=r"--default-data .*d.zarr records no true state.*--perception ''"):
+        run(cfg, str(tmp_path / "out"), quick=True)
 
 
 def test_mix_refuses_a_store_of_other_episodes(tmp_path):
@@ -104,3 +140,23 @@ def test_a_kept_policy_is_reused_only_for_the_same_stores_epochs_and_seed(tmp_pa
     assert weights.stat().st_mtime_ns == first  # reused
     train_arm(str(tmp_path / "d.zarr"), out, cfg, 0, {"default": "d", "other": "augmented.zarr"})
     assert weights.stat().st_mtime_ns != first  # other data: trained again
+
+
+def test_a_kept_estimator_is_reused_only_for_the_same_stores_and_steps(tmp_path):
+    from cosmos_sim.bench.domain_shift import PUSH_STATE, Config, fine_tune_estimator
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.world_models.state_estimator import StateEstimator
+
+    data = str(tmp_path / "d.zarr")
+    generate(GenerateConfig("cosmos_sim/Manipulation-GT-v0", 1, data, policy="expert", max_steps=3,
+                            env_kwargs={"obs_mode": "pixels+state"}, progress=False))  # fmt: skip
+    cfg, out = Config(perception_steps=2), tmp_path / "est"
+    sources = {"default": data, "other": ""}
+    path = fine_tune_estimator(data, out, cfg, sources)
+    assert StateEstimator.from_pretrained(path, "cpu").names == PUSH_STATE
+    weights = out / "best" / "model.safetensors"
+    first = weights.stat().st_mtime_ns
+    assert fine_tune_estimator(data, out, cfg, sources) == path and weights.stat().st_mtime_ns == first
+    fine_tune_estimator(data, out, cfg, {"default": data, "other": "augmented.zarr"})
+    assert weights.stat().st_mtime_ns != first  # other data: fine-tuned again, from the start
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 2

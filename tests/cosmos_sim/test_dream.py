@@ -165,6 +165,7 @@ def test_cli_dream(tiny_wfm, tmp_path, capsys):
     assert store.n_episodes == 2 and store.attrs["command"].startswith("cosmos-sim dream --model")
 
 
+@pytest.mark.xdist_group("two_processes")  # one at a time under `pytest -n 2`: each starts 2 workers
 def test_ray_executor_gives_the_same_store(tiny_wfm, tmp_path):
     """Blocks as Ray tasks (a local Ray the executor starts with 2 CPUs and stops): the same episodes, in seed order."""
     import ray  # in the test extra: the Ray executor is tested, never skipped

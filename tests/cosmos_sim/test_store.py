@@ -170,6 +170,22 @@ def test_read_errors(tmp_path):
         r.add_episode(make_episode(1))
 
 
+def test_frame_key_is_rgb_else_the_first_image_key_else_a_store_error(tmp_path):
+    frames, state = np.zeros((2, 4, 4, 3), np.uint8), np.zeros((2, 3), np.float32)
+    cases = (({"rgb": frames, "pixels": frames}, {"image_keys": ["pixels"]}, "rgb"),
+             ({"pixels": frames, "state": state}, {"image_keys": ["wrist", "pixels"]}, "pixels"))  # fmt: skip
+    for i, (episode, attrs, key) in enumerate(cases):
+        s = TrajectoryStore.create(tmp_path / f"{i}.zarr", attrs)
+        s.add_episode(episode)
+        assert s.frame_key() == key
+    s = TrajectoryStore.create(tmp_path / "none.zarr", {"image_keys": ["pixels"]})
+    s.add_episode({"state": state})
+    with pytest.raises(
+        StoreError, match=r"none.zarr has no frames \(no rgb or image key among \['state'\]\)"
+    ):
+        s.frame_key()
+
+
 def test_single_writer_lock(tmp_path):
     s = TrajectoryStore.create(tmp_path / "s.zarr")
     with pytest.raises(ValueError, match="open for writing"):

@@ -41,6 +41,7 @@ sys.exit(rc)
 """
 
 
+@pytest.mark.xdist_group("two_processes")  # one at a time under `pytest -n 2`: each starts 2 workers
 def test_two_cpu_ranks_post_train_one_lora_model_and_rank_0_writes_it(tmp_path, torchrun):
     record_noisy_expert(str(tmp_path / "train.zarr"), episodes=2, seed=0, max_steps=8)
     ckpt = tiny_cosmos_checkpoint(tmp_path / "ckpt")

@@ -55,6 +55,7 @@ def data(tmp_path_factory):
     return d
 
 
+@pytest.mark.xdist_group("two_processes")  # one at a time under `pytest -n 2`: each starts 2 workers
 def test_two_cpu_ranks_train_one_model_and_rank_0_writes_it(data, tmp_path, torchrun):
     out = tmp_path / "run"
     cmd = [

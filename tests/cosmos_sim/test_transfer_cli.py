@@ -89,6 +89,22 @@ def test_a_store_is_re_rendered_with_its_actions_rewards_and_maps(paired, tmp_pa
                           "grass", progress=False)  # fmt: skip
 
 
+def test_a_pixels_and_state_store_is_re_rendered_under_its_own_frame_key(paired, tmp_path):
+    # obs_mode="pixels+state" records the frames as "pixels" beside the true state (what a state estimator
+    # trains on): the re-rendering keeps both, frames under the same key, so the output reads like the source
+    src_path = str(tmp_path / "ps.zarr")
+    generate(GenerateConfig(GT_ID, 1, src_path, policy="expert", max_steps=3, maps=("depth", "seg"),
+                            env_kwargs={"obs_mode": "pixels+state"}, progress=False))  # fmt: skip
+    spec = dt.load_spec({"edge": {}, "seg": {"control_weight": 0.5}})
+    dt.transfer_store(str(paired / "model"), spec, src_path, str(tmp_path / "o.zarr"), "grass", guardrail=False,
+                      progress=False)  # fmt: skip
+    src, out = TrajectoryStore.open(src_path), TrajectoryStore.open(tmp_path / "o.zarr")
+    assert src.frame_key() == out.frame_key() == "pixels" and "rgb" not in out.keys()
+    assert np.array_equal(out.read("state", 0, out.n_steps), src.read("state", 0, src.n_steps))
+    assert out.attrs["state_layout"] == src.attrs["state_layout"]
+    assert not np.array_equal(out.read("pixels", 0, out.n_steps), src.read("pixels", 0, src.n_steps))
+
+
 def test_cli_writes_a_guarded_video_and_refuses_bad_input(paired, tmp_path, capsys):
     (tmp_path / "spec.json").write_text(
         json.dumps({"edge": {"control_weight": 1.0}, "depth": {"control_weight": 1.0}})

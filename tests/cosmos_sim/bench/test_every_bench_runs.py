@@ -42,7 +42,8 @@ def _curate(tmp: Path, monkeypatch):
     from cosmos_sim.bench import curate
 
     monkeypatch.setattr(curate, "SIZE", (320, 180))  # 720p is for the real run; the pipeline is the same
-    cfg = curate.Config(videos=1, seconds=4.0, executors=("local",))
+    # the shortest labelled real video: the pipeline and the scoring are the same for the three
+    cfg = curate.Config(videos=1, seconds=4.0, executors=("local",), real_videos=("street_cut.mp4",))
     expect = [
         "local_per_video_stages_x_realtime_per_core",
         "local_per_video_stages_x_realtime_wall_2_workers",
@@ -304,7 +305,8 @@ def _transfer(tmp: Path, monkeypatch):
 def _domain_shift(tmp: Path, monkeypatch):
     from cosmos_sim.bench.domain_shift import Config
 
-    # 2 recorded episodes a look, BC 2 epochs, 2 held-out episodes in the default look and one held-out look
+    # 2 recorded episodes a look, BC 2 epochs, 2 held-out episodes in the default look and one held-out look;
+    # the perceived arms: manip-state-nano fine-tuned 4 steps a set
     cfg = Config(
         default_data=str(tmp / "default.zarr"),
         randomized_data=str(tmp / "randomized.zarr"),
@@ -316,6 +318,8 @@ def _domain_shift(tmp: Path, monkeypatch):
         "success_default_arm_default_look",
         "success_lost_to_shift",
         "success_half_randomized_gt_held_out_looks",
+        "perceived_success_lost_to_shift",
+        "perceived_success_half_randomized_gt_held_out_looks",
     ]
     return cfg, expect, []
 

@@ -179,6 +179,7 @@ def test_cli(footage, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.xdist_group("two_processes")  # one at a time under `pytest -n 2`: each starts 2 workers
 def test_ray_executor_gives_the_same_output(curated, footage, tmp_path):
     """All the footage on Ray (a local Ray the executor starts with 2 CPUs and stops): the same summary,
     report and shards as the local worker processes of the ``curated`` run."""
