@@ -5,7 +5,8 @@
     cosmos-sim transfer --spec spec.json --input data/x.zarr --out data/x_grass.zarr     the whole store
 
 A video in of another size is resized to the model's frames (64x64). A video out is guardrail-wrapped (``write_guarded_video``: faces pixelated, watermark, provenance); a store
-out keeps every key of the input (actions, rewards, maps) with ``rgb`` re-rendered (``data/transfer.py``).
+out keeps every key of the input (actions, rewards, maps, a true state) with its frames re-rendered (``rgb``, or
+``pixels`` in a store recorded with ``obs_mode="pixels+state"``; ``data/transfer.py``).
 Importing this module costs no torch: the work is imported when the command runs.
 """
 

@@ -16,7 +16,7 @@ an (H, W) or (T, H, W) array (``.npy``, or a grey image/video scaled to [0, 1]).
 
 Stores: every episode is rendered with seed ``seed + episode`` (in ``domain``, or with ``"random"`` in a
 look drawn from that seed) and written to a new store with the same keys (actions, rewards, maps ...),
-``rgb`` replaced and ``transfer_domain`` (the model's domain id per row) added; workers like ``dream`` (processes or Ray), written
+the frames replaced (``rgb``, or ``pixels`` as ``obs_mode="pixels+state"`` records them) and ``transfer_domain`` (the model's domain id per row) added; workers like ``dream`` (processes or Ray), written
 in episode order, so the store does not depend on the number of workers.
 """
 
