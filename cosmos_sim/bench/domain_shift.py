@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -268,6 +269,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     )
     for path, look in ((cfg.default_data, "default"), (cfg.randomized_data, "randomized")):
         if not Path(path).exists():
+            _say(f"recording {cfg.train_episodes} {look}-look episodes into {path}")
             record(path, cfg.train_episodes, look)
     stores = {"--default-data": cfg.default_data, "--randomized-data": cfg.randomized_data}
     if cfg.augmented:
@@ -306,6 +308,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 net, val_mse = train_arm(data, work / f"{label}_seed{seed}", cfg, seed, sources, frame_key)
                 per_seed.append(success_by_domain(net, GT_ID, looks, cfg.eval_episodes, cfg.first_seed))
                 mse.append(val_mse)
+                _say(f"{arm}: pixel BC seed {seed}: " + _rates(per_seed[-1]))
             by[arm] = _by_look(per_seed, cfg)
             val_mse = [m for m in mse if m is not None]
             extra = {"bc_val_action_mse": float(np.mean(val_mse)) if val_mse else None, **counts}
@@ -321,6 +324,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                     env_kwargs=lambda look, est=est: perceived_kwargs(est, look),
                 )
                 by_perceived[arm] = _by_look([success], cfg)
+                _say(f"{arm}: perceived: " + _rates(success))
                 case = "Perceived: one state policy through the arm's estimator, success rate by look"
                 rows.append(_row(case, arm, by_perceived[arm], cfg, counts))
     finally:
@@ -335,6 +339,15 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     return BenchResult(
         name="domain-shift", figures={k: float(v) for k, v in figures.items()}, rows=rows, notes=notes
     )
+
+
+def _say(message: str) -> None:
+    """A progress line on stderr (a full run takes about half an hour)."""
+    print(f"[bench domain-shift] {message}", file=sys.stderr, flush=True)
+
+
+def _rates(success: dict[str, float]) -> str:
+    return ", ".join(f"{look} {rate:.0%}" for look, rate in success.items())
 
 
 def _by_look(per_seed: list[dict[str, float]], cfg: Config) -> dict:
