@@ -312,7 +312,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
             by[arm] = _by_look(per_seed, cfg)
             val_mse = [m for m in mse if m is not None]
             extra = {"bc_val_action_mse": float(np.mean(val_mse)) if val_mse else None, **counts}
-            rows.append(_row("Pixel BC, success rate by look (held-out seeds)", arm, by[arm], cfg, extra))
+            rows.append(_row("Pixel BC, success rate by look (held-out seeds)", arm, by[arm], extra))
             if state_net is not None:
                 est = fine_tune_estimator(data, work / f"estimator_{label}", cfg, sources)
                 success = success_by_domain(
@@ -326,7 +326,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 by_perceived[arm] = _by_look([success], cfg)
                 _say(f"{arm}: perceived: " + _rates(success))
                 case = "Perceived: one state policy through the arm's estimator, success rate by look"
-                rows.append(_row(case, arm, by_perceived[arm], cfg, counts))
+                rows.append(_row(case, arm, by_perceived[arm], counts))
     finally:
         torch.set_num_threads(threads)
         if not cfg.keep_policies:
@@ -362,7 +362,7 @@ def _by_look(per_seed: list[dict[str, float]], cfg: Config) -> dict:
     }
 
 
-def _row(case: str, arm: str, result: dict, cfg: Config, extra: dict) -> dict:
+def _row(case: str, arm: str, result: dict, extra: dict) -> dict:
     return {
         "case": case,
         "arm": arm,
