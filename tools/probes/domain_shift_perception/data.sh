@@ -8,8 +8,7 @@ G="cosmos-sim generate --resolution 64x64 --no-progress --policy noisy-expert --
 O='{"max_noise": 0.3, "max_random": 0.1}'
 $G --policy-options "$O" --maps depth,seg --env-kwargs '{"obs_mode":"pixels+state"}' --episodes $N --seed 9000 \
    --out $D/default_ps.zarr
-python tools/probes/domain_shift_perception/as_rgb.py $D/default_ps.zarr $D/default_rgb.zarr   # Transfer reads "rgb"
-cosmos-sim transfer --spec assets/transfer/manip-transfer-nano/spec.json --input $D/default_rgb.zarr --domain random \
+cosmos-sim transfer --spec assets/transfer/manip-transfer-nano/spec.json --input $D/default_ps.zarr --domain random \
    --workers 1 --no-progress --out $D/transfer.zarr
 $G --policy-options "$O" --env-kwargs '{"obs_mode":"pixels+state","appearance":"randomized"}' --episodes $N --seed 9000 \
    --out $D/randomized_ps.zarr
