@@ -5,11 +5,13 @@
 Each file holds what ``train-wfm`` reads from a store: the frames, the per-cell loss weights of
 ``--object-weight`` (``cell_weights`` of the seg map, ``CELL`` pixels a latent cell: 4 for ``cv4x4x4-nano``),
 actions, rewards, the success flag, the episode ends and the env info; and the object pixels themselves
-(bit-packed), what ``train-tokenizer --object-weight`` reads. Frames compress ~5x better than the stores, whose
+(bit-packed), what ``train-tokenizer --object-weight`` reads. ``PACK_STATIC_LABELS=a,b,...`` replaces the default
+scenery labels (``train-tokenizer --static-labels``; e.g. without ``goal`` to weight the goal disc). Frames compress ~5x better than the stores, whose
 seg maps dominate: the eight physics training stores go from 56 to 13 MB.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +27,8 @@ def pack(path: str, out: Path, object_weight: float, cell: int) -> None:
     store = TrajectoryStore.open(path)
     keys, n = store.keys(), store.n_steps
     done = done_key(keys)
-    masks = object_masks(store, "rgb", STATIC_LABELS)
+    static = os.environ.get("PACK_STATIC_LABELS")
+    masks = object_masks(store, "rgb", tuple(static.split(",")) if static else STATIC_LABELS)
     weights = cell_weights(masks, cell, object_weight)
     np.savez_compressed(
         out / f"{Path(path).name.removesuffix('.zarr')}.npz",
