@@ -121,6 +121,9 @@ class TransferConfig:
     """Per-channel std of RGB latents (empty: 1)."""
     control_stats: dict = field(default_factory=dict)
     """Per control: {"mean": [...], "std": [...]} of its latents (normalisation; missing: 0 / 1)."""
+    weight_inputs: bool = False
+    """Each branch also reads its own weight and the sum of all weights, per token (zero-initialised): a
+    branch can tell driving alone from sharing, so several controls need not average their branches."""
     tokenizer_sha: str = ""
     """SHA-256 (16 hex digits) of ``tokenizer/model.safetensors``: checked on load."""
 
@@ -207,10 +210,14 @@ class TransferDiT(DiT):
         self.control_out = nn.ModuleDict(
             {k: nn.ModuleList(nn.Linear(d, d) for _ in range(n)) for k in config.controls}
         )
-        for outs in self.control_out.values():
-            for layer in outs:  # zero projections: an untrained branch leaves the base unchanged
-                nn.init.zeros_(layer.weight)
-                nn.init.zeros_(layer.bias)
+        # Own weight and the weights' sum per token -> each branch's input (zero: a model without them).
+        self.weight_in = (
+            nn.ModuleDict({k: nn.Linear(2, d) for k in config.controls}) if config.weight_inputs else None
+        )
+        zeroed = [layer for outs in self.control_out.values() for layer in outs]
+        for layer in zeroed + list(self.weight_in.values() if self.weight_in else []):
+            nn.init.zeros_(layer.weight)  # zero projections: an untrained branch leaves the base unchanged
+            nn.init.zeros_(layer.bias)
 
     def token_weights(self, w: torch.Tensor) -> torch.Tensor:
         """(B, h, w) cell weights -> (B, tokens, 1): the mean over each patch."""
@@ -221,9 +228,13 @@ class TransferDiT(DiT):
         emb = torch.nn.functional.silu(self.noise_emb(c_noise) + self.action_emb(cond.appearance))
         cos, sin = self.rope_cos, self.rope_sin
         residual: list[torch.Tensor | float] = [0.0] * self.transfer_config.control_blocks
+        weights = {k: self.token_weights(cond.weights[k]).to(tokens.dtype) for k in cond.controls}
+        total = sum(weights.values())
         for name, latent in cond.controls.items():
-            w = self.token_weights(cond.weights[name]).to(tokens.dtype)
+            w = weights[name]
             h = tokens + self.control_in[name](self.patchify(latent.unsqueeze(1)))
+            if self.weight_in is not None:
+                h = h + self.weight_in[name](torch.cat([w, total], -1))
             for i, (blk, out) in enumerate(
                 zip(self.control_branch[name], self.control_out[name], strict=True)
             ):

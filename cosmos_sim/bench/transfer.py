@@ -44,7 +44,9 @@ class Config:
     model: str = "manip-transfer-nano"
     """Transfer checkpoint (a shipped name or a directory)."""
     episodes: int = 3
-    """Held-out episodes (seeds 100000, 100001, ...)."""
+    """Held-out episodes (seeds first_seed, first_seed + 1, ...)."""
+    first_seed: int = HELD_OUT_SEED
+    """Reset seed of the first episode (>= 100000, held out; e.g. 100100 to choose a model on validation seeds)."""
     max_frames: int = 30
     """Frames per episode (the first ones)."""
     domains: tuple[str, ...] = ("grass", "night")
@@ -60,6 +62,10 @@ class Config:
 
     def __post_init__(self):
         check_at_least("transfer", self, 1, "episodes", "steps", "threads")
+        if self.first_seed < HELD_OUT_SEED:
+            raise config_error(
+                "transfer", "first_seed", self.first_seed, f"a held-out seed >= {HELD_OUT_SEED}"
+            )
         check_at_least("transfer", self, 2, "max_frames", "diversity_seeds")
         if not self.domains:
             raise config_error("transfer", "domains", self.domains, "one or more of the model's domains")
@@ -182,7 +188,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     sums: dict[tuple, list[dict]] = {}
     grid_rows, frames_done, seconds, diversity = [], 0, 0.0, []
     for e in range(cfg.episodes):
-        seed = HELD_OUT_SEED + e
+        seed = cfg.first_seed + e
         base = record(seed, "default", cfg.max_frames, MAPS)
         labels = base["labels"]
         static = [int(i) for i, n in labels.items() if n in ("background", "table")]
@@ -262,7 +268,7 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
                 figures[f"{r['input']}/{r['arm']}/{k}"] = r[k]
     goal = multi_vs_single(rows)
     notes = (
-        f"Held-out seeds {HELD_OUT_SEED}..{HELD_OUT_SEED + cfg.episodes - 1}, first {cfg.max_frames} frames, outputs in "
+        f"Held-out seeds {cfg.first_seed}..{cfg.first_seed + cfg.episodes - 1}, first {cfg.max_frames} frames, outputs in "
         f"{list(cfg.domains)} scored against the GT render of that look; held-out input looks {list(cfg.held_out)}. "
         f"Canny-F1 pixel by pixel (no tolerance); Blur-SSIM against the vis control (sigma 2 blur). "
         + ("Depth si-RMSE and seg mIoU from the nano estimators run on the output. " if have_est else

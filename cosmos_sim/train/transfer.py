@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,11 @@ class Args:
     """Attention heads."""
     control_blocks: int = 2
     """First base blocks each control branch copies."""
+    weight_inputs: bool = False
+    """Branches read their weight and the weights' sum (``TransferConfig.weight_inputs``)."""
+    init_from: str = ""
+    """Start a fresh run from this Transfer bundle (a shipped name or a directory): its weights, sizes and
+    normalisation; inputs it lacks (e.g. --weight-inputs) start at zero. Empty: from scratch."""
     p_keep: float = 0.5
     """Control dropout: probability that a control is on in a batch."""
     p_row_drop: float = 0.1
@@ -320,13 +325,30 @@ def train(args: Args) -> Path:
     data = load_cache(args, cache)
     cfg = TransferConfig(
         domains=args.domains, dim=args.dim, depth=args.depth, heads=args.heads,
-        control_blocks=args.control_blocks,
+        control_blocks=args.control_blocks, weight_inputs=args.weight_inputs,
         latent_mean=tuple(stats(data.rgb)["mean"]), latent_std=tuple(stats(data.rgb)["std"]),
         control_stats={c: stats(getattr(data, c)) for c in ("depth", "seg", "edge", "vis")},
     )  # fmt: skip
+    init = Transfer.from_pretrained(args.init_from, device="cpu") if args.init_from else None
+    if init is not None:
+        if init.config.domains != args.domains:
+            raise ConfigError(
+                f"--init-from {args.init_from} renders domains {list(init.config.domains)}, the run trains "
+                f"{list(args.domains)}: give --domains {' '.join(init.config.domains)}"
+            )
+        if init.config.tokenizer_sha != file_sha(Path(tok_dir) / "model.safetensors"):
+            raise ConfigError(
+                f"--init-from {args.init_from} was trained over another tokenizer than {tok_dir}: give "
+                f"--tokenizer {init.tokenizer_source}"
+            )
+        cfg = replace(init.config, weight_inputs=args.weight_inputs or init.config.weight_inputs)
     torch.manual_seed(args.seed)
     model = Transfer(cfg, Tokenizer.from_pretrained(tok_dir, device="cpu"))
     model.tokenizer_source = tok_dir
+    if init is not None:
+        missing, unexpected = model.net.load_state_dict(init.net.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("weight_in.") for k in missing):
+            raise ConfigError(f"--init-from {args.init_from} does not fit this model: {missing + unexpected}")
     ema = copy.deepcopy(model.net).requires_grad_(False)
     opt = torch.optim.AdamW(model.net.parameters(), lr=args.lr, weight_decay=0.0)
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)

@@ -149,3 +149,30 @@ def test_trainer_learns_on_paired_stores_and_resumes(paired, tmp_path):
     assert "resumed at step 4" in (tmp_path / "run" / "log.txt").read_text()
     with pytest.raises(StoreError, match="no store .*train_night.zarr"):
         train(Args(**{**a.__dict__, "domains": ("default", "night"), "out": str(tmp_path / "r2")}))
+    # a fine-tune from a bundle: its weights and normalisation, the new weight inputs at zero
+    init = Transfer.from_pretrained(best, device="cpu")
+    tuned = train(Args(**{**a.__dict__, "out": str(tmp_path / "ft"), "init_from": str(best), "dim": 64,
+                          "weight_inputs": True, "steps": 2}))  # fmt: skip
+    ft = Transfer.from_pretrained(tuned, device="cpu")
+    assert ft.config.weight_inputs and ft.config.dim == 32  # the bundle's sizes, not --dim
+    assert ft.config.latent_mean == init.config.latent_mean
+    start = init.net.patch_in.weight.float()  # two EMA steps from the bundle's weights, not a fresh draw
+    assert (ft.net.patch_in.weight.float() - start).abs().max() < 0.01 < start.abs().max()
+    with pytest.raises(
+        ConfigError, match=r"renders domains \['default', 'grass'\].*give --domains default grass"
+    ):
+        train(
+            Args(
+                **{**a.__dict__, "out": str(tmp_path / "r3"), "init_from": str(best), "domains": ("default",)}
+            )
+        )
+    other = paired / "other_tok"
+    Tokenizer(TokenizerConfig(frame_channels=8, channels=16, norm_groups=4, res_blocks=1)).save_pretrained(
+        other
+    )
+    with pytest.raises(ConfigError, match="over another tokenizer .* give --tokenizer"):
+        train(
+            Args(
+                **{**a.__dict__, "out": str(tmp_path / "r4"), "init_from": str(best), "tokenizer": str(other)}
+            )
+        )

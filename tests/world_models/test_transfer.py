@@ -88,6 +88,35 @@ def test_branches_copy_the_first_blocks_and_start_as_no_op():
     )  # weight 0 = absent
 
 
+def test_weight_inputs_start_as_the_plain_model_then_let_a_branch_see_it_shares():
+    plain = TransferDiT(TINY)
+    aware = TransferDiT(TransferConfig(**{**TINY.__dict__, "weight_inputs": True}))
+    missing, unexpected = aware.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("weight_in.") for k in missing)
+    torch.manual_seed(1)  # give the modulations and the output projections values (both start at zero)
+    for net in (plain, aware):
+        for blk in [*net.blocks, *[b for m in net.control_branch.values() for b in m]]:
+            torch.nn.init.normal_(blk.ada.weight, std=0.1)
+        torch.nn.init.normal_(net.patch_out.weight, std=0.1)
+        for outs in net.control_out.values():
+            torch.nn.init.normal_(outs[0].weight, std=0.1)
+    aware.load_state_dict(plain.state_dict(), strict=False)
+    x, ctx, app = torch.randn(2, 16, 8, 8), torch.randn(2, 1, 16, 8, 8), torch.zeros(2, 3)
+    ctrl = {"edge": torch.randn(2, 16, 8, 8), "seg": torch.randn(2, 16, 8, 8)}
+    half = {"edge": torch.full((2, 8, 8), 0.5), "seg": torch.full((2, 8, 8), 0.5)}
+    alone = ({"edge": ctrl["edge"]}, {"edge": half["edge"]})
+    for c, w in ((ctrl, half), alone):  # zero weight inputs: the same function as the plain model
+        assert torch.allclose(plain(x, torch.ones(2), ctx, Conditioning(app, c, w)),
+                              aware(x, torch.ones(2), ctx, Conditioning(app, c, w)), atol=1e-6)  # fmt: skip
+    torch.nn.init.normal_(aware.weight_in["edge"].weight, std=0.5)
+    # the edge branch at weight 0.5 now acts differently beside seg (weights' sum 1) than alone (sum 0.5)
+    edge_only = lambda net, c, w: net(x, torch.ones(2), ctx, Conditioning(app, c, w))  # noqa: E731
+    seg_zero = {"edge": half["edge"], "seg": torch.zeros(2, 8, 8)}
+    assert torch.allclose(edge_only(aware, *alone), edge_only(aware, ctrl, seg_zero), atol=1e-6)
+    assert not torch.allclose(edge_only(aware, ctrl, seg_zero), edge_only(aware, ctrl, half), atol=1e-4)
+    assert torch.allclose(edge_only(plain, *alone), edge_only(plain, ctrl, seg_zero), atol=1e-6)
+
+
 def test_transfer_is_seeded_and_round_trips(tmp_path):
     m = _model()
     for p in m.net.parameters():  # untrained zero layers would make every seed give the same frames

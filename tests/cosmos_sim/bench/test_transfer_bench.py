@@ -1,8 +1,9 @@
 """The Transfer benchmark's measures on inputs of known geometry."""
 
 import numpy as np
+import pytest
 
-from cosmos_sim.bench.transfer import arms, blur_ssim, canny_f1, colour_seg, flicker, multi_vs_single
+from cosmos_sim.bench.transfer import Config, arms, blur_ssim, canny_f1, colour_seg, flicker, multi_vs_single
 
 
 def test_canny_f1_counts_pixels():
@@ -52,3 +53,11 @@ def test_goal_line_compares_uniform_with_the_best_single_control():
         for c, v in (("depth", 0.2), ("seg", 0.3), ("edge", 0.1), ("vis", 0.5), ("uniform", 0.4))
     ]
     assert "uniform 0.400 vs best single 0.500 (NOT met)" in multi_vs_single(rows)
+
+
+def test_episodes_start_at_a_held_out_seed():
+    assert Config(first_seed=100100).first_seed == 100100  # validation seeds, to choose a model on
+    with pytest.raises(
+        ValueError, match="first_seed = 5, expected a held-out seed >= 100000; pass --first-seed"
+    ):
+        Config(first_seed=5)
