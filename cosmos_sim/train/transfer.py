@@ -323,14 +323,15 @@ def train(args: Args) -> Path:
         return cache
     lock_out_dir(out)
     data = load_cache(args, cache)
-    cfg = TransferConfig(
-        domains=args.domains, dim=args.dim, depth=args.depth, heads=args.heads,
-        control_blocks=args.control_blocks, weight_inputs=args.weight_inputs,
-        latent_mean=tuple(stats(data.rgb)["mean"]), latent_std=tuple(stats(data.rgb)["std"]),
-        control_stats={c: stats(getattr(data, c)) for c in ("depth", "seg", "edge", "vis")},
-    )  # fmt: skip
     init = Transfer.from_pretrained(args.init_from, device="cpu") if args.init_from else None
-    if init is not None:
+    if init is None:
+        cfg = TransferConfig(
+            domains=args.domains, dim=args.dim, depth=args.depth, heads=args.heads,
+            control_blocks=args.control_blocks, weight_inputs=args.weight_inputs,
+            latent_mean=tuple(stats(data.rgb)["mean"]), latent_std=tuple(stats(data.rgb)["std"]),
+            control_stats={c: stats(getattr(data, c)) for c in ("depth", "seg", "edge", "vis")},
+        )  # fmt: skip
+    else:
         if init.config.domains != args.domains:
             raise ConfigError(
                 f"--init-from {args.init_from} renders domains {list(init.config.domains)}, the run trains "

@@ -5,9 +5,10 @@
 Each file holds what ``train-wfm`` reads from a store: the frames, the per-cell loss weights of
 ``--object-weight`` (``cell_weights`` of the seg map, ``CELL`` pixels a latent cell: 4 for ``cv4x4x4-nano``),
 actions, rewards, the success flag, the episode ends and the env info; and the object pixels themselves
-(bit-packed), what ``train-tokenizer --object-weight`` reads. ``PACK_STATIC_LABELS=a,b,...`` replaces the default
-scenery labels (``train-tokenizer --static-labels``; e.g. without ``goal`` to weight the goal disc). Frames compress ~5x better than the stores, whose
-seg maps dominate: the eight physics training stores go from 56 to 13 MB.
+(bit-packed), what ``train-tokenizer --object-weight`` reads. ``PACK_STATIC_LABELS=a,b,...`` replaces the
+default scenery labels (``train-tokenizer --static-labels``; e.g. without ``goal`` to weight the goal disc).
+Frames compress ~5x better than the stores, whose seg maps dominate: the eight physics training stores go from
+56 to 13 MB.
 """
 
 import json
