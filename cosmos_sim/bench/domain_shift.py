@@ -8,6 +8,9 @@ each made of noisy-expert push episodes of ``cosmos_sim/Manipulation-GT-v0`` rec
                          a perfect augmentation (the upper reference)
     half augmented       the first half + the ``augmented`` store's re-renderings of the second half
                          (``cosmos-sim transfer --input DEFAULT_DATA``); only with ``--augmented``
+    half pasted          the first half + the ``pasted`` store's second half: the same frames with pictures
+                         pasted behind the objects (``cosmos-sim paste-backgrounds``, no model: the reference
+                         of what many looks buy); only with ``--pasted``
 
 and two kinds of policy per arm:
 
@@ -23,7 +26,8 @@ Every policy runs the same ``eval_episodes`` held-out seeds (>= 100000) in the d
 (looks "randomized" draws: where augmentation was seen). Lost = default arm's default-look success - its
 held-out-look success; recovered = (mixed arm's held-out success - default arm's) / lost (goal >= 0.7),
 and the same in the seen looks. Missing ``default_data`` / ``randomized_data`` stores are recorded first
-(``train_episodes`` episodes, seeds from 0, the same seeds in both, ``obs_mode="pixels+state"``).
+(``train_episodes`` episodes, seeds from 0, the same seeds in both, ``obs_mode="pixels+state"``, the seg map
+that ``paste-backgrounds`` reads).
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class Config:
     """The same seeds under appearance="randomized" (recorded here when missing): the perfect augmentation."""
     augmented: str = ""
     """A Transfer re-rendering of --default-data (cosmos-sim transfer --input); empty: no augmented arm."""
+    pasted: str = ""
+    """--default-data's episodes with pasted backgrounds (cosmos-sim paste-backgrounds; the seeds and rows of
+    --default-data); empty: no pasted arm."""
     train_episodes: int = 240
     """Episodes recorded into a missing default/randomized store."""
     domains: tuple[str, ...] = ("gravel", "coffee")
@@ -114,7 +121,7 @@ class Config:
 
 def record(path: str, episodes: int, appearance: str) -> None:
     """Record ``episodes`` noisy-expert episodes (seeds from 0) in ``appearance`` into a new store, frames
-    (``pixels``) and the true state."""
+    (``pixels``), the true state and the seg map (``paste-backgrounds`` reads it)."""
     from cosmos_sim.data.generate import GenerateConfig, generate
 
     generate(
@@ -126,6 +133,7 @@ def record(path: str, episodes: int, appearance: str) -> None:
             policy_options=EXPERT_OPTIONS,
             env_kwargs={"obs_mode": "pixels+state"}
             | ({} if appearance == "default" else {"appearance": appearance}),
+            maps=("seg",),
             progress=False,
         )
     )
@@ -274,6 +282,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
     stores = {"--default-data": cfg.default_data, "--randomized-data": cfg.randomized_data}
     if cfg.augmented:
         stores["--augmented"] = cfg.augmented
+    if cfg.pasted:
+        stores["--pasted"] = cfg.pasted
     for flag, path in stores.items():
         check_store(path, flag)
         if cfg.perception and "state" not in TrajectoryStore.open(path).keys():
@@ -296,6 +306,8 @@ def run(config: Config, out_dir: str, quick: bool = False) -> BenchResult:
         sets = {"default": (cfg.default_data, None), "half randomized-GT": (None, cfg.randomized_data)}
         if cfg.augmented:
             sets["half augmented"] = (None, cfg.augmented)
+        if cfg.pasted:
+            sets["half pasted"] = (None, cfg.pasted)
         for arm, (data, other) in sets.items():
             label = arm.replace(" ", "_")
             counts = {}
@@ -439,6 +451,11 @@ def _notes(cfg: Config, figures: dict) -> str:
             elif k.startswith(f"{prefix}recovered_fraction_"):
                 text += f"; {k.removeprefix(f'{prefix}recovered_fraction_')} recovers {v:.0%} (goal >= 70 %)"
         text += ". "
+    if cfg.pasted:
+        text += (
+            f"half pasted: the second half's frames with pictures pasted behind the objects ({cfg.pasted}, "
+            "cosmos-sim paste-backgrounds: no model). "
+        )
     if not cfg.augmented:
         text += "No --augmented store given: the Transfer arm is not measured."
     return text

@@ -645,6 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cosmos_sim.cli import transfer as _transfer  # stdlib-only module: the command imports torch when run
 
     _transfer.register(sub)
+    from cosmos_sim.cli import backgrounds as _backgrounds  # likewise: numpy only when the command runs
+
+    _backgrounds.register(sub)
 
     s = sub.add_parser(
         "curate",

@@ -180,6 +180,7 @@ def test_env_kwargs_is_a_json_object_in_every_command(command, capsys):
         ["train-wfm", "--data", "d", "--tokenizer", "t"],
         ["train-policy", "--algo", "ppo"],
         ["curate", "in", "out"],
+        ["paste-backgrounds", "--input", "i", "--out", "o"],
     ],
 )
 def test_no_progress_wherever_a_command_shows_progress_bars(command):

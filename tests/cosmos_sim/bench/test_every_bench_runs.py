@@ -305,13 +305,17 @@ def _transfer(tmp: Path, monkeypatch):
 
 
 def _domain_shift(tmp: Path, monkeypatch):
-    from cosmos_sim.bench.domain_shift import Config
+    from cosmos_sim.bench.domain_shift import Config, record
+    from cosmos_sim.data.backgrounds import PasteConfig, paste_store
 
-    # 2 recorded episodes a look, BC 2 epochs, 2 held-out episodes in the default look and one held-out look;
-    # the perceived arms: manip-state-nano fine-tuned 4 steps a set
+    # 2 recorded episodes a look (the default one with its seg map, pasted too), BC 2 epochs, 2 held-out episodes
+    # in the default look and one held-out look; the perceived arms: manip-state-nano fine-tuned 4 steps a set
+    record(str(tmp / "default.zarr"), 2, "default")
+    paste_store(PasteConfig(str(tmp / "default.zarr"), str(tmp / "pasted.zarr"), progress=False))
     cfg = Config(
         default_data=str(tmp / "default.zarr"),
         randomized_data=str(tmp / "randomized.zarr"),
+        pasted=str(tmp / "pasted.zarr"),
         train_episodes=2,
         eval_episodes=2,
         domains=("gravel",),
@@ -320,8 +324,10 @@ def _domain_shift(tmp: Path, monkeypatch):
         "success_default_arm_default_look",
         "success_lost_to_shift",
         "success_half_randomized_gt_held_out_looks",
+        "success_half_pasted_held_out_looks",
         "perceived_success_lost_to_shift",
         "perceived_success_half_randomized_gt_held_out_looks",
+        "perceived_success_half_pasted_held_out_looks",
     ]
     return cfg, expect, []
 
