@@ -174,6 +174,8 @@ def paste_store(cfg: PasteConfig, command: str = "") -> dict:
     from cosmos_sim.data.store import TrajectoryStore
 
     src = TrajectoryStore.open(cfg.input)
+    if Path(cfg.out).exists():
+        raise ConfigError(f"--out {cfg.out} already exists; choose another path or delete it first")
     from cosmos_sim.envs.control_maps import derived_maps
 
     key, prefix = src.frame_key(), f"maps/{cfg.camera}/"

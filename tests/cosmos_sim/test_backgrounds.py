@@ -128,6 +128,8 @@ def test_clear_errors(seg_store, tmp_path):
     )
     with pytest.raises(ConfigError, match="--maps seg"):
         paste_store(PasteConfig(str(plain), str(tmp_path / "x.zarr"), progress=False))
+    with pytest.raises(ConfigError, match="already exists; choose another path"):
+        paste_store(PasteConfig(seg_store, seg_store, progress=False))
     with pytest.raises(ConfigError, match="'floor'.*not among"):
         paste_store(PasteConfig(seg_store, str(tmp_path / "y.zarr"), replace=("floor",), progress=False))
     with pytest.raises(ConfigError, match="--light"):
