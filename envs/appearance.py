@@ -112,9 +112,15 @@ def texture_png(name: str) -> bytes:
     return buf.getvalue()
 
 
-def textures() -> tuple[str, ...]:
-    """Every texture a domain uses (one MuJoCo texture each)."""
-    return tuple(sorted({t for d in DOMAINS.values() for t in (d.table_texture, d.floor_texture) if t}))
+def textures(domains: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Every texture the ``domains`` (default: all) use (one MuJoCo texture each)."""
+    looks = [DOMAINS[n] for n in (DOMAINS if domains is None else domains)]
+    return tuple(sorted({t for d in looks for t in (d.table_texture, d.floor_texture) if t}))
+
+
+def picture_sources(domains: tuple[str, ...]) -> tuple[str, ...]:
+    """The scikit-image pictures the ``domains``' textures come from."""
+    return tuple(sorted({_SOURCES[t] for t in textures(domains)}))
 
 
 def assets_xml() -> str:
@@ -159,6 +165,7 @@ __all__ = [
     "Domain",
     "HELD_OUT_DOMAINS",
     "TRAINING_DOMAINS",
+    "picture_sources",
     "asset_files",
     "assets_xml",
     "check_appearance",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cosmos_sim.envs.appearance import HELD_OUT_DOMAINS, picture_sources
 from cosmos_sim.errors import ConfigError
 
 PICTURES = (
@@ -34,7 +35,7 @@ PICTURES = (
     "shepp_logan_phantom", "microaneurysms",
 )  # fmt: skip
 """scikit-image pictures of the default pool (all bundled with the wheel)."""
-HELD_OUT_SOURCES = ("coffee", "hubble_deep_field", "gravel", "coins")
+HELD_OUT_SOURCES = picture_sources(HELD_OUT_DOMAINS)
 """Pictures of the held-out looks (``envs/appearance.py``): never in the default pool, so those looks stay unseen."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _SEEDED = {

@@ -42,34 +42,21 @@ def test_paste_replaces_only_the_named_ids_and_recolours_keeping_the_grey_level(
         out[0, 1, 0], (np.clip(np.array([grey, 0, 2 * grey]), 0, 1) * 255).astype(np.uint8)
     )
     dark = paste(frames, seg, np.array([0]), np.array([1]), Look(look.background, look.colour, 0.5, 0.0))
-    assert (
-        dark[:, 0, 0] == (np.array([200, 10, 10]) / 255 * 0.5 * 255).astype(np.uint8)
-    ).all()  # the light level
+    light = (np.array([200, 10, 10]) / 255 * 0.5 * 255).astype(np.uint8)  # the light level
+    assert (dark[:, 0, 0] == light).all()
 
 
 def test_the_default_pool_leaves_the_held_out_looks_pictures_out():
-    from cosmos_sim.envs.appearance import _SOURCES, DOMAINS, HELD_OUT_DOMAINS, TRAINING_DOMAINS
+    from cosmos_sim.envs.appearance import HELD_OUT_DOMAINS, TRAINING_DOMAINS, picture_sources
 
-    held_out = {
-        _SOURCES[t]
-        for d in HELD_OUT_DOMAINS
-        for t in (DOMAINS[d].table_texture, DOMAINS[d].floor_texture)
-        if t
-    }
-    trained = {
-        _SOURCES[t]
-        for d in TRAINING_DOMAINS
-        for t in (DOMAINS[d].table_texture, DOMAINS[d].floor_texture)
-        if t
-    }
+    held_out, trained = set(picture_sources(HELD_OUT_DOMAINS)), set(picture_sources(TRAINING_DOMAINS))
     assert held_out - trained <= set(HELD_OUT_SOURCES)  # every picture only a held-out look shows is listed
     assert not set(PICTURES) & set(HELD_OUT_SOURCES)
     pool = load_pictures()
     assert len(pool) == len(PICTURES) and all(p.ndim == 3 and p.shape[2] == 3 and p.max() <= 1 for p in pool)
     load_pictures.cache_clear()
-    assert all(
-        np.array_equal(a, b) for a, b in zip(pool, load_pictures(), strict=True)
-    )  # the same pool every run
+    again = load_pictures()  # the same pool every run
+    assert all(np.array_equal(a, b) for a, b in zip(pool, again, strict=True))
 
 
 def test_a_store_keeps_its_rows_and_objects_and_changes_the_background(seg_store, tmp_path):
@@ -92,16 +79,14 @@ def test_a_store_keeps_its_rows_and_objects_and_changes_the_background(seg_store
     assert not np.array_equal(edges, src.read("maps/front/edges", 0, 3))
     again = tmp_path / "again.zarr"
     paste_store(PasteConfig(seg_store, str(again), progress=False))
-    np.testing.assert_array_equal(
-        TrajectoryStore.open(again).read(dst.frame_key(), 0, dst.n_steps), b
-    )  # seeded
+    seeded = TrajectoryStore.open(again).read(dst.frame_key(), 0, dst.n_steps)
+    np.testing.assert_array_equal(seeded, b)
     other = tmp_path / "other.zarr"
     paste_store(PasteConfig(seg_store, str(other), seed=7, light=(1.0, 1.0), progress=False))
     c = TrajectoryStore.open(other).read(dst.frame_key(), 0, dst.n_steps)
     assert not np.array_equal(c, b)
-    objects = np.isin(
-        seg, [labels["red_block"], labels["goal"]]
-    )  # at light level 1 the objects keep their pixels
+    # at light level 1 the objects keep their pixels
+    objects = np.isin(seg, [labels["red_block"], labels["goal"]])
     assert objects.sum() > 100
     np.testing.assert_array_equal(c[objects], a[objects])
 
@@ -114,9 +99,8 @@ def test_one_look_per_episode(seg_store, tmp_path):
     frames = dst.episode(0)[dst.frame_key()]
     floor = seg[0] == 0  # background pixels seen in both the first and the last frame
     floor &= seg[-1] == 0
-    assert (
-        np.abs(frames[0][floor].astype(int) - frames[-1][floor]).mean() < 12
-    )  # the same picture, shaded alike
+    change = np.abs(frames[0][floor].astype(int) - frames[-1][floor]).mean()
+    assert change < 12  # the same picture, shaded alike
 
 
 def test_clear_errors(seg_store, tmp_path):
@@ -156,6 +140,5 @@ def test_the_command_and_a_folder_of_own_pictures(seg_store, tmp_path):
     for e in range(src.n_episodes):
         back = src.episode(e)["maps/front/seg"] == 0
         means = np.sort(dst.episode(e)[dst.frame_key()][back].reshape(-1, 3).mean(0))
-        assert means[2] > 20 * max(
-            means[1], 1
-        )  # one channel: the only picture, pure blue (tinted, maybe shuffled)
+        # one channel: the only picture, pure blue (tinted, maybe shuffled)
+        assert means[2] > 20 * max(means[1], 1)
