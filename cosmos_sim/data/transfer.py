@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from cosmos_sim.errors import ConfigError, CosmosSimError
+from cosmos_sim.errors import ConfigError, CosmosSimError, StoreError
 from cosmos_sim.world_models.transfer import CONTROLS, DEPTH_NEAR, SEG_PALETTE, STORE_MAPS
 
 CAMERA = "front"
@@ -266,6 +266,11 @@ def transfer_store(
     from cosmos_sim.workers import make_executor
     from cosmos_sim.world_models.transfer import Transfer
 
+    if Path(out).exists():  # before any work; TrajectoryStore.create's advice (overwrite=True) is the API's
+        raise StoreError(
+            f"output {out} already exists; choose another --out (out= in Python) or delete it first: "
+            "a re-rendering never appends to or replaces a store"
+        )
     src = TrajectoryStore.open(store_path)
     key = src.frame_key()  # rgb, or pixels in a store recorded with obs_mode="pixels+state"
     idx = list(range(src.n_episodes)) if episodes is None else [e % src.n_episodes for e in episodes]

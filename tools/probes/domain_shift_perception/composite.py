@@ -59,8 +59,11 @@ def main():
     frames, truth = state_estimator.load_pairs((f"{work}/default_seg.zarr",), NAMES)
     seg = np.asarray(src.read("maps/front/seg", 0, src.n_steps))
     comp = composite(frames, seg, src.attrs["segmentation_labels"], np.random.default_rng(0))
-    np.save(f"{work}/composite_examples.npy", np.concatenate([frames[:8], comp[:8]]))
-    out = f"{work}/est_composite_{steps}"
+    np.save(
+        f"{work}/composite{os.environ.get('PROBE_TAG', '')}_examples.npy",
+        np.concatenate([frames[:8], comp[:8]]),
+    )
+    out = f"{work}/est_composite{os.environ.get('PROBE_TAG', '')}_{steps}"
     if not os.path.isdir(f"{out}/best"):
         real_load = state_estimator.load_pairs
 
