@@ -59,11 +59,9 @@ def main():
     frames, truth = state_estimator.load_pairs((f"{work}/default_seg.zarr",), NAMES)
     seg = np.asarray(src.read("maps/front/seg", 0, src.n_steps))
     comp = composite(frames, seg, src.attrs["segmentation_labels"], np.random.default_rng(0))
-    np.save(
-        f"{work}/composite{os.environ.get('PROBE_TAG', '')}_examples.npy",
-        np.concatenate([frames[:8], comp[:8]]),
-    )
-    out = f"{work}/est_composite{os.environ.get('PROBE_TAG', '')}_{steps}"
+    tag = os.environ.get("PROBE_TAG", "")  # a variant's name (distractors.py: "shapes")
+    np.save(f"{work}/composite{tag}_examples.npy", np.concatenate([frames[:8], comp[:8]]))
+    out = f"{work}/est_composite{tag}_{steps}"
     if not os.path.isdir(f"{out}/best"):
         real_load = state_estimator.load_pairs
 

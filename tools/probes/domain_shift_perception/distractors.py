@@ -9,6 +9,7 @@ Same data, fine-tune and scoring as ``composite.py`` (16 held-out episodes per l
     PROBE_WORK=runs/ds_probe PROBE_STEPS=1500 python tools/probes/domain_shift_perception/distractors.py
 """
 
+import dataclasses
 import os
 
 import composite
@@ -38,7 +39,7 @@ def add_shapes(look: Look, rng: np.random.Generator) -> Look:
         else:
             mask = (np.abs(yy - cy) <= ry) & (np.abs(xx - cx) <= rx)
         bg[mask] = colour * rng.uniform(0.6, 1.0)
-    return Look(bg.astype(np.float32), look.colour, look.gain, look.shade_power)
+    return dataclasses.replace(look, background=bg.astype(np.float32))
 
 
 _draw = composite.draw_look
