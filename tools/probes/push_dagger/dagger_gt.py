@@ -37,8 +37,7 @@ exec(
     _ns,
 )
 manipulation.push_expert_target = _ns["push_expert_target"]
-from cosmos_sim.bench.rl_loop import Config, _gt_env
-from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.bench.rl_loop import Config, _clone_expert, _gt_env
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies import bc
 from cosmos_sim.policies.evaluate import run_episodes
@@ -52,22 +51,10 @@ cfg = Config(env_id="cosmos_sim/Manipulation-GT-v0", bc_episodes=100, tracked=("
 env_id, kwargs = _gt_env(cfg)
 print(env_id, kwargs, flush=True)
 val = list(range(100500, 100756))
-demos = W / "demos.zarr"
-if not demos.exists():
-    generate(
-        GenerateConfig(
-            env_id=env_id,
-            episodes=100,
-            out=str(demos),
-            policy="expert",
-            seed=5000,
-            env_kwargs=kwargs,
-            progress=False,
-        )
-    )
 
 
 def clone(data, out):
+    """The bench's clone settings (``_clone_expert``) on ``data``."""
     bc.train(
         bc.Args(
             data=tuple(map(str, data)),
@@ -116,10 +103,10 @@ def dagger_round(policy_dir, store_path, seed0, n):
 
 
 t0 = time.time()
-data = [demos]
-p = W / "bc0"
+p = W / "bc"  # the bench's push clone: 100 expert episodes from seed 5000 (W/demos.zarr), 30 epochs
 if not p.exists():
-    clone(data, p)
+    _clone_expert(cfg, W)
+data = [W / "demos.zarr"]
 print(f"bc0 val {evaluate(p):.3f}  t={time.time() - t0:.0f}", flush=True)
 for r in range(1, ROUNDS + 1):
     s = W / f"dagger{r}.zarr"
