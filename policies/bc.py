@@ -66,6 +66,9 @@ class Args:
     """Seed of the split, shuffling and init."""
     device: str = "auto"
     """'auto' (CUDA when present), 'cpu' or 'cuda'."""
+    threads: int = 0
+    """torch CPU threads; 0 leaves the caller's setting (``cosmos-sim train-policy`` passes 1 unless --threads
+    says otherwise: two threads beside another busy process ran 8x slower)."""
     extra: dict = field(default_factory=dict)
     """Metadata stored with the checkpoint (e.g. the command line)."""
 
@@ -126,6 +129,9 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Tensor:
 
 def train(args: Args) -> dict[str, Any]:
     """Fit the policy; returns ``{"out", "train_mse", "val_mse", "val_mse_initial", "history"}``."""
+    from cosmos_sim.world_models.wfm import set_torch_threads
+
+    set_torch_threads(args.threads, what="behaviour cloning")
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     obs, act, ep = load_pairs(args.data, args.obs_key, args.success_only)

@@ -104,6 +104,9 @@ class Args:
     """Seed of the env resets and of torch."""
     device: str = "auto"
     """'auto' (CUDA when present), 'cpu' or 'cuda'."""
+    threads: int = 0
+    """torch CPU threads; 0 leaves the caller's setting (``cosmos-sim train-policy`` passes 1 unless --threads
+    says otherwise: two threads beside another busy process ran 8x slower)."""
     checkpoint_every: int = 10
     """Write the policy directory every this many updates (and at the end)."""
     progress: bool = True
@@ -216,6 +219,9 @@ def train(args: Args, callback: Callable[[int, ActorCritic], None] | None = None
 
     ``callback(global_step, net)`` runs after every update (e.g. to evaluate in another env).
     """
+    from cosmos_sim.world_models.wfm import set_torch_threads
+
+    set_torch_threads(args.threads, what="ppo")
     device = resolve_device(args.device)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
     out = Path(args.out)

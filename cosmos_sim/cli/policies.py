@@ -67,6 +67,7 @@ def train_args_from_namespace(ns: argparse.Namespace, command: str = "") -> ppo.
     }
     if isinstance(values.get("env_kwargs"), dict):  # parsed by the flag; the Args keep JSON text
         values["env_kwargs"] = json.dumps(values["env_kwargs"]) if values["env_kwargs"] else ""
+    values.setdefault("threads", 1)  # one torch thread per process unless asked (see the field's docstring)
     if command:
         values["extra"] = {"command": command}
     return cls(**values)

@@ -12,7 +12,11 @@ Every iteration:
    --init-from``): the head learns the current policy's outcomes as they arrive.
 3. **Policy**: PPO inside the world model (``cosmos_sim/WFM-v0`` on the new bundle, batched, episodes
    cut at ``horizon`` imagined steps) for ``imagination_steps`` steps, continuing the same PPO run
-   (``OUT/policy``) from iteration to iteration; the reward is the model's reward head.
+   (``OUT/policy``) from iteration to iteration; the reward is the model's reward head. Or, with
+   ``--improve imitate`` (push): the scene's scripted expert acts inside the model on the believed state
+   and the policy is cloned again on the demonstrations plus every imagined expert episode so far: the
+   model supplies states the demonstrations never visited, the expert the labels (behaviour cloning of the
+   push from 100 demonstrations: 89 % on validation seeds, from 400: 97 %).
 4. **Evaluate** in the GT env on held-out seeds (>= 100000) with the policy's mean action: the GT
    success rate, beside the same evaluation inside the model (same policy, same seeds' first frames, the
    GT episode length): the success the model believes in (calibration), and the collecting policy's
@@ -112,6 +116,13 @@ class Args:
     """Steps per env per PPO rollout."""
     ppo_lr: float = 3e-4
     """PPO learning rate."""
+    improve: str = "ppo"
+    """How the policy learns inside the model: "ppo" (PPO on the model's reward) or "imitate" (push, with
+    --perception and --prior-data demonstrations: the scene's scripted expert acts on the believed state inside
+    the model, ``expert_from_state``, and the policy is cloned again on the demonstrations plus every imagined
+    episode so far; the model supplies the states, the expert the labels)."""
+    imitate_epochs: int = 150
+    """With --improve imitate: behaviour-cloning epochs of each re-clone."""
     anchor_coef: float = 0.0
     """PPO's BC anchor to --policy-init (ppo.Args.anchor_coef); 0 = off."""
     value_warmup: int = 0
@@ -168,6 +179,15 @@ class Args:
                 "--tracked entries are predicted with the robot's state: pass --proprio (e.g. ee_x ee_y ee_z) too"
             )
         self.proprio, self.static, self.tracked = tuple(self.proprio), tuple(self.static), tuple(self.tracked)
+        if self.improve not in ("ppo", "imitate"):
+            raise ConfigError(f"--improve {self.improve!r} unknown; use 'ppo' or 'imitate'")
+        if self.improve == "imitate" and not (self.perception and self.prior_data):
+            raise ConfigError(
+                "--improve imitate clones the expert on believed states and on demonstrations: pass --perception "
+                "ESTIMATOR and --prior-data DEMOS.zarr (the scripted expert's episodes) too"
+            )
+        if self.imitate_epochs < 1:
+            raise ConfigError(f"--imitate-epochs must be >= 1, got {self.imitate_epochs}")
         if self.num_envs * self.num_steps > self.imagination_steps:
             raise ConfigError(
                 f"--imagination-steps {self.imagination_steps} is less than one PPO rollout "
@@ -398,6 +418,85 @@ def train_policy(
     return {"train_success": float(np.mean(seen)) if seen else float("nan")}
 
 
+def imagine_expert(
+    args: Args, bundle: Path, store: Path, iteration: int, estimator: str, proprio_model: str
+) -> dict[str, float]:
+    """``imagination_steps`` steps of the GT scene's scripted expert inside the world model, acting on the
+    believed state (``expert_from_state``: what the policy sees, so the labels agree with its inputs whatever
+    the model's errors), episodes ending at the believed success or ``horizon``; recorded into ``store`` as a
+    demonstration store (``state``, ``action``). Returns the expert's believed success."""
+    import gymnasium as gym
+    from tqdm import tqdm
+
+    from cosmos_sim.data.store import TrajectoryStore
+
+    teacher = gym.make(args.env_id, **gt_kwargs(args)).unwrapped
+    if not hasattr(teacher, "expert_from_state"):
+        raise ConfigError(
+            f"--improve imitate needs a scene whose expert acts on a state ({args.env_id} has no expert_from_state)"
+        )
+    env_id, kwargs = policy_env(
+        "cosmos_sim/WFM-v0",
+        model_kwargs(args, bundle, args.horizon),
+        estimator,
+        task_of(args.env_id, args.env_kwargs),
+        args.proprio,
+        proprio_model,
+        args.static,
+        args.tracked,
+    )
+    env = gym.make(env_id, **kwargs)
+    names = env.get_wrapper_attr("estimator").names
+    out = TrajectoryStore.create(store, attrs={"env_id": env_id, "imagined": True})
+    steps, successes, episodes = 0, 0, 0
+    bar = tqdm(total=args.imagination_steps, desc="expert in the model", disable=not args.progress)
+    while steps < args.imagination_steps:
+        seed = IMAGINE_SEED + args.seed * 100_000 + iteration * 10_000 + episodes
+        obs, info = env.reset(seed=seed)
+        observations, actions, done = [obs], [], False
+        while not done:
+            actions.append(teacher.expert_from_state(dict(zip(names, map(float, obs), strict=True))))
+            obs, _, terminated, truncated, info = env.step(actions[-1])
+            observations.append(obs)
+            done = terminated or truncated
+        actions.append(np.zeros_like(actions[0]))  # the last row's action is padding
+        out.add_episode(
+            {"state": np.stack(observations).astype(np.float32), "action": np.stack(actions)}, seed=seed
+        )
+        steps, episodes = steps + len(observations) - 1, episodes + 1
+        successes += bool(info.get("is_success", False))
+        bar.update(len(observations) - 1)
+    bar.close()
+    out.close()
+    return {"train_success": successes / episodes}
+
+
+def imitate(args: Args, demos: list[str], out: Path) -> None:
+    """Clone the policy again, from scratch, on ``demos`` (the demonstrations and the imagined episodes)."""
+    from cosmos_sim.policies import bc
+
+    env_id, kwargs = gt_policy_env(args, args.perception)
+    shutil.rmtree(out, ignore_errors=True)
+    bc.train(
+        bc.Args(
+            data=tuple(demos),
+            env_id=env_id,
+            env_kwargs=json.dumps(kwargs),
+            obs_key="state",
+            epochs=args.imitate_epochs,
+            finetune_log_std=IMITATE_LOG_STD,
+            out=str(out),
+            seed=args.seed,
+            device="cpu",
+            extra={"command": "cosmos-sim train-loop --improve imitate"},
+        )
+    )
+
+
+IMAGINE_SEED = 30_000  # imagined episodes' first frames: training seeds, apart from collection and the gate
+IMITATE_LOG_STD = -2.0  # the re-cloned policy's log-std: the exploration of the real episodes it collects
+
+
 def _held_out(args: Args, policy_dir: Path, env_id: str, kwargs: dict) -> tuple[float, float]:
     from cosmos_sim.eval import HELD_OUT_SEED
     from cosmos_sim.policies.evaluate import run_episodes
@@ -504,9 +603,16 @@ def train_loop(args: Args) -> list[dict]:
         if args.gate_episodes and has_policy:
             shutil.rmtree(kept, ignore_errors=True)
             shutil.copytree(out / "policy", kept)
-        believed = train_policy(
-            args, bundle, out / "policy", (it + 1) * args.imagination_steps, estimator, proprio_model
-        )
+        if args.improve == "imitate":
+            imagined = out / "imagined" / f"iter_{it:02d}.zarr"
+            shutil.rmtree(imagined, ignore_errors=True)
+            believed = imagine_expert(args, bundle, imagined, it, estimator, proprio_model)
+            so_far = [str(out / "imagined" / f"iter_{j:02d}.zarr") for j in range(it + 1)]
+            imitate(args, [*args.prior_data, *so_far], out / "policy")
+        else:
+            believed = train_policy(
+                args, bundle, out / "policy", (it + 1) * args.imagination_steps, estimator, proprio_model
+            )
         gate = {}
         if args.gate_episodes and incumbent:
             gate = gate_policy(args, out / "policy", incumbent, it, estimator)

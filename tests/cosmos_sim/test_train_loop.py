@@ -77,6 +77,12 @@ def test_bad_budgets_are_clear_errors():
         Args(proprio=("ee_x",))
     with pytest.raises(ConfigError, match="--reward 'model' unknown; use 'head' or 'perceived'"):
         Args(reward="model")
+    with pytest.raises(ConfigError, match="--improve 'bc' unknown; use 'ppo' or 'imitate'"):
+        Args(improve="bc")
+    with pytest.raises(
+        ConfigError, match="--improve imitate clones the expert .* pass --perception ESTIMATOR and"
+    ):
+        Args(improve="imitate", perception="x")
 
 
 def test_with_perception_the_policy_reads_states_and_the_estimator_is_refreshed(
@@ -262,3 +268,65 @@ def test_with_a_perceived_reward_the_task_not_the_head_ends_imagined_episodes(ti
     assert "head_terminates" not in model_kwargs(
         Args(), Path(tiny_wfm), 32
     )  # the head's reward: its ending too
+
+
+def test_improve_imitate_records_the_expert_on_believed_states_and_clones_demos_plus_imagined(
+    tmp_path, tiny_wfm
+):
+    """--improve imitate: inside the model the push expert acts on the state the policy sees (each recorded
+    action is ``expert_from_state`` of its row), and the policy is cloned on the demonstrations plus every
+    imagined store so far."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from cosmos_sim.data.generate import GenerateConfig, generate
+    from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
+
+    torch.manual_seed(0)
+    names = ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y", "red_block_x", "red_block_y")
+    est = tmp_path / "push_estimator"
+    StateEstimator(
+        StateEstimatorConfig(names, (0.0,) * 7, (0.1,) * 7, channels=(4, 8), hidden=16)
+    ).save_pretrained(est, dtype=None)
+    push = "cosmos_sim/Manipulation-GT-v0"
+    demos = tmp_path / "demos.zarr"
+    generate(
+        GenerateConfig(
+            env_id="cosmos_sim/Perceived-v0",
+            episodes=1,
+            out=str(demos),
+            policy="expert",
+            max_steps=4,
+            seed=7,
+            env_kwargs={"env_id": push, "estimator": str(est)},
+            progress=False,
+        )
+    )
+    args = _tiny(
+        tmp_path,
+        tiny_wfm,
+        env_id=push,
+        perception=str(est),
+        perception_steps=0,
+        proprio=("ee_x", "ee_y", "ee_z"),
+        static=("goal_x", "goal_y"),
+        tracked=("red_block_x", "red_block_y"),
+        reward="perceived",
+        improve="imitate",
+        imitate_epochs=1,
+        prior_data=(str(demos),),
+    )
+    rows = train_loop(args)
+    out = tmp_path / "loop"
+    teacher = gym.make(push).unwrapped
+    for it in (0, 1):
+        s = TrajectoryStore.open(out / "imagined" / f"iter_{it:02d}.zarr")
+        assert s.n_steps - s.n_episodes >= args.imagination_steps
+        states, actions = s.read("state", 0, s.n_steps), s.read("action", 0, s.n_steps)
+        for row in np.flatnonzero(~np.isin(np.arange(s.n_steps), s.episode_ends - 1))[:20]:
+            want = teacher.expert_from_state(dict(zip(names, map(float, states[row]), strict=True)))
+            np.testing.assert_allclose(actions[row], want, atol=1e-6)
+        assert 0.0 <= rows[it]["train_success"] <= 1.0
+    config = json.loads((out / "policy" / "config.json").read_text())
+    assert "--improve imitate" in json.dumps(config)

@@ -261,6 +261,28 @@ def test_expert_succeeds_on_most_of_a_few_seeds():
     assert sum(_run_expert(env, seed) for seed in range(5)) >= 3
 
 
+def test_the_expert_from_a_named_state_moves_as_the_expert_and_pushes_without_turning():
+    """``expert_from_state`` (the teacher inside a world model) translates as ``expert_action`` on the scene's own
+    state, never turns the gripper, and still pushes the block home."""
+    env = gym.make(ENV_ID, obs_mode="state")
+    u = env.unwrapped
+    done, moves = False, 0
+    env.reset(seed=3)
+    while not done:
+        a = u.expert_from_state(dict(zip(u.state_layout, u.state().astype(float), strict=True)))
+        np.testing.assert_allclose(a[:3], u.expert_action()[:3], atol=1e-5)
+        assert list(a[3:]) == [0.0, 0.0, 0.0, 1.0]
+        moves += bool(np.abs(a[:3]).max() > 0.1)
+        *_, terminated, truncated, info = env.step(a)
+        done = terminated or truncated
+    assert info["is_success"] and moves > 5
+    with pytest.raises(ValueError, match=r"\['red_block_x', 'red_block_y'\] missing from the state given"):
+        u.expert_from_state({n: 0.0 for n in ("ee_x", "ee_y", "ee_z", "goal_x", "goal_y")})
+    reach = gym.make("cosmos_sim/Manipulation-Reach-GT-v0", obs_mode="state").unwrapped
+    with pytest.raises(ValueError, match="push task's teacher; this scene's task is 'reach'"):
+        reach.expert_from_state({})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("n_objects", [1, 3])
 def test_expert_success_rate_over_50_seeds(n_objects):

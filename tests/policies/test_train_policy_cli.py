@@ -30,6 +30,11 @@ def test_each_algorithm_keeps_its_own_defaults():
         _parse(["--algo", "bc", "--total-steps", "10"])
 
 
+def test_the_cli_trains_on_one_torch_thread_unless_told_and_the_library_leaves_the_callers():
+    assert _parse(["--algo", "bc"]).threads == 1 and _parse(["--algo", "ppo", "--threads", "2"]).threads == 2
+    assert bc.Args().threads == 0 and ppo.Args().threads == 0
+
+
 def test_cli_trains_ppo_and_records_the_command(tmp_path, capsys):
     out = tmp_path / "p"
     assert (

@@ -272,13 +272,16 @@ def _rl_loop(tmp: Path, monkeypatch):
     from cosmos_sim.bench.rl_loop import Config
 
     # --quick: one loop iteration of 2 real episodes, 64 imagined steps; PPO in GT at 1x and 2x its steps;
-    # every arm from BC of 2 expert episodes, the block tracked by the state model, the loop gated
+    # every arm from BC of 2 expert episodes, the block tracked by the state model, the loop gated; BC with
+    # the loop's real steps in more demonstrations
     cfg = Config(
         work_dir=str(tmp / "work"), bc_episodes=2, tracked=("red_block_x", "red_block_y"), gate_episodes=1
     )
     expect = [
         "start_gt_success",
         "loop_minus_start",
+        "bc_more_demos_gt_success",
+        "loop_minus_bc_more_demos",
         "loop_gt_success",
         "loop_real_steps",
         "ppo_gt_success_same_budget",

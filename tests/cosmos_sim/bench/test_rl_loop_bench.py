@@ -13,3 +13,17 @@ def test_clone_expert_writes_the_configured_log_std_and_joins_its_demonstrations
     assert out.prior_data[0] == str(tmp_path / "demos.zarr")
     log_std = load_policy(tmp_path / "bc", "cpu").net.log_std.detach().numpy()
     np.testing.assert_allclose(log_std, -1.7)
+
+
+def test_improve_imitate_needs_demonstrations_to_clone():
+    import pytest
+
+    from cosmos_sim.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match="--improve imitate re-clones the expert's demonstrations: pass --bc-ep"
+    ):
+        Config(env_id="cosmos_sim/Manipulation-GT-v0", improve="imitate")
+    assert (
+        Config(env_id="cosmos_sim/Manipulation-GT-v0", improve="imitate", bc_episodes=2).improve == "imitate"
+    )

@@ -6,7 +6,8 @@ with the hand as proprioception, the goal held, the block read every frame) is r
 (``env.unwrapped.expert_action()``), the labels joined to the demonstrations, and the clone retrained from scratch;
 success on 256 validation seeds 100500.. . See README.md for the figures.
 
-    python tools/probes/push_dagger/dagger_gt.py WORK ROUNDS EPISODES_PER_ROUND [all|xyz]   # LAT_TOL=0.04 env var
+    python tools/probes/push_dagger/dagger_gt.py WORK ROUNDS EPISODES_PER_ROUND [all|xyz|obs]   # LAT_TOL=0.04 env var
+    TEACHER=smooth python tools/probes/push_dagger/dagger_gt.py ...   # smooth_teacher.py instead of the expert
 
 ``xyz``: only the hand's translation is the expert's, the rotation and gripper entries the clone's own (the clone
 does not observe the gripper's yaw, on which the expert's rotation depends). ``LAT_TOL``: the expert's sideways
@@ -37,6 +38,14 @@ exec(
     _ns,
 )
 manipulation.push_expert_target = _ns["push_expert_target"]
+EPOCHS = int(os.environ.get("EPOCHS", "30"))  # the clone's epochs (the bench's: 30)
+# TEACHER=smooth: demonstrations and labels from smooth_teacher.py (smooth in what the clone observes)
+TEACHER = os.environ.get("TEACHER", "expert")
+if TEACHER == "smooth":
+    sys.path.insert(0, str(Path(__file__).parent))
+    from smooth_teacher import teacher_action, teacher_move
+
+    manipulation.ManipulationGTEnv.expert_action = lambda self: teacher_action(self)
 from cosmos_sim.bench.rl_loop import Config, _clone_expert, _gt_env
 from cosmos_sim.data.store import TrajectoryStore
 from cosmos_sim.policies import bc
@@ -61,7 +70,7 @@ def clone(data, out):
             env_id=env_id,
             env_kwargs=json.dumps(kwargs),
             obs_key="state",
-            epochs=30,
+            epochs=EPOCHS,
             finetune_log_std=-2.0,
             out=str(out),
             seed=0,
@@ -89,6 +98,9 @@ def dagger_round(policy_dir, store_path, seed0, n):
             lab = env.unwrapped.expert_action().astype(np.float32)
             if MODE == "xyz":
                 lab[3:] = a[3:]
+            if MODE == "obs":  # the smooth teacher on what the clone sees (hand, goal, block as estimated)
+                o = np.asarray(obs, dtype=np.float64)
+                lab[:3] = teacher_move(o[:3], np.r_[o[5:7], 0.0], np.r_[o[3:5], 0.0])
             labels.append(lab)
             obs, r, term, trunc, info = env.step(a)
             observations.append(obs)
