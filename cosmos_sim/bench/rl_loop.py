@@ -301,6 +301,7 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=100)
     for r in rows:
@@ -312,6 +313,7 @@ def _plot(rows: list[dict], path: Path, title: str) -> None:
         if r["arm"] == "loop":
             ax.plot(steps, [b for _, b in r["believed_curve"]], ls="--", color="grey", label="loop: believed")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labelled minor ticks overlap
     ax.set_xlabel("real (GT) env steps")
     ax.set_ylabel("GT success (held-out seeds)")
     ax.set_ylim(-0.02, 1.02)

@@ -418,6 +418,23 @@ def train_policy(
     return {"train_success": float(np.mean(seen)) if seen else float("nan")}
 
 
+def expert_teacher(args: Args):
+    """The GT scene whose ``expert_from_state`` labels imagined states (``--improve imitate``); a clear error,
+    before any work, for a scene without one."""
+    import gymnasium as gym
+
+    import cosmos_sim.envs  # noqa: F401
+
+    scene = gym.make(args.env_id, **gt_kwargs(args)).unwrapped
+    if not hasattr(scene, "expert_from_state") or task_of(args.env_id, args.env_kwargs) != "push":
+        raise ConfigError(
+            f"--improve imitate needs a push scene whose expert acts on a state (expert_from_state); "
+            f"{args.env_id} with {args.env_kwargs or 'no kwargs'} has none: use cosmos_sim/Manipulation-GT-v0 or "
+            "--improve ppo"
+        )
+    return scene
+
+
 def imagine_expert(
     args: Args, bundle: Path, store: Path, iteration: int, estimator: str, proprio_model: str
 ) -> dict[str, float]:
@@ -430,11 +447,7 @@ def imagine_expert(
 
     from cosmos_sim.data.store import TrajectoryStore
 
-    teacher = gym.make(args.env_id, **gt_kwargs(args)).unwrapped
-    if not hasattr(teacher, "expert_from_state"):
-        raise ConfigError(
-            f"--improve imitate needs a scene whose expert acts on a state ({args.env_id} has no expert_from_state)"
-        )
+    teacher = expert_teacher(args)
     env_id, kwargs = policy_env(
         "cosmos_sim/WFM-v0",
         model_kwargs(args, bundle, args.horizon),
@@ -575,6 +588,8 @@ def train_loop(args: Args) -> list[dict]:
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"done": 0, "real_steps": 0}
     rows = [json.loads(x) for x in metrics_path.read_text().splitlines()] if metrics_path.is_file() else []
     stores = sorted(str(p) for p in (out / "data").glob("iter_*.zarr"))[: state["done"]]
+    if args.improve == "imitate":
+        expert_teacher(args)  # a scene without a teacher fails here, not after an iteration's work
     for it in range(state["done"], args.iterations):
         t0 = time.perf_counter()
         store = out / "data" / f"iter_{it:02d}.zarr"

@@ -172,14 +172,11 @@ def test_a_bc_anchored_fine_tune_continues_past_the_first_iteration(tmp_path, ti
     assert all("anchor_loss" in r for r in log[1:])  # the anchor acted in both iterations' updates
 
 
-def test_the_gate_scores_both_policies_on_the_same_real_episodes_and_prior_data_joins_every_fit(
-    tmp_path, tiny_wfm, tiny_state_estimator, capsys
-):
+def _demos(tmp_path, env_id: str, estimator: str):
+    """One 4-step expert episode through ``estimator`` (e.g. what a starting policy was cloned from)."""
     from cosmos_sim.data.generate import GenerateConfig, generate
 
-    start = _bc_start(tmp_path, tiny_state_estimator)
-    demos = tmp_path / "demos.zarr"  # e.g. what the starting policy was cloned from
-    kwargs = {"env_id": "cosmos_sim/Manipulation-Reach-GT-v0", "estimator": tiny_state_estimator}
+    demos = tmp_path / "demos.zarr"
     generate(
         GenerateConfig(
             env_id="cosmos_sim/Perceived-v0",
@@ -188,10 +185,18 @@ def test_the_gate_scores_both_policies_on_the_same_real_episodes_and_prior_data_
             policy="expert",
             max_steps=4,
             seed=7,
-            env_kwargs=kwargs,
+            env_kwargs={"env_id": env_id, "estimator": estimator},
             progress=False,
         )
     )
+    return demos
+
+
+def test_the_gate_scores_both_policies_on_the_same_real_episodes_and_prior_data_joins_every_fit(
+    tmp_path, tiny_wfm, tiny_state_estimator, capsys
+):
+    start = _bc_start(tmp_path, tiny_state_estimator)
+    demos = _demos(tmp_path, "cosmos_sim/Manipulation-Reach-GT-v0", tiny_state_estimator)
     args = _tiny(
         tmp_path,
         tiny_wfm,
@@ -280,7 +285,6 @@ def test_improve_imitate_records_the_expert_on_believed_states_and_clones_demos_
     import numpy as np
     import torch
 
-    from cosmos_sim.data.generate import GenerateConfig, generate
     from cosmos_sim.world_models.state_estimator import StateEstimator, StateEstimatorConfig
 
     torch.manual_seed(0)
@@ -290,19 +294,7 @@ def test_improve_imitate_records_the_expert_on_believed_states_and_clones_demos_
         StateEstimatorConfig(names, (0.0,) * 7, (0.1,) * 7, channels=(4, 8), hidden=16)
     ).save_pretrained(est, dtype=None)
     push = "cosmos_sim/Manipulation-GT-v0"
-    demos = tmp_path / "demos.zarr"
-    generate(
-        GenerateConfig(
-            env_id="cosmos_sim/Perceived-v0",
-            episodes=1,
-            out=str(demos),
-            policy="expert",
-            max_steps=4,
-            seed=7,
-            env_kwargs={"env_id": push, "estimator": str(est)},
-            progress=False,
-        )
-    )
+    demos = _demos(tmp_path, push, str(est))
     args = _tiny(
         tmp_path,
         tiny_wfm,
@@ -330,3 +322,20 @@ def test_improve_imitate_records_the_expert_on_believed_states_and_clones_demos_
         assert 0.0 <= rows[it]["train_success"] <= 1.0
     config = json.loads((out / "policy" / "config.json").read_text())
     assert "--improve imitate" in json.dumps(config)
+
+
+def test_improve_imitate_on_a_scene_without_a_state_teacher_fails_before_any_work(
+    tmp_path, tiny_state_estimator
+):
+    args = _tiny(
+        tmp_path,
+        "manip-dit-nano",
+        perception=tiny_state_estimator,
+        improve="imitate",
+        prior_data=("demos.zarr",),
+    )  # the reach scene: its expert is not a push teacher
+    with pytest.raises(
+        ConfigError, match="--improve imitate needs a push scene whose expert acts on a state"
+    ):
+        train_loop(args)
+    assert not (tmp_path / "loop" / "data").exists()
