@@ -446,6 +446,7 @@ def imagine_expert(
     from tqdm import tqdm
 
     from cosmos_sim.data.store import TrajectoryStore
+    from cosmos_sim.eval import HELD_OUT_SEED
 
     teacher = expert_teacher(args)
     env_id, kwargs = policy_env(
@@ -464,7 +465,10 @@ def imagine_expert(
     steps, successes, episodes = 0, 0, 0
     bar = tqdm(total=args.imagination_steps, desc="expert in the model", disable=not args.progress)
     while steps < args.imagination_steps:
-        seed = IMAGINE_SEED + args.seed * 100_000 + iteration * 10_000 + episodes
+        # first frames from training seeds IMAGINE_SEED.. (wrapped below HELD_OUT_SEED)
+        seed = IMAGINE_SEED + (iteration * 10_000 + args.seed * 1_000 + episodes) % (
+            HELD_OUT_SEED - IMAGINE_SEED
+        )
         obs, info = env.reset(seed=seed)
         observations, actions, done = [obs], [], False
         while not done:
@@ -481,6 +485,8 @@ def imagine_expert(
         bar.update(len(observations) - 1)
     bar.close()
     out.close()
+    env.close()
+    teacher.close()
     return {"train_success": successes / episodes}
 
 
@@ -500,7 +506,7 @@ def imitate(args: Args, demos: list[str], out: Path) -> None:
             finetune_log_std=IMITATE_LOG_STD,
             out=str(out),
             seed=args.seed,
-            device="cpu",
+            device=args.device,
             extra={"command": "cosmos-sim train-loop --improve imitate"},
         )
     )
