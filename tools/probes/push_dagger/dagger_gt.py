@@ -38,7 +38,7 @@ exec(
     _ns,
 )
 manipulation.push_expert_target = _ns["push_expert_target"]
-EPOCHS = int(os.environ.get("EPOCHS", "30"))  # the clone's epochs (the bench's: 30)
+EPOCHS = int(os.environ.get("EPOCHS", "30"))  # every clone's epochs, round 0's too (session 23: 30)
 # TEACHER=smooth: demonstrations and labels from smooth_teacher.py (smooth in what the clone observes)
 TEACHER = os.environ.get("TEACHER", "expert")
 if TEACHER == "smooth":
@@ -56,7 +56,14 @@ W = Path(sys.argv[1])
 W.mkdir(parents=True, exist_ok=True)
 ROUNDS, PER_ROUND = int(sys.argv[2]), int(sys.argv[3])
 MODE = sys.argv[4] if len(sys.argv) > 4 else "all"
-cfg = Config(env_id="cosmos_sim/Manipulation-GT-v0", bc_episodes=100, tracked=("red_block_x", "red_block_y"))
+cfg = Config(
+    env_id="cosmos_sim/Manipulation-GT-v0",
+    bc_episodes=100,
+    tracked=("red_block_x", "red_block_y"),
+    bc_epochs=EPOCHS,
+)
+if MODE == "obs" and TEACHER != "smooth":
+    sys.exit("labels 'obs' are the smooth teacher's on the clone's observation: set TEACHER=smooth")
 env_id, kwargs = _gt_env(cfg)
 print(env_id, kwargs, flush=True)
 val = list(range(100500, 100756))

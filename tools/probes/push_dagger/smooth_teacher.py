@@ -2,14 +2,16 @@
 
 The package's expert switches modes (push / lift / fly / descend) at sharp thresholds and turns the gripper's yaw
 by a state the clone does not see, so its labels on the clone's states contradict its demonstrations (README.md).
-This teacher is a continuous function of (hand xyz, block xy, goal xy) only: it orbits the block at table height
-towards the point behind it (polar coordinates around the block, the angle from the push line driven to zero),
-its radius and its forward push blended in by smoothsteps, and it lifts only where it would otherwise land on the
-block. Rotation entries: keep pointing down, never turn (yaw unobserved); the gripper closed.
+This teacher is a continuous function of (hand xyz, block xy, goal xy) only: it pushes along the block-goal line
+from behind and otherwise heads for the point behind the block, its height following a smooth "hill" over and
+around the block (flat behind it), every switch a smoothstep. Rotation entries: keep pointing down, never turn
+(yaw unobserved); the gripper closed. (The README's "ramp" rows are an earlier version: the expert's own switches
+with 1.5 cm smoothsteps; the hill replaced it.)
 
     python tools/probes/push_dagger/smooth_teacher.py [EPISODES]     # its own success in GT, validation seeds
 """
 
+import os
 import sys
 
 import numpy as np
@@ -20,10 +22,10 @@ from cosmos_sim.envs.push_task import BLOCK_HALF, Z_SAFE
 STEP = 0.02  # the env's max_translation
 S_PUSH = BLOCK_HALF + 0.02  # grip point to block centre while pushing
 Z_PUSH = WORKSPACE_LOW[2]
-RAMP = float(__import__("os").environ.get("RAMP", "0.015"))  # width of every blend (m)
-HILL_TOP = float(__import__("os").environ.get("HILL_TOP", "0.045"))  # radius of the hill's flat top (m)
-HILL_SKIRT = float(__import__("os").environ.get("HILL_SKIRT", "0.12"))  # its slope's width (m)
-LAT = float(__import__("os").environ.get("LAT", "0.015"))  # sideways offset up to which it pushes fully
+RAMP = float(os.environ.get("RAMP", "0.015"))  # width of every blend (m)
+HILL_TOP = float(os.environ.get("HILL_TOP", "0.045"))  # radius of the hill's flat top (m)
+HILL_SKIRT = float(os.environ.get("HILL_SKIRT", "0.12"))  # its slope's width (m)
+LAT = float(os.environ.get("LAT", "0.015"))  # sideways offset up to which it pushes fully
 
 
 def smoothstep(x, a, b):
