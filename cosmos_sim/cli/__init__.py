@@ -607,10 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "train-loop",
-        help="the world-model RL loop: collect real episodes, fit the world model, PPO inside it, evaluate",
+        help="the world-model RL loop: collect real episodes, fit the world model, improve the policy inside "
+        "it (PPO or expert imitation), evaluate",
         description="DIAMOND/IRIS-style loop (cosmos_sim/train/loop.py): every iteration collects real "
         "episodes with the current policy, fine-tunes the world model and its reward head on all of them, "
-        "trains the policy by PPO inside the model and evaluates it in the GT env on held-out seeds; "
+        "trains the policy inside the model (PPO, or with --improve imitate the scene's expert acting on the "
+        "believed state, cloned) and evaluates it in the GT env on held-out seeds; "
         "resumable (same --out), one metrics row per iteration in OUT/metrics.jsonl.",
         populate=_train_loop_arguments,
     )
