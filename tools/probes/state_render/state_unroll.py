@@ -100,6 +100,66 @@ def goals_of(seeds):
     return out
 
 
+def fit_one_step(tr, names, hidden=256, steps=6000):
+    """A ProprioModel of ``names`` fitted one step at a time on the episodes ``tr`` (MSE of the normalised change;
+    ``state_model.py``'s recipe). Seed torch first: the initialisation and the batches draw from it."""
+    d = samples(tr)
+    m = ProprioModel(
+        ProprioConfig(
+            names=tuple(names),
+            action_dim=tr[0][1].shape[1],
+            mean=tuple(d["p"].mean(0).tolist()),
+            std=tuple(np.maximum(d["p"].std(0), 1e-4).tolist()),
+            delta_std=tuple(np.maximum(d["delta"].std(0), 1e-4).tolist()),
+            hidden=hidden,
+        )
+    )
+    t = {k: torch.from_numpy(v) for k, v in d.items()}
+    target = t["delta"] / m.delta_std
+    opt = torch.optim.Adam(m.parameters(), lr=2e-3)
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-4)
+    for _ in range(steps):
+        j = torch.randint(0, len(target), (256,))
+        loss = torch.nn.functional.mse_loss(
+            m(t["p"][j], t["p_prev"][j], t["action"][j], t["prev_action"][j]), target[j]
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sch.step()
+    return m.eval()
+
+
+def fit_unrolled(m, tr, unroll, steps, rng, scale, report=None):
+    """Fine-tune ``m`` on ``unroll``-step open-loop windows of ``tr`` (windows drawn by ``rng``): the squared error of
+    its own rolled-out states divided by ``scale`` ((D,) tensor), back-propagated through the steps; ``report(step)``
+    every 1,000 steps."""
+    m.train()
+    wins = [(st, a, i) for st, a in tr for i in range(len(a) - unroll + 1)]
+    opt = torch.optim.Adam(m.parameters(), lr=5e-4)
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=2e-5)
+    for step in range(steps):
+        batch = [wins[j] for j in rng.integers(0, len(wins), 128)]
+        st = torch.from_numpy(np.stack([w[0][w[2] : w[2] + unroll + 1] for w in batch]))
+        ac = torch.from_numpy(np.stack([w[1][w[2] : w[2] + unroll] for w in batch]))
+        prev = torch.from_numpy(np.stack([w[0][max(w[2] - 1, 0)] for w in batch]))
+        a_prev = torch.from_numpy(
+            np.stack([w[1][w[2] - 1] if w[2] > 0 else np.zeros_like(w[1][0]) for w in batch])
+        )
+        p, loss = st[:, 0], 0.0
+        for k in range(unroll):
+            nxt = p + m(p, prev, ac[:, k], a_prev) * m.delta_std
+            loss = loss + torch.mean(((nxt - st[:, k + 1]) / scale) ** 2) / unroll
+            p, prev, a_prev = nxt, p, ac[:, k]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sch.step()
+        if report is not None and step % 1000 == 999:
+            report(step + 1)
+    return m.eval()
+
+
 def main():
     n_noisy = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     unroll = int(sys.argv[2]) if len(sys.argv) > 2 else 0
@@ -130,66 +190,18 @@ def main():
         print("shipped", k, score(shipped, v, goals), flush=True)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    d = samples(tr)
-    m = ProprioModel(
-        ProprioConfig(
-            names=state_maps.STATE,
-            action_dim=7,
-            mean=tuple(d["p"].mean(0).tolist()),
-            std=tuple(np.maximum(d["p"].std(0), 1e-4).tolist()),
-            delta_std=tuple(np.maximum(d["delta"].std(0), 1e-4).tolist()),
-            hidden=256,
-        )
-    )
-    t = {k: torch.from_numpy(v) for k, v in d.items()}
-    target = t["delta"] / m.delta_std
-    opt = torch.optim.Adam(m.parameters(), lr=2e-3)
-    steps = 6000
-    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=1e-4)
-    for _ in range(steps):
-        j = torch.randint(0, len(target), (256,))
-        loss = torch.nn.functional.mse_loss(
-            m(t["p"][j], t["p_prev"][j], t["action"][j], t["prev_action"][j]), target[j]
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sch.step()
-    m.eval()
+    m = fit_one_step(tr, state_maps.STATE)
     for k, v in val.items():
         print("one-step", k, score(m, v, goals), flush=True)
     if unroll:
-        m.train()
-        wins = [(st, a, i) for st, a in tr for i in range(len(a) - unroll + 1)]
-        opt = torch.optim.Adam(m.parameters(), lr=5e-4)
+
+        def report(step):
+            m.eval()
+            print(f"unroll {unroll} step {step}", {k: score(m, v, goals) for k, v in val.items()}, flush=True)
+            m.train()
+
         steps = int(os.environ.get("UNROLL_STEPS", "3000"))
-        sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=2e-5)
-        for step in range(steps):
-            batch = [wins[j] for j in rng.integers(0, len(wins), 128)]
-            st = torch.from_numpy(np.stack([w[0][w[2] : w[2] + unroll + 1] for w in batch]))
-            ac = torch.from_numpy(np.stack([w[1][w[2] : w[2] + unroll] for w in batch]))
-            prev = torch.from_numpy(np.stack([w[0][max(w[2] - 1, 0)] for w in batch]))
-            a_prev = torch.from_numpy(
-                np.stack([w[1][w[2] - 1] if w[2] > 0 else np.zeros_like(w[1][0]) for w in batch])
-            )
-            p, loss = st[:, 0], 0.0
-            for k in range(unroll):
-                nxt = p + m(p, prev, ac[:, k], a_prev) * m.delta_std
-                loss = loss + torch.mean(((nxt - st[:, k + 1]) / m.std) ** 2) / unroll
-                p, prev, a_prev = nxt, p, ac[:, k]
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sch.step()
-            if step % 1000 == 999:
-                m.eval()
-                print(
-                    f"unroll {unroll} step {step + 1}",
-                    {k: score(m, v, goals) for k, v in val.items()},
-                    flush=True,
-                )
-                m.train()
-        m.eval()
+        fit_unrolled(m, tr, unroll, steps, rng, m.std, report)
     m.save_pretrained(out, dtype=None)
     print("saved", out, f"{time.time() - t0:.0f}s", flush=True)
 
