@@ -25,7 +25,7 @@ import gymnasium as gym
 
 import cosmos_sim  # noqa: F401
 from cosmos_sim.policies import make_policy
-from cosmos_sim.train.proprio import samples
+from cosmos_sim.train.proprio import rollout, samples
 from cosmos_sim.world_models import state_maps
 from cosmos_sim.world_models.proprio import ProprioConfig, ProprioModel
 
@@ -59,22 +59,10 @@ def collect(policy, seeds, steps=100, run_on=False, options=None):
     return out
 
 
-def rollout(m, st, ac):
-    p = prev = torch.from_numpy(st[:1])
-    a_prev = torch.zeros(1, ac.shape[1])
-    pred = [st[0]]
-    with torch.no_grad():
-        for t in range(len(ac)):
-            nxt = m.step(p.numpy(), prev.numpy(), ac[t : t + 1], a_prev.numpy())
-            prev, p, a_prev = p, torch.from_numpy(nxt), torch.from_numpy(ac[t : t + 1])
-            pred.append(nxt[0])
-    return np.asarray(pred)
-
-
 def score(m, eps, goals):
     block16, block60, hand60, agree = [], [], [], []
     for (st, ac), goal in zip(eps, goals, strict=True):
-        pred = rollout(m, st, ac)
+        pred = rollout(m, st, ac, len(ac))
         block16.append(np.linalg.norm(pred[16, 13:15] - st[16, 13:15]))
         block60.append(np.linalg.norm(pred[-1, 13:15] - st[-1, 13:15]))
         hand60.append(np.linalg.norm(pred[-1, :3] - st[-1, :3]))
