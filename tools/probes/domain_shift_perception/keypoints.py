@@ -93,8 +93,7 @@ def main():
     paths, mix = mixed_paths(work, arm)
     frames, truth, masks = load(paths)
     if mix:  # the bench's mix: the default store's first 120 episodes, the re-rendering's last 120
-        s = TrajectoryStore.open(paths[0])
-        ends = np.cumsum([len(s.episode(e, keys=["reward"])["reward"]) for e in range(len(s.episode_seeds))])
+        ends = TrajectoryStore.open(paths[0]).episode_ends
         half = int(ends[len(ends) // 2 - 1])
         n = len(frames) // 2
         keep = np.r_[0:half, n + half : 2 * n]
