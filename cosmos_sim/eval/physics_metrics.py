@@ -222,6 +222,16 @@ def backproject(uv: np.ndarray, z: float, intrinsics: np.ndarray, extrinsics: np
     return r.T @ (cam - t)
 
 
+def on_plane(uv: np.ndarray, height: float, intrinsics: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
+    """World point where the ray through pixel ``(u, v)`` meets the plane z = ``height`` (world metres; OpenCV
+    camera, 4x4 world-to-camera). ``uv`` in continuous pixel coordinates: pixel (column i, row j) spans [i, i+1)
+    x [j, j+1), so a mask's index centroid is at ``centroid(mask) + 0.5``."""
+    r, t = np.asarray(extrinsics)[:3, :3], np.asarray(extrinsics)[:3, 3]
+    ray = r.T @ np.linalg.solve(intrinsics, np.array([uv[0], uv[1], 1.0]))
+    origin = -r.T @ t
+    return origin + (height - origin[2]) / ray[2] * ray
+
+
 @dataclass(frozen=True)
 class ObjectMetrics:
     """Per-object, per-frame figures of one predicted episode (NaN where undefined)."""
@@ -399,6 +409,7 @@ __all__ = [
     "ObjectMetrics",
     "TokenizerFeatures",
     "backproject",
+    "on_plane",
     "centroid",
     "colour_reference",
     "feature_similarity",

@@ -197,7 +197,9 @@ def gt_rollouts(
     policy: str, seeds: list[int], steps: int = 16, env_id: str = MANIPULATION_GT_ID, segs: bool = False
 ) -> dict:
     """GT frames ``(E, steps+1, H, W, 3)``, actions ``(E, steps, A)``, rewards and success ``(E, steps)``; with
-    ``segs`` also ``segs`` ``(E, steps+1, H, W)`` (instance ids of the observation camera) and ``labels``.
+    ``segs`` also ``segs`` ``(E, steps+1, H, W)`` (instance ids of the observation camera), ``labels`` and that
+    camera's ``intrinsics`` ``(E, 3, 3)`` and ``extrinsics`` ``(E, 4, 4)`` (at reset); in a push-task scene also
+    ``block_xy`` ``(E, steps+1, 2)`` (the red block's true position, world metres).
 
     Episodes are stepped for ``steps`` steps even past a success (the scene keeps simulating).
     """
@@ -205,11 +207,15 @@ def gt_rollouts(
 
     env = gym.make(env_id, **({"maps": "seg"} if segs else {})).unwrapped
     cam = env.cameras[0] if segs else None
-    frames, actions, rewards, success, seg = [], [], [], [], []
+    has_block = hasattr(env, "block_pos")
+    frames, actions, rewards, success, seg, calib, block = [], [], [], [], [], [], []
     for s in seeds:
         pol = make_policy(policy, env, s)
         obs, info = env.reset(seed=s)
         f, a, r, ok, sg = [obs], [], [], [], [info["maps"][cam]["seg"]] if segs else []
+        b = [env.block_pos(0)[:2]] if has_block else []
+        if segs:
+            calib.append(info["cameras"][cam])
         for _ in range(steps):
             act = np.asarray(pol(obs, env), dtype=np.float32)
             obs, rew, _, _, info = env.step(act)
@@ -219,11 +225,14 @@ def gt_rollouts(
             ok.append(bool(info.get("is_success", False)))
             if segs:
                 sg.append(info["maps"][cam]["seg"])
+            if has_block:
+                b.append(env.block_pos(0)[:2])
         frames.append(np.stack(f))
         actions.append(np.stack(a))
         rewards.append(r)
         success.append(ok)
         seg.append(sg)
+        block.append(b)
     labels = dict(getattr(env, "segmentation_labels", {}))
     env.close()
     out = {
@@ -232,7 +241,14 @@ def gt_rollouts(
         "reward": np.array(rewards, np.float32),
         "success": np.array(success),
     }
-    return out | ({"segs": np.stack([np.stack(x) for x in seg]), "labels": labels} if segs else {})
+    if has_block:
+        out["block_xy"] = np.asarray(block, np.float64)
+    if segs:
+        out |= {"segs": np.stack([np.stack(x) for x in seg]), "labels": labels}
+        out |= {
+            k: np.stack([np.asarray(c[k], np.float64) for c in calib]) for k in ("intrinsics", "extrinsics")
+        }
+    return out
 
 
 @dataclass(frozen=True)

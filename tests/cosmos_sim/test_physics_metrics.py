@@ -48,6 +48,8 @@ def test_centroid_and_backprojection_agree_with_projection():
     world = np.array([0.4, -0.1, 0.7])
     u, v, z = project(world, K, e)[0]
     assert np.allclose(pm.backproject(np.array([u, v]), z, K, e), world)
+    assert np.allclose(pm.on_plane(np.array([u, v]), world[2], K, e), world)  # the ray met with z = 0.7
+    assert not np.allclose(pm.on_plane(np.array([u, v]), 0.0, K, e), world)
 
 
 def test_colour_segmentation_of_flat_colours_is_exact_and_centroid_errors_are_known():

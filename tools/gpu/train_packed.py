@@ -46,7 +46,12 @@ def encode_packed(path, model, cache_dir, batch=64, object_weight=1.0, static_la
     weights = None
     if object_weight != 1.0:
         weights = z["weights"][:n].astype(np.float32)
-        assert set(np.unique(weights).tolist()) <= {1.0, float(object_weight)}, "packed with another weight"
+        block = (
+            {float(z["block_weight"])} if "block_weight" in z.files else set()
+        )  # renderer probe, session 26
+        assert set(np.unique(weights).tolist()) <= {1.0, float(object_weight)} | block, (
+            "packed with another weight"
+        )
     print(f"{path}: {n} frames encoded{' (cached)' if hit else ''}", flush=True)
     return LatentData(
         latents, z["action"][:n], z["reward"][:n], z["success"][:n], episode_start, last, None, weights

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cosmos_sim.bench.wfm import gt_rollouts, psnr_plot, side_by_side
+from cosmos_sim.bench.wfm import block_goal_distance, block_in_goal, gt_rollouts, psnr_plot, side_by_side
 
 
 def test_gt_rollouts_replay_deterministically_and_expert_moves_the_scene():
@@ -14,6 +14,19 @@ def test_gt_rollouts_replay_deterministically_and_expert_moves_the_scene():
     assert not np.array_equal(a["frames"][0, 0], a["frames"][0, -1])  # the arm moved
     r = gt_rollouts("random", [100000], steps=3)
     assert np.abs(r["actions"]).max() <= 1 and not np.allclose(r["actions"][0, 0], r["actions"][0, 1])
+
+
+def test_block_read_off_gt_frames_lies_where_the_scene_has_it():
+    g = gt_rollouts("expert", [100000, 100001, 100002], steps=25, segs=True)
+    assert g["block_xy"].shape == (3, 26, 2) and g["intrinsics"].shape == (3, 3, 3)
+    moved = np.linalg.norm(g["block_xy"][:, -1] - g["block_xy"][:, 0], axis=1)
+    xy, dist = block_goal_distance(g["frames"][:, -1], g)
+    err = np.linalg.norm(xy - g["block_xy"][:, -1], axis=1)
+    assert moved.max() > 0.03 and err.max() < 0.015, (moved, err)  # the pushed block, found within 1.5 cm
+    assert np.array_equal(block_in_goal(g["frames"][:, -1], g, 1.0), [True] * 3)
+    assert np.array_equal(block_in_goal(g["frames"][:, -1], g, 0.0), [False] * 3)
+    blank = np.zeros_like(g["frames"][:, -1])  # no block in the picture: not in the goal
+    assert np.isnan(block_goal_distance(blank, g)[1]).all() and not block_in_goal(blank, g, 1.0).any()
 
 
 def test_side_by_side_shows_gt_prediction_and_amplified_error():

@@ -93,7 +93,9 @@ def _wfm(tmp: Path, monkeypatch):
     # both shipped models (diffusion and AR) and the renderer of state (rolled out through the env), one seed;
     # 60 expert steps so the reward head sees a success
     models = ("manip-dit-nano", "manip-gpt-nano", "manip-render-nano")
-    cfg = Config(models=models, seeds=1, steps=2, reward_steps=60, speed_batches=(1, 2), speed_steps=1)
+    cfg = Config(
+        models=models, seeds=1, steps=2, reward_steps=60, episodes=1, speed_batches=(1, 2), speed_steps=1
+    )
     expect = [
         f"{k}_{fam}"
         for fam in ("diffusion", "ar")
@@ -111,6 +113,7 @@ def _wfm(tmp: Path, monkeypatch):
         cfg,
         expect
         + [f"{k}_manip_render_nano" for k in ("psnr_mean_db", "success_accuracy", "goal_agreement")]
+        + ["block_end_error_cm_gt", "goal_rule_accuracy_gt"]  # (seed 100000 hides the block under the hand)
         + ["copy_last_psnr_mean_db_expert", "matmul_peak_gflops_bf16", "peak_rss_mb"]
         + [f"psnr_one_step_db_{fam}_{pol}" for fam in ("diffusion", "ar") for pol in ("expert", "random")],
         ["wfm_psnr_per_step.png", "wfm_diffusion_side_by_side.gif", "wfm_ar_side_by_side.gif"],

@@ -1,9 +1,14 @@
-"""The whole-episode verdicts of a package bundle, episode by episode (session 25): 60-step expert episodes on the GT
-scene, their actions replayed through `Manipulation-WFM-v0` (`bench wfm`'s `env_open_loop`); per episode the scene's
-success, the task rule on the model's state, `bench wfm`'s pixel rule (`block_in_goal`) on the model's and on the
-scene's last frame, the block pixels found and the centroid distances (px).
+"""The whole-episode verdicts of a package bundle, episode by episode (sessions 25-26): 60-step expert episodes on
+the GT scene, their actions replayed through `Manipulation-WFM-v0` (`bench wfm`'s `env_open_loop`) twice: with the
+bundle's state model, and with the scene's true state at every step (so the renderer alone is judged). Per episode:
+the scene's success, the task rule on the model's state, and where `bench wfm`'s frame rule (`block_goal_distance`:
+the block's colour centroid met with the block centre's plane) puts the block on the GT frame, on the model's frame
+and on the frame drawn from the true state (cm from the true block, and from the goal centre); then agreements and
+errors over the episodes.
 
-    python tools/probes/state_render/bundle_verdict.py FIRST_SEED [BUNDLE]    (16 seeds; BUNDLE: manip-render-fast-nano)
+    python tools/probes/state_render/bundle_verdict.py FIRST_SEED [N] [BUNDLE] [PNG]
+
+(N: 16; BUNDLE: manip-render-fast-nano; PNG: the last frames of the first 8 episodes, rows GT | model | true state.)
 """
 
 import sys
@@ -12,52 +17,77 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cosmos_sim.bench.wfm import _block_names, block_in_goal, env_open_loop, gt_rollouts
-from cosmos_sim.eval import physics_metrics as pm
+from cosmos_sim.bench.wfm import block_goal_distance, env_open_loop
+from cosmos_sim.envs import state_render
+from cosmos_sim.envs.manipulation import ManipulationConfig
+from cosmos_sim.eval.rollouts import gt_rollouts
 
 torch.set_num_threads(1)
 first = int(sys.argv[1]) if len(sys.argv) > 1 else 100100
-seeds = list(range(first, first + 16))
-model = sys.argv[2] if len(sys.argv) > 2 else "assets/wfm/manip-render-fast-nano"
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+bundle = Path(sys.argv[3] if len(sys.argv) > 3 else "assets/wfm/manip-render-fast-nano")
+seeds = list(range(first, first + n))
+radius = ManipulationConfig().goal_radius
 g = gt_rollouts("expert", seeds, steps=60, segs=True)
-pred, r, s = env_open_loop(Path(model), seeds, g["actions"])
 gt_done = g["success"][:, -1]
-pix = block_in_goal(pred[:, -1], g)
-pix_gt = block_in_goal(g["frames"][:, -1], g)
-ids = {v: k for k, v in g["labels"].items()}
+pred, _, s = env_open_loop(bundle, seeds, g["actions"])
 
 
-def d(a, b):
-    return None if a is None or b is None else round(float(np.linalg.norm(a - b)), 2)
+def true_state_renders() -> np.ndarray:
+    """The bundle's frames drawn from the scene's true state at every step (its state model bypassed)."""
+    import gymnasium as gym
+
+    from cosmos_sim.policies import make_policy
+
+    env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped
+    true = []
+    for e, seed in enumerate(seeds):
+        pol, (obs, _) = make_policy("expert", env, seed), env.reset(seed=seed)
+        row = []
+        for t in range(60):
+            obs, *_ = env.step(g["actions"][e, t])
+            row.append(np.concatenate([env.arm_state(), env.block_pos(0)[:2]]))
+        del pol
+        true.append(row)
+    true = np.asarray(true, np.float32)
+    step = state_render.StateRenderRollouts.model_step
+
+    def forced(self, actions):
+        t = int(np.ravel(self.steps)[0])
+        keep, self.states = self.states, type("S", (), {"step": staticmethod(lambda *_: true[:, t])})
+        try:
+            return step(self, actions)
+        finally:
+            self.states = keep
+
+    state_render.StateRenderRollouts.model_step = forced
+    try:
+        return env_open_loop(bundle, seeds, g["actions"])[0]
+    finally:
+        state_render.StateRenderRollouts.model_step = step
 
 
-for e in range(16):
-    ref = pm.colour_reference(g["frames"][e, :1], g["segs"][e, :1], g["labels"], _block_names(g["labels"]))
-    bp = pm.segment_by_colour(pred[e, -1], ref) > 0
-    bg = pm.segment_by_colour(g["frames"][e, -1], ref) > 0
-    goal = g["segs"][e, 0] == ids["goal"]
-    cp, cg, cgo = pm.centroid(bp), pm.centroid(bg), pm.centroid(goal)
-    rad = np.sqrt(goal.sum() / np.pi)
+frames = {"gt": g["frames"][:, -1], "model": pred[:, -1], "true state": true_state_renders()[:, -1]}
+read = {k: block_goal_distance(v, g) for k, v in frames.items()}
+true_xy = g["block_xy"][:, -1]
+print("episode, scene success, state verdict; per frame: cm from the true block / cm from the goal centre")
+for e in range(n):
+    cells = [
+        f"{k} {100 * np.linalg.norm(xy[e] - true_xy[e]):5.1f} / {100 * d[e]:5.1f}"
+        for k, (xy, d) in read.items()
+    ]
+    print(f"{seeds[e]} {int(gt_done[e])} {int(s[e, -1])}   " + "   ".join(cells))
+print(f"scene success {gt_done.mean():.3f}; state verdict agrees {(s[:, -1] == gt_done).mean():.3f}")
+for k, (xy, d) in read.items():
+    err = np.linalg.norm(xy - true_xy, axis=1) * 100
+    with np.errstate(invalid="ignore"):
+        agree = ((d <= radius) == gt_done).mean()
     print(
-        e,
-        "gt",
-        int(gt_done[e]),
-        "state",
-        int(s[e, -1]),
-        "pix",
-        int(pix[e]),
-        "pixgt",
-        int(pix_gt[e]),
-        "npx pred/gt",
-        int(bp.sum()),
-        int(bg.sum()),
-        "pred-gt",
-        d(cp, cg),
-        "pred-goal",
-        d(cp, cgo),
-        "gt-goal",
-        d(cg, cgo),
-        "rad",
-        round(float(rad), 2),
+        f"{k}: frame verdict agrees {agree:.3f}; block error cm median {np.nanmedian(err):.2f}, rms "
+        f"{np.sqrt(np.nanmean(err**2)):.2f}, bias x/y {np.nanmean(xy - true_xy, 0).round(4) * 100}"
     )
-print("agree pix", (pix == gt_done).mean(), "state", (s[:, -1] == gt_done).mean())
+if len(sys.argv) > 4:
+    from PIL import Image
+
+    img = np.concatenate([np.concatenate(list(v[:8]), 1) for v in frames.values()], 0)
+    Image.fromarray(img).resize((img.shape[1] * 4, img.shape[0] * 4), Image.NEAREST).save(sys.argv[4])

@@ -2,7 +2,8 @@
 disc in the model whenever it does in the scene? The state model (hand xyz + block xy) is rolled open loop with the
 expert's actions from the true first state (pred) and from what manip-state-nano reads off the first frame (est);
 its verdict is the task's rule on its last state. With MODEL, the renderer draws the last frame from that state and
-the verdict is `bench wfm`'s rule on pixels (`block_in_goal`: the block colour's centroid inside the goal disc).
+the verdict is `bench wfm`'s rule on pixels (`block_in_goal`: the block colour's centroid, on the table, within the
+goal radius of the goal disc's centroid).
 
     python tools/probes/state_render/episode_agree.py FIRST_SEED N [MODEL] [POLICY]   (POLICY: expert, noisy-expert)
 """
@@ -59,7 +60,7 @@ for i, s in enumerate(seeds):
     ends_true.append(env.object_states()["red_block"]["pos"][:2].copy())
 print(f"{policy}, seeds {seeds[0]}..{seeds[-1]}: GT success at step {STEPS} {gt_done.mean():.3f}")
 print(
-    f"  the pixel rule on GT frames agrees with GT: {(block_in_goal(g['frames'][:, -1], g) == gt_done).mean():.3f}"
+    f"  the pixel rule on GT frames agrees with GT: {(block_in_goal(g['frames'][:, -1], g, radius) == gt_done).mean():.3f}"
 )
 wm = WorldModel.from_pretrained(model) if model else None
 if wm is not None:
@@ -82,7 +83,7 @@ for name in ("pred", "est"):
     if wm is not None:  # render only the last frame: the renderer needs nothing but the state
         acts = np.concatenate([g["actions"][:, -1], np.asarray(tails, np.float32)], 1)[:, None]
         last = render_loop(wm, g["frames"][:, 0], acts.astype(np.float32))[:, -1]
-        line += f"; frame verdict agreement {(block_in_goal(last, g) == gt_done).mean():.3f}"
+        line += f"; frame verdict agreement {(block_in_goal(last, g, radius) == gt_done).mean():.3f}"
     print("  " + line, flush=True)
     if wm is not None and len(sys.argv) > 5 and name == "pred":  # GT | rendered last frames of 8 episodes
         from PIL import Image

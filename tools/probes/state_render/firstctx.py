@@ -34,10 +34,10 @@ def _moved_rows(data, n):
     return np.random.choice(valid, n, p=p)
 
 
-def sample_batch(data, rows, k, waypoints=0, unroll=0):
+def sample_batch(data, rows, k, waypoints=0, unroll=0, first_frame=False):
     if W_MOVED > 0:
         rows = _moved_rows(data, len(rows))
-    out = _orig(data, rows, k, waypoints, unroll)
+    out = _orig(data, rows, k, waypoints, unroll, first_frame)
     ctx = np.repeat(data.latents[data.episode_start[rows]][:, None], k, 1).astype(data.latents.dtype)
     if P_RECENT > 0:
         keep = np.random.random(len(rows)) < P_RECENT
