@@ -47,7 +47,7 @@ MODELS = (("diffusion", "manip-dit-nano"), ("ar", "manip-gpt-nano"))
 
 @dataclass(frozen=True)
 class Config:
-    """Options of ``cosmos-sim bench wfm`` (``--quick``: at most 4 seeds, batches 1 and 16, 4 timed steps)."""
+    """Options of ``cosmos-sim bench wfm`` (``--quick``: at most 4 seeds and 4 episodes, batches up to 16, 4 timed steps)."""
 
     models: tuple[str, ...] = tuple(name for _, name in MODELS)
     """Manipulation world models measured: bundle directories or names under assets/wfm/ (a missing shipped name
