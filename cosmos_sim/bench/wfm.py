@@ -99,7 +99,7 @@ def _block_metrics(pred: np.ndarray, g: dict) -> dict[str, np.ndarray]:
         return {k: np.nanmean(v, axis=0) for k, v in m.items()}
 
 
-def block_goal_distance(frames: np.ndarray, g: dict) -> np.ndarray:
+def block_goal_distance(frames: np.ndarray, g: dict) -> tuple[np.ndarray, np.ndarray]:
     """(E, 2) the block's table position (world x, y, metres) read off ``frames`` (E, H, W, 3) and (E,) its
     distance to the goal disc's centre read off the GT first frame's segmentation: each centroid's ray through the
     GT camera met with the block centre's plane (the goal: the table's). NaN where no block is found.

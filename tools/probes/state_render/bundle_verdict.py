@@ -37,17 +37,16 @@ def true_state_renders() -> np.ndarray:
     """The bundle's frames drawn from the scene's true state at every step (its state model bypassed)."""
     import gymnasium as gym
 
-    from cosmos_sim.policies import make_policy
-
-    env = gym.make("cosmos_sim/Manipulation-GT-v0").unwrapped
+    env = gym.make(
+        "cosmos_sim/Manipulation-GT-v0"
+    ).unwrapped  # replays the recorded actions for the true state
     true = []
     for e, seed in enumerate(seeds):
-        pol, (obs, _) = make_policy("expert", env, seed), env.reset(seed=seed)
+        env.reset(seed=seed)
         row = []
         for t in range(60):
-            obs, *_ = env.step(g["actions"][e, t])
+            env.step(g["actions"][e, t])
             row.append(np.concatenate([env.arm_state(), env.block_pos(0)[:2]]))
-        del pol
         true.append(row)
     true = np.asarray(true, np.float32)
     step = state_render.StateRenderRollouts.model_step
