@@ -198,13 +198,19 @@ def renders_state(model) -> bool:
     return bool(getattr(model.config.dynamics, "state_maps", False))
 
 
-def env_open_loop(model_dir: Path, seeds: list[int], actions: np.ndarray):
+def env_open_loop(model_dir: Path, seeds: list[int], actions: np.ndarray, sampler_steps: int | None = None):
     """Open loop through ``WorldModelVectorEnv`` from the GT scenes of ``seeds`` (a renderer of state starts
-    from their state, which only the env reads): frames (B, T, H, W, 3), reward (B, T) and success (B, T)."""
+    from their state, which only the env reads): frames (B, T, H, W, 3), reward (B, T) and success (B, T).
+    ``sampler_steps`` replaces the bundle's denoiser calls per frame (None: the bundle's)."""
     from cosmos_sim.envs.wfm_env import WorldModelVectorEnv
 
     venv = WorldModelVectorEnv(
-        len(seeds), checkpoint=model_dir, device="cpu", max_episode_steps=None, head_terminates=False
+        len(seeds),
+        checkpoint=model_dir,
+        device="cpu",
+        max_episode_steps=None,
+        head_terminates=False,
+        sampler_steps=sampler_steps,
     )
     venv.reset(seed=list(seeds))
     frames, rewards, success = [], [], []

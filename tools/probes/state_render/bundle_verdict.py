@@ -8,9 +8,11 @@ errors over the episodes.
 
     python tools/probes/state_render/bundle_verdict.py FIRST_SEED [N] [BUNDLE] [PNG]
 
-(N: 16; BUNDLE: manip-render-fast-nano; PNG: the last frames of the first 8 episodes, rows GT | model | true state.)
+(N: 16; BUNDLE: manip-render-fast-nano; PNG: the last frames of the first 8 episodes, rows GT | model | true state;
+PROBE_SAMPLER_STEPS=K: K denoiser calls per frame instead of the bundle's.)
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,10 +29,11 @@ first = int(sys.argv[1]) if len(sys.argv) > 1 else 100100
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 16
 bundle = Path(sys.argv[3] if len(sys.argv) > 3 else "assets/wfm/manip-render-fast-nano")
 seeds = list(range(first, first + n))
+sampler_steps = int(os.environ["PROBE_SAMPLER_STEPS"]) if os.environ.get("PROBE_SAMPLER_STEPS") else None
 radius = ManipulationConfig().goal_radius
 g = gt_rollouts("expert", seeds, steps=60, segs=True)
 gt_done = g["success"][:, -1]
-pred, _, s = env_open_loop(bundle, seeds, g["actions"])
+pred, _, s = env_open_loop(bundle, seeds, g["actions"], sampler_steps)
 
 
 def true_state_renders() -> np.ndarray:
@@ -61,7 +64,7 @@ def true_state_renders() -> np.ndarray:
 
     state_render.StateRenderRollouts.model_step = forced
     try:
-        return env_open_loop(bundle, seeds, g["actions"])[0]
+        return env_open_loop(bundle, seeds, g["actions"], sampler_steps)[0]
     finally:
         state_render.StateRenderRollouts.model_step = step
 

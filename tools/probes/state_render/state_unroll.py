@@ -36,8 +36,9 @@ NOISY = {"max_noise": 0.3, "max_random": 0.1}
 torch.set_num_threads(1)
 
 
-def collect(policy, seeds, steps=100, run_on=False, options=None):
-    """(states (T+1, 15), actions (T, 7)) per episode: arm_state + block xy, as ``envs/state_render.py`` steps."""
+def collect(policy, seeds, steps=100, run_on=False, options=None, extra=None):
+    """(states (T+1, 15), actions (T, 7)) per episode: arm_state + block xy, as ``envs/state_render.py`` steps, then
+    ``extra(env)``'s entries where given (``state_yaw.py``)."""
     env = gym.make(
         "cosmos_sim/Manipulation-GT-v0", obs_mode="state", terminate_on_success=not run_on
     ).unwrapped
@@ -45,11 +46,12 @@ def collect(policy, seeds, steps=100, run_on=False, options=None):
     for s in seeds:
         pol = make_policy(policy, env, s, **(options or {}))
         obs, _ = env.reset(seed=int(s))
-        st, ac = [np.concatenate([env.arm_state(), env.block_pos(0)[:2]])], []
+        row = lambda: np.concatenate([env.arm_state(), env.block_pos(0)[:2], extra(env) if extra else []])  # noqa: E731
+        st, ac = [row()], []
         for _ in range(steps):
             a = np.asarray(pol(obs, env), np.float32)
             obs, _, term, _, _ = env.step(a)
-            st.append(np.concatenate([env.arm_state(), env.block_pos(0)[:2]]))
+            st.append(row())
             ac.append(a)
             if term:
                 break
