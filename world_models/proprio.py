@@ -11,7 +11,10 @@ current and previous actions to the next change, trained on the real episodes' t
     p_next = model.step(p, p_prev, action, prev_action)   # (B, D) metres, (B, A) actions -> (B, D)
 
 The mocap-driven hand follows its target with a lag, so one state alone does not fix the next one: the
-last change and the previous action carry the lag.
+last change and the previous action carry the lag. Where the state holds two bodies that push each other (the hand
+and the block), ``relative`` pairs give the MLP their differences and distance directly: whether they touch is what
+decides the next change, and the absolute positions alone leave the MLP to subtract them (session 27: the block 60
+steps into an expert episode 2.49 -> 2.16 cm off, the task's verdict on the state 87.5 -> 95 % on validation).
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class ProprioConfig:
     """Per-entry standard deviation of one step's change (the output scale)."""
     hidden: int = 128
     """Width of the two hidden layers."""
+    relative: tuple[tuple[str, str], ...] = ()
+    """Pairs (a, b) of entries whose difference b - a (over ``relative_scale``) the MLP also reads, and the norm of
+    those differences: how far one body is from another (e.g. ("ee_x", "red_block_x"), ("ee_y", "red_block_y"))."""
+    relative_scale: float = 0.05
+    """Metres the differences are divided by."""
 
     def __post_init__(self):
         for name in ("names", "mean", "std", "delta_std"):
@@ -56,6 +64,15 @@ class ProprioConfig:
             raise ConfigError(f"std and delta_std must be > 0, got {self.std} and {self.delta_std}")
         if self.action_dim < 1 or self.hidden < 1:
             raise ConfigError(f"action_dim ({self.action_dim}) and hidden ({self.hidden}) must be >= 1")
+        object.__setattr__(self, "relative", tuple(tuple(pair) for pair in self.relative))
+        for pair in self.relative:
+            if len(pair) != 2 or not set(pair) <= set(self.names):
+                raise ConfigError(
+                    f"relative pairs must be two of the names {self.names}, got {pair!r}; "
+                    'e.g. relative=(("ee_x", "red_block_x"),)'
+                )
+        if self.relative_scale <= 0:
+            raise ConfigError(f"relative_scale must be > 0 (metres), got {self.relative_scale}")
 
 
 class ProprioModel(PretrainedModel):
@@ -68,9 +85,13 @@ class ProprioModel(PretrainedModel):
         super().__init__()
         self.config = config
         d, a, h = len(config.names), config.action_dim, config.hidden
+        n_rel = len(config.relative) + 1 if config.relative else 0  # the differences and their norm
         self.mlp = nn.Sequential(
-            nn.Linear(2 * d + 2 * a, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, d)
+            nn.Linear(2 * d + 2 * a + n_rel, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, d)
         )
+        index = {name: i for i, name in enumerate(config.names)}
+        self._rel_a = [index[a] for a, _ in config.relative]
+        self._rel_b = [index[b] for _, b in config.relative]
         for name in ("mean", "std", "delta_std"):
             self.register_buffer(
                 name, torch.tensor(getattr(config, name), dtype=torch.float32), persistent=False
@@ -82,8 +103,11 @@ class ProprioModel(PretrainedModel):
 
     def forward(self, p, p_prev, action, prev_action) -> torch.Tensor:
         """Tensors (B, D), (B, D), (B, A), (B, A) in metres and action units -> the normalised change (B, D)."""
-        x = torch.cat([(p - self.mean) / self.std, (p - p_prev) / self.delta_std, action, prev_action], -1)
-        return self.mlp(x)
+        parts = [(p - self.mean) / self.std, (p - p_prev) / self.delta_std, action, prev_action]
+        if self._rel_a:
+            rel = (p[:, self._rel_b] - p[:, self._rel_a]) / self.config.relative_scale
+            parts += [rel, rel.norm(dim=-1, keepdim=True)]
+        return self.mlp(torch.cat(parts, -1))
 
     @torch.no_grad()
     def step(self, p, p_prev, action, prev_action) -> np.ndarray:

@@ -65,7 +65,11 @@ def _state_estimator_outputs(est):
 
 def _proprio():
     torch.manual_seed(1)
-    return ProprioModel(ProprioConfig(("ee_x", "ee_z"), 3, (0.1, 0.5), (0.2, 0.1), (0.01, 0.02), hidden=8))
+    return ProprioModel(
+        ProprioConfig(
+            ("ee_x", "ee_z"), 3, (0.1, 0.5), (0.2, 0.1), (0.01, 0.02), hidden=8, relative=(("ee_x", "ee_z"),)
+        )
+    )
 
 
 def _proprio_outputs(model):

@@ -33,6 +33,7 @@ WORK = os.environ.get("PROBE_WORK", "runs/state_render")
 # The noisy expert of the demonstrations in `bench domain-shift` (gentler than the policy's defaults, 0.6 / 0.3, which
 # the stores of the earlier state model used).
 NOISY = {"max_noise": 0.3, "max_random": 0.1}
+RELATIVE = (("ee_x", "red_block_x"), ("ee_y", "red_block_y"))
 torch.set_num_threads(1)
 
 
@@ -89,9 +90,10 @@ def goals_of(seeds):
     return out
 
 
-def fit_one_step(tr, names, hidden=256, steps=6000):
-    """A ProprioModel of ``names`` fitted one step at a time on the episodes ``tr`` (MSE of the normalised change;
-    ``state_model.py``'s recipe). Seed torch first: the initialisation and the batches draw from it."""
+def fit_one_step(tr, names, hidden=256, steps=6000, relative=()):
+    """A ProprioModel of ``names`` (and ``relative`` pairs, ``ProprioConfig.relative``) fitted one step at a time on
+    the episodes ``tr`` (MSE of the normalised change; ``state_model.py``'s recipe). Seed torch first: the
+    initialisation and the batches draw from it."""
     d = samples(tr)
     m = ProprioModel(
         ProprioConfig(
@@ -101,6 +103,7 @@ def fit_one_step(tr, names, hidden=256, steps=6000):
             std=tuple(np.maximum(d["p"].std(0), 1e-4).tolist()),
             delta_std=tuple(np.maximum(d["delta"].std(0), 1e-4).tolist()),
             hidden=hidden,
+            relative=relative,
         )
     )
     t = {k: torch.from_numpy(v) for k, v in d.items()}
@@ -154,8 +157,10 @@ def main():
     unroll = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     n_random = int(os.environ.get("PROBE_RANDOM", "50"))  # random-action episodes (the shipped model saw 50)
     tag = f"{n_noisy}" + ("" if n_random == 50 else f"_r{n_random}")
+    # PROBE_RELATIVE=1 (session 27, shipped): the hand-to-block differences in x, y as inputs (ProprioConfig.relative)
+    relative = RELATIVE if os.environ.get("PROBE_RELATIVE") == "1" else ()
     cache = f"{WORK}/state_data_{tag}.npz"
-    out = sys.argv[3] if len(sys.argv) > 3 else f"{WORK}/state_{tag}_{unroll}"
+    out = sys.argv[3] if len(sys.argv) > 3 else f"{WORK}/state_{tag}_{unroll}" + ("_rel" if relative else "")
     t0 = time.time()
     if os.path.exists(cache):
         z = np.load(cache, allow_pickle=True)
@@ -179,7 +184,7 @@ def main():
         print("shipped", k, score(shipped, v, goals), flush=True)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    m = fit_one_step(tr, state_maps.STATE)
+    m = fit_one_step(tr, state_maps.STATE, relative=relative)
     for k, v in val.items():
         print("one-step", k, score(m, v, goals), flush=True)
     if unroll:
