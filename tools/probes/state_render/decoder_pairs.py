@@ -15,6 +15,7 @@ Training seeds only (expert 0-99, noisy expert 2000-2149, random 1000-1049); jud
 `bundle_verdict.py` after `tools/swap_decoder.py`.
 """
 
+import json
 import os
 import sys
 import time
@@ -64,9 +65,12 @@ def renderer_latents(seeds, actions) -> np.ndarray:
         t = int(np.ravel(self.steps)[0])
         keep, self.states = self.states, type("S", (), {"step": staticmethod(lambda *_: true[:, t])})
         real = self.model.decode
-        self.model.decode = lambda z: (captured.append(z.float().cpu().numpy().astype(np.float16)), real(z))[
-            1
-        ]
+
+        def recording(z):
+            captured.append(z.float().cpu().numpy().astype(np.float16))
+            return real(z)
+
+        self.model.decode = recording
         try:
             return step(self, acts)
         finally:
@@ -108,7 +112,7 @@ def make_data(out: str) -> None:
 def train(out: str, minutes: float) -> None:
     d = np.load(f"{out}/pairs.npz")
     z_all, frames, segs, block_id, objects = d["z"], d["frames"], d["segs"], int(d["block_id"]), d["objects"]
-    bundle = __import__("json").load(open(f"{BUNDLE}/config.json"))["config"]
+    bundle = json.loads(open(f"{BUNDLE}/config.json").read())["config"]
     mean = torch.tensor(bundle["latent_mean"]).view(1, -1, 1, 1)
     std = torch.tensor(bundle["latent_std"]).view(1, -1, 1, 1)
     tok = Tokenizer.from_pretrained(TOKENIZER, device="cpu")
