@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from true_state import forced_state, true_states
 
 from cosmos_sim.bench.wfm import block_goal_distance, env_open_loop
-from cosmos_sim.envs import state_render
 from cosmos_sim.envs.manipulation import ManipulationConfig
 from cosmos_sim.eval.rollouts import gt_rollouts
 
@@ -38,35 +38,8 @@ pred, _, s = env_open_loop(bundle, seeds, g["actions"], sampler_steps)
 
 def true_state_renders() -> np.ndarray:
     """The bundle's frames drawn from the scene's true state at every step (its state model bypassed)."""
-    import gymnasium as gym
-
-    env = gym.make(
-        "cosmos_sim/Manipulation-GT-v0"
-    ).unwrapped  # replays the recorded actions for the true state
-    true = []
-    for e, seed in enumerate(seeds):
-        env.reset(seed=seed)
-        row = []
-        for t in range(60):
-            env.step(g["actions"][e, t])
-            row.append(np.concatenate([env.arm_state(), env.block_pos(0)[:2]]))
-        true.append(row)
-    true = np.asarray(true, np.float32)
-    step = state_render.StateRenderRollouts.model_step
-
-    def forced(self, actions):
-        t = int(np.ravel(self.steps)[0])
-        keep, self.states = self.states, type("S", (), {"step": staticmethod(lambda *_: true[:, t])})
-        try:
-            return step(self, actions)
-        finally:
-            self.states = keep
-
-    state_render.StateRenderRollouts.model_step = forced
-    try:
+    with forced_state(true_states(seeds, g["actions"])):
         return env_open_loop(bundle, seeds, g["actions"], sampler_steps)[0]
-    finally:
-        state_render.StateRenderRollouts.model_step = step
 
 
 frames = {"gt": g["frames"][:, -1], "model": pred[:, -1], "true state": true_state_renders()[:, -1]}

@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
-import gymnasium as gym
+from true_state import forced_state, true_states
 
 from cosmos_sim.bench.wfm import env_open_loop
 from cosmos_sim.data.object_masks import grow
-from cosmos_sim.envs import state_render
 from cosmos_sim.eval.rollouts import gt_rollouts
 from cosmos_sim.world_models.tokenizer import Tokenizer
 
@@ -40,48 +39,13 @@ EPISODES = {"expert": range(0, 100), "noisy-expert": range(2000, 2150), "random"
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 
 
-def true_states(actions: np.ndarray, seeds) -> np.ndarray:
-    """(E, T, 15) the scene's state after each of ``actions`` (E, T, 7), as the renderer reads it."""
-    env = gym.make("cosmos_sim/Manipulation-GT-v0", obs_mode="state").unwrapped
-    out = []
-    for e, seed in enumerate(seeds):
-        env.reset(seed=int(seed))
-        row = []
-        for a in actions[e]:
-            env.step(a)
-            row.append(np.concatenate([env.arm_state(), env.block_pos(0)[:2]]))
-        out.append(row)
-    env.close()
-    return np.asarray(out, np.float32)
-
-
 def renderer_latents(seeds, actions) -> np.ndarray:
     """(E, T, C, h, w) the bundle's normalised latents drawn from the true state at every step."""
-    true = true_states(actions, seeds)
-    step = state_render.StateRenderRollouts.model_step
     captured = []
-
-    def forced(self, acts):
-        t = int(np.ravel(self.steps)[0])
-        keep, self.states = self.states, type("S", (), {"step": staticmethod(lambda *_: true[:, t])})
-        real = self.model.decode
-
-        def recording(z):
-            captured.append(z.float().cpu().numpy().astype(np.float16))
-            return real(z)
-
-        self.model.decode = recording
-        try:
-            return step(self, acts)
-        finally:
-            self.states = keep
-            self.model.decode = real
-
-    state_render.StateRenderRollouts.model_step = forced
-    try:
+    with forced_state(
+        true_states(seeds, actions), lambda z: captured.append(z.float().cpu().numpy().astype(np.float16))
+    ):
         env_open_loop(BUNDLE, list(seeds), actions)
-    finally:
-        state_render.StateRenderRollouts.model_step = step
     return np.stack(captured, 1)
 
 
@@ -117,7 +81,7 @@ def train(out: str, minutes: float) -> None:
     std = torch.tensor(bundle["latent_std"]).view(1, -1, 1, 1)
     tok = Tokenizer.from_pretrained(TOKENIZER, device="cpu")
     tok.encoder.requires_grad_(False)
-    params = [p for p in tok.decoder.parameters()]
+    params = list(tok.decoder.parameters())
     opt = torch.optim.AdamW(params, lr=2e-4, betas=(0.9, 0.99))
     gen = np.random.default_rng(0)
     n, bs, t0, step = len(frames), 16, time.time(), 0
